@@ -1,0 +1,179 @@
+//! The access pipeline (model §7), written once for both dialects and the console. Dialects hand in the
+//! presented credential, the client IP and the target; they get an [`Access`] or an [`ApiError`] back.
+
+use crate::auth_cache::AuthCache;
+use crate::clock::Clock;
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::{OrgId, TenantId};
+use crate::model::{Org, Role, TokenKind, TokenRecord, User};
+use crate::net::display_ip;
+use crate::store::Store;
+use crate::token;
+use crate::usage::{Admission, UsageLimiter};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The org a request acts in, as its path names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// No org in the path: the caller's home org.
+    Home,
+    /// An Orgvue `{tenantId}` path parameter (malformed → 400601).
+    Tenant(&'a str),
+    /// An Apperian `{org_id}` (malformed → simply not found).
+    Org(&'a str),
+}
+
+/// What a request may do inside the org it acts in (model §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// List tenants, datasets, metadata, exports, read items, own jobs and tokens, own session.
+    Read,
+    /// Create/delete datasets, write items, async import.
+    WriteData,
+    /// Update the org, create child orgs, manage others' tokens.
+    Administer,
+    /// List, read, create, update and delete users.
+    ManageUsers,
+}
+
+impl Operation {
+    /// Whether `role` may perform this operation.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Operation::Read => true,
+            Operation::WriteData | Operation::Administer => role == Role::Administrator,
+            Operation::ManageUsers => matches!(role, Role::Administrator | Role::UserManager),
+        }
+    }
+}
+
+/// A request that passed the pipeline.
+#[derive(Debug)]
+pub struct Access {
+    /// The caller.
+    pub user: Arc<User>,
+    /// The presented token.
+    pub token: Arc<TokenRecord>,
+    /// The caller's home org.
+    pub home: Arc<Org>,
+    /// The org the request acts in.
+    pub target: Arc<Org>,
+    /// The usage-plan admission (holds the concurrency slot).
+    pub admission: Admission,
+}
+
+impl Access {
+    /// Step 6: refuse with 40331 when the role may not do `op`.
+    pub fn require(&self, op: Operation) -> Result<(), ApiError> {
+        if op.allows(self.user.role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::InsufficientRole))
+        }
+    }
+}
+
+/// The parts a pipeline run needs.
+pub struct Gate {
+    /// The store (for cache misses).
+    pub cache: AuthCache,
+    /// This node's usage counters.
+    pub limiter: UsageLimiter,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The caller identified by steps 1–3: enough to know who it is, before any target is resolved.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: Arc<User>,
+    /// The token.
+    pub token: Arc<TokenRecord>,
+}
+
+impl Gate {
+    /// A gate over a store.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Gate { cache: AuthCache::new(store), limiter: UsageLimiter::default(), clock }
+    }
+
+    /// Steps 1–3: credential, token window and subnets, user state.
+    pub async fn identify(&self, presented: Result<&str, ErrorCode>, ip: Option<IpAddr>) -> Result<Caller, ApiError> {
+        let presented = presented?;
+        let id = token::lookup_id(presented).ok_or(ErrorCode::ApiTokenInvalid)?;
+        let entry = self.cache.token(id).await?.ok_or(ErrorCode::ApiTokenInvalid)?;
+        if entry.0.revoked_at.is_some() || !token::verify(presented, &entry.1) {
+            return Err(ErrorCode::ApiTokenInvalid.into());
+        }
+        let tok = entry.0.clone();
+        let now = self.clock.now();
+        if now < tok.starts_at {
+            return Err(ErrorCode::ApiTokenNotYetActive.into());
+        }
+        if tok.ends_at.is_some_and(|end| now >= end) {
+            return Err(ErrorCode::ApiTokenExpired.into());
+        }
+        if !tok.subnets.allows(ip) {
+            return Err(ApiError::ip_refusal(ErrorCode::ApiTokenSubnetViolation, &display_ip(ip)));
+        }
+        let user = self.cache.user(tok.user_psk).await?.ok_or(ErrorCode::ApiTokenInvalid)?;
+        if !user.enabled {
+            return Err(ErrorCode::UserAccountDisabled.into());
+        }
+        if user.expires_at.is_some_and(|e| now >= e) {
+            return Err(ErrorCode::UserAccountExpired.into());
+        }
+        if !user.allowed_subnets.allows(ip) {
+            return Err(ApiError::ip_refusal(ErrorCode::UserAccountSubnetViolation, &display_ip(ip)));
+        }
+        if tok.kind == TokenKind::Api && !user.token_access {
+            return Err(ErrorCode::TokenAccessDisabled.into());
+        }
+        self.cache.note_use(&tok, now, ip);
+        Ok(Caller { user, token: Arc::new(tok) })
+    }
+
+    /// Steps 4–5: resolve the target org, org subnets, plan enabled, then rate, concurrency and quota.
+    pub async fn admit(&self, caller: Caller, target: Target<'_>, ip: Option<IpAddr>) -> Result<Access, ApiError> {
+        let orgs = self.cache.orgs().await?;
+        let not_found = || ApiError::new(ErrorCode::TenantNotFound);
+        let home = orgs.get(&caller.user.org_id).cloned().ok_or_else(not_found)?;
+        let target = match target {
+            Target::Home => home.clone(),
+            Target::Tenant(t) => {
+                let t = TenantId::parse(t).ok_or_else(|| {
+                    ApiError::new(ErrorCode::PathParameterInvalid).with_context("pathParameter", "{tenantId}")
+                })?;
+                orgs.by_tenant(&t).cloned().ok_or_else(not_found)?
+            }
+            Target::Org(o) => {
+                let o = OrgId::parse(o).ok_or_else(not_found)?;
+                orgs.get(&o).cloned().ok_or_else(not_found)?
+            }
+        };
+        if !orgs.may_act_in(&caller.user, &target.org_id) {
+            return Err(not_found());
+        }
+        if !home.allowed_subnets.allows(ip) || !target.allowed_subnets.allows(ip) {
+            return Err(ApiError::ip_refusal(ErrorCode::TenantSubnetViolation, &display_ip(ip)));
+        }
+        if !target.usage_plan.enabled {
+            return Err(ErrorCode::TenantUsagePlanNotConfigured.into());
+        }
+        let admission = self.limiter.admit(&target.org_id, &target.usage_plan, self.clock.now())?;
+        Ok(Access { user: caller.user, token: caller.token, home, target, admission })
+    }
+
+    /// The whole pipeline, steps 1–5.
+    pub async fn check(
+        &self,
+        presented: Result<&str, ErrorCode>,
+        ip: Option<IpAddr>,
+        target: Target<'_>,
+    ) -> Result<Access, ApiError> {
+        let caller = self.identify(presented, ip).await?;
+        self.admit(caller, target, ip).await
+    }
+}

@@ -1,0 +1,133 @@
+//! The short-lived cache that keeps the access pipeline free of database round trips: tokens, users
+//! and the org tree, dropped whenever the store's auth epoch moves (checked a few times a second, so a
+//! change made by another process or node is seen within [`EPOCH_POLL`]), and at the latest after [`TTL`].
+//! Token uses are collected here and written in batches.
+
+use crate::error::StoreError;
+use crate::model::{TokenRecord, TokenUse, User};
+use crate::net::canonical;
+use crate::store::Store;
+use crate::tree::OrgIndex;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// How long an entry may be served without the epoch telling anything.
+pub const TTL: Duration = Duration::from_secs(30);
+/// How often the epoch is polled.
+pub const EPOCH_POLL: Duration = Duration::from_millis(200);
+/// A token's last use is written at most this often.
+pub const USE_WRITE_INTERVAL: time::Duration = time::Duration::minutes(1);
+
+type TokenEntry = Option<Arc<(TokenRecord, Vec<u8>)>>;
+
+/// See the module documentation.
+pub struct AuthCache {
+    store: Arc<dyn Store>,
+    tokens: Mutex<HashMap<String, (TokenEntry, Instant)>>,
+    users: Mutex<HashMap<i64, (Option<Arc<User>>, Instant)>>,
+    orgs: RwLock<Option<(Arc<OrgIndex>, Instant)>>,
+    epoch: AtomicI64,
+    uses: Mutex<HashMap<String, TokenUse>>,
+    written: Mutex<HashMap<String, OffsetDateTime>>,
+}
+
+impl AuthCache {
+    /// An empty cache over a store.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AuthCache {
+            store,
+            tokens: Mutex::default(),
+            users: Mutex::default(),
+            orgs: RwLock::default(),
+            epoch: AtomicI64::new(i64::MIN),
+            uses: Mutex::default(),
+            written: Mutex::default(),
+        }
+    }
+
+    /// The store behind the cache.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Drop every entry.
+    pub fn invalidate(&self) {
+        self.tokens.lock().clear();
+        self.users.lock().clear();
+        *self.orgs.write() = None;
+    }
+
+    /// Poll the store's epoch once; drop everything when it moved. Returns whether it moved.
+    pub async fn refresh_epoch(&self) -> Result<bool, StoreError> {
+        let now = self.store.auth_epoch().await?;
+        let before = self.epoch.swap(now, Ordering::AcqRel);
+        if before != now {
+            self.invalidate();
+        }
+        Ok(before != now)
+    }
+
+    /// A token with its hash (cached, negative answers too).
+    pub async fn token(&self, id: &str) -> Result<TokenEntry, StoreError> {
+        if let Some((e, at)) = self.tokens.lock().get(id) {
+            if at.elapsed() < TTL {
+                return Ok(e.clone());
+            }
+        }
+        let e = self.store.get_token(id).await?.map(Arc::new);
+        self.tokens.lock().insert(id.to_string(), (e.clone(), Instant::now()));
+        Ok(e)
+    }
+
+    /// A user (cached).
+    pub async fn user(&self, psk: i64) -> Result<Option<Arc<User>>, StoreError> {
+        if let Some((u, at)) = self.users.lock().get(&psk) {
+            if at.elapsed() < TTL {
+                return Ok(u.clone());
+            }
+        }
+        let u = self.store.get_user(psk).await?.map(Arc::new);
+        self.users.lock().insert(psk, (u.clone(), Instant::now()));
+        Ok(u)
+    }
+
+    /// The org tree (cached).
+    pub async fn orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
+        if let Some((idx, at)) = self.orgs.read().as_ref() {
+            if at.elapsed() < TTL {
+                return Ok(idx.clone());
+            }
+        }
+        let idx = Arc::new(OrgIndex::new(self.store.list_orgs().await?));
+        *self.orgs.write() = Some((idx.clone(), Instant::now()));
+        Ok(idx)
+    }
+
+    /// Note a token use; it is queued for writing unless one was written less than a minute ago.
+    pub fn note_use(&self, token: &TokenRecord, at: OffsetDateTime, ip: Option<IpAddr>) {
+        let mut written = self.written.lock();
+        let last = written.get(&token.token_id).copied().or(token.last_used_at);
+        if last.is_some_and(|l| at - l < USE_WRITE_INTERVAL && at >= l) {
+            return;
+        }
+        written.insert(token.token_id.clone(), at);
+        drop(written);
+        let ip = ip.map(|i| canonical(i).to_string());
+        self.uses.lock().insert(token.token_id.clone(), TokenUse { token_id: token.token_id.clone(), at, ip });
+    }
+
+    /// Write the queued token uses in one batch.
+    pub async fn flush_uses(&self) -> Result<usize, StoreError> {
+        let batch: Vec<TokenUse> = self.uses.lock().drain().map(|(_, u)| u).collect();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.store.record_token_uses(&batch).await?;
+        Ok(batch.len())
+    }
+}

@@ -1,0 +1,93 @@
+//! Time: the clock the core reads, and the timestamp formats of the contracts.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, Time};
+
+/// The source of "now" for every rule that depends on time (token windows, sessions, quotas).
+pub trait Clock: Send + Sync + 'static {
+    /// The current instant, UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock, with an offset that a test harness may set.
+#[derive(Debug, Default)]
+pub struct SystemClock {
+    offset_ms: AtomicI64,
+}
+
+impl SystemClock {
+    /// Shift the clock by `offset_ms` milliseconds from real time.
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Milliseconds since the Unix epoch (how instants are stored).
+pub fn to_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The instant of a millisecond count.
+pub fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// ISO 8601 UTC with milliseconds: `2024-05-01T09:30:00.000Z`.
+pub fn iso_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Parse a DATE as the CLI and APIs accept it: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_date_or_datetime(s: &str) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.to_offset(time::UtcOffset::UTC));
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s, &fmt).ok().map(|d| d.with_time(Time::MIDNIGHT).assume_utc())
+}
+
+/// Seconds from `now` to the next UTC midnight (at least 1).
+pub fn seconds_to_utc_midnight(now: OffsetDateTime) -> u64 {
+    let next = (now.date() + time::Duration::days(1)).with_time(Time::MIDNIGHT).assume_utc();
+    ((next - now).whole_seconds()).max(1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_dates() {
+        let t = parse_date_or_datetime("2024-05-01").unwrap();
+        assert_eq!(iso_millis(t), "2024-05-01T00:00:00.000Z");
+        let t = parse_date_or_datetime("2024-05-01T11:30:00.250+02:00").unwrap();
+        assert_eq!(iso_millis(t), "2024-05-01T09:30:00.250Z");
+        assert!(parse_date_or_datetime("01/05/2024").is_none());
+        assert!(parse_date_or_datetime("2024-13-01").is_none());
+        assert_eq!(from_millis(to_millis(t)), t);
+    }
+
+    #[test]
+    fn midnight_is_counted_in_seconds() {
+        let t = parse_date_or_datetime("2024-05-01T23:59:30Z").unwrap();
+        assert_eq!(seconds_to_utc_midnight(t), 30);
+    }
+}

@@ -1,0 +1,141 @@
+//! Identifier newtypes: parsed once at the edge, trusted everywhere after.
+
+use base64::Engine;
+use rand::RngCore;
+use std::fmt;
+
+/// An organization's `org_id`: 22 characters of unpadded base64url (16 random bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(String);
+
+impl OrgId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        OrgId(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Parse `^[A-Za-z0-9_-]{22}$`.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+            .then(|| OrgId(s.to_string()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An organization's `tenant_id`: `^[A-Z][A-Z0-9_]{0,29}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Parse a tenant id; `None` when it does not fit the pattern.
+    pub fn parse(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 30
+            && b[0].is_ascii_uppercase()
+            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+        ok.then(|| TenantId(s.to_string()))
+    }
+
+    /// Derive a tenant id from an organization name (model §2): upper-case, runs of other characters
+    /// become `_`, trimmed, `T_` prefix unless it starts with a letter, cut to 30; `taken` decides
+    /// collisions, which get `_2`, `_3`, … with the stem shortened to stay within 30.
+    pub fn derive(name: &str, taken: impl Fn(&str) -> bool) -> Self {
+        let mut stem = String::new();
+        let mut gap = false;
+        for c in name.to_uppercase().chars() {
+            if c.is_ascii_uppercase() || c.is_ascii_digit() {
+                if gap && !stem.is_empty() {
+                    stem.push('_');
+                }
+                gap = false;
+                stem.push(c);
+            } else {
+                gap = true;
+            }
+        }
+        if stem.is_empty() {
+            stem.push('T');
+        } else if !stem.starts_with(|c: char| c.is_ascii_uppercase()) {
+            stem.insert_str(0, "T_");
+        }
+        stem.truncate(30);
+        let stem = stem.trim_end_matches('_').to_string();
+        if !taken(&stem) {
+            return TenantId(stem);
+        }
+        for n in 2.. {
+            let suffix = format!("_{n}");
+            let mut s = stem.clone();
+            s.truncate(30 - suffix.len());
+            let candidate = format!("{}{}", s.trim_end_matches('_'), suffix);
+            if !taken(&candidate) {
+                return TenantId(candidate);
+            }
+        }
+        unreachable!("an unbounded counter always finds a free id")
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_follow_the_pattern() {
+        assert!(TenantId::parse("ACME").is_some());
+        assert!(TenantId::parse("ACME_EU_2").is_some());
+        assert!(TenantId::parse("acme").is_none());
+        assert!(TenantId::parse("1ACME").is_none());
+        assert!(TenantId::parse("").is_none());
+        assert!(TenantId::parse(&"A".repeat(31)).is_none());
+        assert!(TenantId::parse(&"A".repeat(30)).is_some());
+    }
+
+    #[test]
+    fn tenant_ids_are_derived_from_names() {
+        let free = |_: &str| false;
+        assert_eq!(TenantId::derive("Acme Ltd", free).as_str(), "ACME_LTD");
+        assert_eq!(TenantId::derive("  acme -- eu!", free).as_str(), "ACME_EU");
+        assert_eq!(TenantId::derive("3M Corp", free).as_str(), "T_3M_CORP");
+        assert_eq!(TenantId::derive("äöü", free).as_str(), "T");
+        assert_eq!(TenantId::derive(&"x".repeat(40), free).as_str(), "X".repeat(30));
+        let taken = |s: &str| s == "ACME" || s == "ACME_2";
+        assert_eq!(TenantId::derive("acme", taken).as_str(), "ACME_3");
+        let long = "Y".repeat(30);
+        let taken_long = |s: &str| s == long;
+        assert_eq!(TenantId::derive(&long, taken_long).as_str(), format!("{}_2", "Y".repeat(28)));
+    }
+
+    #[test]
+    fn org_ids_are_22_url_safe_chars() {
+        let id = OrgId::generate();
+        assert_eq!(id.as_str().len(), 22);
+        assert!(OrgId::parse(id.as_str()).is_some());
+        assert!(OrgId::parse("short").is_none());
+        assert!(OrgId::parse("Xv_hgo4lqNZ5LHqFpN_yf=").is_none());
+    }
+}

@@ -1,0 +1,21 @@
+//! orgd's core: the domain rules of organizations, users, tokens, the access pipeline and usage plans,
+//! written once for every dialect and free of HTTP and SQL.
+
+pub mod access;
+pub mod auth_cache;
+pub mod clock;
+pub mod credential;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod net;
+pub mod ops;
+pub mod password;
+pub mod password_rules;
+pub mod settings;
+pub mod store;
+pub mod token;
+pub mod tree;
+pub mod usage;
+
+pub use error::{ApiError, ErrorCode, FieldFault, StoreError};

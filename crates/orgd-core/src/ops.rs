@@ -1,0 +1,409 @@
+//! Operations on orgs, users and tokens, with their validation rules, shared by the operator CLI, the
+//! APIs and the console.
+
+use crate::error::{ApiError, ErrorCode, FieldFault};
+use crate::ids::{OrgId, TenantId};
+use crate::model::{Org, Role, TokenKind, TokenRecord, UsagePlan, User};
+use crate::net::CidrList;
+use crate::store::Store;
+use crate::tree::OrgIndex;
+use crate::{password, password_rules, settings, token};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// The most live API tokens one user may hold.
+pub const MAX_LIVE_TOKENS: usize = 50;
+
+/// Find an org by `tenant_id` or `org_id`.
+pub fn find_org<'a>(orgs: &'a OrgIndex, reference: &str) -> Option<&'a Arc<Org>> {
+    TenantId::parse(reference)
+        .and_then(|t| orgs.by_tenant(&t))
+        .or_else(|| OrgId::parse(reference).and_then(|o| orgs.get(&o)))
+}
+
+/// Load the org tree and find one org, or 40401 naming the reference.
+pub async fn load_org(store: &dyn Store, reference: &str) -> Result<Arc<Org>, ApiError> {
+    let orgs = OrgIndex::new(store.list_orgs().await?);
+    find_org(&orgs, reference)
+        .cloned()
+        .ok_or_else(|| ApiError::new(ErrorCode::TenantNotFound).with_message(format!("No org '{reference}'.")))
+}
+
+/// A new org.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrg {
+    /// Given tenant id, else derived from the name.
+    pub tenant_id: Option<String>,
+    /// Name, 1–255 chars, unique.
+    pub name: String,
+    /// Parent org (tenant id or org id); `None` = a root.
+    pub parent: Option<String>,
+    /// Usage plan enabled (default true).
+    pub api_enabled: Option<bool>,
+    /// Org allow-list.
+    pub allowed_subnets: Option<CidrList>,
+}
+
+/// Create an org (model §2).
+pub async fn create_org(
+    store: &dyn Store,
+    input: NewOrg,
+    default_plan: &UsagePlan,
+    now: OffsetDateTime,
+) -> Result<Org, ApiError> {
+    let orgs = OrgIndex::new(store.list_orgs().await?);
+    let mut faults = Vec::new();
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 255 {
+        faults.push(fault("name", "must be 1 to 255 characters"));
+    } else if orgs.all().iter().any(|o| o.name.to_lowercase() == name.to_lowercase()) {
+        return Err(ApiError::new(ErrorCode::Conflict).with_message(format!("An org named '{name}' already exists.")));
+    }
+    let parent = match &input.parent {
+        Some(p) => match find_org(&orgs, p) {
+            Some(o) => Some(o.clone()),
+            None => {
+                faults.push(fault("parent", &format!("no org has tenant id or org id '{p}'")));
+                None
+            }
+        },
+        None => None,
+    };
+    let tenant_id = match &input.tenant_id {
+        Some(t) => match TenantId::parse(t) {
+            Some(t) if orgs.by_tenant(&t).is_some() => {
+                return Err(ApiError::new(ErrorCode::Conflict).with_message(format!("Tenant id '{t}' is taken.")))
+            }
+            Some(t) => Some(t),
+            None => {
+                faults.push(fault(
+                    "tenant_id",
+                    "must match ^[A-Z][A-Z0-9_]{0,29}$ (upper-case letters, digits, _; starting with a letter)",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    let tenant_id = tenant_id.unwrap_or_else(|| {
+        TenantId::derive(&name, |t| TenantId::parse(t).is_some_and(|t| orgs.by_tenant(&t).is_some()))
+    });
+    let mut usage_plan = default_plan.clone();
+    if let Some(e) = input.api_enabled {
+        usage_plan.enabled = e;
+    }
+    let org = Org {
+        org_id: OrgId::generate(),
+        tenant_id,
+        parent_id: parent.as_ref().map(|p| p.org_id.clone()),
+        name,
+        allowed_subnets: input.allowed_subnets.unwrap_or_default(),
+        usage_plan,
+        settings: parent.map(|p| settings::for_child(&p.settings)).unwrap_or_else(settings::defaults),
+        created_at: now,
+    };
+    store.insert_org(&org).await?;
+    Ok(org)
+}
+
+/// Operator changes to an org.
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    /// Usage plan enabled.
+    pub api_enabled: Option<bool>,
+    /// Org allow-list.
+    pub allowed_subnets: Option<CidrList>,
+    /// Token-bucket rate.
+    pub rate_per_second: Option<u32>,
+    /// Token-bucket capacity.
+    pub burst: Option<u32>,
+    /// Concurrency cap.
+    pub max_concurrent: Option<u32>,
+    /// Daily quota (`Some(None)` = unlimited).
+    pub daily_quota: Option<Option<u64>>,
+}
+
+/// Apply operator changes to an org.
+pub async fn update_org(store: &dyn Store, reference: &str, patch: OrgPatch) -> Result<Org, ApiError> {
+    let mut org = (*load_org(store, reference).await?).clone();
+    let p = &mut org.usage_plan;
+    if let Some(v) = patch.api_enabled {
+        p.enabled = v;
+    }
+    if let Some(v) = patch.rate_per_second {
+        p.rate_per_second = v;
+    }
+    if let Some(v) = patch.burst {
+        p.burst = v;
+    }
+    if let Some(v) = patch.max_concurrent {
+        p.max_concurrent = v;
+    }
+    if let Some(v) = patch.daily_quota {
+        p.daily_quota = v;
+    }
+    if let Some(s) = patch.allowed_subnets {
+        org.allowed_subnets = s;
+    }
+    store.update_org(&org).await?;
+    Ok(org)
+}
+
+/// The fields of a user that the operator and administrators set.
+#[derive(Debug, Clone, Default)]
+pub struct UserFields {
+    /// Role.
+    pub role: Option<Role>,
+    /// New password (checked against the org's rules).
+    pub password: Option<String>,
+    /// TokenAccess.
+    pub token_access: Option<bool>,
+    /// User allow-list.
+    pub allowed_subnets: Option<CidrList>,
+    /// Expiry (`Some(None)` clears it).
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    /// Enabled.
+    pub enabled: Option<bool>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+}
+
+fn fault(field: &str, message: &str) -> FieldFault {
+    FieldFault { field: field.into(), message: message.into() }
+}
+
+/// Whether a string is a simple e-mail address (`local@domain.tld`).
+pub fn is_email(s: &str) -> bool {
+    if s.len() > 254 || s.contains(char::is_whitespace) {
+        return false;
+    }
+    let mut parts = s.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        }
+        _ => false,
+    }
+}
+
+fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTime) -> Vec<FieldFault> {
+    let mut faults = Vec::new();
+    if let Some(r) = f.role {
+        user.role = r;
+    }
+    if let Some(v) = f.token_access {
+        user.token_access = v;
+    }
+    if let Some(v) = f.allowed_subnets {
+        user.allowed_subnets = v;
+    }
+    if let Some(v) = f.expires_at {
+        user.expires_at = v;
+    }
+    if let Some(v) = f.enabled {
+        user.enabled = v;
+    }
+    for (field, value, target) in [
+        ("first_name", f.first_name, &mut user.first_name),
+        ("last_name", f.last_name, &mut user.last_name),
+    ] {
+        if let Some(v) = value {
+            if v.chars().count() > 255 {
+                faults.push(fault(field, "must be at most 255 characters"));
+            }
+            *target = v;
+        }
+    }
+    if let Some(e) = f.email {
+        if !e.is_empty() && !is_email(&e) {
+            faults.push(fault("email", "must be an e-mail address like jane@example.com, or empty"));
+        }
+        user.email = e;
+    }
+    if user.role == Role::Administrator && user.email.is_empty() && is_email(&user.user_id) {
+        user.email = user.user_id.clone();
+    }
+    if user.role == Role::Administrator && user.email.is_empty() {
+        faults.push(fault("email", "is required for administrators"));
+    }
+    if let Some(pw) = f.password {
+        let rules = settings::password_rules_for(&org.settings, user.role == Role::Administrator);
+        let broken = password_rules::check(&pw, &rules, "password");
+        if broken.is_empty() {
+            if let Some(old) = user.password_hash.take() {
+                user.password_history.insert(0, old);
+                user.password_history.truncate(24);
+            }
+            user.password_hash = Some(password::hash(&pw));
+            user.password_changed_at = Some(now);
+        }
+        faults.extend(broken);
+    }
+    user.modified_at = now;
+    faults
+}
+
+/// Create a user in `org` (model §3).
+pub async fn create_user(
+    store: &dyn Store,
+    org: &Org,
+    user_id: &str,
+    fields: UserFields,
+    now: OffsetDateTime,
+) -> Result<User, ApiError> {
+    let user_id = user_id.trim();
+    let mut faults = Vec::new();
+    if user_id.is_empty() || user_id.chars().count() > 255 {
+        faults.push(fault("user_id", "must be 1 to 255 characters"));
+    }
+    let mut user = User {
+        psk: 0,
+        org_id: org.org_id.clone(),
+        user_id: user_id.to_string(),
+        email: String::new(),
+        first_name: String::new(),
+        last_name: String::new(),
+        mobile_phone: None,
+        role: Role::User,
+        enabled: true,
+        expires_at: None,
+        token_access: false,
+        allowed_subnets: CidrList::any(),
+        password_hash: None,
+        password_changed_at: None,
+        password_history: Vec::new(),
+        custom_metadata: serde_json::json!({}),
+        failed_login_count: 0,
+        last_failed_login_at: None,
+        locked_until: None,
+        locked_permanently: false,
+        created_at: now,
+        modified_at: now,
+        last_login_at: None,
+    };
+    faults.extend(apply_fields(&mut user, fields, org, now));
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    Ok(store.insert_user(&user).await?)
+}
+
+/// Find a user by login name in an org, or 404004.
+pub async fn find_user(store: &dyn Store, org: &Org, user_id: &str) -> Result<User, ApiError> {
+    store.find_users(user_id, Some(&org.org_id)).await?.into_iter().next().ok_or_else(|| {
+        ApiError::new(ErrorCode::UserNotFound)
+            .with_message(format!("No user '{user_id}' in {}.", org.tenant_id))
+    })
+}
+
+/// Change a user's fields.
+pub async fn update_user(
+    store: &dyn Store,
+    org: &Org,
+    mut user: User,
+    fields: UserFields,
+    now: OffsetDateTime,
+) -> Result<User, ApiError> {
+    let faults = apply_fields(&mut user, fields, org, now);
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    store.update_user(&user).await?;
+    Ok(user)
+}
+
+/// A new API token.
+#[derive(Debug, Clone, Default)]
+pub struct NewToken {
+    /// Label, ≤ 100 chars (default "api token").
+    pub label: Option<String>,
+    /// Valid from (default now).
+    pub starts_at: Option<OffsetDateTime>,
+    /// Valid until (default: no end).
+    pub ends_at: Option<OffsetDateTime>,
+    /// Token allow-list.
+    pub subnets: CidrList,
+}
+
+/// Create an API token for `user` (model §4): the secret (shown once) and the stored record.
+pub async fn create_api_token(
+    store: &dyn Store,
+    user: &User,
+    input: NewToken,
+    now: OffsetDateTime,
+) -> Result<(String, TokenRecord), ApiError> {
+    if !user.token_access {
+        return Err(ApiError::new(ErrorCode::TokenAccessDisabled).with_message(format!(
+            "Token access is disabled for {}; an administrator of the org must switch TokenAccess on first.",
+            user.user_id
+        )));
+    }
+    let mut faults = Vec::new();
+    let label = input.label.unwrap_or_else(|| "api token".to_string());
+    if label.trim().is_empty() || label.chars().count() > 100 {
+        faults.push(fault("label", "must be 1 to 100 characters"));
+    }
+    let starts_at = input.starts_at.unwrap_or(now);
+    if input.ends_at.is_some_and(|e| e <= starts_at) {
+        faults.push(fault("ends_at", "must be later than starts_at"));
+    }
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    let org = user.org_id.clone();
+    let live = store
+        .list_tokens(&org, Some(user.psk))
+        .await?
+        .iter()
+        .filter(|t| t.kind == TokenKind::Api && t.revoked_at.is_none() && t.ends_at.is_none_or(|e| e > now))
+        .count();
+    if live >= MAX_LIVE_TOKENS {
+        return Err(ApiError::new(ErrorCode::Conflict)
+            .with_message(format!("At most {MAX_LIVE_TOKENS} live API tokens per user; revoke one first.")));
+    }
+    let minted = token::mint();
+    let record = TokenRecord {
+        token_id: minted.token_id.clone(),
+        kind: TokenKind::Api,
+        user_psk: user.psk,
+        label,
+        starts_at,
+        ends_at: input.ends_at,
+        subnets: input.subnets,
+        remember_me: false,
+        created_at: now,
+        last_used_at: None,
+        last_used_ip: None,
+        revoked_at: None,
+    };
+    store.insert_token(&record, &minted.hash).await?;
+    Ok((minted.secret, record))
+}
+
+/// Revoke a token by id, or 404006.
+pub async fn revoke_token(store: &dyn Store, token_id: &str, now: OffsetDateTime) -> Result<(), ApiError> {
+    if store.revoke_token(token_id, now).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::TokenNotFound).with_message(format!("No live token '{token_id}'.")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn emails_have_the_simple_form() {
+        assert!(super::is_email("jane@acme.test"));
+        assert!(!super::is_email("jane@acme"));
+        assert!(!super::is_email("jane acme@x.y"));
+        assert!(!super::is_email("a@b@c.d"));
+        assert!(!super::is_email("@c.d"));
+    }
+}

@@ -1,0 +1,63 @@
+//! The storage port: everything the core needs from a database. `orgd-store` implements it for SQLite
+//! and PostgreSQL, and both pass the same conformance suite.
+
+use crate::error::StoreError;
+use crate::ids::OrgId;
+use crate::model::{Org, TokenRecord, TokenUse, User};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A new user, as the core hands it to the store (the store assigns `psk`).
+pub type NewUser = User;
+
+/// The persistence of orgs, users and tokens.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Check the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// A number that changes whenever an org, user or token changes (auth caches poll it).
+    async fn auth_epoch(&self) -> StoreResult<i64>;
+
+    /// Insert an org; `Conflict` when its name (case-insensitive) or tenant id is taken.
+    async fn insert_org(&self, org: &Org) -> StoreResult<()>;
+    /// Replace an org's mutable fields (name, subnets, plan, settings).
+    async fn update_org(&self, org: &Org) -> StoreResult<()>;
+    /// Every org.
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+    /// One org by `org_id`.
+    async fn get_org(&self, org_id: &OrgId) -> StoreResult<Option<Org>>;
+    /// Delete a leaf org with everything that belongs to it.
+    async fn delete_org(&self, org_id: &OrgId) -> StoreResult<bool>;
+
+    /// Insert a user, returning it with its assigned `psk`; `Conflict` when the user id is taken in the org.
+    async fn insert_user(&self, user: &NewUser) -> StoreResult<User>;
+    /// Replace a user's mutable fields.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// One user by `psk`.
+    async fn get_user(&self, psk: i64) -> StoreResult<Option<User>>;
+    /// Users whose `user_id` matches case-insensitively, optionally in one org.
+    async fn find_users(&self, user_id: &str, org_id: Option<&OrgId>) -> StoreResult<Vec<User>>;
+    /// Users of an org, by `psk`.
+    async fn list_users(&self, org_id: &OrgId) -> StoreResult<Vec<User>>;
+    /// Delete a user and its tokens.
+    async fn delete_user(&self, psk: i64) -> StoreResult<bool>;
+
+    /// Insert a token with the SHA-256 of its secret.
+    async fn insert_token(&self, token: &TokenRecord, hash: &[u8; 32]) -> StoreResult<()>;
+    /// One token with its hash.
+    async fn get_token(&self, token_id: &str) -> StoreResult<Option<(TokenRecord, Vec<u8>)>>;
+    /// Tokens of one user (`Some`) or of every user of an org (`None` user), newest first.
+    async fn list_tokens(&self, org_id: &OrgId, user_psk: Option<i64>) -> StoreResult<Vec<TokenRecord>>;
+    /// Mark a token revoked; false when unknown or already revoked.
+    async fn revoke_token(&self, token_id: &str, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Revoke the user's session tokens except one (password change).
+    async fn revoke_sessions(&self, user_psk: i64, except: Option<&str>, at: OffsetDateTime) -> StoreResult<()>;
+    /// Move a session token's end.
+    async fn set_token_end(&self, token_id: &str, ends_at: Option<OffsetDateTime>) -> StoreResult<()>;
+    /// Record token uses in one batch (does not change the auth epoch).
+    async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()>;
+}
