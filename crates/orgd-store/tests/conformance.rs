@@ -1,0 +1,187 @@
+//! The store conformance suite: the same checks against SQLite and PostgreSQL.
+
+use orgd_core::clock::parse_date_or_datetime;
+use orgd_core::ids::{OrgId, TenantId};
+use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
+use orgd_core::net::CidrList;
+use orgd_core::store::Store;
+use orgd_core::{settings, token, StoreError};
+use orgd_store::testing::{fresh_postgres_database, postgres_server};
+use orgd_store::SqlStore;
+use time::OffsetDateTime;
+
+fn t(s: &str) -> OffsetDateTime {
+    parse_date_or_datetime(s).unwrap()
+}
+
+fn org(name: &str, tenant: &str, parent: Option<&Org>) -> Org {
+    Org {
+        org_id: OrgId::generate(),
+        tenant_id: TenantId::parse(tenant).unwrap(),
+        parent_id: parent.map(|p| p.org_id.clone()),
+        name: name.into(),
+        allowed_subnets: CidrList::parse_comma("10.0.0.0/8, 2001:db8::/32", "s").unwrap(),
+        usage_plan: UsagePlan { daily_quota: None, ..UsagePlan::default() },
+        settings: settings::defaults(),
+        created_at: t("2024-05-01T09:30:00.123Z"),
+    }
+}
+
+fn user(org: &Org, user_id: &str) -> User {
+    User {
+        psk: 0,
+        org_id: org.org_id.clone(),
+        user_id: user_id.into(),
+        email: "jane@acme.test".into(),
+        first_name: "Jane".into(),
+        last_name: "Doe".into(),
+        mobile_phone: Some("+1 555".into()),
+        role: Role::UserManager,
+        enabled: true,
+        expires_at: Some(t("2030-01-01")),
+        token_access: true,
+        allowed_subnets: CidrList::parse_comma("127.0.0.0/8", "s").unwrap(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$abc$def".into()),
+        password_changed_at: Some(t("2024-05-01")),
+        password_history: vec!["old".into()],
+        custom_metadata: serde_json::json!({"cities": "1"}),
+        failed_login_count: 2,
+        last_failed_login_at: None,
+        locked_until: None,
+        locked_permanently: false,
+        created_at: t("2024-05-01"),
+        modified_at: t("2024-05-02"),
+        last_login_at: None,
+    }
+}
+
+fn token_record(user: &User, id: &str, kind: TokenKind) -> TokenRecord {
+    TokenRecord {
+        token_id: id.into(),
+        kind,
+        user_psk: user.psk,
+        label: "ci".into(),
+        starts_at: t("2024-05-01"),
+        ends_at: Some(t("2025-05-01")),
+        subnets: CidrList::parse_comma("203.0.113.0/24", "s").unwrap(),
+        remember_me: false,
+        created_at: t("2024-05-01T10:00:00Z"),
+        last_used_at: None,
+        last_used_ip: None,
+        revoked_at: None,
+    }
+}
+
+async fn conformance(store: &dyn Store) {
+    store.ping().await.unwrap();
+    let e0 = store.auth_epoch().await.unwrap();
+
+    // Orgs: round trip, uniqueness of tenant id and of name (case-insensitive), epoch moves.
+    let root = org("Acme Ltd", "ACME", None);
+    store.insert_org(&root).await.unwrap();
+    let child = org("Acme EU", "ACME_EU", Some(&root));
+    store.insert_org(&child).await.unwrap();
+    assert!(store.auth_epoch().await.unwrap() > e0);
+    assert_eq!(store.get_org(&root.org_id).await.unwrap().as_ref(), Some(&root));
+    assert!(matches!(store.insert_org(&org("Other", "ACME", None)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.insert_org(&org("ACME LTD", "OTHER", None)).await, Err(StoreError::Conflict(_))));
+    let mut changed = child.clone();
+    changed.usage_plan.enabled = false;
+    changed.allowed_subnets = CidrList::any();
+    store.update_org(&changed).await.unwrap();
+    assert_eq!(store.get_org(&child.org_id).await.unwrap(), Some(changed));
+    assert_eq!(store.list_orgs().await.unwrap().len(), 2);
+
+    // Users: psk assigned, unique user_id per org case-insensitively, found across orgs.
+    let u = store.insert_user(&user(&root, "Jane@Acme.test")).await.unwrap();
+    assert!(u.psk > 0);
+    assert_eq!(store.get_user(u.psk).await.unwrap().as_ref(), Some(&u));
+    assert!(matches!(store.insert_user(&user(&root, "jane@acme.TEST")).await, Err(StoreError::Conflict(_))));
+    let u2 = store.insert_user(&user(&child, "jane@acme.test")).await.unwrap();
+    assert!(u2.psk > u.psk);
+    assert_eq!(store.find_users("JANE@acme.test", None).await.unwrap().len(), 2);
+    assert_eq!(store.find_users("jane@acme.test", Some(&child.org_id)).await.unwrap(), vec![u2.clone()]);
+    let mut u_changed = u.clone();
+    u_changed.enabled = false;
+    u_changed.role = Role::Administrator;
+    u_changed.expires_at = None;
+    u_changed.locked_until = Some(t("2024-06-01T00:00:00.001Z"));
+    store.update_user(&u_changed).await.unwrap();
+    assert_eq!(store.get_user(u.psk).await.unwrap(), Some(u_changed));
+    assert_eq!(store.list_users(&root.org_id).await.unwrap().len(), 1);
+
+    // Tokens: hash kept, revocation once, uses recorded without moving the epoch.
+    let minted = token::mint();
+    let rec = token_record(&u, &minted.token_id, TokenKind::Api);
+    store.insert_token(&rec, &minted.hash).await.unwrap();
+    let (got, hash) = store.get_token(&minted.token_id).await.unwrap().unwrap();
+    assert_eq!(got, rec);
+    assert!(token::verify(&minted.secret, &hash));
+    let session = token_record(&u, "sessionsessionss", TokenKind::Session);
+    store.insert_token(&session, &[7; 32]).await.unwrap();
+    assert_eq!(store.list_tokens(&root.org_id, Some(u.psk)).await.unwrap().len(), 2);
+    assert_eq!(store.list_tokens(&child.org_id, None).await.unwrap().len(), 0);
+    let before = store.auth_epoch().await.unwrap();
+    let at = t("2024-05-03T12:00:00.5Z");
+    store
+        .record_token_uses(&[TokenUse { token_id: rec.token_id.clone(), at, ip: Some("127.0.0.1".into()) }])
+        .await
+        .unwrap();
+    assert_eq!(store.auth_epoch().await.unwrap(), before);
+    let (used, _) = store.get_token(&rec.token_id).await.unwrap().unwrap();
+    assert_eq!((used.last_used_at, used.last_used_ip.as_deref()), (Some(at), Some("127.0.0.1")));
+    store.set_token_end("sessionsessionss", Some(t("2024-05-04"))).await.unwrap();
+    store.revoke_sessions(u.psk, None, at).await.unwrap();
+    assert!(store.get_token("sessionsessionss").await.unwrap().unwrap().0.revoked_at.is_some());
+    assert!(store.revoke_token(&rec.token_id, at).await.unwrap());
+    assert!(!store.revoke_token(&rec.token_id, at).await.unwrap());
+    assert!(!store.revoke_token("unknownunknownu", at).await.unwrap());
+    assert!(store.auth_epoch().await.unwrap() > before);
+
+    // Deletion: a user takes its tokens; an org with children refuses; a leaf goes with its users.
+    assert!(store.delete_user(u.psk).await.unwrap());
+    assert!(store.get_token(&rec.token_id).await.unwrap().is_none());
+    assert!(matches!(store.delete_org(&root.org_id).await, Err(StoreError::Conflict(_))));
+    assert!(store.delete_org(&child.org_id).await.unwrap());
+    assert!(store.get_user(u2.psk).await.unwrap().is_none());
+    assert!(store.delete_org(&root.org_id).await.unwrap());
+    assert!(store.list_orgs().await.unwrap().is_empty());
+
+    // psk values are never reused.
+    let again = org("Again", "AGAIN", None);
+    store.insert_org(&again).await.unwrap();
+    let u3 = store.insert_user(&user(&again, "x")).await.unwrap();
+    assert!(u3.psk > u2.psk);
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/orgd.db", dir.path().display());
+    let store = SqlStore::open(&url).await.unwrap();
+    conformance(&store).await;
+    store.close().await;
+    // Reopening applies no migration twice and keeps the data.
+    let store = SqlStore::open(&url).await.unwrap();
+    assert_eq!(store.list_orgs().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    let Some(server) = postgres_server() else {
+        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL conformance not run");
+        return;
+    };
+    let url = fresh_postgres_database(&server).await;
+    let store = SqlStore::open(&url).await.unwrap();
+    conformance(&store).await;
+    store.close().await;
+    let store = SqlStore::open(&url).await.unwrap();
+    assert_eq!(store.list_orgs().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_with_a_hint() {
+    let err = SqlStore::open("mysql://x").await.unwrap_err().to_string();
+    assert!(err.contains("sqlite://"), "{err}");
+}
