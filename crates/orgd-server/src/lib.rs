@@ -1,1 +1,17 @@
+//! orgd's HTTPS server: the TLS listener, the request-context middleware, and the Orgvue and Apperian
+//! dialects over the core.
 
+pub mod app;
+pub mod config;
+pub mod context;
+pub mod dialects;
+pub mod extract;
+pub mod metrics;
+pub mod render;
+pub mod startup;
+pub mod state;
+pub mod system;
+pub mod tls;
+
+pub use config::{ServerConfig, TlsSource};
+pub use startup::{start, Server};

@@ -1,0 +1,60 @@
+//! The server's settled configuration (flags, environment and file already merged by the binary).
+
+use ipnet::IpNet;
+use orgd_core::model::UsagePlan;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// Files given by the operator.
+    Files {
+        /// PEM certificate chain.
+        cert: PathBuf,
+        /// PEM private key.
+        key: PathBuf,
+    },
+    /// A self-signed certificate kept in `<data-dir>/tls/`, created on first start.
+    SelfSigned,
+    /// Plain HTTP behind a TLS-terminating proxy (`--insecure-http`).
+    InsecureHttp,
+}
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 = any free port).
+    pub listen: SocketAddr,
+    /// Base URL for absolute links; `None` = `https://localhost:<port>`.
+    pub public_url: Option<String>,
+    /// Region name shown in the server's info.
+    pub region: String,
+    /// Data folder (self-signed certificate, SQLite file).
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// TLS.
+    pub tls: TlsSource,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The plan new orgs get.
+    pub default_usage_plan: UsagePlan,
+}
+
+impl ServerConfig {
+    /// Defaults for a data folder: SQLite inside it, self-signed TLS, 127.0.0.1:8443.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        ServerConfig {
+            listen: "127.0.0.1:8443".parse().expect("literal address"),
+            public_url: None,
+            region: "local".into(),
+            database_url: format!("sqlite://{}", data_dir.join("orgd.db").display()),
+            data_dir,
+            tls: TlsSource::SelfSigned,
+            trusted_proxies: Vec::new(),
+            default_usage_plan: UsagePlan::default(),
+        }
+    }
+}

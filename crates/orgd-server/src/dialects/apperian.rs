@@ -1,0 +1,160 @@
+//! The Apperian organizations dialect (`/v1`, `/v2`, `/v3`): API tokens and sessions so far.
+
+use crate::extract::{Acting, JsonBody};
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use orgd_core::clock::{iso_millis, parse_date_or_datetime, Clock};
+use orgd_core::error::{ApiError, ErrorCode, FieldFault};
+use orgd_core::model::{Role, TokenKind, TokenRecord};
+use orgd_core::net::CidrList;
+use orgd_core::ops;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// The routes of `/v1` (also mounted below `/v1/org/{org_id}`).
+pub fn v1_routes() -> Router<AppState> {
+    Router::new()
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{token_id}", delete(revoke_token))
+        .route("/session", get(session).put(extend_session).delete(end_session))
+}
+
+/// The token object of the wire (never the secret).
+pub fn token_json(t: &TokenRecord) -> Value {
+    json!({
+        "token_id": t.token_id,
+        "user_psk": t.user_psk,
+        "label": t.label,
+        "starts_at": iso_millis(t.starts_at),
+        "ends_at": t.ends_at.map(iso_millis),
+        "subnets": t.subnets.to_strings(),
+        "created_at": iso_millis(t.created_at),
+        "last_used_at": t.last_used_at.map(iso_millis),
+        "last_used_ip": t.last_used_ip,
+    })
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    acting: Acting,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let psk = match q.get("user_psk") {
+        None => acting.user.psk,
+        Some(v) => {
+            let psk: i64 = v.trim().parse().map_err(|_| ApiError::invalid_query("user_psk", "must be an integer"))?;
+            if psk != acting.user.psk {
+                if acting.user.role != Role::Administrator {
+                    return Err(ApiError::new(ErrorCode::InsufficientRole).into());
+                }
+                match state.store.get_user(psk).await? {
+                    Some(u) if u.org_id == acting.target.org_id => {}
+                    _ => return Err(ApiError::new(ErrorCode::UserNotFound).into()),
+                }
+            }
+            psk
+        }
+    };
+    let owner_org = state.store.get_user(psk).await?.map(|u| u.org_id).unwrap_or(acting.user.org_id.clone());
+    let tokens = state.store.list_tokens(&owner_org, Some(psk)).await?;
+    let list: Vec<Value> = tokens.iter().filter(|t| t.kind == TokenKind::Api).map(token_json).collect();
+    Ok(Json(json!({ "tokens": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenBody {
+    label: Option<String>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    #[serde(default)]
+    subnets: Vec<String>,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    acting: Acting,
+    JsonBody(body): JsonBody<NewTokenBody>,
+) -> Result<Json<Value>, Failure> {
+    let mut faults = Vec::new();
+    let mut date = |field: &str, v: &Option<String>| match v.as_deref().map(parse_date_or_datetime) {
+        Some(None) => {
+            faults.push(FieldFault { field: field.into(), message: "must be YYYY-MM-DD or an RFC 3339 date-time".into() });
+            None
+        }
+        Some(t) => t,
+        None => None,
+    };
+    let starts_at = date("starts_at", &body.starts_at);
+    let ends_at = date("ends_at", &body.ends_at);
+    let subnets = CidrList::parse(&body.subnets, "subnets").unwrap_or_else(|f| {
+        faults.extend(f);
+        CidrList::any()
+    });
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults).into());
+    }
+    let input = ops::NewToken { label: body.label, starts_at, ends_at, subnets };
+    let (secret, record) = ops::create_api_token(state.store.as_ref(), &acting.user, input, state.clock.now()).await?;
+    state.gate.cache.invalidate();
+    Ok(Json(json!({ "token": secret, "api_token": token_json(&record) })))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let token_id = params.get("token_id").cloned().unwrap_or_default();
+    let not_found = || Failure(ApiError::new(ErrorCode::TokenNotFound));
+    let (token, _) = state.store.get_token(&token_id).await?.ok_or_else(not_found)?;
+    let owner = state.store.get_user(token.user_psk).await?.ok_or_else(not_found)?;
+    let orgs = state.gate.cache.orgs().await?;
+    let allowed = owner.psk == acting.user.psk
+        || (acting.user.role == Role::Administrator && orgs.may_act_in(&acting.user, &owner.org_id));
+    if !allowed || token.revoked_at.is_some() {
+        return Err(not_found());
+    }
+    ops::revoke_token(state.store.as_ref(), &token_id, state.clock.now()).await?;
+    state.gate.cache.invalidate();
+    Ok(Json(json!({ "token_revoked": true })))
+}
+
+fn ttl(acting: &Acting, now: time::OffsetDateTime) -> Value {
+    match acting.token.ends_at {
+        Some(end) => json!(((end - now).whole_seconds()).max(0)),
+        None => Value::Null,
+    }
+}
+
+async fn session(State(state): State<AppState>, acting: Acting) -> Json<Value> {
+    let now = state.clock.now();
+    Json(json!({
+        "expires_at": acting.token.ends_at.map(iso_millis),
+        "ttl_in_seconds": ttl(&acting, now),
+        "token_kind": acting.token.kind.as_str(),
+    }))
+}
+
+async fn extend_session(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+    if acting.token.kind == TokenKind::Api {
+        return Ok(Json(json!({ "ttl_in_seconds": null })));
+    }
+    let key = if acting.token.remember_me { "remember_me_timeout_in_minutes" } else { "session_timeout_in_minutes" };
+    let minutes = acting.home.settings.get(key).and_then(Value::as_i64).unwrap_or(10);
+    let now = state.clock.now();
+    let end = now + time::Duration::minutes(minutes);
+    state.store.set_token_end(&acting.token.token_id, Some(end)).await?;
+    state.gate.cache.invalidate();
+    Ok(Json(json!({ "ttl_in_seconds": minutes * 60 })))
+}
+
+async fn end_session(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+    ops::revoke_token(state.store.as_ref(), &acting.token.token_id, state.clock.now()).await?;
+    state.gate.cache.invalidate();
+    Ok(Json(json!({ "token_revoked": true })))
+}

@@ -1,0 +1,4 @@
+//! The two wire dialects: request mapping and response rendering over the core.
+
+pub mod apperian;
+pub mod orgvue;

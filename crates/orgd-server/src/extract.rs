@@ -1,0 +1,163 @@
+//! Extractors that run the access pipeline and read bodies, turning every rejection into an [`ApiError`]
+//! of the shared table.
+
+use crate::context::RequestInfo;
+use crate::render::{Dialect, Failure};
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use orgd_core::access::{Operation, Target};
+use orgd_core::credential;
+use orgd_core::error::{ApiError, ErrorCode, FieldFault};
+use orgd_core::model::{Org, TokenRecord, User};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// JSON body limit of the Orgvue dialect (6 MiB).
+pub const ORGVUE_BODY_LIMIT: usize = 6 * 1024 * 1024;
+/// JSON body limit of the Apperian dialect (1 MiB).
+pub const APPERIAN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The body limit of a dialect.
+pub fn body_limit(d: Dialect) -> usize {
+    match d {
+        Dialect::Orgvue => ORGVUE_BODY_LIMIT,
+        Dialect::Apperian => APPERIAN_BODY_LIMIT,
+    }
+}
+
+/// A caller that passed the access pipeline for the operation its route declares.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    /// The caller.
+    pub user: Arc<User>,
+    /// The presented token.
+    pub token: Arc<TokenRecord>,
+    /// The caller's home org.
+    pub home: Arc<Org>,
+    /// The org the request acts in.
+    pub target: Arc<Org>,
+    /// Request facts.
+    pub info: RequestInfo,
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.to_str().unwrap_or("\u{0}invalid"))
+}
+
+/// The request's [`RequestInfo`], set by the middleware.
+pub fn info(parts: &Parts) -> RequestInfo {
+    parts.extensions.get::<RequestInfo>().cloned().expect("the request-context middleware runs on every route")
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let info = info(parts);
+        let op = parts.extensions.get::<Operation>().copied().unwrap_or(Operation::Read);
+        let params = RawPathParams::from_request_parts(parts, state).await.ok();
+        let param = |name: &str| params.as_ref().and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
+        let (tenant, org) = (param("tenantId"), param("org_id"));
+        let target = match (&tenant, &org) {
+            (Some(t), _) => Target::Tenant(t),
+            (None, Some(o)) => Target::Org(o),
+            _ => Target::Home,
+        };
+        let presented = credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
+        let ip = info.client_ip;
+        let caller = state.gate.identify(presented, ip).await?;
+        info.slot.lock().token_id = Some(caller.token.token_id.clone());
+        let access = state.gate.admit(caller, target, ip).await?;
+        let op_result = access.require(op);
+        {
+            let mut slot = info.slot.lock();
+            slot.tenant = Some(access.target.tenant_id.to_string());
+            slot.admission = Some(access.admission);
+        }
+        op_result?;
+        check_body_headers(&parts.headers, info.dialect)?;
+        Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
+    }
+}
+
+/// Step-6 checks of a request body's headers: JSON only, identity encoding, within the limit.
+pub fn check_body_headers(h: &HeaderMap, dialect: Dialect) -> Result<(), ApiError> {
+    let length = header(h, "content-length").and_then(|l| l.trim().parse::<u64>().ok());
+    let has_body = length.is_some_and(|l| l > 0) || h.contains_key("transfer-encoding");
+    if !has_body {
+        return Ok(());
+    }
+    if let Some(enc) = header(h, "content-encoding") {
+        if !enc.trim().eq_ignore_ascii_case("identity") {
+            return Err(ApiError::new(ErrorCode::ContentTypeIsNotImplemented).with_message(format!(
+                "Request bodies must not be compressed (Content-Encoding: {enc}); send them as identity."
+            )));
+        }
+    }
+    if !is_json(header(h, "content-type")) {
+        return Err(ApiError::new(ErrorCode::ContentTypeIsNotImplemented));
+    }
+    let limit = body_limit(dialect) as u64;
+    if length.is_some_and(|l| l > limit) {
+        return Err(too_large(limit as usize));
+    }
+    Ok(())
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge).with_message(format!("The request body exceeds {limit} bytes."))
+}
+
+/// `application/json`, optionally with `charset=UTF-8`.
+pub fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let mut parts = ct.split(';').map(str::trim);
+    if !parts.next().is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
+        return false;
+    }
+    parts.all(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        !k.trim().eq_ignore_ascii_case("charset") || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    })
+}
+
+/// A JSON body deserialized into `T`: 415001, 413001, 400801 or 400802 (naming the field) on faults.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Failure> {
+        let dialect = req.extensions().get::<RequestInfo>().map(|i| i.dialect).unwrap_or(Dialect::Orgvue);
+        if !is_json(header(req.headers(), "content-type")) {
+            return Err(ApiError::new(ErrorCode::ContentTypeIsNotImplemented).into());
+        }
+        check_body_headers(req.headers(), dialect)?;
+        let limit = body_limit(dialect);
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| too_large(limit))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| ApiError::new(ErrorCode::RequestBodyNotJson))?;
+        serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "body".to_string() } else { path };
+            ApiError::invalid_fields(vec![FieldFault { field, message: e.inner().to_string() }]).into()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=UTF-8")));
+        assert!(is_json(Some("application/json;charset=\"utf-8\"")));
+        assert!(!is_json(Some("application/json; charset=latin1")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(None));
+    }
+}
