@@ -131,6 +131,9 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
             }
         }
     }
+    if res.headers().get("content-type").is_some_and(|ct| ct == "application/json") {
+        res.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
+    }
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         res.headers_mut().insert("x-amzn-trace-id", v);
     }

@@ -1,1 +1,76 @@
-fn main() {}
+//! The `orgd` binary: `serve`, `demo`, `admin`.
+
+mod admin;
+mod cli;
+mod demo;
+mod settings;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command};
+use orgd_store::SqlStore;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
+    let config = settings::resolve_serve(&args)?;
+    let store = SqlStore::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database_url))?;
+    let server = orgd_server::start(config, Arc::new(store)).await?;
+    server.run_until(shutdown_signal()).await;
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORGD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            serve(args).await
+        }
+        Command::Demo(args) => {
+            init_logging();
+            demo::run(args).await
+        }
+        Command::Admin(args) => admin::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

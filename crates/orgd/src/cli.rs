@@ -1,0 +1,329 @@
+//! The command line: `orgd serve`, `orgd demo`, `orgd admin …`.
+
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use orgd_core::clock::parse_date_or_datetime;
+use orgd_core::model::Role;
+use orgd_core::net::CidrList;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+/// orgd — a self-hostable organization data server.
+///
+/// One binary that serves organizations (tenants), their affiliated child orgs, users, API tokens and
+/// datasets over HTTPS, speaking two API dialects: the Orgvue-style dataset API under /api/v1/{tenantId}
+/// (Authorization: Bearer) and the Apperian-style organizations API under /v1, /v2, /v3 (X-TOKEN).
+#[derive(Debug, Parser)]
+#[command(name = "orgd", version, propagate_version = true, after_help = "Start here:\n  orgd demo                 serve a demo tenant tree and print working curl commands\n  orgd serve --help         run a server\n  orgd admin --help         create orgs, users and tokens")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    #[command(after_help = "Example:\n  orgd serve --data-dir /var/lib/orgd --listen 0.0.0.0:8443 --public-url https://orgd.example.com\n\n\
+Every flag can also be set as ORGD_<FLAG> in the environment (ORGD_LISTEN, ORGD_DATABASE, …) or in the\n\
+TOML file given by --config (listen = \"…\", database = \"…\", …). A flag beats the environment, which beats\n\
+the file, which beats the default.")]
+    Serve(ServeArgs),
+    /// Serve a seeded demo (./orgd-demo) and print a token and curl commands that work.
+    #[command(after_help = "Example:\n  cargo run --release -- demo\n  orgd demo --listen 127.0.0.1:9443")]
+    Demo(DemoArgs),
+    /// Operate on the data directly (works while a server runs on the same database).
+    #[command(after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin user create --tenant ACME --user-id alice@acme.test --role administrator --token-access true\n  orgd admin token create --tenant ACME --user alice@acme.test --label ci")]
+    Admin(AdminArgs),
+}
+
+/// Where the data lives.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Data folder: SQLite database and self-signed certificate [default: ./orgd-data].
+    #[arg(long, env = "ORGD_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/orgd.db].
+    #[arg(long, env = "ORGD_DATABASE", global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// TOML configuration file (keys named like the flags, with _ for -).
+    #[arg(long, env = "ORGD_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `orgd serve`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Data and database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address and port to listen on [default: 127.0.0.1:8443].
+    #[arg(long, env = "ORGD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Base URL used in links [default: https://localhost:<port>].
+    #[arg(long, env = "ORGD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Region name shown in the server's info (e.g. eu-west-1) [default: local].
+    #[arg(long, env = "ORGD_REGION", value_name = "NAME")]
+    pub region: Option<String>,
+    /// PEM certificate chain (with --tls-key); without both, a self-signed certificate is made.
+    #[arg(long, env = "ORGD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (with --tls-cert).
+    #[arg(long, env = "ORGD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A proxy whose X-Forwarded-For is trusted (CIDR; repeatable).
+    #[arg(long = "trusted-proxy", env = "ORGD_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve plain HTTP, for running behind a TLS-terminating proxy (loopback only unless --trusted-proxy).
+    #[arg(long, env = "ORGD_INSECURE_HTTP")]
+    pub insecure_http: bool,
+}
+
+/// `orgd demo`.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Folder of the demo's data.
+    #[arg(long, default_value = "./orgd-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// `orgd admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Data and database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to operate on.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// `orgd admin <thing>`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Organizations (tenants).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `orgd admin org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (a root, or a child with --parent).
+    #[command(after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin org create --name \"Acme EU\" --parent ACME --subnets 10.0.0.0/8")]
+    Create {
+        /// Tenant id (^[A-Z][A-Z0-9_]{0,29}$); derived from the name when absent.
+        #[arg(long, value_name = "ID")]
+        tenant_id: Option<String>,
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// Parent org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        parent: Option<String>,
+        /// Whether the API usage plan is enabled (false → 40345).
+        #[arg(long, value_name = "true|false")]
+        api_enabled: Option<bool>,
+        /// Org IP allow-list: comma-separated CIDRs ("" = anywhere).
+        #[arg(long, value_name = "CIDR,...", value_parser = parse_cidrs)]
+        subnets: Option<CidrList>,
+    },
+    /// Change an org's API switch, allow-list or usage plan.
+    #[command(after_help = "Example:\n  orgd admin org update ACME --rate 10 --burst 20 --daily-quota 10000\n  orgd admin org update ACME --api-enabled false")]
+    Update {
+        /// The org, by tenant id or org id.
+        #[arg(value_name = "TENANT_OR_ORG_ID")]
+        org: String,
+        /// Whether the API usage plan is enabled.
+        #[arg(long, value_name = "true|false")]
+        api_enabled: Option<bool>,
+        /// Org IP allow-list ("" = anywhere).
+        #[arg(long, value_name = "CIDR,...", value_parser = parse_cidrs)]
+        subnets: Option<CidrList>,
+        /// Requests per second (token-bucket refill).
+        #[arg(long, value_name = "N")]
+        rate: Option<u32>,
+        /// Token-bucket capacity.
+        #[arg(long, value_name = "N")]
+        burst: Option<u32>,
+        /// Requests in flight at once.
+        #[arg(long, value_name = "N")]
+        concurrency: Option<u32>,
+        /// Requests per UTC day, or "unlimited".
+        #[arg(long, value_name = "N|unlimited", value_parser = parse_quota)]
+        daily_quota: Option<Quota>,
+    },
+    /// List every org.
+    List,
+}
+
+/// A daily quota value.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota(pub Option<u64>);
+
+/// User fields shared by create and update.
+#[derive(Debug, Args, Clone, Default)]
+pub struct UserFieldArgs {
+    /// Role.
+    #[arg(long, value_name = "administrator|user_manager|user", value_parser = parse_role)]
+    pub role: Option<Role>,
+    /// Password (checked against the org's password rules).
+    #[arg(long, value_name = "P", conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Orgvue TokenAccess: may create and use API tokens.
+    #[arg(long, value_name = "true|false")]
+    pub token_access: Option<bool>,
+    /// User IP allow-list: comma-separated CIDRs ("" = anywhere).
+    #[arg(long, value_name = "CIDR,...", value_parser = parse_cidrs)]
+    pub subnets: Option<CidrList>,
+    /// Account expiry: YYYY-MM-DD or RFC 3339 ("never" clears it).
+    #[arg(long, value_name = "DATE", value_parser = parse_expiry)]
+    pub expires: Option<Expiry>,
+    /// E-mail address (required for administrators; defaults to the user id when it is one).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// First name.
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[arg(long)]
+    pub last_name: Option<String>,
+}
+
+/// An expiry value.
+#[derive(Debug, Clone, Copy)]
+pub struct Expiry(pub Option<OffsetDateTime>);
+
+/// `orgd admin user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in an org.
+    #[command(after_help = "Example:\n  orgd admin user create --tenant ACME --user-id alice@acme.test --role administrator --token-access true --password-stdin")]
+    Create {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// Login name (often an e-mail).
+        #[arg(long)]
+        user_id: String,
+        /// Fields.
+        #[command(flatten)]
+        fields: UserFieldArgs,
+        /// Create the account disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Change a user.
+    #[command(after_help = "Example:\n  orgd admin user update ACME alice@acme.test --token-access false\n  orgd admin user update ACME alice@acme.test --disabled")]
+    Update {
+        /// The org, by tenant id or org id.
+        #[arg(value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// Login name.
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+        /// Fields.
+        #[command(flatten)]
+        fields: UserFieldArgs,
+        /// Disable the account.
+        #[arg(long, conflicts_with = "enabled")]
+        disabled: bool,
+        /// Enable the account.
+        #[arg(long)]
+        enabled: bool,
+    },
+    /// List the users of an org.
+    List {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+    },
+}
+
+/// `orgd admin token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; prints the secret alone on stdout (it is never shown again).
+    #[command(after_help = "Example:\n  TOKEN=$(orgd admin token create --tenant ACME --user alice@acme.test --end 2026-12-31 --subnets 203.0.113.0/24 --label ci)")]
+    Create {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The owner's login name (needs TokenAccess).
+        #[arg(long, value_name = "USER_ID")]
+        user: String,
+        /// Valid from: YYYY-MM-DD or RFC 3339 [default: now].
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        start: Option<OffsetDateTime>,
+        /// Valid until (exclusive): YYYY-MM-DD or RFC 3339 [default: no end].
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        end: Option<OffsetDateTime>,
+        /// Token IP allow-list: comma-separated CIDRs.
+        #[arg(long, value_name = "CIDR,...", value_parser = parse_cidrs)]
+        subnets: Option<CidrList>,
+        /// A label for people (≤ 100 chars).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List tokens (never the secrets).
+    List {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// Only this user's tokens.
+        #[arg(long, value_name = "USER_ID")]
+        user: Option<String>,
+    },
+    /// Revoke a token by its id.
+    #[command(after_help = "Example:\n  orgd admin token revoke p5hvsnyhgdhoa3ut")]
+    Revoke {
+        /// The token id (the 16 characters after "orgd_").
+        token_id: String,
+    },
+}
+
+fn parse_cidrs(s: &str) -> Result<CidrList, String> {
+    CidrList::parse_comma(s, "subnets").map_err(|faults| {
+        faults.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ")
+    })
+}
+
+fn parse_date(s: &str) -> Result<OffsetDateTime, String> {
+    parse_date_or_datetime(s).ok_or_else(|| format!("'{s}' is not a date: use YYYY-MM-DD or RFC 3339 (2026-01-31T12:00:00Z)"))
+}
+
+fn parse_expiry(s: &str) -> Result<Expiry, String> {
+    if s.eq_ignore_ascii_case("never") || s.is_empty() {
+        return Ok(Expiry(None));
+    }
+    parse_date(s).map(|d| Expiry(Some(d)))
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("'{s}' is not a role: use administrator, user_manager or user"))
+}
+
+fn parse_quota(s: &str) -> Result<Quota, String> {
+    if s.eq_ignore_ascii_case("unlimited") {
+        return Ok(Quota(None));
+    }
+    s.parse::<u64>().map(|n| Quota(Some(n))).map_err(|_| format!("'{s}' is not a number of requests or 'unlimited'"))
+}

@@ -1,0 +1,77 @@
+//! Configuration layering: flag > environment (both by clap) > TOML file > default.
+
+use crate::cli::{ServeArgs, StoreArgs};
+use anyhow::{bail, Context};
+use ipnet::IpNet;
+use orgd_core::model::UsagePlan;
+use orgd_server::{ServerConfig, TlsSource};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The TOML configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    region: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    trusted_proxies: Option<Vec<IpNet>>,
+    insecure_http: Option<bool>,
+    default_usage_plan: Option<UsagePlan>,
+}
+
+fn load_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.to_string().trim()))
+}
+
+/// The data folder and database URL.
+pub fn resolve_store(args: &StoreArgs) -> anyhow::Result<(PathBuf, String)> {
+    let file = load_file(args.config.as_deref())?;
+    Ok(store_from(args, &file))
+}
+
+fn store_from(args: &StoreArgs, file: &FileConfig) -> (PathBuf, String) {
+    let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./orgd-data"));
+    let database = args
+        .database
+        .clone()
+        .or(file.database.clone())
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("orgd.db").display()));
+    (data_dir, database)
+}
+
+/// The server configuration of `orgd serve`.
+pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let file = load_file(args.store.config.as_deref())?;
+    let (data_dir, database_url) = store_from(&args.store, &file);
+    let tls_cert = args.tls_cert.clone().or(file.tls_cert.clone());
+    let tls_key = args.tls_key.clone().or(file.tls_key.clone());
+    let insecure = args.insecure_http || file.insecure_http.unwrap_or(false);
+    let tls = match (tls_cert, tls_key, insecure) {
+        (Some(_), _, true) | (_, Some(_), true) => bail!("--insecure-http cannot be combined with --tls-cert/--tls-key"),
+        (Some(cert), Some(key), false) => TlsSource::Files { cert, key },
+        (None, None, false) => TlsSource::SelfSigned,
+        (None, None, true) => TlsSource::InsecureHttp,
+        _ => bail!("--tls-cert and --tls-key go together: give both, or neither for a self-signed certificate"),
+    };
+    let trusted_proxies =
+        if args.trusted_proxies.is_empty() { file.trusted_proxies.clone().unwrap_or_default() } else { args.trusted_proxies.clone() };
+    let defaults = ServerConfig::for_data_dir(&data_dir);
+    Ok(ServerConfig {
+        listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
+        public_url: args.public_url.clone().or(file.public_url.clone()),
+        region: args.region.clone().or(file.region.clone()).unwrap_or(defaults.region),
+        data_dir,
+        database_url,
+        tls,
+        trusted_proxies,
+        default_usage_plan: file.default_usage_plan.unwrap_or_default(),
+    })
+}
