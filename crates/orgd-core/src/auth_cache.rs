@@ -24,12 +24,13 @@ pub const EPOCH_POLL: Duration = Duration::from_millis(200);
 pub const USE_WRITE_INTERVAL: time::Duration = time::Duration::minutes(1);
 
 type TokenEntry = Option<Arc<(TokenRecord, Vec<u8>)>>;
+type UserEntry = (Option<Arc<User>>, Instant);
 
 /// See the module documentation.
 pub struct AuthCache {
     store: Arc<dyn Store>,
     tokens: Mutex<HashMap<String, (TokenEntry, Instant)>>,
-    users: Mutex<HashMap<i64, (Option<Arc<User>>, Instant)>>,
+    users: Mutex<HashMap<i64, UserEntry>>,
     orgs: RwLock<Option<(Arc<OrgIndex>, Instant)>>,
     epoch: AtomicI64,
     uses: Mutex<HashMap<String, TokenUse>>,

@@ -210,10 +210,9 @@ fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTime) 
     if let Some(v) = f.enabled {
         user.enabled = v;
     }
-    for (field, value, target) in [
-        ("first_name", f.first_name, &mut user.first_name),
-        ("last_name", f.last_name, &mut user.last_name),
-    ] {
+    for (field, value, target) in
+        [("first_name", f.first_name, &mut user.first_name), ("last_name", f.last_name, &mut user.last_name)]
+    {
         if let Some(v) = value {
             if v.chars().count() > 255 {
                 faults.push(fault(field, "must be at most 255 characters"));
@@ -298,8 +297,7 @@ pub async fn create_user(
 /// Find a user by login name in an org, or 404004.
 pub async fn find_user(store: &dyn Store, org: &Org, user_id: &str) -> Result<User, ApiError> {
     store.find_users(user_id, Some(&org.org_id)).await?.into_iter().next().ok_or_else(|| {
-        ApiError::new(ErrorCode::UserNotFound)
-            .with_message(format!("No user '{user_id}' in {}.", org.tenant_id))
+        ApiError::new(ErrorCode::UserNotFound).with_message(format!("No user '{user_id}' in {}.", org.tenant_id))
     })
 }
 

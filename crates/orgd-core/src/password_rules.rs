@@ -3,6 +3,9 @@
 use crate::error::FieldFault;
 use serde_json::Value;
 
+/// A rule key, the characters it counts, and how a message names them.
+type CharRule = (&'static str, fn(&char) -> bool, &'static str);
+
 /// The fixed maximum length of a password.
 pub const MAX_LENGTH: usize = 1024;
 
@@ -21,7 +24,7 @@ pub fn check(password: &str, rules: &Value, field: &str) -> Vec<FieldFault> {
     if password.chars().any(char::is_whitespace) {
         broken.push("must not contain whitespace".to_string());
     }
-    let rules_by_class: [(&str, fn(&char) -> bool, &str); 4] = [
+    let rules_by_class: [CharRule; 4] = [
         ("min_lowercase", |c| c.is_lowercase(), "lower-case letters"),
         ("min_uppercase", |c| c.is_uppercase(), "upper-case letters"),
         ("min_number", |c| c.is_ascii_digit(), "digits"),

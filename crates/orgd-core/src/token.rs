@@ -43,8 +43,7 @@ pub fn lookup_id(token: &str) -> Option<&str> {
     let (id, secret) = rest.split_at_checked(16)?;
     let secret = secret.strip_prefix('_')?;
     let id_ok = id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
-    let secret_ok =
-        secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let secret_ok = secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     (id_ok && secret_ok).then_some(id)
 }
 

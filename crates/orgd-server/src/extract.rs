@@ -58,14 +58,16 @@ impl FromRequestParts<AppState> for Acting {
         let info = info(parts);
         let op = parts.extensions.get::<Operation>().copied().unwrap_or(Operation::Read);
         let params = RawPathParams::from_request_parts(parts, state).await.ok();
-        let param = |name: &str| params.as_ref().and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
+        let param =
+            |name: &str| params.as_ref().and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
         let (tenant, org) = (param("tenantId"), param("org_id"));
         let target = match (&tenant, &org) {
             (Some(t), _) => Target::Tenant(t),
             (None, Some(o)) => Target::Org(o),
             _ => Target::Home,
         };
-        let presented = credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
+        let presented =
+            credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
         let ip = info.client_ip;
         let caller = state.gate.identify(presented, ip).await?;
         info.slot.lock().token_id = Some(caller.token.token_id.clone());

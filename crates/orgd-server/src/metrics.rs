@@ -69,7 +69,8 @@ impl Metrics {
                     h.counts[i]
                 );
             }
-            let _ = writeln!(out, "orgd_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}", esc(r), h.count);
+            let _ =
+                writeln!(out, "orgd_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}", esc(r), h.count);
             let _ = writeln!(out, "orgd_request_duration_seconds_sum{{route=\"{}\"}} {}", esc(r), h.sum);
             let _ = writeln!(out, "orgd_request_duration_seconds_count{{route=\"{}\"}} {}", esc(r), h.count);
         }

@@ -45,7 +45,8 @@ impl<E: Into<ApiError>> From<E> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut r = StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+        let mut r =
+            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
         r.extensions_mut().insert(PendingError(self.0));
         r
     }

@@ -55,13 +55,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Load a PEM certificate chain and key into a rustls configuration (HTTP/2 and HTTP/1.1 by ALPN).
 pub fn load(cert_path: &Path, key_path: &Path, self_signed: bool) -> anyhow::Result<LoadedTls> {
-    let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut std::io::BufReader::new(open(cert_path)?))
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{} is not a PEM certificate file", cert_path.display()))?;
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut std::io::BufReader::new(open(cert_path)?))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not a PEM certificate file", cert_path.display()))?;
     let first = certs.first().ok_or_else(|| anyhow!("{} holds no certificate", cert_path.display()))?;
-    let fingerprint =
-        Sha256::digest(first.as_ref()).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+    let fingerprint = Sha256::digest(first.as_ref()).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut std::io::BufReader::new(open(key_path)?))
         .with_context(|| format!("{} is not a PEM private key file", key_path.display()))?
         .ok_or_else(|| anyhow!("{} holds no private key", key_path.display()))?;

@@ -105,8 +105,7 @@ impl SqlStore {
 
 const BUMP_EPOCH: &str = "UPDATE meta SET value = value + 1 WHERE key = 'auth_epoch'";
 
-const ORG_COLS: &str =
-    "org_id, tenant_id, parent_id, name, allowed_subnets, usage_plan, settings, created_at";
+const ORG_COLS: &str = "org_id, tenant_id, parent_id, name, allowed_subnets, usage_plan, settings, created_at";
 const USER_COLS: &str = "psk, org_id, user_id, email, first_name, last_name, mobile_phone, role, enabled, \
     expires_at, token_access, allowed_subnets, password_hash, password_changed_at, password_history, \
     custom_metadata, failed_login_count, last_failed_login_at, locked_until, locked_permanently, created_at, \
@@ -187,10 +186,7 @@ impl Store for SqlStore {
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-        let rows = sqlx::query(&format!("SELECT {ORG_COLS} FROM orgs"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query(&format!("SELECT {ORG_COLS} FROM orgs")).fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(org_from_row).collect()
     }
 
@@ -264,7 +260,9 @@ impl Store for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match map_err(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("user_id '{}' already exists in the org", u.user_id)),
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("user_id '{}' already exists in the org", u.user_id))
+            }
             other => other,
         })?;
         tx.commit().await.map_err(map_err)?;
@@ -318,15 +316,19 @@ impl Store for SqlStore {
 
     async fn find_users(&self, user_id: &str, org_id: Option<&OrgId>) -> StoreResult<Vec<User>> {
         let rows = match org_id {
-            Some(org) => sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE user_key = $1 AND org_id = $2"))
-                .bind(user_id.to_lowercase())
-                .bind(org.as_str())
-                .fetch_all(&self.pool)
-                .await,
-            None => sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE user_key = $1 ORDER BY psk"))
-                .bind(user_id.to_lowercase())
-                .fetch_all(&self.pool)
-                .await,
+            Some(org) => {
+                sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE user_key = $1 AND org_id = $2"))
+                    .bind(user_id.to_lowercase())
+                    .bind(org.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE user_key = $1 ORDER BY psk"))
+                    .bind(user_id.to_lowercase())
+                    .fetch_all(&self.pool)
+                    .await
+            }
         }
         .map_err(map_err)?;
         rows.iter().map(user_from_row).collect()
@@ -394,15 +396,19 @@ impl Store for SqlStore {
         let cols = TOKEN_COLS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
         let base = format!("SELECT {cols} FROM tokens t JOIN users u ON u.psk = t.user_psk WHERE u.org_id = $1");
         let rows = match user_psk {
-            Some(psk) => sqlx::query(&format!("{base} AND t.user_psk = $2 ORDER BY t.created_at DESC, t.token_id"))
-                .bind(org_id.as_str())
-                .bind(psk)
-                .fetch_all(&self.pool)
-                .await,
-            None => sqlx::query(&format!("{base} ORDER BY t.created_at DESC, t.token_id"))
-                .bind(org_id.as_str())
-                .fetch_all(&self.pool)
-                .await,
+            Some(psk) => {
+                sqlx::query(&format!("{base} AND t.user_psk = $2 ORDER BY t.created_at DESC, t.token_id"))
+                    .bind(org_id.as_str())
+                    .bind(psk)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query(&format!("{base} ORDER BY t.created_at DESC, t.token_id"))
+                    .bind(org_id.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+            }
         }
         .map_err(map_err)?;
         rows.iter().map(token_from_row).collect()

@@ -56,7 +56,13 @@ impl Output {
             }
         }
         let line = |cols: Vec<String>| {
-            cols.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect::<Vec<_>>().join("  ").trim_end().to_string()
+            cols.iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
         };
         println!("{}", line(headers.iter().map(|h| h.to_string()).collect()));
         for r in body {
@@ -192,7 +198,13 @@ async fn user(store: &SqlStore, cmd: UserCommand, now: time::OffsetDateTime, out
         UserCommand::Update { tenant, user_id, fields: f, disabled, enabled } => {
             let org = ops::load_org(store, &tenant).await.map_err(fail)?;
             let u = ops::find_user(store, &org, &user_id).await.map_err(fail)?;
-            let state = if disabled { Some(false) } else if enabled { Some(true) } else { None };
+            let state = if disabled {
+                Some(false)
+            } else if enabled {
+                Some(true)
+            } else {
+                None
+            };
             let u = ops::update_user(store, &org, u, fields(f, state)?, now).await.map_err(fail)?;
             out.one(user_json(&u, now), format!("updated {} in {}", u.user_id, org.tenant_id));
         }
@@ -256,24 +268,32 @@ async fn token(store: &SqlStore, cmd: TokenCommand, now: time::OffsetDateTime, o
                 None => None,
             };
             let name = |psk: i64| users.iter().find(|u| u.psk == psk).map(|u| u.user_id.clone()).unwrap_or_default();
-            let rows: Vec<Value> =
-                store.list_tokens(&org.org_id, psk).await?.iter().map(|t| token_json(t, &name(t.user_psk), now)).collect();
-            out.table(rows, &["TOKEN_ID", "USER", "KIND", "LABEL", "STARTS", "ENDS", "SUBNETS", "LAST_USED", "STATUS"], |r| {
-                vec![
-                    s(&r["token_id"]),
-                    s(&r["user_id"]),
-                    s(&r["kind"]),
-                    s(&r["label"]),
-                    s(&r["starts_at"]),
-                    s(&r["ends_at"]),
-                    list(&r["subnets"]),
-                    match (&r["last_used_at"], &r["last_used_ip"]) {
-                        (Value::Null, _) => "never".into(),
-                        (t, ip) => format!("{} from {}", s(t), s(ip)),
-                    },
-                    s(&r["status"]),
-                ]
-            });
+            let rows: Vec<Value> = store
+                .list_tokens(&org.org_id, psk)
+                .await?
+                .iter()
+                .map(|t| token_json(t, &name(t.user_psk), now))
+                .collect();
+            out.table(
+                rows,
+                &["TOKEN_ID", "USER", "KIND", "LABEL", "STARTS", "ENDS", "SUBNETS", "LAST_USED", "STATUS"],
+                |r| {
+                    vec![
+                        s(&r["token_id"]),
+                        s(&r["user_id"]),
+                        s(&r["kind"]),
+                        s(&r["label"]),
+                        s(&r["starts_at"]),
+                        s(&r["ends_at"]),
+                        list(&r["subnets"]),
+                        match (&r["last_used_at"], &r["last_used_ip"]) {
+                            (Value::Null, _) => "never".into(),
+                            (t, ip) => format!("{} from {}", s(t), s(ip)),
+                        },
+                        s(&r["status"]),
+                    ]
+                },
+            );
         }
         TokenCommand::Revoke { token_id } => {
             ops::revoke_token(store, &token_id, now).await.map_err(fail)?;

@@ -15,7 +15,12 @@ use time::OffsetDateTime;
 /// datasets over HTTPS, speaking two API dialects: the Orgvue-style dataset API under /api/v1/{tenantId}
 /// (Authorization: Bearer) and the Apperian-style organizations API under /v1, /v2, /v3 (X-TOKEN).
 #[derive(Debug, Parser)]
-#[command(name = "orgd", version, propagate_version = true, after_help = "Start here:\n  orgd demo                 serve a demo tenant tree and print working curl commands\n  orgd serve --help         run a server\n  orgd admin --help         create orgs, users and tokens")]
+#[command(
+    name = "orgd",
+    version,
+    propagate_version = true,
+    after_help = "Start here:\n  orgd demo                 serve a demo tenant tree and print working curl commands\n  orgd serve --help         run a server\n  orgd admin --help         create orgs, users and tokens"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -26,16 +31,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    #[command(after_help = "Example:\n  orgd serve --data-dir /var/lib/orgd --listen 0.0.0.0:8443 --public-url https://orgd.example.com\n\n\
+    #[command(
+        after_help = "Example:\n  orgd serve --data-dir /var/lib/orgd --listen 0.0.0.0:8443 --public-url https://orgd.example.com\n\n\
 Every flag can also be set as ORGD_<FLAG> in the environment (ORGD_LISTEN, ORGD_DATABASE, …) or in the\n\
 TOML file given by --config (listen = \"…\", database = \"…\", …). A flag beats the environment, which beats\n\
-the file, which beats the default.")]
+the file, which beats the default."
+    )]
     Serve(ServeArgs),
     /// Serve a seeded demo (./orgd-demo) and print a token and curl commands that work.
     #[command(after_help = "Example:\n  cargo run --release -- demo\n  orgd demo --listen 127.0.0.1:9443")]
     Demo(DemoArgs),
     /// Operate on the data directly (works while a server runs on the same database).
-    #[command(after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin user create --tenant ACME --user-id alice@acme.test --role administrator --token-access true\n  orgd admin token create --tenant ACME --user alice@acme.test --label ci")]
+    #[command(
+        after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin user create --tenant ACME --user-id alice@acme.test --role administrator --token-access true\n  orgd admin token create --tenant ACME --user alice@acme.test --label ci"
+    )]
     Admin(AdminArgs),
 }
 
@@ -69,10 +78,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ORGD_REGION", value_name = "NAME")]
     pub region: Option<String>,
     /// PEM certificate chain (with --tls-key); without both, a self-signed certificate is made.
-    #[arg(long, env = "ORGD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    #[arg(long, env = "ORGD_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key (with --tls-cert).
-    #[arg(long, env = "ORGD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, env = "ORGD_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// A proxy whose X-Forwarded-For is trusted (CIDR; repeatable).
     #[arg(long = "trusted-proxy", env = "ORGD_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
@@ -125,7 +134,9 @@ pub enum AdminCommand {
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// Create an organization (a root, or a child with --parent).
-    #[command(after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin org create --name \"Acme EU\" --parent ACME --subnets 10.0.0.0/8")]
+    #[command(
+        after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin org create --name \"Acme EU\" --parent ACME --subnets 10.0.0.0/8"
+    )]
     Create {
         /// Tenant id (^[A-Z][A-Z0-9_]{0,29}$); derived from the name when absent.
         #[arg(long, value_name = "ID")]
@@ -144,7 +155,9 @@ pub enum OrgCommand {
         subnets: Option<CidrList>,
     },
     /// Change an org's API switch, allow-list or usage plan.
-    #[command(after_help = "Example:\n  orgd admin org update ACME --rate 10 --burst 20 --daily-quota 10000\n  orgd admin org update ACME --api-enabled false")]
+    #[command(
+        after_help = "Example:\n  orgd admin org update ACME --rate 10 --burst 20 --daily-quota 10000\n  orgd admin org update ACME --api-enabled false"
+    )]
     Update {
         /// The org, by tenant id or org id.
         #[arg(value_name = "TENANT_OR_ORG_ID")]
@@ -216,7 +229,9 @@ pub struct Expiry(pub Option<OffsetDateTime>);
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user in an org.
-    #[command(after_help = "Example:\n  orgd admin user create --tenant ACME --user-id alice@acme.test --role administrator --token-access true --password-stdin")]
+    #[command(
+        after_help = "Example:\n  orgd admin user create --tenant ACME --user-id alice@acme.test --role administrator --token-access true --password-stdin"
+    )]
     Create {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
@@ -232,7 +247,9 @@ pub enum UserCommand {
         disabled: bool,
     },
     /// Change a user.
-    #[command(after_help = "Example:\n  orgd admin user update ACME alice@acme.test --token-access false\n  orgd admin user update ACME alice@acme.test --disabled")]
+    #[command(
+        after_help = "Example:\n  orgd admin user update ACME alice@acme.test --token-access false\n  orgd admin user update ACME alice@acme.test --disabled"
+    )]
     Update {
         /// The org, by tenant id or org id.
         #[arg(value_name = "TENANT_OR_ORG_ID")]
@@ -262,7 +279,9 @@ pub enum UserCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; prints the secret alone on stdout (it is never shown again).
-    #[command(after_help = "Example:\n  TOKEN=$(orgd admin token create --tenant ACME --user alice@acme.test --end 2026-12-31 --subnets 203.0.113.0/24 --label ci)")]
+    #[command(
+        after_help = "Example:\n  TOKEN=$(orgd admin token create --tenant ACME --user alice@acme.test --end 2026-12-31 --subnets 203.0.113.0/24 --label ci)"
+    )]
     Create {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
@@ -301,13 +320,13 @@ pub enum TokenCommand {
 }
 
 fn parse_cidrs(s: &str) -> Result<CidrList, String> {
-    CidrList::parse_comma(s, "subnets").map_err(|faults| {
-        faults.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ")
-    })
+    CidrList::parse_comma(s, "subnets")
+        .map_err(|faults| faults.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "))
 }
 
 fn parse_date(s: &str) -> Result<OffsetDateTime, String> {
-    parse_date_or_datetime(s).ok_or_else(|| format!("'{s}' is not a date: use YYYY-MM-DD or RFC 3339 (2026-01-31T12:00:00Z)"))
+    parse_date_or_datetime(s)
+        .ok_or_else(|| format!("'{s}' is not a date: use YYYY-MM-DD or RFC 3339 (2026-01-31T12:00:00Z)"))
 }
 
 fn parse_expiry(s: &str) -> Result<Expiry, String> {

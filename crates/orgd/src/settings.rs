@@ -55,14 +55,19 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     let tls_key = args.tls_key.clone().or(file.tls_key.clone());
     let insecure = args.insecure_http || file.insecure_http.unwrap_or(false);
     let tls = match (tls_cert, tls_key, insecure) {
-        (Some(_), _, true) | (_, Some(_), true) => bail!("--insecure-http cannot be combined with --tls-cert/--tls-key"),
+        (Some(_), _, true) | (_, Some(_), true) => {
+            bail!("--insecure-http cannot be combined with --tls-cert/--tls-key")
+        }
         (Some(cert), Some(key), false) => TlsSource::Files { cert, key },
         (None, None, false) => TlsSource::SelfSigned,
         (None, None, true) => TlsSource::InsecureHttp,
         _ => bail!("--tls-cert and --tls-key go together: give both, or neither for a self-signed certificate"),
     };
-    let trusted_proxies =
-        if args.trusted_proxies.is_empty() { file.trusted_proxies.clone().unwrap_or_default() } else { args.trusted_proxies.clone() };
+    let trusted_proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
     let defaults = ServerConfig::for_data_dir(&data_dir);
     Ok(ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(defaults.listen),

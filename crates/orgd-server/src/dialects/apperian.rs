@@ -83,7 +83,10 @@ async fn create_token(
     let mut faults = Vec::new();
     let mut date = |field: &str, v: &Option<String>| match v.as_deref().map(parse_date_or_datetime) {
         Some(None) => {
-            faults.push(FieldFault { field: field.into(), message: "must be YYYY-MM-DD or an RFC 3339 date-time".into() });
+            faults.push(FieldFault {
+                field: field.into(),
+                message: "must be YYYY-MM-DD or an RFC 3339 date-time".into(),
+            });
             None
         }
         Some(t) => t,

@@ -1,0 +1,265 @@
+//! The `orgd` binary: admin commands, bad flags, configuration layering, the demo.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn orgd(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orgd"))
+        .args(args)
+        .env("ORGD_DATA_DIR", dir)
+        .env_remove("ORGD_DATABASE")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn first_err_line(out: &Output) -> String {
+    assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn admin_creates_orgs_users_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = ok(&orgd(d, &["admin", "--json", "org", "create", "--tenant-id", "ACME", "--name", "Acme Ltd"]));
+    let org: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(org["tenant_id"], "ACME");
+    assert_eq!(org["org_id"].as_str().unwrap().len(), 22);
+    ok(&orgd(d, &["admin", "org", "create", "--name", "Acme EU", "--parent", "ACME", "--subnets", "10.0.0.0/8"]));
+    let list = ok(&orgd(d, &["admin", "org", "list"]));
+    assert!(list.contains("ACME_EU") && list.contains("10.0.0.0/8"), "{list}");
+
+    ok(&orgd(
+        d,
+        &[
+            "admin",
+            "user",
+            "create",
+            "--tenant",
+            "ACME",
+            "--user-id",
+            "alice@acme.test",
+            "--role",
+            "administrator",
+            "--password",
+            "Secr3t-pw",
+        ],
+    ));
+    let line = first_err_line(&orgd(d, &["admin", "token", "create", "--tenant", "ACME", "--user", "alice@acme.test"]));
+    assert!(line.contains("TokenAccess"), "{line}");
+
+    ok(&orgd(
+        d,
+        &["admin", "user", "update", "ACME", "alice@acme.test", "--token-access", "true", "--expires", "2099-12-31"],
+    ));
+    let secret = ok(&orgd(
+        d,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--tenant",
+            "ACME",
+            "--user",
+            "alice@acme.test",
+            "--label",
+            "ci",
+            "--end",
+            "2099-01-01",
+            "--subnets",
+            "127.0.0.0/8",
+        ],
+    ));
+    let secret = secret.trim();
+    assert_eq!(secret.lines().count(), 1, "the secret alone on stdout");
+    let id = orgd_core::token::lookup_id(secret).expect("a well-formed token").to_string();
+
+    let listed = ok(&orgd(d, &["admin", "--json", "token", "list", "--tenant", "ACME"]));
+    assert!(!listed.contains(secret), "token list never shows secrets");
+    let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(rows[0]["token_id"], id.as_str());
+    assert_eq!(rows[0]["subnets"], serde_json::json!(["127.0.0.0/8"]));
+    assert_eq!(rows[0]["status"], "active");
+
+    let users: serde_json::Value =
+        serde_json::from_str(&ok(&orgd(d, &["admin", "--json", "user", "list", "--tenant", "ACME"]))).unwrap();
+    assert_eq!(users[0]["token_access"], true);
+    assert_eq!(users[0]["expires_at"], "2099-12-31T00:00:00.000Z");
+    assert!(!users.to_string().contains("argon2"), "password hashes never leave the store");
+
+    ok(&orgd(d, &["admin", "token", "revoke", &id]));
+    let line = first_err_line(&orgd(d, &["admin", "token", "revoke", &id]));
+    assert!(line.contains(&id), "{line}");
+    ok(&orgd(
+        d,
+        &[
+            "admin",
+            "org",
+            "update",
+            "ACME",
+            "--rate",
+            "5",
+            "--burst",
+            "10",
+            "--concurrency",
+            "3",
+            "--daily-quota",
+            "unlimited",
+            "--api-enabled",
+            "false",
+        ],
+    ));
+    let orgs: serde_json::Value = serde_json::from_str(&ok(&orgd(d, &["admin", "--json", "org", "list"]))).unwrap();
+    assert_eq!(
+        orgs[0]["api_usage_plan"],
+        serde_json::json!({"enabled": false, "rate_per_second": 5, "burst": 10, "max_concurrent": 3, "daily_quota": null})
+    );
+}
+
+#[test]
+fn bad_flags_and_values_exit_non_zero_naming_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&[&str], &str)] = &[
+        (&["admin", "org", "create", "--name", "X", "--subnets", "10.0.0.0/33"], "--subnets"),
+        (&["admin", "org", "create", "--name", "X", "--api-enabled", "maybe"], "--api-enabled"),
+        (&["admin", "org", "create", "--tenant-id", "acme", "--name", "X"], "tenant_id"),
+        (&["admin", "user", "create", "--tenant", "ACME", "--user-id", "a", "--role", "boss"], "role"),
+        (&["admin", "token", "create", "--tenant", "ACME", "--user", "a", "--end", "31/12/2026"], "--end"),
+        (&["admin", "org", "update", "NOPE", "--rate", "5"], "NOPE"),
+        (&["serve", "--listen", "nonsense"], "--listen"),
+        (&["serve", "--tls-cert", "x.pem"], "--tls-key"),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let line = first_err_line(&orgd(d, args));
+        assert!(line.starts_with("error:"), "{args:?}: {line}");
+        assert!(line.contains(needle), "{args:?} should name {needle}: {line}");
+    }
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = ok(&orgd(dir.path(), &["--help"]));
+    assert!(top.contains("orgd demo") && top.contains("Orgvue") && top.contains("Apperian"), "{top}");
+    for args in
+        [&["serve", "--help"][..], &["admin", "token", "create", "--help"], &["admin", "user", "create", "--help"]]
+    {
+        let text = ok(&orgd(dir.path(), args));
+        assert!(text.contains("Example"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn insecure_http_refuses_public_addresses_without_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = first_err_line(&orgd(dir.path(), &["serve", "--insecure-http", "--listen", "0.0.0.0:0"]));
+    assert!(line.contains("--trusted-proxy"), "{line}");
+}
+
+/// A background `orgd` process, killed on drop.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_line(reader: &mut impl BufRead, needle: &str, lines: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0 && Instant::now() < deadline, "no '{needle}' in output: {lines:?}");
+        lines.push(line.trim_end().to_string());
+        if line.contains(needle) {
+            return;
+        }
+    }
+}
+
+fn client(cert: &std::path::Path) -> reqwest::Client {
+    let pem = std::fs::read(cert).unwrap();
+    reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_prints_commands_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orgd"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(&demo_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let _running = Running(child);
+    let mut lines = Vec::new();
+    wait_for_line(&mut out, "Press Ctrl-C", &mut lines);
+    let field =
+        |name: &str| lines.iter().find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string())).unwrap();
+    let (url, ca, token) = (field("base URL"), field("CA certificate"), field("API token"));
+    let http = client(std::path::Path::new(&ca));
+    let curls: Vec<&String> = lines.iter().filter(|l| l.trim().starts_with("curl ")).collect();
+    assert_eq!(curls.len(), 3, "{lines:?}");
+    for curl in curls {
+        let target = curl.split_whitespace().last().unwrap();
+        assert!(target.starts_with(&url));
+        let (name, value) = if curl.contains("X-TOKEN") {
+            ("X-TOKEN", token.clone())
+        } else {
+            ("Authorization", format!("Bearer {token}"))
+        };
+        let r = http.get(target).header(name, value).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{curl}");
+    }
+    let tenants: Vec<serde_json::Value> =
+        http.get(format!("{url}/api/v1/tenants")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = tenants.iter().map(|t| t["tenantId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["DEMO", "DEMO_EU", "DEMO_EU_NORTH", "DEMO_US"]);
+}
+
+#[tokio::test]
+async fn serve_layers_flags_over_environment_over_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("orgd.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nregion = \"from-file\"\npublic_url = \"https://file.example\"\n")
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orgd"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .args(["--public-url", "https://flag.example"])
+        .env("ORGD_DATA_DIR", dir.path())
+        .env("ORGD_REGION", "from-env")
+        .env("ORGD_PUBLIC_URL", "https://env.example")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let _running = Running(child);
+    let mut lines = Vec::new();
+    wait_for_line(&mut err, "orgd is listening", &mut lines);
+    let line = lines.last().unwrap();
+    let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(dir.path().join("tls/cert.pem").exists());
+    assert!(dir.path().join("orgd.db").exists());
+    let http = client(&dir.path().join("tls/cert.pem"));
+    let port = addr.rsplit(':').next().unwrap();
+    let info: serde_json::Value =
+        http.get(format!("https://localhost:{port}/info")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["region"], "from-env");
+    assert_eq!(info["publicUrl"], "https://flag.example");
+}

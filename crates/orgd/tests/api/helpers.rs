@@ -1,0 +1,160 @@
+//! `TestApp`: the real server on a real TLS socket (port 0) over a fresh database per test.
+
+use orgd_core::clock::{Clock, SystemClock};
+use orgd_core::model::{Org, Role, UsagePlan, User};
+use orgd_core::net::CidrList;
+use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
+use orgd_core::store::Store;
+use orgd_server::{start, Server, ServerConfig};
+use orgd_store::testing::{fresh_postgres_database, postgres_server};
+use orgd_store::SqlStore;
+use std::sync::Arc;
+use tempfile::TempDir;
+use time::OffsetDateTime;
+
+/// Which database a test app runs on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub server: Server,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub store: Arc<SqlStore>,
+    pub dir: TempDir,
+}
+
+pub struct Builder {
+    db: Db,
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::builder().spawn().await
+    }
+
+    pub fn builder() -> Builder {
+        Builder { db: Db::Sqlite, trusted_proxies: vec![] }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        SystemClock::default().now()
+    }
+
+    /// A root org (or a child with `parent`), with an unlimited daily quota unless changed later.
+    pub async fn org(&self, tenant: &str, parent: Option<&Org>) -> Org {
+        let input = NewOrg {
+            tenant_id: Some(tenant.into()),
+            name: format!("{tenant} org"),
+            parent: parent.map(|p| p.tenant_id.to_string()),
+            ..NewOrg::default()
+        };
+        ops::create_org(self.store.as_ref(), input, &UsagePlan::default(), self.now()).await.unwrap()
+    }
+
+    pub async fn user(&self, org: &Org, user_id: &str, role: Role) -> User {
+        let fields = UserFields {
+            role: Some(role),
+            token_access: Some(true),
+            email: Some(format!("{}@test.example", user_id.replace('@', "."))),
+            password: Some("Passw0rd!".into()),
+            ..UserFields::default()
+        };
+        ops::create_user(self.store.as_ref(), org, user_id, fields, self.now()).await.unwrap()
+    }
+
+    pub async fn update_user(&self, org: &Org, user: &User, fields: UserFields) -> User {
+        let fresh = self.store.get_user(user.psk).await.unwrap().unwrap();
+        let u = ops::update_user(self.store.as_ref(), org, fresh, fields, self.now()).await.unwrap();
+        self.server.state.gate.cache.invalidate();
+        u
+    }
+
+    pub async fn update_org(&self, org: &Org, patch: OrgPatch) -> Org {
+        let o = ops::update_org(self.store.as_ref(), org.tenant_id.as_str(), patch).await.unwrap();
+        self.server.state.gate.cache.invalidate();
+        self.server.state.gate.limiter.forget(&o.org_id);
+        o
+    }
+
+    pub async fn token(&self, user: &User, input: NewToken) -> String {
+        ops::create_api_token(self.store.as_ref(), user, input, self.now()).await.unwrap().0
+    }
+
+    /// An org with an administrator and a ready token: the common start of a test.
+    pub async fn tenant_with_admin(&self, tenant: &str) -> (Org, User, String) {
+        let org = self.org(tenant, None).await;
+        let admin = self.user(&org, &format!("admin@{}", tenant.to_lowercase()), Role::Administrator).await;
+        let token = self.token(&admin, NewToken::default()).await;
+        (org, admin, token)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{}", self.url, path))
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{}", self.url, path))
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.get(path).bearer_auth(token).send().await.unwrap()
+    }
+}
+
+impl Builder {
+    pub fn db(mut self, db: Db) -> Self {
+        self.db = db;
+        self
+    }
+
+    pub fn trusted_proxy(mut self, cidr: &str) -> Self {
+        self.trusted_proxies.push(cidr.parse().unwrap());
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::for_data_dir(dir.path());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.trusted_proxies = self.trusted_proxies;
+        if self.db == Db::Postgres {
+            let server = postgres_server().expect("ORGD_TEST_POSTGRES_URL must be set for PostgreSQL tests");
+            config.database_url = fresh_postgres_database(&server).await;
+        }
+        let store = Arc::new(SqlStore::open(&config.database_url).await.unwrap());
+        let server = start(config, store.clone()).await.unwrap();
+        let pem = std::fs::read(server.cert_path.as_ref().unwrap()).unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .resolve("localhost", server.addr)
+            .build()
+            .unwrap();
+        let url = server.public_url.clone();
+        TestApp { server, url, client, store, dir }
+    }
+}
+
+/// The Orgvue error of a response: (status, code, name, message, whole body).
+pub async fn orgvue_error(r: reqwest::Response) -> (u16, String, serde_json::Value) {
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let code = body["errors"][0]["code"].as_str().unwrap_or_else(|| panic!("not an Orgvue error: {body}")).to_string();
+    (status, code, body)
+}
+
+/// The Apperian error of a response: (status, code, body).
+pub async fn apperian_error(r: reqwest::Response) -> (u16, i64, serde_json::Value) {
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let code = body["error"]["code"].as_i64().unwrap_or_else(|| panic!("not an Apperian error: {body}"));
+    (status, code, body)
+}
+
+pub fn cidrs(s: &str) -> CidrList {
+    CidrList::parse_comma(s, "subnets").unwrap()
+}

@@ -1,0 +1,8 @@
+//! Black-box tests of orgd over HTTPS on a real socket, each with its own database.
+
+mod cli;
+mod helpers;
+mod pipeline;
+mod postgres;
+mod requests;
+mod tokens;

@@ -1,0 +1,143 @@
+//! Request-level behaviour: routes, methods, bodies, headers, health and the TLS port.
+
+use crate::helpers::{apperian_error, orgvue_error, TestApp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_in_the_dialect() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let (s, c, b) = orgvue_error(app.get_bearer("/api/v1/ACME/nothing-here", &token).await).await;
+    assert_eq!((s, c.as_str()), (404, "404000"));
+    assert_eq!(b["errors"][0]["message"], "No route for /api/v1/ACME/nothing-here");
+    let (s, c, _) = apperian_error(app.get("/v1/nothing").send().await.unwrap()).await;
+    assert_eq!((s, c), (404, 404000));
+    let r = app.request(reqwest::Method::DELETE, "/api/v1/tenants").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "GET,HEAD");
+    let (s, c, _) = orgvue_error(r).await;
+    assert_eq!((s, c.as_str()), (405, "405001"));
+    // Drafts are not provided.
+    let (s, c, _) = orgvue_error(app.get_bearer("/api/v1/ACME/drafts", &token).await).await;
+    assert_eq!((s, c.as_str()), (404, "404000"));
+}
+
+#[tokio::test]
+async fn one_trailing_slash_is_ignored() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    assert_eq!(app.get_bearer("/api/v1/ACME/datasets/", &token).await.status(), 200);
+    assert_eq!(app.get("/v1/session/").header("X-TOKEN", &token).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn bodies_of_the_wrong_type_size_or_shape_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let post = || app.request(reqwest::Method::POST, "/v1/tokens").header("X-TOKEN", &token);
+    let r = post().header("content-type", "text/plain").body("label=x").send().await.unwrap();
+    assert_eq!(apperian_error(r).await.1, 415001);
+    let r = post()
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(apperian_error(r).await.1, 415001);
+    let big = format!("{{\"label\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = post().header("content-type", "application/json").body(big).send().await.unwrap();
+    let (s, c, _) = apperian_error(r).await;
+    assert_eq!((s, c), (413, 413001));
+    let r = post().header("content-type", "application/json").body("{not json").send().await.unwrap();
+    assert_eq!(apperian_error(r).await.1, 400801);
+    let r = post().json(&serde_json::json!({"label": "x", "subnets": ["10.0.0.0/8", "nope"]})).send().await.unwrap();
+    let (s, c, b) = apperian_error(r).await;
+    assert_eq!((s, c), (400, 400802));
+    assert_eq!(b["error"]["details"][0]["field"], "subnets[1]");
+    let r = post().json(&serde_json::json!({"label": 5})).send().await.unwrap();
+    let (_, c, b) = apperian_error(r).await;
+    assert_eq!(c, 400802);
+    assert_eq!(b["error"]["details"][0]["field"], "label");
+    // Orgvue bodies: wrong content type and oversize on a route of that dialect.
+    let r = app
+        .request(reqwest::Method::GET, "/api/v1/ACME/datasets")
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body("a,b")
+        .send()
+        .await
+        .unwrap();
+    let (s, c, b) = orgvue_error(r).await;
+    assert_eq!((s, c.as_str()), (415, "415001"));
+    assert_eq!(
+        b["errors"][0]["message"],
+        "The content type header value you provided is not implemented, please use application/json instead."
+    );
+    let r = app
+        .request(reqwest::Method::GET, "/api/v1/ACME/datasets")
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 6 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    let (s, c, _) = orgvue_error(r).await;
+    assert_eq!((s, c.as_str()), (413, "413001"));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_trace_id() {
+    let app = TestApp::spawn().await;
+    for r in [
+        app.get("/healthz").send().await.unwrap(),
+        app.get("/api/v1/tenants").send().await.unwrap(),
+        app.get("/v1/tokens").send().await.unwrap(),
+        app.get("/nowhere").send().await.unwrap(),
+    ] {
+        let t = r.headers()["x-amzn-trace-id"].to_str().unwrap().to_string();
+        let parts: Vec<&str> = t.strip_prefix("Root=1-").expect(&t).split('-').collect();
+        assert_eq!((parts[0].len(), parts[1].len()), (8, 24), "{t}");
+        assert!(parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit())));
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_info_and_metrics() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/healthz").send().await.unwrap();
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"status":"ok"}));
+    assert_eq!(app.get("/readyz").send().await.unwrap().status(), 200);
+    let info: serde_json::Value = app.get("/info").send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["region"], "local");
+    let _ = app.get("/api/v1/tenants").send().await.unwrap();
+    let _ = app.get("/api/v1/tenants").bearer_auth("nope").send().await.unwrap();
+    let text = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("orgd_requests_total{method=\"GET\",route=\"/api/v1/tenants\",status=\"401\"} 2"), "{text}");
+    assert!(text.contains("orgd_access_refusals_total{code=\"40101\"} 1"));
+    assert!(text.contains("orgd_access_refusals_total{code=\"40102\"} 1"));
+    assert!(text.contains("orgd_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 1"));
+    // Readiness follows the database.
+    app.store.close().await;
+    assert_eq!(app.get("/readyz").send().await.unwrap().status(), 503);
+}
+
+#[tokio::test]
+async fn plain_http_on_the_tls_port_gets_a_readable_refusal() {
+    let app = TestApp::spawn().await;
+    let mut s = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request"), "{out}");
+    assert!(out.contains("HTTPS"), "{out}");
+    assert!(out.contains(&app.url), "{out}");
+}
+
+#[tokio::test]
+async fn responses_are_gzipped_when_asked() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let r = app.get("/api/v1/tenants").bearer_auth(&token).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+}
