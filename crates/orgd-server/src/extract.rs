@@ -163,3 +163,54 @@ mod tests {
         assert!(!is_json(None));
     }
 }
+
+/// The query string as a list of pairs: a repeated name is a list (`?idKey=a&idKey=b`), and a value is
+/// never split on commas (`?idKey=a,b` is one key `a,b`). Unknown names are ignored by callers.
+#[derive(Debug, Clone, Default)]
+pub struct QueryList(pub Vec<(String, String)>);
+
+impl QueryList {
+    /// Parse a raw query string.
+    pub fn parse(raw: Option<&str>) -> Self {
+        QueryList(form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The single value of `name`; 400701 when it is given more than once.
+    pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.all(name).as_slice() {
+            [] => Ok(None),
+            [v] => Ok(Some(v)),
+            _ => Err(ApiError::invalid_query(name, "may be given only once")),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryList {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Failure> {
+        Ok(QueryList::parse(parts.uri.query()))
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::QueryList;
+
+    #[test]
+    fn repeated_names_are_lists_and_commas_never_split() {
+        let q = QueryList::parse(Some("idKey=firstName&idKey=lastName&idKey=DOB&x=a%2Cb&y=a,b"));
+        assert_eq!(q.all("idKey"), ["firstName", "lastName", "DOB"]);
+        assert_eq!(q.one("x").unwrap(), Some("a,b"));
+        assert_eq!(q.one("y").unwrap(), Some("a,b"));
+        assert_eq!(q.one("missing").unwrap(), None);
+        let e = q.one("idKey").unwrap_err();
+        assert_eq!(e.code.code(), 400701);
+        assert_eq!(e.context["queryParameter"], "idKey");
+    }
+}

@@ -19,10 +19,10 @@ fn fail(e: ApiError) -> anyhow::Error {
 
 /// Run an admin command.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let (_, url) = resolve_store(&args.store)?;
+    let (url, default_plan) = resolve_store(&args.store)?;
     let store = SqlStore::open(&url).await.with_context(|| format!("cannot open the database {url}"))?;
     let now = SystemClock::default().now();
-    let out = Output { json: args.json };
+    let out = Output { json: args.json, default_plan };
     match args.command {
         AdminCommand::Org(cmd) => org(&store, cmd, now, &out).await,
         AdminCommand::User(cmd) => user(&store, cmd, now, &out).await,
@@ -32,6 +32,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 
 struct Output {
     json: bool,
+    default_plan: UsagePlan,
 }
 
 impl Output {
@@ -99,7 +100,7 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
     match cmd {
         OrgCommand::Create { tenant_id, name, parent, api_enabled, subnets } => {
             let input = NewOrg { tenant_id, name, parent, api_enabled, allowed_subnets: subnets };
-            let o = ops::create_org(store, input, &UsagePlan::default(), now).await.map_err(fail)?;
+            let o = ops::create_org(store, input, &out.default_plan, now).await.map_err(fail)?;
             out.one(org_json(&o, None), format!("created org {} ({}) with org_id {}", o.tenant_id, o.name, o.org_id));
         }
         OrgCommand::Update { org, api_enabled, subnets, rate, burst, concurrency, daily_quota } => {

@@ -120,13 +120,22 @@ pub struct AdminArgs {
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Organizations (tenants).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  orgd admin org create --tenant-id ACME --name \"Acme Ltd\"\n  orgd admin org list --json"
+    )]
     Org(OrgCommand),
     /// Users.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  orgd admin user create --tenant ACME --user-id bob@acme.test --role user --token-access true\n  orgd admin user list --tenant ACME"
+    )]
     User(UserCommand),
     /// API tokens.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  orgd admin token create --tenant ACME --user bob@acme.test --end 2027-01-01\n  orgd admin token list --tenant ACME --user bob@acme.test"
+    )]
     Token(TokenCommand),
 }
 
@@ -181,7 +190,8 @@ pub enum OrgCommand {
         #[arg(long, value_name = "N|unlimited", value_parser = parse_quota)]
         daily_quota: Option<Quota>,
     },
-    /// List every org.
+    /// List every org, parents before children.
+    #[command(after_help = "Example:\n  orgd admin org list\n  orgd admin --json org list")]
     List,
 }
 
@@ -268,6 +278,7 @@ pub enum UserCommand {
         enabled: bool,
     },
     /// List the users of an org.
+    #[command(after_help = "Example:\n  orgd admin user list --tenant ACME --json")]
     List {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
@@ -303,6 +314,7 @@ pub enum TokenCommand {
         label: Option<String>,
     },
     /// List tokens (never the secrets).
+    #[command(after_help = "Example:\n  orgd admin token list --tenant ACME --user alice@acme.test")]
     List {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]

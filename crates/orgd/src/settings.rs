@@ -31,10 +31,11 @@ fn load_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.to_string().trim()))
 }
 
-/// The data folder and database URL.
-pub fn resolve_store(args: &StoreArgs) -> anyhow::Result<(PathBuf, String)> {
+/// The database URL and the usage plan new orgs get, for commands that work on the store directly.
+pub fn resolve_store(args: &StoreArgs) -> anyhow::Result<(String, UsagePlan)> {
     let file = load_file(args.config.as_deref())?;
-    Ok(store_from(args, &file))
+    let (_, url) = store_from(args, &file);
+    Ok((url, file.default_usage_plan.unwrap_or_default()))
 }
 
 fn store_from(args: &StoreArgs, file: &FileConfig) -> (PathBuf, String) {

@@ -1,9 +1,9 @@
 //! The Apperian organizations dialect (`/v1`, `/v2`, `/v3`): API tokens and sessions so far.
 
-use crate::extract::{Acting, JsonBody};
+use crate::extract::{Acting, JsonBody, QueryList};
 use crate::render::Failure;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use orgd_core::clock::{iso_millis, parse_date_or_datetime, Clock};
@@ -38,12 +38,8 @@ pub fn token_json(t: &TokenRecord) -> Value {
     })
 }
 
-async fn list_tokens(
-    State(state): State<AppState>,
-    acting: Acting,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, Failure> {
-    let psk = match q.get("user_psk") {
+async fn list_tokens(State(state): State<AppState>, acting: Acting, q: QueryList) -> Result<Json<Value>, Failure> {
+    let psk = match q.one("user_psk")? {
         None => acting.user.psk,
         Some(v) => {
             let psk: i64 = v.trim().parse().map_err(|_| ApiError::invalid_query("user_psk", "must be an integer"))?;

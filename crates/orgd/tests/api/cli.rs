@@ -249,7 +249,7 @@ async fn serve_layers_flags_over_environment_over_file() {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let _running = Running(child);
+    let mut running = Running(child);
     let mut lines = Vec::new();
     wait_for_line(&mut err, "orgd is listening", &mut lines);
     let line = lines.last().unwrap();
@@ -262,4 +262,16 @@ async fn serve_layers_flags_over_environment_over_file() {
         http.get(format!("https://localhost:{port}/info")).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["region"], "from-env");
     assert_eq!(info["publicUrl"], "https://flag.example");
+    // SIGTERM shuts the server down gracefully and the process exits cleanly.
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = running.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "orgd did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }
