@@ -4,12 +4,16 @@
 pub mod access;
 pub mod auth_cache;
 pub mod clock;
+pub mod cors;
 pub mod credential;
 pub mod error;
 pub mod ids;
+pub mod metadata;
 pub mod model;
 pub mod net;
 pub mod ops;
+pub mod org_object;
+pub mod org_update;
 pub mod password;
 pub mod password_rules;
 pub mod settings;
