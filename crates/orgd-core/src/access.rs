@@ -80,6 +80,8 @@ pub struct Gate {
     pub cache: AuthCache,
     /// This node's usage counters.
     pub limiter: UsageLimiter,
+    /// Login attempts per client IP.
+    pub logins: crate::login::LoginLimiter,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -96,7 +98,7 @@ pub struct Caller {
 impl Gate {
     /// A gate over a store.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Gate { cache: AuthCache::new(store), limiter: UsageLimiter::default(), clock }
+        Gate { cache: AuthCache::new(store), limiter: UsageLimiter::default(), logins: Default::default(), clock }
     }
 
     /// Steps 1–3: credential, token window and subnets, user state.

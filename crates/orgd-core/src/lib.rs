@@ -8,6 +8,7 @@ pub mod cors;
 pub mod credential;
 pub mod error;
 pub mod ids;
+pub mod login;
 pub mod metadata;
 pub mod model;
 pub mod net;
@@ -21,5 +22,6 @@ pub mod store;
 pub mod token;
 pub mod tree;
 pub mod usage;
+pub mod user_rules;
 
 pub use error::{ApiError, ErrorCode, FieldFault, StoreError};

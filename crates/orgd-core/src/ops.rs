@@ -173,6 +173,12 @@ pub struct UserFields {
     pub first_name: Option<String>,
     /// Last name.
     pub last_name: Option<String>,
+    /// Mobile phone (`Some(None)` clears it).
+    pub mobile_phone: Option<Option<String>>,
+    /// Custom metadata to merge (checked against the org's user template).
+    pub custom_metadata: Option<serde_json::Value>,
+    /// The password is set by the user itself (reset interval applies).
+    pub self_service: bool,
 }
 
 fn fault(field: &str, message: &str) -> FieldFault {
@@ -226,27 +232,70 @@ fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTime) 
         }
         user.email = e;
     }
+    if let Some(cm) = f.custom_metadata {
+        let template = org.settings.get("user_custom_metadata_template").cloned().unwrap_or_default();
+        match crate::metadata::merge(&template, Some(&user.custom_metadata), Some(&cm)) {
+            Ok(v) => user.custom_metadata = v,
+            Err(f) => faults.extend(f),
+        }
+    }
     if user.role == Role::Administrator && user.email.is_empty() && is_email(&user.user_id) {
         user.email = user.user_id.clone();
     }
     if user.role == Role::Administrator && user.email.is_empty() {
         faults.push(fault("email", "is required for administrators"));
     }
-    if let Some(pw) = f.password {
-        let rules = settings::password_rules_for(&org.settings, user.role == Role::Administrator);
-        let broken = password_rules::check(&pw, &rules, "password");
-        if broken.is_empty() {
-            if let Some(old) = user.password_hash.take() {
-                user.password_history.insert(0, old);
-                user.password_history.truncate(24);
-            }
-            user.password_hash = Some(password::hash(&pw));
-            user.password_changed_at = Some(now);
+    if let Some(p) = f.mobile_phone {
+        if p.as_ref().is_some_and(|p| p.chars().count() > 64) {
+            faults.push(fault("phone", "must be at most 64 characters"));
         }
-        faults.extend(broken);
+        user.mobile_phone = p;
+    }
+    if let Some(pw) = f.password {
+        if let Err(broken) = set_password(user, org, &pw, f.self_service, now) {
+            faults.extend(broken);
+        }
     }
     user.modified_at = now;
     faults
+}
+
+/// Set a password under the org's rules (model §8.2): complexity for the user's role, history, and
+/// for self-service changes the minimum interval between changes.
+pub fn set_password(
+    user: &mut User,
+    org: &Org,
+    pw: &str,
+    self_service: bool,
+    now: OffsetDateTime,
+) -> Result<(), Vec<FieldFault>> {
+    let rules = settings::password_rules_for(&org.settings, user.role == Role::Administrator);
+    let mut broken = password_rules::check(pw, &rules, "password");
+    let n = |k: &str| rules.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let history = n("password_history").max(0) as usize;
+    if broken.is_empty() && history > 0 {
+        let recent = user.password_hash.iter().chain(user.password_history.iter()).take(history);
+        if recent.into_iter().any(|h| password::verify(pw, h)) {
+            broken.push(fault("password", &format!("must differ from the last {history} password(s)")));
+        }
+    }
+    let interval = n("password_reset_interval_time_in_minutes");
+    if self_service
+        && interval > 0
+        && user.password_changed_at.is_some_and(|t| now - t < time::Duration::minutes(interval))
+    {
+        broken.push(fault("password", &format!("can be changed again {interval} minutes after the last change")));
+    }
+    if !broken.is_empty() {
+        return Err(broken);
+    }
+    if let Some(old) = user.password_hash.take() {
+        user.password_history.insert(0, old);
+        user.password_history.truncate(24);
+    }
+    user.password_hash = Some(password::hash(pw));
+    user.password_changed_at = Some(now);
+    Ok(())
 }
 
 /// Create a user in `org` (model §3).
@@ -278,7 +327,12 @@ pub async fn create_user(
         password_hash: None,
         password_changed_at: None,
         password_history: Vec::new(),
-        custom_metadata: serde_json::json!({}),
+        custom_metadata: crate::metadata::merge(
+            org.settings.get("user_custom_metadata_template").unwrap_or(&serde_json::Value::Null),
+            None,
+            None,
+        )
+        .unwrap_or_default(),
         failed_login_count: 0,
         last_failed_login_at: None,
         locked_until: None,

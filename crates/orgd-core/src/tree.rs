@@ -121,7 +121,7 @@ impl OrgIndex {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::UsagePlan;
     use crate::net::CidrList;
@@ -137,6 +137,10 @@ mod tests {
             settings: serde_json::json!({}),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
+    }
+
+    pub(crate) fn org_for_tests() -> Org {
+        org("ROOT", None)
     }
 
     pub(crate) fn user(org: &Org, role: Role) -> User {

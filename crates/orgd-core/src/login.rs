@@ -1,0 +1,282 @@
+//! Password login (model §5) with account lockout (§8.3) and session issue (§8.1).
+
+use crate::access::{Caller, Gate, Target};
+use crate::error::{ApiError, ErrorCode, FieldFault};
+use crate::model::{Org, Role, TokenKind, TokenRecord, User};
+use crate::net::{display_ip, CidrList};
+use crate::{ops, password, settings, token};
+use parking_lot::Mutex;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+/// Login attempts allowed per client IP per minute.
+pub const ATTEMPTS_PER_MINUTE: u32 = 20;
+
+/// Counts login attempts per client IP in one-minute windows.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    windows: Mutex<HashMap<Option<IpAddr>, (i64, u32)>>,
+}
+
+impl LoginLimiter {
+    /// Count one attempt; 42901 past the limit.
+    pub fn attempt(&self, ip: Option<IpAddr>, now: OffsetDateTime) -> Result<(), ApiError> {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let mut w = self.windows.lock();
+        if w.len() > 100_000 {
+            w.retain(|_, (m, _)| *m == minute);
+        }
+        let e = w.entry(ip).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        if e.1 >= ATTEMPTS_PER_MINUTE {
+            let mut err = ApiError::new(ErrorCode::Throttled).with_message("Too many login attempts; wait a minute.");
+            err.retry_after = Some((60 - now.unix_timestamp().rem_euclid(60)).max(1) as u64);
+            return Err(err);
+        }
+        e.1 += 1;
+        Ok(())
+    }
+}
+
+/// What a client sends to log in.
+#[derive(Debug, Clone, Default)]
+pub struct LoginRequest {
+    /// Login name.
+    pub user_id: String,
+    /// Password.
+    pub password: String,
+    /// Use the org's remember-me timeout.
+    pub remember_me: bool,
+    /// Restrict the match to one org (`org_id`).
+    pub org_id: Option<String>,
+    /// Set this password first when the current one has expired.
+    pub new_password: Option<String>,
+}
+
+/// A successful login.
+#[derive(Debug)]
+pub struct Session {
+    /// The session token (shown once).
+    pub token: String,
+    /// Its record.
+    pub record: TokenRecord,
+    /// The user, as saved after the login.
+    pub user: User,
+    /// The user's home org.
+    pub org: Arc<Org>,
+}
+
+/// Whether a user is locked at `now`.
+pub fn is_locked(u: &User, now: OffsetDateTime) -> bool {
+    u.locked_permanently || u.locked_until.is_some_and(|t| t > now)
+}
+
+fn rules_for(org: &Org, user: &User) -> Value {
+    settings::password_rules_for(&org.settings, user.role == Role::Administrator)
+}
+
+fn rule(rules: &Value, key: &str) -> i64 {
+    rules.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Count a failed login on `user` (model §8.3) and lock it when the threshold is reached.
+pub fn count_failure(user: &mut User, rules: &Value, now: OffsetDateTime) {
+    let reset = rule(rules, "account_lockout_reset_timer_in_minutes");
+    let stale = reset > 0 && user.last_failed_login_at.is_some_and(|t| now - t > Duration::minutes(reset));
+    user.failed_login_count = if stale { 1 } else { user.failed_login_count + 1 };
+    user.last_failed_login_at = Some(now);
+    let threshold = rule(rules, "account_lockout_threshold");
+    if threshold > 0 && user.failed_login_count as i64 >= threshold {
+        if rules.get("account_lockout_permanent_lockout") == Some(&Value::Bool(true)) {
+            user.locked_permanently = true;
+            user.failed_login_count = 0;
+        } else {
+            let minutes = rule(rules, "account_lockout_duration_in_minutes");
+            if minutes > 0 {
+                user.locked_until = Some(now + Duration::minutes(minutes));
+                user.failed_login_count = 0;
+            }
+        }
+    }
+}
+
+/// Whether the user's password is older than the org allows.
+pub fn password_expired(user: &User, org: &Org, now: OffsetDateTime) -> bool {
+    let minutes = rule(&rules_for(org, user), "password_expiration_in_minutes");
+    minutes > 0 && user.password_changed_at.is_some_and(|t| now - t > Duration::minutes(minutes))
+}
+
+impl Gate {
+    /// Log in with a password: the steps of model §5, in order.
+    pub async fn login(&self, req: LoginRequest, ip: Option<IpAddr>) -> Result<Session, ApiError> {
+        let now = self.clock.now();
+        self.logins.attempt(ip, now)?;
+        let store = self.cache.store().clone();
+        let orgs = self.cache.orgs().await?;
+        let invalid = || ApiError::new(ErrorCode::InvalidCredentials);
+        let org_filter = match &req.org_id {
+            Some(o) => match crate::ids::OrgId::parse(o) {
+                Some(id) => Some(id),
+                None => {
+                    password::dummy_verify(&req.password);
+                    return Err(invalid());
+                }
+            },
+            None => None,
+        };
+        let candidates = store.find_users(req.user_id.trim(), org_filter.as_ref()).await?;
+        if candidates.is_empty() {
+            password::dummy_verify(&req.password);
+            return Err(invalid());
+        }
+        let unlocked: Vec<User> = candidates.iter().filter(|u| !is_locked(u, now)).cloned().collect();
+        if unlocked.is_empty() {
+            password::dummy_verify(&req.password);
+            tracing::info!(user_id = %req.user_id, "login refused: account locked");
+            return Err(invalid());
+        }
+        let (matched, failed): (Vec<User>, Vec<User>) = unlocked
+            .into_iter()
+            .partition(|u| u.password_hash.as_deref().is_some_and(|h| password::verify(&req.password, h)));
+        if matched.is_empty() {
+            for mut u in failed {
+                if let Some(org) = orgs.get(&u.org_id) {
+                    let rules = rules_for(org, &u);
+                    count_failure(&mut u, &rules, now);
+                    store.update_user(&u).await?;
+                }
+            }
+            return Err(invalid());
+        }
+        if matched.len() > 1 {
+            return Err(ApiError::new(ErrorCode::MultipleAccountsFound));
+        }
+        let mut user = matched.into_iter().next().expect("one match");
+        let home = orgs.get(&user.org_id).cloned().ok_or_else(invalid)?;
+        if !user.enabled {
+            return Err(ErrorCode::UserAccountDisabled.into());
+        }
+        if user.expires_at.is_some_and(|e| now >= e) {
+            return Err(ErrorCode::UserAccountExpired.into());
+        }
+        if !user.allowed_subnets.allows(ip) {
+            return Err(ApiError::ip_refusal(ErrorCode::UserAccountSubnetViolation, &display_ip(ip)));
+        }
+        let mut probe = probe_record(now, req.remember_me);
+        probe.user_psk = user.psk;
+        let caller = Caller { user: Arc::new(user.clone()), token: Arc::new(probe) };
+        let admitted = self.admit(caller, Target::Home, ip).await?;
+        drop(admitted);
+        if password_expired(&user, &home, now) {
+            let Some(new_pw) = &req.new_password else {
+                return Err(ErrorCode::PasswordExpired.into());
+            };
+            ops::set_password(&mut user, &home, new_pw, true, now)
+                .map_err(|f: Vec<FieldFault>| ApiError::invalid_fields(rename(f, "new_password")))?;
+        }
+        user.failed_login_count = 0;
+        user.last_failed_login_at = None;
+        user.locked_until = None;
+        user.last_login_at = Some(now);
+        store.update_user(&user).await?;
+        let key = if req.remember_me { "remember_me_timeout_in_minutes" } else { "session_timeout_in_minutes" };
+        let minutes = home.settings.get(key).and_then(Value::as_i64).unwrap_or(10);
+        let minted = token::mint();
+        let mut record = probe_record(now, req.remember_me);
+        record.token_id = minted.token_id.clone();
+        record.user_psk = user.psk;
+        record.label = "session".into();
+        record.ends_at = Some(now + Duration::minutes(minutes));
+        store.insert_token(&record, &minted.hash).await?;
+        self.cache.invalidate();
+        Ok(Session { token: minted.secret, record, user, org: home })
+    }
+}
+
+fn probe_record(now: OffsetDateTime, remember_me: bool) -> TokenRecord {
+    TokenRecord {
+        token_id: String::new(),
+        kind: TokenKind::Session,
+        user_psk: 0,
+        label: String::new(),
+        starts_at: now,
+        ends_at: None,
+        subnets: CidrList::any(),
+        remember_me,
+        created_at: now,
+        last_used_at: None,
+        last_used_ip: None,
+        revoked_at: None,
+    }
+}
+
+fn rename(faults: Vec<FieldFault>, field: &str) -> Vec<FieldFault> {
+    faults.into_iter().map(|f| FieldFault { field: field.into(), ..f }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> User {
+        let org = crate::tree::tests::org_for_tests();
+        crate::tree::tests::user(&org, Role::User)
+    }
+
+    #[test]
+    fn failures_lock_after_the_threshold_for_the_duration() {
+        let rules = json!({"account_lockout_threshold": 3, "account_lockout_duration_in_minutes": 15});
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(100);
+        let mut u = user();
+        count_failure(&mut u, &rules, now);
+        count_failure(&mut u, &rules, now);
+        assert!(!is_locked(&u, now));
+        count_failure(&mut u, &rules, now);
+        assert!(is_locked(&u, now));
+        assert!(!is_locked(&u, now + Duration::minutes(16)));
+    }
+
+    #[test]
+    fn the_reset_timer_restarts_the_count_and_permanent_locks_stay() {
+        let rules = json!({"account_lockout_threshold": 2, "account_lockout_reset_timer_in_minutes": 5,
+                           "account_lockout_permanent_lockout": true});
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(100);
+        let mut u = user();
+        count_failure(&mut u, &rules, now);
+        count_failure(&mut u, &rules, now + Duration::minutes(10));
+        assert_eq!(u.failed_login_count, 1);
+        assert!(!is_locked(&u, now));
+        count_failure(&mut u, &rules, now + Duration::minutes(11));
+        assert!(u.locked_permanently);
+        assert!(is_locked(&u, now + Duration::days(1000)));
+    }
+
+    #[test]
+    fn no_lock_without_a_threshold() {
+        let mut u = user();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        for _ in 0..50 {
+            count_failure(&mut u, &json!({}), now);
+        }
+        assert!(!is_locked(&u, now));
+    }
+
+    #[test]
+    fn login_attempts_are_limited_per_ip_per_minute() {
+        let l = LoginLimiter::default();
+        let ip = Some("127.0.0.1".parse().unwrap());
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::seconds(30);
+        for _ in 0..ATTEMPTS_PER_MINUTE {
+            l.attempt(ip, now).unwrap();
+        }
+        assert_eq!(l.attempt(ip, now).unwrap_err().retry_after, Some(30));
+        assert!(l.attempt(Some("10.0.0.1".parse().unwrap()), now).is_ok());
+        assert!(l.attempt(ip, now + Duration::seconds(31)).is_ok());
+    }
+}
