@@ -27,6 +27,18 @@ pub fn body_limit(d: Dialect) -> usize {
     }
 }
 
+/// Route marker: this route also takes `multipart/form-data` bodies (up to [`MULTIPART_BODY_LIMIT`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AllowMultipart;
+
+/// Multipart body limit of the Apperian dialect (2 MiB).
+pub const MULTIPART_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Parse a JSON body, or 400801.
+pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|_| ApiError::new(ErrorCode::RequestBodyNotJson))
+}
+
 /// A caller that passed the access pipeline for the operation its route declares.
 #[derive(Debug, Clone)]
 pub struct Acting {
@@ -79,13 +91,14 @@ impl FromRequestParts<AppState> for Acting {
             slot.admission = Some(access.admission);
         }
         op_result?;
-        check_body_headers(&parts.headers, info.dialect)?;
+        let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
+        check_body_headers(&parts.headers, info.dialect, multipart_ok)?;
         Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
     }
 }
 
 /// Step-6 checks of a request body's headers: JSON only, identity encoding, within the limit.
-pub fn check_body_headers(h: &HeaderMap, dialect: Dialect) -> Result<(), ApiError> {
+pub fn check_body_headers(h: &HeaderMap, dialect: Dialect, multipart_ok: bool) -> Result<(), ApiError> {
     let length = header(h, "content-length").and_then(|l| l.trim().parse::<u64>().ok());
     let has_body = length.is_some_and(|l| l > 0) || h.contains_key("transfer-encoding");
     if !has_body {
@@ -98,10 +111,17 @@ pub fn check_body_headers(h: &HeaderMap, dialect: Dialect) -> Result<(), ApiErro
             )));
         }
     }
-    if !is_json(header(h, "content-type")) {
-        return Err(ApiError::new(ErrorCode::ContentTypeIsNotImplemented));
+    let content_type = header(h, "content-type");
+    let multipart =
+        multipart_ok && content_type.is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !multipart && !is_json(content_type) {
+        return Err(match dialect {
+            Dialect::Apperian if multipart_ok => ApiError::new(ErrorCode::ContentTypeIsNotImplemented)
+                .with_message("Use application/json or multipart/form-data"),
+            _ => ApiError::new(ErrorCode::ContentTypeIsNotImplemented),
+        });
     }
-    let limit = body_limit(dialect) as u64;
+    let limit = if multipart { MULTIPART_BODY_LIMIT as u64 } else { body_limit(dialect) as u64 };
     if length.is_some_and(|l| l > limit) {
         return Err(too_large(limit as usize));
     }
@@ -136,11 +156,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if !is_json(header(req.headers(), "content-type")) {
             return Err(ApiError::new(ErrorCode::ContentTypeIsNotImplemented).into());
         }
-        check_body_headers(req.headers(), dialect)?;
+        check_body_headers(req.headers(), dialect, false)?;
         let limit = body_limit(dialect);
         let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| too_large(limit))?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|_| ApiError::new(ErrorCode::RequestBodyNotJson))?;
+        let value = parse_json(&bytes)?;
         serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { "body".to_string() } else { path };

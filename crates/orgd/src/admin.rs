@@ -181,6 +181,7 @@ fn fields(a: UserFieldArgs, enabled: Option<bool>) -> anyhow::Result<UserFields>
         email: a.email,
         first_name: a.first_name,
         last_name: a.last_name,
+        ..UserFields::default()
     })
 }
 

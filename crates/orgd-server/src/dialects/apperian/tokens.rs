@@ -1,4 +1,4 @@
-//! The Apperian organizations dialect (`/v1`, `/v2`, `/v3`): API tokens and sessions so far.
+//! `/v1/tokens` and `/v1/session`: API tokens and the presenting token's session.
 
 use crate::extract::{Acting, JsonBody, QueryList};
 use crate::render::Failure;
@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// The routes of `/v1` (also mounted below `/v1/org/{org_id}`).
-pub fn v1_routes() -> Router<AppState> {
+/// The token and session routes of `/v1`.
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token_id}", delete(revoke_token))

@@ -1,0 +1,69 @@
+//! `POST /v2/users/authenticate/` and its alias `POST /users/authenticate/`.
+
+use super::wire::user_json;
+use crate::context::RequestInfo;
+use crate::extract::JsonBody;
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use orgd_core::clock::{iso_millis, Clock};
+use orgd_core::login::LoginRequest;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `/users/authenticate`.
+pub fn alias_routes() -> Router<AppState> {
+    Router::new().route("/users/authenticate", post(authenticate))
+}
+
+/// `/v2/users/authenticate`.
+pub fn v2_routes() -> Router<AppState> {
+    Router::new().route("/users/authenticate", post(authenticate))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    user_id: String,
+    password: String,
+    #[serde(default)]
+    remember_me: bool,
+    org_id: Option<String>,
+    new_password: Option<String>,
+}
+
+async fn authenticate(
+    State(state): State<AppState>,
+    Extension(info): Extension<RequestInfo>,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Json<Value>, Failure> {
+    let req = LoginRequest {
+        user_id: body.user_id,
+        password: body.password,
+        remember_me: body.remember_me,
+        org_id: body.org_id,
+        new_password: body.new_password,
+    };
+    let session = state.gate.login(req, info.client_ip).await?;
+    {
+        let mut slot = info.slot.lock();
+        slot.tenant = Some(session.org.tenant_id.to_string());
+        slot.token_id = Some(session.record.token_id.clone());
+    }
+    let now = state.clock.now();
+    let ttl = session.record.ends_at.map(|e| (e - now).whole_seconds().max(0));
+    let admin_view = session.user.role == orgd_core::model::Role::Administrator;
+    Ok(Json(json!({
+        "token": session.token,
+        "expires_at": session.record.ends_at.map(iso_millis),
+        "ttl_in_seconds": ttl,
+        "user": user_json(&session.user, &session.org, admin_view, now),
+        "organization": {
+            "id": session.org.org_id.as_str(),
+            "name": session.org.name,
+            "parent_id": session.org.parent_id.as_ref().map(|p| p.as_str()),
+            "tenant_id": session.org.tenant_id.as_str(),
+        },
+    })))
+}

@@ -1,0 +1,35 @@
+//! The Apperian organizations dialect (`/v1`, `/v2`, `/v3` and the unversioned aliases).
+
+mod login;
+mod orgs;
+mod tokens;
+mod users;
+pub mod wire;
+
+use crate::state::AppState;
+use axum::Router;
+
+/// Routes of `/v1` (also mounted below `/v1/org/{org_id}`).
+pub fn v1_routes() -> Router<AppState> {
+    Router::new().merge(tokens::routes()).merge(orgs::v1_routes()).merge(users::v1_routes())
+}
+
+/// Routes of `/v2` (also mounted below `/v2/org/{org_id}`).
+pub fn v2_routes() -> Router<AppState> {
+    users::v2_routes()
+}
+
+/// Routes of `/v3`.
+pub fn v3_routes() -> Router<AppState> {
+    orgs::v3_routes()
+}
+
+/// The unversioned aliases: `/users`, `/users/{psk}`, `/users/authenticate`.
+pub fn alias_routes() -> Router<AppState> {
+    users::alias_routes().merge(login::alias_routes())
+}
+
+/// `/v2/users/authenticate`.
+pub fn v2_login_routes() -> Router<AppState> {
+    login::v2_routes()
+}

@@ -1,0 +1,309 @@
+//! Organizations: the tree (`GET /v1/organizations/`), child-org creation (`POST /v1/organizations/`),
+//! and the organization object (`GET|PUT /v3/organizations/{org_id}`).
+
+use super::wire::{user_json, Fields};
+use crate::extract::{Acting, AllowMultipart};
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use orgd_core::access::Operation;
+use orgd_core::clock::Clock;
+use orgd_core::error::{ApiError, ErrorCode, FieldFault};
+use orgd_core::ids::OrgId;
+use orgd_core::model::{Role, UsagePlan};
+use orgd_core::ops::{self, NewOrg, UserFields};
+use orgd_core::org_object;
+use orgd_core::org_update::{self, CertChange, Warning};
+use orgd_core::tree::OrgIndex;
+use serde_json::{json, Map, Value};
+
+/// Largest accepted push certificate.
+pub const PUSH_CERT_LIMIT: usize = 1024 * 1024;
+
+/// `/v1/organizations`.
+pub fn v1_routes() -> Router<AppState> {
+    Router::new().route("/organizations", get(tree).post(create_child))
+}
+
+/// `/v3/organizations/{org_id}`.
+pub fn v3_routes() -> Router<AppState> {
+    Router::new().route("/organizations/{org_id}", get(read).put(update).route_layer(Extension(AllowMultipart)))
+}
+
+fn node(idx: &OrgIndex, id: &OrgId, nested: bool) -> Value {
+    let o = idx.get(id).expect("ids come from the index");
+    let subs: Vec<Value> = idx.children(id).iter().map(|c| node(idx, c, true)).collect();
+    let mut m = Map::new();
+    if nested {
+        m.insert("sub_orgs".into(), Value::Array(subs.clone()));
+    }
+    m.insert("parent_id".into(), json!(o.parent_id.as_ref().map(|p| p.as_str())));
+    m.insert("name".into(), json!(o.name));
+    m.insert("id".into(), json!(o.org_id.as_str()));
+    if !nested {
+        m.insert("sub_orgs".into(), Value::Array(subs));
+    }
+    Value::Object(m)
+}
+
+fn leaf(o: &orgd_core::model::Org, nested: bool) -> Value {
+    let mut m = Map::new();
+    if nested {
+        m.insert("sub_orgs".into(), json!([]));
+    }
+    m.insert("parent_id".into(), json!(o.parent_id.as_ref().map(|p| p.as_str())));
+    m.insert("name".into(), json!(o.name));
+    m.insert("id".into(), json!(o.org_id.as_str()));
+    if !nested {
+        m.insert("sub_orgs".into(), json!([]));
+    }
+    Value::Object(m)
+}
+
+/// `GET /v1/organizations/`: administrators see the acting org's parent (if any) as the root, holding
+/// only the acting org's subtree; other roles see the acting org alone.
+async fn tree(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+    let idx = state.gate.cache.orgs().await?;
+    let target = &acting.target;
+    if acting.user.role != Role::Administrator {
+        return Ok(Json(leaf(target, false)));
+    }
+    let subtree = node(&idx, &target.org_id, true);
+    let out = match target.parent_id.as_ref().and_then(|p| idx.get(p)) {
+        Some(parent) => {
+            let mut m = Map::new();
+            m.insert("parent_id".into(), json!(parent.parent_id.as_ref().map(|p| p.as_str())));
+            m.insert("name".into(), json!(parent.name));
+            m.insert("id".into(), json!(parent.org_id.as_str()));
+            m.insert("sub_orgs".into(), json!([subtree]));
+            Value::Object(m)
+        }
+        None => node(&idx, &target.org_id, false),
+    };
+    Ok(Json(out))
+}
+
+/// `POST /v1/organizations/`: a child org with its first administrator.
+async fn create_child(State(state): State<AppState>, acting: Acting, body: Bytes) -> Result<Json<Value>, Failure> {
+    acting_require(&acting, Operation::Administer)?;
+    let v = crate::extract::parse_json(&body)?;
+    let Some(map) = v.as_object() else {
+        return Err(ApiError::invalid_field("body", "must be a JSON object").into());
+    };
+    let mut f = Fields::new(map);
+    f.refuse_unknown(&["name", "parent_id", "tenant_id", "admin"]);
+    let name = f.string("name");
+    let parent = f.string("parent_id");
+    let tenant_id = f.string("tenant_id");
+    let admin = f.value("admin");
+    let mut faults = std::mem::take(&mut f.faults);
+    if name.is_none() && !map.contains_key("name") {
+        faults.push(FieldFault { field: "name".into(), message: "is required".into() });
+    }
+    let idx = state.gate.cache.orgs().await?;
+    let parent_org = match &parent {
+        None => Some(acting.target.clone()),
+        Some(p) => match OrgId::parse(p).and_then(|id| idx.get(&id).cloned()) {
+            Some(o) if idx.may_act_in(&acting.user, &o.org_id) => Some(o),
+            _ => {
+                faults.push(FieldFault { field: "parent_id".into(), message: "is not an org you may act in".into() });
+                None
+            }
+        },
+    };
+    let admin_map = match &admin {
+        Some(Value::Object(m)) => Some(m.clone()),
+        _ => {
+            faults.push(FieldFault {
+                field: "admin".into(),
+                message: "is required: {\"user_id\", \"email\", \"first_name\", \"last_name\", \"password\"?}".into(),
+            });
+            None
+        }
+    };
+    let mut admin_fields =
+        UserFields { role: Some(Role::Administrator), token_access: Some(false), ..UserFields::default() };
+    let mut admin_user_id = String::new();
+    if let Some(m) = &admin_map {
+        let mut a = Fields::new(m);
+        a.refuse_unknown(&["user_id", "email", "first_name", "last_name", "password"]);
+        admin_user_id = a.string("user_id").unwrap_or_default();
+        admin_fields.email = a.string("email");
+        admin_fields.first_name = a.string("first_name");
+        admin_fields.last_name = a.string("last_name");
+        admin_fields.password = a.string("password");
+        faults.extend(a.faults.into_iter().map(|x| FieldFault { field: format!("admin.{}", x.field), ..x }));
+        if admin_user_id.is_empty() {
+            faults.push(FieldFault { field: "admin.user_id".into(), message: "is required".into() });
+        }
+    }
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults).into());
+    }
+    let parent_org = parent_org.expect("checked above");
+    let now = state.clock.now();
+    let input = NewOrg {
+        tenant_id,
+        name: name.unwrap_or_default(),
+        parent: Some(parent_org.org_id.to_string()),
+        api_enabled: None,
+        allowed_subnets: None,
+    };
+    let plan: UsagePlan = state.config.default_usage_plan.clone();
+    let org = ops::create_org(state.store.as_ref(), input, &plan, now).await?;
+    let user = match ops::create_user(state.store.as_ref(), &org, &admin_user_id, admin_fields, now).await {
+        Ok(u) => u,
+        Err(e) => {
+            state.store.delete_org(&org.org_id).await?;
+            let e = ApiError {
+                faults: e.faults.into_iter().map(|x| FieldFault { field: format!("admin.{}", x.field), ..x }).collect(),
+                ..e
+            };
+            return Err(e.into());
+        }
+    };
+    state.gate.cache.invalidate();
+    Ok(Json(json!({
+        "organization": org_object::render(&org, true),
+        "admin": user_json(&user, &org, true, now),
+    })))
+}
+
+fn acting_require(acting: &Acting, op: Operation) -> Result<(), ApiError> {
+    if op.allows(acting.user.role) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::InsufficientRole))
+    }
+}
+
+/// `GET /v3/organizations/{org_id}`.
+async fn read(acting: Acting) -> Json<Value> {
+    let admin = acting.user.role == Role::Administrator;
+    Json(json!({ "organization": org_object::render(&acting.target, admin) }))
+}
+
+/// Whether bytes are one well-formed DER SEQUENCE ending exactly at the end (the shape of PKCS#12).
+pub fn is_der_sequence(b: &[u8]) -> bool {
+    if b.len() < 2 || b[0] != 0x30 {
+        return false;
+    }
+    let (len, header) = match b[1] {
+        n if n < 0x80 => (n as usize, 2),
+        0x80 => return false,
+        n => {
+            let count = (n & 0x7f) as usize;
+            if count > 4 || b.len() < 2 + count {
+                return false;
+            }
+            let len = b[2..2 + count].iter().fold(0usize, |acc, x| (acc << 8) | *x as usize);
+            (len, 2 + count)
+        }
+    };
+    header + len == b.len()
+}
+
+/// `PUT /v3/organizations/{org_id}`: JSON, or multipart with `data` and `push_cert_file`.
+async fn update(State(state): State<AppState>, acting: Acting, req: Request) -> Result<Json<Value>, Failure> {
+    acting_require(&acting, Operation::Administer)?;
+    let is_multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let mut warnings: Vec<Warning> = Vec::new();
+    let (request, cert) = if is_multipart {
+        read_multipart(req, &state, &mut warnings).await?
+    } else {
+        let bytes = axum::body::to_bytes(req.into_body(), crate::extract::APPERIAN_BODY_LIMIT)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
+        (crate::extract::parse_json(&bytes)?, CertChange::None)
+    };
+    let (next, mut w) = org_update::apply(&acting.target, &request, cert).map_err(ApiError::invalid_fields)?;
+    warnings.append(&mut w);
+    if next != *acting.target {
+        state.store.update_org(&next).await?;
+        state.gate.cache.invalidate();
+    }
+    let warnings: Vec<Value> = warnings.iter().map(Warning::to_json).collect();
+    Ok(Json(json!({ "warnings": warnings, "organization": org_object::render(&next, true) })))
+}
+
+async fn read_multipart(
+    req: Request,
+    state: &AppState,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Value, CertChange), Failure> {
+    let mut mp = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::invalid_field("body", format!("is not a valid multipart form: {e}")))?;
+    let mut data: Option<Value> = None;
+    let mut cert = CertChange::None;
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge)
+        } else {
+            ApiError::invalid_field("body", format!("is not a valid multipart form: {}", e.body_text()))
+        }
+    };
+    while let Some(field) = mp.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "data" => {
+                let text = field.bytes().await.map_err(malformed)?;
+                let v: Value = serde_json::from_slice(&text).map_err(|_| {
+                    ApiError::new(ErrorCode::RequestBodyNotJson).with_message("The data part is not valid JSON.")
+                })?;
+                data = Some(v);
+            }
+            "push_cert_file" => {
+                let bytes = field.bytes().await.map_err(malformed)?;
+                if bytes.len() > PUSH_CERT_LIMIT {
+                    return Err(ApiError::new(ErrorCode::PayloadTooLarge)
+                        .with_message(format!("push_cert_file exceeds {PUSH_CERT_LIMIT} bytes."))
+                        .into());
+                }
+                if !is_der_sequence(&bytes) {
+                    return Err(ApiError::invalid_field(
+                        "push_cert_file",
+                        "is not a PKCS#12 file (expected one DER SEQUENCE, as .p12 files are)",
+                    )
+                    .into());
+                }
+                cert = CertChange::Upload(base64::engine::general_purpose::STANDARD.encode(&bytes));
+            }
+            other => warnings.push(Warning { field: other.to_string(), message: "unknown part; ignored".into() }),
+        }
+    }
+    if data.is_none() && matches!(cert, CertChange::None) {
+        return Err(ApiError::invalid_field(
+            "data",
+            "is required: send a data part with the JSON object, or a push_cert_file",
+        )
+        .into());
+    }
+    Ok((data.unwrap_or_else(|| json!({})), cert))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_der_sequence;
+
+    #[test]
+    fn der_sequences_are_recognized() {
+        assert!(is_der_sequence(&[0x30, 0x00]));
+        assert!(is_der_sequence(&[0x30, 0x02, 0x05, 0x00]));
+        let mut long = vec![0x30, 0x82, 0x01, 0x00];
+        long.extend(vec![0u8; 256]);
+        assert!(is_der_sequence(&long));
+        assert!(!is_der_sequence(&long[..200]));
+        assert!(!is_der_sequence(b"-----BEGIN CERTIFICATE-----"));
+        assert!(!is_der_sequence(&[0x30, 0x80, 0x00, 0x00]));
+        assert!(!is_der_sequence(&[0x30, 0x01]));
+    }
+}

@@ -1,0 +1,240 @@
+//! Users of the acting org: `/v1/users`, `/v1/users/{psk}`, `/v2/users/info` and the unversioned aliases.
+
+use super::wire::{user_json, Fields};
+use crate::extract::Acting;
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use orgd_core::access::Operation;
+use orgd_core::clock::Clock;
+use orgd_core::error::{ApiError, ErrorCode, FieldFault};
+use orgd_core::model::{Role, User};
+use orgd_core::net::CidrList;
+use orgd_core::ops::{self, UserFields};
+use orgd_core::password;
+use orgd_core::user_rules::{self, Touches};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+fn user_routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list).post(create).route_layer(Extension(Operation::ManageUsers)))
+        .route("/users/{psk}", get(read).put(update).delete(remove))
+}
+
+/// `/v1/users…`.
+pub fn v1_routes() -> Router<AppState> {
+    user_routes()
+}
+
+/// `/v2/users/info`.
+pub fn v2_routes() -> Router<AppState> {
+    Router::new().route("/users/info", get(info))
+}
+
+/// The unversioned `/users` and `/users/{psk}`.
+pub fn alias_routes() -> Router<AppState> {
+    user_routes()
+}
+
+const USER_OBJECT_KEYS: &[&str] =
+    &["psk", "id", "org_id", "mobile_phone", "locked", "created_date", "modified_date", "last_login_date"];
+const WRITABLE: &[&str] = &[
+    "user_id",
+    "password",
+    "first_name",
+    "last_name",
+    "email",
+    "role",
+    "phone",
+    "disabled",
+    "until_date",
+    "token_access",
+    "allowed_subnets",
+    "custom_metadata",
+    "send_invite",
+    "current_password",
+    "locked",
+];
+
+async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+    let now = state.clock.now();
+    let admin = acting.user.role == Role::Administrator;
+    let users = state.store.list_users(&acting.target.org_id).await?;
+    let list: Vec<Value> = users.iter().map(|u| user_json(u, &acting.target, admin, now)).collect();
+    Ok(Json(json!({ "users": list })))
+}
+
+/// The user named by `{psk}` in the acting org, or 404004.
+async fn target_user(state: &AppState, acting: &Acting, params: &HashMap<String, String>) -> Result<User, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::UserNotFound);
+    let psk: i64 = params.get("psk").and_then(|p| p.parse().ok()).ok_or_else(not_found)?;
+    match state.store.get_user(psk).await? {
+        Some(u) if u.org_id == acting.target.org_id => Ok(u),
+        _ => Err(not_found()),
+    }
+}
+
+struct Parsed {
+    user_id: Option<String>,
+    fields: UserFields,
+    touches: Touches,
+    current_password: Option<String>,
+}
+
+fn parse_body(body: &Bytes) -> Result<Parsed, ApiError> {
+    let v = crate::extract::parse_json(body)?;
+    let Some(map) = v.as_object() else {
+        return Err(ApiError::invalid_field("body", "must be a JSON object"));
+    };
+    let mut f = Fields::new(map);
+    let known: Vec<&str> = WRITABLE.iter().chain(USER_OBJECT_KEYS).copied().collect();
+    f.refuse_unknown(&known);
+    let user_id = f.string("user_id");
+    let role = f.string("role").and_then(|r| {
+        Role::parse(&r).or_else(|| {
+            f.faults.push(FieldFault {
+                field: "role".into(),
+                message: "must be administrator, user_manager or user".into(),
+            });
+            None
+        })
+    });
+    let subnets = f.strings("allowed_subnets").and_then(|s| match CidrList::parse(&s, "allowed_subnets") {
+        Ok(l) => Some(l),
+        Err(faults) => {
+            f.faults.extend(faults);
+            None
+        }
+    });
+    let disabled = f.boolean("disabled");
+    let until = f.date("until_date");
+    let locked = f.boolean("locked");
+    if locked == Some(true) {
+        f.faults.push(FieldFault { field: "locked".into(), message: "only false (unlock) is accepted".into() });
+    }
+    let _ = f.boolean("send_invite");
+    let fields = UserFields {
+        role,
+        password: f.string("password"),
+        token_access: f.boolean("token_access"),
+        allowed_subnets: subnets,
+        expires_at: until,
+        enabled: disabled.map(|d| !d),
+        email: f.string("email"),
+        first_name: f.string("first_name"),
+        last_name: f.string("last_name"),
+        mobile_phone: f.nullable_string("phone"),
+        custom_metadata: f.value("custom_metadata"),
+        self_service: false,
+    };
+    let current_password = f.string("current_password");
+    if !f.faults.is_empty() {
+        return Err(ApiError::invalid_fields(f.faults));
+    }
+    let touches = Touches {
+        role: fields.role,
+        account_state: fields.enabled.is_some() || fields.expires_at.is_some(),
+        admin_only: fields.token_access.is_some() || fields.allowed_subnets.is_some(),
+        unlock: locked == Some(false),
+    };
+    Ok(Parsed { user_id, fields, touches, current_password })
+}
+
+async fn enabled_admins(state: &AppState, acting: &Acting) -> Result<usize, ApiError> {
+    let users = state.store.list_users(&acting.target.org_id).await?;
+    Ok(users.iter().filter(|u| u.role == Role::Administrator && u.enabled).count())
+}
+
+async fn create(State(state): State<AppState>, acting: Acting, body: Bytes) -> Result<Json<Value>, Failure> {
+    let p = parse_body(&body)?;
+    let Some(user_id) = p.user_id else {
+        return Err(ApiError::invalid_field("user_id", "is required").into());
+    };
+    let role = p.fields.role.unwrap_or(Role::User);
+    user_rules::check_create(&acting.user, role, p.touches.admin_only)?;
+    let now = state.clock.now();
+    let fields = UserFields { role: Some(role), ..p.fields };
+    let user = ops::create_user(state.store.as_ref(), &acting.target, &user_id, fields, now).await?;
+    state.gate.cache.invalidate();
+    let admin = acting.user.role == Role::Administrator;
+    Ok(Json(json!({ "user_psk": user.psk, "user": user_json(&user, &acting.target, admin, now) })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let target = target_user(&state, &acting, &params).await?;
+    user_rules::check_read(&acting.user, &target)?;
+    let admin = acting.user.role == Role::Administrator;
+    Ok(Json(json!({ "user": user_json(&target, &acting.target, admin, state.clock.now()) })))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<Value>, Failure> {
+    let target = target_user(&state, &acting, &params).await?;
+    let mut p = parse_body(&body)?;
+    if p.user_id.as_deref().is_some_and(|u| u != target.user_id) {
+        return Err(ApiError::invalid_field("user_id", "cannot be changed").into());
+    }
+    user_rules::check_update(&acting.user, &target, &p.touches, enabled_admins(&state, &acting).await?)?;
+    let own = acting.user.psk == target.psk;
+    if own && p.fields.password.is_some() {
+        let ok = match (&p.current_password, &target.password_hash) {
+            (Some(cur), Some(hash)) => password::verify(cur, hash),
+            (Some(_), None) => false,
+            (None, _) => {
+                return Err(
+                    ApiError::invalid_field("current_password", "is required to change your own password").into()
+                )
+            }
+        };
+        if !ok {
+            return Err(ApiError::invalid_field("current_password", "is not your current password").into());
+        }
+        p.fields.self_service = true;
+    }
+    let now = state.clock.now();
+    let mut target = target;
+    if p.touches.unlock {
+        target.locked_until = None;
+        target.locked_permanently = false;
+        target.failed_login_count = 0;
+    }
+    let password_changed = p.fields.password.is_some();
+    let user = ops::update_user(state.store.as_ref(), &acting.target, target, p.fields, now).await?;
+    if password_changed {
+        let keep = own.then(|| acting.token.token_id.clone());
+        state.store.revoke_sessions(user.psk, keep.as_deref(), now).await?;
+    }
+    state.gate.cache.invalidate();
+    let admin = acting.user.role == Role::Administrator;
+    Ok(Json(json!({ "update_user_success": true, "user": user_json(&user, &acting.target, admin, now) })))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let target = target_user(&state, &acting, &params).await?;
+    user_rules::check_delete(&acting.user, &target, enabled_admins(&state, &acting).await?)?;
+    state.store.delete_user(target.psk).await?;
+    state.gate.cache.invalidate();
+    Ok(Json(json!({ "delete_user_response": true })))
+}
+
+async fn info(State(state): State<AppState>, acting: Acting) -> Json<Value> {
+    let admin = acting.user.role == Role::Administrator;
+    let home = &acting.home;
+    Json(json!({ "user": user_json(&acting.user, home, admin, state.clock.now()) }))
+}
