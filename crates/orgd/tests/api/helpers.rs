@@ -158,3 +158,29 @@ pub async fn apperian_error(r: reqwest::Response) -> (u16, i64, serde_json::Valu
 pub fn cidrs(s: &str) -> CidrList {
     CidrList::parse_comma(s, "subnets").unwrap()
 }
+
+impl TestApp {
+    /// Send a JSON request with a token in X-TOKEN.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut r = self.request(method, path).header("X-TOKEN", token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// Sign in; returns the response.
+    pub async fn login(&self, user_id: &str, password: &str, extra: serde_json::Value) -> reqwest::Response {
+        let mut body = serde_json::json!({"user_id": user_id, "password": password});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        self.request(reqwest::Method::POST, "/users/authenticate").json(&body).send().await.unwrap()
+    }
+}

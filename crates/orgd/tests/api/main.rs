@@ -2,7 +2,10 @@
 
 mod cli;
 mod helpers;
+mod login;
+mod orgs;
 mod pipeline;
 mod postgres;
 mod requests;
 mod tokens;
+mod users;

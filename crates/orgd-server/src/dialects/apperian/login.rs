@@ -52,7 +52,7 @@ async fn authenticate(
         slot.token_id = Some(session.record.token_id.clone());
     }
     let now = state.clock.now();
-    let ttl = session.record.ends_at.map(|e| (e - now).whole_seconds().max(0));
+    let ttl = session.record.ends_at.map(|e| (e - session.record.created_at).whole_seconds().max(0));
     let admin_view = session.user.role == orgd_core::model::Role::Administrator;
     Ok(Json(json!({
         "token": session.token,
