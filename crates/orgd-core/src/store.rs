@@ -58,6 +58,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_sessions(&self, user_psk: i64, except: Option<&str>, at: OffsetDateTime) -> StoreResult<()>;
     /// Move a session token's end.
     async fn set_token_end(&self, token_id: &str, ends_at: Option<OffsetDateTime>) -> StoreResult<()>;
+    /// Delete session tokens that ended or were revoked before `before`; returns how many.
+    async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64>;
     /// Record token uses in one batch (does not change the auth epoch).
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()>;
 }

@@ -1,6 +1,7 @@
 //! The request-context middleware: trace id, client IP, usage-plan headers and concurrency slot, error
 //! rendering in the path's dialect, the log line and the metrics of every request.
 
+use crate::cors;
 use crate::render::{self, Dialect, PendingError};
 use crate::state::AppState;
 use axum::body::Body;
@@ -47,6 +48,8 @@ pub struct Slot {
     pub tenant: Option<String>,
     /// The presented token's id.
     pub token_id: Option<String>,
+    /// The caller's home org, once the token is checked (decides CORS when the path names no org).
+    pub home_org: Option<orgd_core::ids::OrgId>,
 }
 
 /// A new trace id in the AWS X-Ray form.
@@ -91,6 +94,18 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
     let dialect = Dialect::of_path(&path);
     let method = req.method().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let origin = req.headers().get("origin").and_then(|o| o.to_str().ok()).map(String::from);
+    if req.method() == axum::http::Method::OPTIONS && origin.is_some() {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        if let Some(o) = &origin {
+            cors::apply(&state, &mut res, o, &path, None, true).await;
+        }
+        if let Ok(v) = HeaderValue::from_str(&trace_id) {
+            res.headers_mut().insert("x-amzn-trace-id", v);
+        }
+        state.metrics.observe(&method, "preflight", 204, started.elapsed(), None);
+        return res;
+    }
     let slot = Arc::new(Mutex::new(Slot::default()));
     req.extensions_mut().insert(RequestInfo { trace_id: trace_id.clone(), client_ip: ip, dialect, slot: slot.clone() });
 
@@ -118,10 +133,13 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
             tracing::error!(trace_id = %trace_id, "internal error answered");
         }
     }
-    let (admission, tenant, token_id) = {
+    let (admission, tenant, token_id, home_org) = {
         let mut s = slot.lock();
-        (s.admission.take(), s.tenant.take(), s.token_id.take())
+        (s.admission.take(), s.tenant.take(), s.token_id.take(), s.home_org.take())
     };
+    if let Some(o) = &origin {
+        cors::apply(&state, &mut res, o, &path, home_org.as_ref(), false).await;
+    }
     if let Some(a) = &admission {
         if error.as_ref().is_none_or(|e| e.retry_after.is_none()) {
             for (name, value) in a.headers() {

@@ -82,7 +82,11 @@ impl FromRequestParts<AppState> for Acting {
             credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
         let ip = info.client_ip;
         let caller = state.gate.identify(presented, ip).await?;
-        info.slot.lock().token_id = Some(caller.token.token_id.clone());
+        {
+            let mut slot = info.slot.lock();
+            slot.token_id = Some(caller.token.token_id.clone());
+            slot.home_org = Some(caller.user.org_id.clone());
+        }
         let access = state.gate.admit(caller, target, ip).await?;
         let op_result = access.require(op);
         {

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod context;
+pub mod cors;
 pub mod dialects;
 pub mod extract;
 pub mod metrics;

@@ -214,6 +214,7 @@ async fn refuse_plain_http(mut stream: TcpStream, public_url: &str) {
 async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut epoch = tokio::time::interval(orgd_core::auth_cache::EPOCH_POLL);
     let mut flush = tokio::time::interval(Duration::from_secs(5));
+    let mut purge = tokio::time::interval(Duration::from_secs(3600));
     epoch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -225,6 +226,15 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = flush.tick() => {
                 if let Err(e) = state.gate.cache.flush_uses().await {
                     tracing::warn!(error = %e, "cannot write token uses");
+                }
+            }
+            _ = purge.tick() => {
+                use orgd_core::clock::Clock;
+                let cut = state.clock.now() - time::Duration::hours(24);
+                match state.store.purge_sessions(cut).await {
+                    Ok(n) if n > 0 => tracing::info!(sessions = n, "purged sessions that ended over 24 h ago"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot purge old sessions"),
                 }
             }
             _ = stop.changed() => return,

@@ -455,6 +455,18 @@ impl Store for SqlStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM tokens WHERE kind = 'session' AND ((ends_at IS NOT NULL AND ends_at < $1) \
+             OR (revoked_at IS NOT NULL AND revoked_at < $1))",
+        )
+        .bind(to_millis(before))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for u in uses {

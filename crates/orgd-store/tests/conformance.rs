@@ -133,6 +133,9 @@ async fn conformance(store: &dyn Store) {
     store.set_token_end("sessionsessionss", Some(t("2024-05-04"))).await.unwrap();
     store.revoke_sessions(u.psk, None, at).await.unwrap();
     assert!(store.get_token("sessionsessionss").await.unwrap().unwrap().0.revoked_at.is_some());
+    assert_eq!(store.purge_sessions(t("2024-05-03")).await.unwrap(), 0, "ended and revoked later than the cut");
+    assert_eq!(store.purge_sessions(t("2024-05-05")).await.unwrap(), 1, "API tokens are never purged");
+    assert!(store.get_token("sessionsessionss").await.unwrap().is_none());
     assert!(store.revoke_token(&rec.token_id, at).await.unwrap());
     assert!(!store.revoke_token(&rec.token_id, at).await.unwrap());
     assert!(!store.revoke_token("unknownunknownu", at).await.unwrap());

@@ -24,7 +24,8 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub store: Arc<SqlStore>,
-    pub dir: TempDir,
+    pub database_url: String,
+    pub _dir: TempDir,
 }
 
 pub struct Builder {
@@ -37,8 +38,13 @@ impl TestApp {
         TestApp::builder().spawn().await
     }
 
+    /// A builder; the database is SQLite unless `ORGD_TEST_DB=postgres` runs the suite on PostgreSQL.
     pub fn builder() -> Builder {
-        Builder { db: Db::Sqlite, trusted_proxies: vec![] }
+        let db = match std::env::var("ORGD_TEST_DB").as_deref() {
+            Ok("postgres") => Db::Postgres,
+            _ => Db::Sqlite,
+        };
+        Builder { db, trusted_proxies: vec![] }
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -126,7 +132,8 @@ impl Builder {
             let server = postgres_server().expect("ORGD_TEST_POSTGRES_URL must be set for PostgreSQL tests");
             config.database_url = fresh_postgres_database(&server).await;
         }
-        let store = Arc::new(SqlStore::open(&config.database_url).await.unwrap());
+        let database_url = config.database_url.clone();
+        let store = Arc::new(SqlStore::open(&database_url).await.unwrap());
         let server = start(config, store.clone()).await.unwrap();
         let pem = std::fs::read(server.cert_path.as_ref().unwrap()).unwrap();
         let client = reqwest::Client::builder()
@@ -135,7 +142,7 @@ impl Builder {
             .build()
             .unwrap();
         let url = server.public_url.clone();
-        TestApp { server, url, client, store, dir }
+        TestApp { server, url, client, store, database_url, _dir: dir }
     }
 }
 

@@ -352,3 +352,54 @@ async fn administrators_create_child_orgs_reachable_from_both_dialects() {
     assert!(b["error"]["details"][0]["field"].as_str().unwrap().starts_with("admin."));
     assert!(orgd_core::ops::load_org(app.store.as_ref(), "WEAK").await.is_err());
 }
+
+#[tokio::test]
+async fn the_cors_whitelist_decides_which_origins_get_headers() {
+    let app = TestApp::spawn().await;
+    let (org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let (_other, _, other_token) = app.tenant_with_admin("OTHER").await;
+    let path = format!("/v3/organizations/{}", org.org_id);
+    let body = json!({"cors_domain_whitelist": ["https://app.acme.test", "http://localhost:3000"]});
+    assert_eq!(app.call(Method::PUT, &path, &token, Some(body)).await.status(), 200);
+    let preflight = |origin: &'static str, p: String| {
+        app.request(Method::OPTIONS, &p)
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "PUT")
+            .header("Access-Control-Request-Headers", "X-TOKEN, Content-Type")
+            .send()
+    };
+    let r = preflight("https://app.acme.test", path.clone()).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.acme.test");
+    assert_eq!(r.headers()["access-control-allow-methods"], "GET, POST, PUT, DELETE, OPTIONS");
+    assert_eq!(r.headers()["access-control-max-age"], "600");
+    let r = preflight("https://evil.test", path.clone()).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Actual requests: the org the path names decides; else the caller's home org.
+    let r = app
+        .request(Method::GET, &path)
+        .header("X-TOKEN", &token)
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
+    assert!(r.headers()["access-control-expose-headers"].to_str().unwrap().contains("X-Amzn-Trace-Id"));
+    let r = app
+        .request(Method::GET, "/v1/tokens")
+        .header("X-TOKEN", &token)
+        .header("Origin", "https://APP.acme.test:443")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://APP.acme.test:443");
+    let r = app
+        .request(Method::GET, "/v1/tokens")
+        .header("X-TOKEN", &other_token)
+        .header("Origin", "https://app.acme.test")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none(), "another org's whitelist does not apply");
+}

@@ -277,7 +277,7 @@ async fn changes_made_by_another_process_are_seen_within_a_second() {
     let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
     assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &token).await.status(), 200);
     // A second handle on the same database stands for `orgd admin` running beside the server.
-    let other = orgd_store::SqlStore::open(&format!("sqlite://{}/orgd.db", app.dir.path().display())).await.unwrap();
+    let other = orgd_store::SqlStore::open(&app.database_url).await.unwrap();
     let id = orgd_core::token::lookup_id(&token).unwrap();
     assert!(other.revoke_token(id, app.now()).await.unwrap());
     let started = std::time::Instant::now();
