@@ -39,6 +39,30 @@ pub fn allowed<'a>(origin: &str, whitelist: impl IntoIterator<Item = &'a str>) -
     whitelist.into_iter().any(|w| parse_origin(w).is_ok_and(|w| w == o))
 }
 
+/// Whether an org's `cors_domain_whitelist` lists `origin`.
+pub fn org_allows(org: &crate::model::Org, origin: &str) -> bool {
+    let list = org.settings.get("cors_domain_whitelist").and_then(serde_json::Value::as_array);
+    list.is_some_and(|l| allowed(origin, l.iter().filter_map(serde_json::Value::as_str)))
+}
+
+/// The headers a listed origin gets (model §8.4).
+pub fn headers(origin: &str, preflight: bool) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("access-control-allow-origin", origin.to_string()),
+        ("vary", "Origin".to_string()),
+        (
+            "access-control-expose-headers",
+            "X-Amzn-Trace-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset".to_string(),
+        ),
+    ];
+    if preflight {
+        h.push(("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS".to_string()));
+        h.push(("access-control-allow-headers", "Authorization, X-TOKEN, Content-Type, Accept-Encoding".to_string()));
+        h.push(("access-control-max-age", "600".to_string()));
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,28 +91,4 @@ mod tests {
             assert!(parse_origin(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// Whether an org's `cors_domain_whitelist` lists `origin`.
-pub fn org_allows(org: &crate::model::Org, origin: &str) -> bool {
-    let list = org.settings.get("cors_domain_whitelist").and_then(serde_json::Value::as_array);
-    list.is_some_and(|l| allowed(origin, l.iter().filter_map(serde_json::Value::as_str)))
-}
-
-/// The headers a listed origin gets (model §8.4).
-pub fn headers(origin: &str, preflight: bool) -> Vec<(&'static str, String)> {
-    let mut h = vec![
-        ("access-control-allow-origin", origin.to_string()),
-        ("vary", "Origin".to_string()),
-        (
-            "access-control-expose-headers",
-            "X-Amzn-Trace-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset".to_string(),
-        ),
-    ];
-    if preflight {
-        h.push(("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS".to_string()));
-        h.push(("access-control-allow-headers", "Authorization, X-TOKEN, Content-Type, Accept-Encoding".to_string()));
-        h.push(("access-control-max-age", "600".to_string()));
-    }
-    h
 }
