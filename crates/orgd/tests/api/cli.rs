@@ -228,6 +228,80 @@ async fn the_demo_prints_commands_that_work() {
         http.get(format!("{url}/api/v1/tenants")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let ids: Vec<&str> = tenants.iter().map(|t| t["tenantId"].as_str().unwrap()).collect();
     assert_eq!(ids, ["DEMO", "DEMO_EU", "DEMO_EU_NORTH", "DEMO_US"]);
+
+    // The organizations document's requests, replayed against the demo with a signed-in session.
+    let login: serde_json::Value = http
+        .post(format!("{url}/users/authenticate"))
+        .json(&serde_json::json!({"user_id": "admin@demo.test", "password": "Demo-Admin-2024!"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = login["token"].as_str().unwrap().to_string();
+    let tree: serde_json::Value = http
+        .get(format!("{url}/v1/organizations/"))
+        .header("X-TOKEN", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tree["name"], "Demo Holding");
+    assert_eq!(tree["sub_orgs"].as_array().unwrap().len(), 2);
+    let id = tree["id"].as_str().unwrap();
+    let org: serde_json::Value = http
+        .get(format!("{url}/v3/organizations/{id}"))
+        .header("X-TOKEN", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(org["organization"]["app_installation_path"], "Enterprise Apps");
+    let put: serde_json::Value = http
+        .put(format!("{url}/v3/organizations/{id}"))
+        .header("X-TOKEN", &session)
+        .header("Content-Type", "application/json")
+        .body(r#"{"support_email": "support@my_company.com"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(put["warnings"], serde_json::json!([]));
+    assert_eq!(put["organization"]["support_email"], "support@my_company.com");
+    let cert = reqwest::multipart::Part::bytes(vec![0x30, 0x03, 0x02, 0x01, 0x03]).file_name("MyPushCert.p12");
+    let form = reqwest::multipart::Form::new()
+        .part("push_cert_file", cert)
+        .text("data", r#"{"support_email": "support@my_company.com"}"#);
+    let put: serde_json::Value = http
+        .put(format!("{url}/v3/organizations/{id}"))
+        .header("X-TOKEN", &session)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(put["organization"]["apple_push_cert"], true);
+    let form = reqwest::multipart::Form::new().text("data", r#"{"apple_push_cert": false}"#);
+    let put: serde_json::Value = http
+        .put(format!("{url}/v3/organizations/{id}"))
+        .header("X-TOKEN", &session)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(put["organization"]["apple_push_cert"], false);
 }
 
 #[tokio::test]

@@ -312,6 +312,10 @@ async fn push_certificates_upload_and_removal_by_multipart() {
     assert_eq!((s, c), (400, 400802));
     assert_eq!(b["error"]["details"][0]["field"], "data");
 
+    let still: Value =
+        app.call(Method::GET, &format!("/v3/organizations/{}", org.org_id), &token, None).await.json().await.unwrap();
+    assert_eq!(still["organization"]["apple_push_cert"], true, "refused uploads change nothing");
+    assert_eq!(still["organization"]["support_email"], "support@my_company.com");
     let remove = reqwest::multipart::Form::new().text("data", r#"{"apple_push_cert": false}"#);
     let r: Value =
         app.client.put(&path).header("X-TOKEN", &token).multipart(remove).send().await.unwrap().json().await.unwrap();
@@ -335,6 +339,14 @@ async fn administrators_create_child_orgs_reachable_from_both_dialects() {
     let users: Value =
         app.call(Method::GET, &format!("/v1/org/{child_id}/users"), &token, None).await.json().await.unwrap();
     assert_eq!(users["users"][0]["user_id"], "nora@acme.test");
+    let info: Value =
+        app.call(Method::GET, &format!("/v2/org/{child_id}/users/info"), &token, None).await.json().await.unwrap();
+    assert_eq!(info["user"]["user_id"], "admin@acme", "routes about the caller still act on the caller");
+    let (s, c, _) = apperian_error(
+        app.call(Method::GET, &format!("/v3/org/{child_id}/organizations/{child_id}"), &token, None).await,
+    )
+    .await;
+    assert_eq!((s, c), (404, 404000), "no prefix on /v3");
     assert_eq!(app.get_bearer("/api/v1/ACME_NORDICS/datasets", &token).await.status(), 200);
     // The new administrator signs in.
     assert_eq!(app.login("nora@acme.test", "Nordic-pass-1", json!({})).await.status(), 200);
