@@ -48,6 +48,20 @@ impl Operation {
     }
 }
 
+/// Step 3 for any credential: the account is enabled, not expired, and used from an allowed address.
+pub fn check_user_state(user: &User, now: time::OffsetDateTime, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    if !user.enabled {
+        return Err(ErrorCode::UserAccountDisabled.into());
+    }
+    if user.expires_at.is_some_and(|e| now >= e) {
+        return Err(ErrorCode::UserAccountExpired.into());
+    }
+    if !user.allowed_subnets.allows(ip) {
+        return Err(ApiError::ip_refusal(ErrorCode::UserAccountSubnetViolation, &display_ip(ip)));
+    }
+    Ok(())
+}
+
 /// A request that passed the pipeline.
 #[derive(Debug)]
 pub struct Access {
@@ -121,15 +135,7 @@ impl Gate {
             return Err(ApiError::ip_refusal(ErrorCode::ApiTokenSubnetViolation, &display_ip(ip)));
         }
         let user = self.cache.user(tok.user_psk).await?.ok_or(ErrorCode::ApiTokenInvalid)?;
-        if !user.enabled {
-            return Err(ErrorCode::UserAccountDisabled.into());
-        }
-        if user.expires_at.is_some_and(|e| now >= e) {
-            return Err(ErrorCode::UserAccountExpired.into());
-        }
-        if !user.allowed_subnets.allows(ip) {
-            return Err(ApiError::ip_refusal(ErrorCode::UserAccountSubnetViolation, &display_ip(ip)));
-        }
+        check_user_state(&user, now, ip)?;
         if tok.kind == TokenKind::Api && !user.token_access {
             return Err(ErrorCode::TokenAccessDisabled.into());
         }

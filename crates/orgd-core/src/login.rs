@@ -3,7 +3,7 @@
 use crate::access::{Caller, Gate, Target};
 use crate::error::{ApiError, ErrorCode, FieldFault};
 use crate::model::{Org, Role, TokenKind, TokenRecord, User};
-use crate::net::{display_ip, CidrList};
+use crate::net::CidrList;
 use crate::{ops, password, settings, token};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -158,15 +158,7 @@ impl Gate {
         }
         let mut user = matched.into_iter().next().expect("one match");
         let home = orgs.get(&user.org_id).cloned().ok_or_else(invalid)?;
-        if !user.enabled {
-            return Err(ErrorCode::UserAccountDisabled.into());
-        }
-        if user.expires_at.is_some_and(|e| now >= e) {
-            return Err(ErrorCode::UserAccountExpired.into());
-        }
-        if !user.allowed_subnets.allows(ip) {
-            return Err(ApiError::ip_refusal(ErrorCode::UserAccountSubnetViolation, &display_ip(ip)));
-        }
+        crate::access::check_user_state(&user, now, ip)?;
         let mut probe = probe_record(now, req.remember_me);
         probe.user_psk = user.psk;
         let caller = Caller { user: Arc::new(user.clone()), token: Arc::new(probe) };
