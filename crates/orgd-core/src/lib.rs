@@ -6,6 +6,7 @@ pub mod auth_cache;
 pub mod clock;
 pub mod cors;
 pub mod credential;
+pub mod data;
 pub mod error;
 pub mod ids;
 pub mod login;

@@ -1,0 +1,57 @@
+//! Datasets: schemas, typed values, item actions, filters, projections and export encoders
+//! (orgvue-dialect §3–§6), free of HTTP and SQL.
+
+pub mod actions;
+pub mod export;
+pub mod filter;
+pub mod hierarchy;
+pub mod schema;
+pub mod values;
+
+pub use schema::{Dataset, DatasetType, Property, PropertyType};
+
+/// A stored item: its id, creation order, timestamps and the properties that hold a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// `_id`, upper-case UUID text.
+    pub id: String,
+    /// Creation order within the dataset.
+    pub seq: i64,
+    /// Creation time (ms since epoch).
+    pub created_at: i64,
+    /// Last change (ms since epoch).
+    pub modified_at: i64,
+    /// Property key → normalized value (text string, number, ISO timestamp string, boolean).
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A new random id in the Orgvue form: UUID text, upper-case.
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode_upper(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Parse UUID text (8-4-4-4-12 hex, any case, no version check) into the upper-case form.
+pub fn parse_id(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    (parts.len() == 5 && parts.iter().zip(lens).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit())))
+        .then(|| s.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_uuid_text() {
+        let id = super::new_id();
+        assert_eq!(super::parse_id(&id.to_lowercase()), Some(id.clone()));
+        assert!(super::parse_id("123E4567-E89B-12D3-A456-426614174000").is_some());
+        assert!(super::parse_id("123E4567E89B12D3A456426614174000").is_none());
+        assert!(super::parse_id("123E4567-E89B-12D3-A456-42661417400G").is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! Typed values (orgvue-dialect §6.3 coercion, §4.1 output): what a sent value becomes for a property
+//! type, how values compare, and how they print in CSV.
+
+use super::PropertyType;
+use crate::clock::{from_millis, iso_millis};
+use serde_json::Value;
+use std::cmp::Ordering;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime, Time};
+
+/// The `dateFormat` of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DateFormat {
+    /// `YYYY-MM-DD` (default).
+    #[default]
+    Iso,
+    /// `DD/MM/YYYY`.
+    DayFirst,
+    /// `MM/DD/YYYY`.
+    MonthFirst,
+}
+
+impl DateFormat {
+    /// Parse the query value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "YYYY-MM-DD" => Self::Iso,
+            "DD/MM/YYYY" => Self::DayFirst,
+            "MM/DD/YYYY" => Self::MonthFirst,
+            _ => return None,
+        })
+    }
+
+    fn date(self, s: &str) -> Option<Date> {
+        let (y, m, d) = match self {
+            Self::Iso => {
+                let p: Vec<&str> = s.split('-').collect();
+                (p.len() == 3 && p[0].len() == 4 && p[1].len() == 2 && p[2].len() == 2).then_some(())?;
+                (p[0], p[1], p[2])
+            }
+            Self::DayFirst | Self::MonthFirst => {
+                let p: Vec<&str> = s.split('/').collect();
+                (p.len() == 3 && p[2].len() == 4 && p[0].len() == 2 && p[1].len() == 2).then_some(())?;
+                if self == Self::DayFirst {
+                    (p[2], p[1], p[0])
+                } else {
+                    (p[2], p[0], p[1])
+                }
+            }
+        };
+        let num = |x: &str| x.bytes().all(|b| b.is_ascii_digit()).then(|| x.parse::<u32>().ok()).flatten();
+        let month = Month::try_from(num(m)? as u8).ok()?;
+        Date::from_calendar_date(num(y)? as i32, month, num(d)? as u8).ok()
+    }
+}
+
+/// A number as JSON: integers without `.0`.
+pub fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    }
+}
+
+/// Parse a date as an import sends it: the `dateFormat` form (midnight UTC) or an RFC 3339 date-time.
+pub fn parse_date(s: &str, fmt: DateFormat) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    if let Some(d) = fmt.date(s) {
+        return Some(d.with_time(Time::MIDNIGHT).assume_utc());
+    }
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
+/// Coerce a sent value to a property type (never `null`; the caller handles clearing).
+pub fn coerce(ty: PropertyType, v: &Value, fmt: DateFormat) -> Result<Value, String> {
+    match ty {
+        PropertyType::Text => match v {
+            Value::String(_) => Ok(v.clone()),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
+            _ => Err("expected text".into()),
+        },
+        PropertyType::Number => match v {
+            Value::Number(n) => Ok(number(n.as_f64().unwrap_or(0.0))),
+            Value::String(s) => {
+                let t = s.trim();
+                let ok = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+                match t.parse::<f64>() {
+                    Ok(f) if ok && f.is_finite() => Ok(number(f)),
+                    _ => Err(format!("'{s}' is not a number")),
+                }
+            }
+            _ => Err("expected a number".into()),
+        },
+        PropertyType::Date => match v {
+            Value::String(s) => parse_date(s, fmt)
+                .map(|t| Value::String(iso_millis(t)))
+                .ok_or_else(|| format!("'{s}' is not a date in the dateFormat or an ISO 8601 date-time")),
+            _ => Err("expected a date string".into()),
+        },
+        PropertyType::Boolean => match v {
+            Value::Bool(_) => Ok(v.clone()),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+            _ => Err("expected true or false".into()),
+        },
+    }
+}
+
+/// A filter operand coerced to a property type (orgvue-dialect §5.1): dates accept any ISO date or
+/// date-time.
+pub fn coerce_operand(ty: PropertyType, v: &Value) -> Result<Value, String> {
+    match (ty, v) {
+        (_, Value::Null) => Ok(Value::Null),
+        (PropertyType::Text, Value::String(_)) => Ok(v.clone()),
+        (PropertyType::Text, _) => Err("expected a string".into()),
+        (PropertyType::Date, Value::String(_)) => coerce(ty, v, DateFormat::Iso),
+        (PropertyType::Date, _) => Err("expected an ISO 8601 date or date-time string".into()),
+        _ => coerce(ty, v, DateFormat::Iso),
+    }
+}
+
+/// Order two normalized values of one type (text by code point, numbers numerically, dates as instants).
+pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// A value as a CSV/TSV cell (no quoting).
+pub fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A timestamp (ms) as the contract prints it.
+pub fn timestamp(ms: i64) -> Value {
+    Value::String(iso_millis(from_millis(ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_coerce_per_type() {
+        let f = DateFormat::Iso;
+        assert_eq!(coerce(PropertyType::Number, &json!("1001"), f).unwrap(), json!(1001));
+        assert_eq!(coerce(PropertyType::Number, &json!(2.5), f).unwrap(), json!(2.5));
+        assert!(coerce(PropertyType::Number, &json!("12abc"), f).is_err());
+        assert!(coerce(PropertyType::Number, &json!("NaN"), f).is_err());
+        assert_eq!(coerce(PropertyType::Text, &json!(12), f).unwrap(), json!("12"));
+        assert_eq!(coerce(PropertyType::Boolean, &json!("TRUE"), f).unwrap(), json!(true));
+        assert!(coerce(PropertyType::Boolean, &json!("yes"), f).is_err());
+        assert_eq!(coerce(PropertyType::Date, &json!("2020-03-01"), f).unwrap(), json!("2020-03-01T00:00:00.000Z"));
+        assert_eq!(
+            coerce(PropertyType::Date, &json!("01/03/2020"), DateFormat::DayFirst).unwrap(),
+            json!("2020-03-01T00:00:00.000Z")
+        );
+        assert_eq!(
+            coerce(PropertyType::Date, &json!("03/01/2020"), DateFormat::MonthFirst).unwrap(),
+            json!("2020-03-01T00:00:00.000Z")
+        );
+        assert!(coerce(PropertyType::Date, &json!("01/03/2020"), f).is_err());
+        assert!(coerce(PropertyType::Date, &json!("2020-02-30"), f).is_err());
+        assert_eq!(
+            coerce(PropertyType::Date, &json!("2020-03-01T10:00:00+02:00"), f).unwrap(),
+            json!("2020-03-01T08:00:00.000Z")
+        );
+    }
+
+    #[test]
+    fn values_compare_within_a_type() {
+        assert_eq!(compare(&json!(10), &json!(9.5)), Some(Ordering::Greater));
+        assert_eq!(compare(&json!("B"), &json!("a")), Some(Ordering::Less));
+        assert_eq!(compare(&json!(1), &json!("1")), None);
+    }
+}
