@@ -107,6 +107,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Extra headers (`RateLimit-*`) to send with the error.
     pub headers: Vec<(&'static str, String)>,
+    /// Ready-made Orgvue error objects (item-action failures), rendered instead of this error's own.
+    pub listed: Vec<Value>,
 }
 
 impl ApiError {
@@ -119,6 +121,7 @@ impl ApiError {
             faults: Vec::new(),
             retry_after: None,
             headers: Vec::new(),
+            listed: Vec::new(),
         }
     }
 

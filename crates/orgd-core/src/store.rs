@@ -1,6 +1,8 @@
 //! The storage port: everything the core needs from a database. `orgd-store` implements it for SQLite
 //! and PostgreSQL, and both pass the same conformance suite.
 
+use crate::data::actions::Change;
+use crate::data::{Dataset, Item};
 use crate::error::StoreError;
 use crate::ids::OrgId;
 use crate::model::{Org, TokenRecord, TokenUse, User};
@@ -13,7 +15,24 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A new user, as the core hands it to the store (the store assigns `psk`).
 pub type NewUser = User;
 
-/// The persistence of orgs, users and tokens.
+/// One dataset write in progress: a transaction that holds the dataset's write lock.
+#[async_trait]
+pub trait DatasetWrite: Send {
+    /// Every item of the dataset, in creation order.
+    async fn items(&mut self) -> StoreResult<Vec<Item>>;
+    /// Apply the changes and the new bookkeeping.
+    async fn apply(
+        &mut self,
+        changes: &[Change],
+        item_count: i64,
+        cache_key: &str,
+        modified_at: i64,
+    ) -> StoreResult<()>;
+    /// Make it all visible at once.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// The persistence of orgs, users, tokens and datasets.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Check the database answers.
@@ -62,4 +81,19 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64>;
     /// Record token uses in one batch (does not change the auth epoch).
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()>;
+
+    /// Insert a dataset; `Conflict` when its name (case-insensitive) is taken in the org.
+    async fn insert_dataset(&self, ds: &Dataset) -> StoreResult<()>;
+    /// Datasets of an org (unsorted).
+    async fn list_datasets(&self, org_id: &OrgId) -> StoreResult<Vec<Dataset>>;
+    /// One dataset.
+    async fn get_dataset(&self, dataset_id: &str) -> StoreResult<Option<Dataset>>;
+    /// Delete a dataset with its items.
+    async fn delete_dataset(&self, dataset_id: &str) -> StoreResult<bool>;
+    /// Up to `limit` items with `seq > after`, in creation order (exports read in pages).
+    async fn item_page(&self, dataset_id: &str, after: i64, limit: i64) -> StoreResult<Vec<Item>>;
+    /// One item.
+    async fn get_item(&self, dataset_id: &str, item_id: &str) -> StoreResult<Option<Item>>;
+    /// Start a write: a transaction holding the dataset's write lock.
+    async fn begin_write(&self, dataset_id: &str) -> StoreResult<Box<dyn DatasetWrite>>;
 }

@@ -237,3 +237,21 @@ mod query_tests {
         assert_eq!(e.context["queryParameter"], "idKey");
     }
 }
+
+/// The request body as bytes, read up to the dialect's limit (413001 past it).
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Failure> {
+        let info = req.extensions().get::<RequestInfo>().cloned();
+        let multipart = req.extensions().get::<AllowMultipart>().is_some();
+        let limit = match info.map(|i| i.dialect) {
+            Some(Dialect::Apperian) if multipart => MULTIPART_BODY_LIMIT,
+            Some(d) => body_limit(d),
+            None => ORGVUE_BODY_LIMIT,
+        };
+        axum::body::to_bytes(req.into_body(), limit).await.map(RawBody).map_err(|_| too_large(limit).into())
+    }
+}

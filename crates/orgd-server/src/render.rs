@@ -61,6 +61,7 @@ pub fn status(e: &ApiError, dialect: Dialect) -> StatusCode {
 /// The JSON body of an error in a dialect.
 pub fn body(e: &ApiError, dialect: Dialect, trace_id: &str) -> Value {
     match dialect {
+        Dialect::Orgvue if !e.listed.is_empty() => json!({ "errors": e.listed }),
         Dialect::Orgvue => {
             let mut obj = Map::new();
             obj.insert("name".into(), json!(e.code.name()));
@@ -98,7 +99,9 @@ pub fn body(e: &ApiError, dialect: Dialect, trace_id: &str) -> Value {
             let mut obj = Map::new();
             obj.insert("code".into(), json!(e.code.code()));
             obj.insert("message".into(), json!(message));
-            if !e.faults.is_empty() {
+            if !e.listed.is_empty() {
+                obj.insert("details".into(), Value::Array(e.listed.clone()));
+            } else if !e.faults.is_empty() {
                 let details: Vec<Value> =
                     e.faults.iter().map(|f| json!({"field": f.field, "message": f.message})).collect();
                 obj.insert("details".into(), Value::Array(details));

@@ -2,15 +2,17 @@
 //! on PostgreSQL, with the migrations of each applied at open. Queries are written once in the SQL both
 //! engines share; only the migrations differ.
 
+mod datasets;
 mod rows;
 pub mod testing;
 
 use async_trait::async_trait;
 use orgd_core::clock::to_millis;
+use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
 use orgd_core::ids::OrgId;
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
-use orgd_core::store::{Store, StoreResult};
+use orgd_core::store::{DatasetWrite, Store, StoreResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
@@ -465,6 +467,34 @@ impl Store for SqlStore {
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn insert_dataset(&self, ds: &Dataset) -> StoreResult<()> {
+        self.insert_dataset_impl(ds).await
+    }
+
+    async fn list_datasets(&self, org_id: &OrgId) -> StoreResult<Vec<Dataset>> {
+        self.list_datasets_impl(org_id).await
+    }
+
+    async fn get_dataset(&self, dataset_id: &str) -> StoreResult<Option<Dataset>> {
+        self.get_dataset_impl(dataset_id).await
+    }
+
+    async fn delete_dataset(&self, dataset_id: &str) -> StoreResult<bool> {
+        self.delete_dataset_impl(dataset_id).await
+    }
+
+    async fn item_page(&self, dataset_id: &str, after: i64, limit: i64) -> StoreResult<Vec<Item>> {
+        self.item_page_impl(dataset_id, after, limit).await
+    }
+
+    async fn get_item(&self, dataset_id: &str, item_id: &str) -> StoreResult<Option<Item>> {
+        self.get_item_impl(dataset_id, item_id).await
+    }
+
+    async fn begin_write(&self, dataset_id: &str) -> StoreResult<Box<dyn DatasetWrite>> {
+        self.begin_write_impl(dataset_id).await
     }
 
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {

@@ -133,7 +133,7 @@ impl Filter {
     }
 
     /// Whether an item matches; `get` returns a key's value (`None` = no value).
-    pub fn matches<'a>(&self, get: impl Fn(&str) -> Option<Value>) -> bool {
+    pub fn matches(&self, get: impl Fn(&str) -> Option<Value>) -> bool {
         self.clauses.iter().all(|(k, conds)| {
             let v = get(k);
             conds.iter().all(|c| holds(c, v.as_ref()))

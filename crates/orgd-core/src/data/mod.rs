@@ -5,6 +5,7 @@ pub mod actions;
 pub mod export;
 pub mod filter;
 pub mod hierarchy;
+pub mod ops;
 pub mod schema;
 pub mod values;
 

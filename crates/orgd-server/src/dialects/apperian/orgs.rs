@@ -2,10 +2,10 @@
 //! and the organization object (`GET|PUT /v3/organizations/{org_id}`).
 
 use super::wire::{user_json, Fields};
+use crate::extract::RawBody;
 use crate::extract::{Acting, AllowMultipart};
 use crate::render::Failure;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -88,7 +88,11 @@ async fn tree(State(state): State<AppState>, acting: Acting) -> Result<Json<Valu
 }
 
 /// `POST /v1/organizations/`: a child org with its first administrator.
-async fn create_child(State(state): State<AppState>, acting: Acting, body: Bytes) -> Result<Json<Value>, Failure> {
+async fn create_child(
+    State(state): State<AppState>,
+    acting: Acting,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, Failure> {
     acting_require(&acting, Operation::Administer)?;
     let v = crate::extract::parse_json(&body)?;
     let Some(map) = v.as_object() else {

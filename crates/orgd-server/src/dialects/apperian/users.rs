@@ -2,9 +2,9 @@
 
 use super::wire::{user_json, Fields};
 use crate::extract::Acting;
+use crate::extract::RawBody;
 use crate::render::Failure;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -85,7 +85,7 @@ struct Parsed {
     current_password: Option<String>,
 }
 
-fn parse_body(body: &Bytes) -> Result<Parsed, ApiError> {
+fn parse_body(body: &[u8]) -> Result<Parsed, ApiError> {
     let v = crate::extract::parse_json(body)?;
     let Some(map) = v.as_object() else {
         return Err(ApiError::invalid_field("body", "must be a JSON object"));
@@ -149,7 +149,7 @@ async fn enabled_admins(state: &AppState, acting: &Acting) -> Result<usize, ApiE
     Ok(users.iter().filter(|u| u.role == Role::Administrator && u.enabled).count())
 }
 
-async fn create(State(state): State<AppState>, acting: Acting, body: Bytes) -> Result<Json<Value>, Failure> {
+async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): RawBody) -> Result<Json<Value>, Failure> {
     let p = parse_body(&body)?;
     let Some(user_id) = p.user_id else {
         return Err(ApiError::invalid_field("user_id", "is required").into());
@@ -179,7 +179,7 @@ async fn update(
     State(state): State<AppState>,
     acting: Acting,
     Path(params): Path<HashMap<String, String>>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
     let mut p = parse_body(&body)?;

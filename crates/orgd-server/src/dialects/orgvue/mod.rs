@@ -1,16 +1,31 @@
 //! The Orgvue dataset dialect (`/api/v1/…`).
 
+mod datasets;
+mod export;
+
 use crate::extract::Acting;
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use orgd_core::access::Operation;
 use serde_json::{json, Value};
 
 /// The routes below `/api/v1`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/tenants", get(tenants)).route("/{tenantId}/datasets", get(list_datasets))
+    let write = || Extension(Operation::WriteData);
+    Router::new()
+        .route("/tenants", get(tenants))
+        .route("/{tenantId}/datasets", get(datasets::list).post(datasets::create.layer(write())))
+        .route("/{tenantId}/datasets/{datasetId}", get(datasets::metadata).delete(datasets::delete.layer(write())))
+        .route(
+            "/{tenantId}/datasets/{datasetId}/items",
+            get(datasets::items).post(datasets::items).put(datasets::import.layer(write())),
+        )
+        .route("/{tenantId}/datasets/{datasetId}/items/{itemId}", get(datasets::item))
+        .route("/{tenantId}/datasets/{datasetId}/export/{format}", get(export::sync_export).post(export::sync_export))
 }
 
 /// `GET /api/v1/tenants`: every org the caller may act in, pre-order, siblings by name.
@@ -25,9 +40,4 @@ async fn tenants(State(state): State<AppState>, acting: Acting) -> Result<Json<V
         })
         .collect();
     Ok(Json(Value::Array(list)))
-}
-
-/// `GET /api/v1/{tenantId}/datasets`: the tenant's datasets (none until the datasets capability lands).
-async fn list_datasets(_acting: Acting) -> Result<Json<Value>, Failure> {
-    Ok(Json(json!([])))
 }

@@ -1,0 +1,361 @@
+//! Dataset operations over the store: create (with LINKS ends), import, and the plan of an export.
+//! Roles are checked by the pipeline (`Operation::WriteData` for writes, `Read` for the rest).
+
+use super::actions::{self, Change, Identify, LinkEnds, Options, Outcome};
+use super::export::{self, Column, Format};
+use super::filter::Filter;
+use super::schema::{parse_new, Property};
+use super::values::DateFormat;
+use super::{new_id, parse_id, Dataset, DatasetType, Item, PropertyType};
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::OrgId;
+use crate::store::Store;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// Rows read per store round trip when scanning a dataset.
+pub const PAGE: i64 = 2000;
+
+/// A fresh opaque cache key.
+pub fn new_cache_key() -> String {
+    new_id().replace('-', "").to_lowercase()
+}
+
+/// The dataset named by a `{datasetId}` path parameter in an org: 400603 or 404001.
+pub async fn find(store: &dyn Store, org: &OrgId, dataset_id: &str) -> Result<Dataset, ApiError> {
+    let id = parse_id(dataset_id).ok_or_else(|| {
+        ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
+    })?;
+    match store.get_dataset(&id).await? {
+        Some(ds) if ds.org_id == org.as_str() => Ok(ds),
+        _ => Err(ApiError::new(ErrorCode::DatasetNotFound)),
+    }
+}
+
+/// Create a dataset from a request body.
+pub async fn create(store: &dyn Store, org: &OrgId, body: &Value, now_ms: i64) -> Result<Dataset, ApiError> {
+    let n = parse_new(body).map_err(ApiError::invalid_fields)?;
+    let mut properties = n.properties;
+    if n.ty == DatasetType::Links {
+        let mut faults = Vec::new();
+        let mut types = Vec::new();
+        for (field, id) in [("fromDatasetId", &n.from_dataset), ("toDatasetId", &n.to_dataset)] {
+            let id = id.as_deref().unwrap_or_default();
+            match store.get_dataset(id).await? {
+                Some(d) if d.org_id == org.as_str() && d.ty != DatasetType::Links => {
+                    let ty =
+                        d.auto_id.as_deref().and_then(|a| d.property(a)).map(|p| p.ty).unwrap_or(PropertyType::Text);
+                    types.push(ty);
+                }
+                _ => {
+                    faults.push(crate::error::FieldFault {
+                        field: field.into(),
+                        message: "must name a non-LINKS dataset of this tenant".into(),
+                    });
+                    types.push(PropertyType::Text);
+                }
+            }
+        }
+        if !faults.is_empty() {
+            return Err(ApiError::invalid_fields(faults));
+        }
+        let mut core = vec![
+            Property { key: "from_id".into(), name: "from_id".into(), ty: types[0], required: true, read_only: false },
+            Property { key: "to_id".into(), name: "to_id".into(), ty: types[1], required: true, read_only: false },
+            Property {
+                key: "link_id".into(),
+                name: "link_id".into(),
+                ty: PropertyType::Text,
+                required: false,
+                read_only: true,
+            },
+        ];
+        core.append(&mut properties);
+        properties = core;
+    }
+    let ds = Dataset {
+        id: new_id(),
+        org_id: org.to_string(),
+        name: n.name,
+        ty: n.ty,
+        auto_id: n.auto_id,
+        label_id: n.label_id,
+        tree_id: n.tree_id,
+        tree_parent_id: n.tree_parent_id,
+        tags: n.tags,
+        properties,
+        from_dataset: n.from_dataset,
+        to_dataset: n.to_dataset,
+        cache_key: new_cache_key(),
+        item_count: 0,
+        created_at: now_ms,
+        modified_at: now_ms,
+    };
+    store.insert_dataset(&ds).await?;
+    Ok(ds)
+}
+
+/// Delete a dataset unless a LINKS dataset refers to it (409001).
+pub async fn delete(store: &dyn Store, org: &OrgId, ds: &Dataset) -> Result<(), ApiError> {
+    let linked = store.list_datasets(org).await?.into_iter().find(|d| {
+        d.ty == DatasetType::Links
+            && (d.from_dataset.as_deref() == Some(&ds.id) || d.to_dataset.as_deref() == Some(&ds.id))
+    });
+    if let Some(l) = linked {
+        return Err(ApiError::new(ErrorCode::Conflict)
+            .with_message(format!("The LINKS dataset '{}' refers to this dataset; delete it first.", l.name)));
+    }
+    store.delete_dataset(&ds.id).await?;
+    Ok(())
+}
+
+fn query_fault(name: &str, why: &str) -> ApiError {
+    ApiError::invalid_query(name, why)
+}
+
+fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
+    let all: Vec<&str> = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect();
+    match all.as_slice() {
+        [] => Ok(None),
+        [v] => Ok(Some(v)),
+        _ => Err(query_fault(name, "may be given only once")),
+    }
+}
+
+fn flag(params: &[(String, String)], name: &str) -> Result<bool, ApiError> {
+    match one(params, name)? {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(query_fault(name, "must be true or false")),
+    }
+}
+
+/// Import options from the query parameters (orgvue-dialect §3.9).
+pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Options, ApiError> {
+    let auto = flag(params, "autoId")?;
+    let keys: Vec<String> = params.iter().filter(|(k, _)| k == "idKey").map(|(_, v)| v.clone()).collect();
+    if one(params, "mergeKey")?.is_some() {
+        return Err(query_fault("mergeKey", "is not supported; use idKey"));
+    }
+    if auto && !keys.is_empty() {
+        return Err(query_fault("idKey", "cannot be combined with autoId=true"));
+    }
+    if ds.ty == DatasetType::Links && (auto || !keys.is_empty()) {
+        let name = if auto { "autoId" } else { "idKey" };
+        return Err(query_fault(name, "LINKS datasets are always identified by from_id and to_id"));
+    }
+    for k in &keys {
+        if ds.property(k).is_none() {
+            return Err(query_fault(
+                "idKey",
+                &format!("'{k}' is not a property of the dataset (idKey is repeated, never comma-separated)"),
+            ));
+        }
+    }
+    let date_format = match one(params, "dateFormat")? {
+        None => DateFormat::Iso,
+        Some(f) => DateFormat::parse(f)
+            .ok_or_else(|| query_fault("dateFormat", "must be YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY"))?,
+    };
+    let skip_failures = match one(params, "onActionValidationFailure")? {
+        None | Some("fail") => false,
+        Some("skip") => true,
+        Some(_) => return Err(query_fault("onActionValidationFailure", "must be fail or skip")),
+    };
+    for name in ["onPropertyAccessDenied", "onItemAccessDenied"] {
+        if !matches!(one(params, name)?, None | Some("fail") | Some("skip")) {
+            return Err(query_fault(name, "must be fail or skip"));
+        }
+    }
+    Ok(Options {
+        identify: if auto {
+            Some(Identify::AutoId)
+        } else if !keys.is_empty() {
+            Some(Identify::Keys(keys))
+        } else {
+            None
+        },
+        date_format,
+        implicit_delete: flag(params, "implicitDelete")?,
+        noop_token: one(params, "noopToken")?.map(String::from),
+        clear_token: one(params, "clearToken")?.map(String::from),
+        skip_failures,
+    })
+}
+
+/// Read every item of a dataset page by page, calling `f` for each.
+pub async fn scan(store: &dyn Store, dataset_id: &str, mut f: impl FnMut(Item)) -> Result<(), ApiError> {
+    let mut after = 0;
+    loop {
+        let page = store.item_page(dataset_id, after, PAGE).await?;
+        let n = page.len();
+        for it in page {
+            after = it.seq;
+            f(it);
+        }
+        if (n as i64) < PAGE {
+            return Ok(());
+        }
+    }
+}
+
+async fn link_ends(store: &dyn Store, ds: &Dataset) -> Result<LinkEnds, ApiError> {
+    let mut ends = LinkEnds::default();
+    if ds.ty != DatasetType::Links {
+        return Ok(ends);
+    }
+    ends.from_type = ds.property("from_id").map(|p| p.ty);
+    ends.to_type = ds.property("to_id").map(|p| p.ty);
+    for (id, set) in [(&ds.from_dataset, &mut ends.from), (&ds.to_dataset, &mut ends.to)] {
+        let Some(id) = id else { continue };
+        let Some(end) = store.get_dataset(id).await? else { continue };
+        let Some(auto) = end.auto_id.clone() else { continue };
+        let mut keys = HashSet::new();
+        scan(store, id, |it| {
+            if let Some(v) = it.values.get(&auto) {
+                keys.insert(actions::canonical_key(v));
+            }
+        })
+        .await?;
+        *set = keys;
+    }
+    Ok(ends)
+}
+
+/// Run an import in one transaction: every action applies, or (in `fail` mode with a failure) none.
+pub async fn import(
+    store: &dyn Store,
+    ds: &Dataset,
+    actions: &[Value],
+    opts: &Options,
+    now_ms: i64,
+) -> Result<Outcome, ApiError> {
+    let links = link_ends(store, ds).await?;
+    let mut tx = store.begin_write(&ds.id).await?;
+    let items = tx.items().await?;
+    let count = items.len() as i64;
+    let outcome = actions::apply(ds, items, actions, opts, &links, now_ms);
+    if !outcome.errors.is_empty() && !opts.skip_failures {
+        drop(tx);
+        let first = outcome.errors[0]["code"].as_str().and_then(|c| c.parse::<u32>().ok());
+        let code =
+            if first == Some(ErrorCode::Conflict.code()) { ErrorCode::Conflict } else { ErrorCode::RequestBodyInvalid };
+        let mut e = ApiError::new(code)
+            .with_message(format!("{} action(s) failed; nothing was applied.", outcome.errors.len()));
+        e.listed = outcome.errors;
+        return Err(e);
+    }
+    if outcome.changes.is_empty() {
+        tx.commit().await?;
+        return Ok(outcome);
+    }
+    let delta: i64 = outcome
+        .changes
+        .iter()
+        .map(|c| match c {
+            Change::Insert(_) => 1,
+            Change::Delete(_) => -1,
+            Change::Update(_) => 0,
+        })
+        .sum();
+    tx.apply(&outcome.changes, count + delta, &new_cache_key(), now_ms).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// What an export will do.
+#[derive(Debug, Clone)]
+pub struct ExportPlan {
+    /// Format.
+    pub format: Format,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+    /// Row filter.
+    pub filter: Filter,
+    /// LF instead of CRLF.
+    pub unix: bool,
+    /// Whether generated hierarchy values are needed (columns or filter).
+    pub needs_hierarchy: bool,
+}
+
+/// The type of a key usable in a filter of a dataset (properties, system and generated keys).
+pub fn filter_type(ds: &Dataset, key: &str, raw_only: bool) -> Option<PropertyType> {
+    if raw_only && key.starts_with('_') && !["_id", "_createdAt", "_modifiedAt"].contains(&key) {
+        return None;
+    }
+    export::column(ds, key).and_then(|c| PropertyType::parse(c.ty))
+}
+
+/// Plan a synchronous export from its query parameters and optional body (orgvue-dialect §3.6).
+pub fn plan_sync_export(
+    ds: &Dataset,
+    format: &str,
+    params: &[(String, String)],
+    body: Option<&Value>,
+) -> Result<ExportPlan, ApiError> {
+    let format = Format::parse(format).ok_or_else(|| {
+        ApiError::new(ErrorCode::PathParameterUnsupportedValue).with_context("pathParameter", "{format}")
+    })?;
+    let unix = match one(params, "lineEndings")? {
+        None | Some("windows") => false,
+        Some("unix") => true,
+        Some(_) => return Err(query_fault("lineEndings", "must be windows or unix")),
+    };
+    let generated = flag(params, "generated")?;
+    let output = match body {
+        None => None,
+        Some(Value::Object(b)) => {
+            for k in b.keys() {
+                if k != "query" {
+                    return Err(ApiError::invalid_field(
+                        k.clone(),
+                        "unknown field; the body is {\"query\":{\"output\":{\"filter\",\"projection\"}}}",
+                    ));
+                }
+            }
+            match b.get("query") {
+                None => None,
+                Some(Value::Object(q)) => match q.get("output") {
+                    None => None,
+                    Some(Value::Object(o)) => Some(o.clone()),
+                    Some(_) => return Err(ApiError::invalid_field("query.output", "must be an object")),
+                },
+                Some(_) => return Err(ApiError::invalid_field("query", "must be an object")),
+            }
+        }
+        Some(_) => return Err(ApiError::invalid_field("body", "must be a JSON object")),
+    };
+    let mut faults = Vec::new();
+    let filter = match output.as_ref().and_then(|o| o.get("filter")) {
+        None | Some(Value::Null) => Filter::default(),
+        Some(f) => Filter::parse(f, &|k| filter_type(ds, k, false), "query.output.filter").unwrap_or_else(|e| {
+            faults.extend(e);
+            Filter::default()
+        }),
+    };
+    let columns = match output.as_ref().and_then(|o| o.get("projection")) {
+        None | Some(Value::Null) => export::default_columns(ds, generated),
+        Some(p) => export::project(ds, p, "query.output.projection", true, false, generated).unwrap_or_else(|e| {
+            faults.extend(e);
+            Vec::new()
+        }),
+    };
+    if let Some(o) = &output {
+        for k in o.keys() {
+            if k != "filter" && k != "projection" {
+                faults.push(crate::error::FieldFault {
+                    field: format!("query.output.{k}"),
+                    message: "unknown field".into(),
+                });
+            }
+        }
+    }
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    let generated_keys = ["_depth", "_is_leaf", "_is_orphan", "_children", "_descendants"];
+    let needs_hierarchy = ds.is_hierarchical()
+        && (columns.iter().any(|c| generated_keys.contains(&c.key.as_str()))
+            || filter.keys().any(|k| generated_keys.contains(&k)));
+    Ok(ExportPlan { format, columns, filter, unix, needs_hierarchy })
+}

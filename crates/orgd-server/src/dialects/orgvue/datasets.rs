@@ -1,0 +1,176 @@
+//! Datasets and items: list, create, metadata, delete, raw items, sync import.
+
+use crate::extract::RawBody;
+use crate::extract::{parse_json, Acting, QueryList};
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use orgd_core::clock::{to_millis, Clock};
+use orgd_core::data::filter::Filter;
+use orgd_core::data::ops::{self, filter_type};
+use orgd_core::data::{parse_id, Dataset, Item};
+use orgd_core::error::{ApiError, ErrorCode};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// `_links` of a dataset, absolute from the public URL.
+pub fn links(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
+    let base = format!("{}/api/v1/{tenant}/datasets/{}", state.public_url, ds.id);
+    let ty = "application/json; charset=UTF-8";
+    json!({
+        "dataset:retrieve": {"url": base, "method": "GET", "type": ty},
+        "dataset:export": {"url": format!("{base}/export"), "method": "POST", "type": ty},
+    })
+}
+
+fn metadata_json(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
+    let mut m = ds.metadata();
+    m["_links"] = links(state, tenant, ds);
+    m
+}
+
+/// The dataset of a request path, in the acting tenant.
+pub async fn dataset_of(
+    state: &AppState,
+    acting: &Acting,
+    params: &HashMap<String, String>,
+) -> Result<Dataset, ApiError> {
+    ops::find(state.store.as_ref(), &acting.target.org_id, params.get("datasetId").map(String::as_str).unwrap_or(""))
+        .await
+}
+
+/// `GET /{tenantId}/datasets`.
+pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+    let mut all = state.store.list_datasets(&acting.target.org_id).await?;
+    all.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    let tenant = acting.target.tenant_id.as_str();
+    let list: Vec<Value> = all
+        .iter()
+        .map(|d| {
+            json!({"isPermissionedView": false, "datasetId": d.id, "name": d.name, "type": d.ty.as_str(),
+                   "_links": links(&state, tenant, d)})
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+/// `POST /{tenantId}/datasets`.
+pub async fn create(
+    State(state): State<AppState>,
+    acting: Acting,
+    RawBody(body): RawBody,
+) -> Result<Response, Failure> {
+    let v = parse_json(&body)?;
+    let now = to_millis(state.clock.now());
+    let ds = ops::create(state.store.as_ref(), &acting.target.org_id, &v, now).await?;
+    let tenant = acting.target.tenant_id.as_str();
+    let location = format!("{}/api/v1/{tenant}/datasets/{}", state.public_url, ds.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(metadata_json(&state, tenant, &ds))).into_response())
+}
+
+/// `GET /{tenantId}/datasets/{datasetId}`.
+pub async fn metadata(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    Ok(Json(metadata_json(&state, acting.target.tenant_id.as_str(), &ds)))
+}
+
+/// `DELETE /{tenantId}/datasets/{datasetId}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<StatusCode, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    ops::delete(state.store.as_ref(), &acting.target.org_id, &ds).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn raw(it: &Item) -> Value {
+    let mut m = Map::new();
+    m.insert("_id".into(), json!(it.id));
+    for (k, v) in &it.values {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}
+
+/// `GET|POST /{tenantId}/datasets/{datasetId}/items`: saved raw values, optionally filtered.
+pub async fn items(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    let filter = if body.is_empty() {
+        Filter::default()
+    } else {
+        let v = parse_json(&body)?;
+        let Some(obj) = v.as_object() else {
+            return Err(ApiError::invalid_field("body", "must be {\"filter\": {…}}").into());
+        };
+        if let Some(k) = obj.keys().find(|k| *k != "filter") {
+            return Err(ApiError::invalid_field(k.clone(), "unknown field; the body is {\"filter\": {…}}").into());
+        }
+        match obj.get("filter") {
+            None | Some(Value::Null) => Filter::default(),
+            Some(f) => Filter::parse(f, &|k| filter_type(&ds, k, true), "filter").map_err(ApiError::invalid_fields)?,
+        }
+    };
+    let mut out = Vec::new();
+    ops::scan(state.store.as_ref(), &ds.id, |it| {
+        let get = |k: &str| match k {
+            "_id" => Some(json!(it.id)),
+            "_createdAt" => Some(orgd_core::data::values::timestamp(it.created_at)),
+            "_modifiedAt" => Some(orgd_core::data::values::timestamp(it.modified_at)),
+            k => it.values.get(k).cloned(),
+        };
+        if filter.matches(get) {
+            out.push(raw(&it));
+        }
+    })
+    .await?;
+    Ok(Json(Value::Array(out)))
+}
+
+/// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}`.
+pub async fn item(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    let item_id = params.get("itemId").and_then(|i| parse_id(i)).ok_or_else(|| {
+        ApiError::new(ErrorCode::PathParameterMustBeUuidString)
+            .with_message("Path parameter {itemId} must be a UUID string.")
+            .with_context("pathParameter", "{itemId}")
+    })?;
+    let it = state.store.get_item(&ds.id, &item_id).await?.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
+    Ok(Json(raw(&it)))
+}
+
+/// `PUT /{tenantId}/datasets/{datasetId}/items`: the sync import.
+pub async fn import(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+    query: QueryList,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    let opts = ops::import_options(&ds, &query.0)?;
+    let v = parse_json(&body)?;
+    let Some(actions) = v.as_array() else {
+        return Err(ApiError::invalid_field("body", "must be a JSON array of item actions").into());
+    };
+    let now = to_millis(state.clock.now());
+    let outcome = ops::import(state.store.as_ref(), &ds, actions, &opts, now).await?;
+    Ok(Json(Value::Array(outcome.results)))
+}
