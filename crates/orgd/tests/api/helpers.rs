@@ -59,7 +59,9 @@ impl TestApp {
             parent: parent.map(|p| p.tenant_id.to_string()),
             ..NewOrg::default()
         };
-        ops::create_org(self.store.as_ref(), input, &UsagePlan::default(), self.now()).await.unwrap()
+        let org = ops::create_org(self.store.as_ref(), input, &UsagePlan::default(), self.now()).await.unwrap();
+        self.server.state.gate.cache.invalidate();
+        org
     }
 
     pub async fn user(&self, org: &Org, user_id: &str, role: Role) -> User {
@@ -70,7 +72,9 @@ impl TestApp {
             password: Some("Passw0rd!".into()),
             ..UserFields::default()
         };
-        ops::create_user(self.store.as_ref(), org, user_id, fields, self.now()).await.unwrap()
+        let user = ops::create_user(self.store.as_ref(), org, user_id, fields, self.now()).await.unwrap();
+        self.server.state.gate.cache.invalidate();
+        user
     }
 
     pub async fn update_user(&self, org: &Org, user: &User, fields: UserFields) -> User {
@@ -88,7 +92,9 @@ impl TestApp {
     }
 
     pub async fn token(&self, user: &User, input: NewToken) -> String {
-        ops::create_api_token(self.store.as_ref(), user, input, self.now()).await.unwrap().0
+        let secret = ops::create_api_token(self.store.as_ref(), user, input, self.now()).await.unwrap().0;
+        self.server.state.gate.cache.invalidate();
+        secret
     }
 
     /// An org with an administrator and a ready token: the common start of a test.
