@@ -1,6 +1,8 @@
 //! The store conformance suite: the same checks against SQLite and PostgreSQL.
 
 use orgd_core::clock::parse_date_or_datetime;
+use orgd_core::data::actions::Change;
+use orgd_core::data::{Dataset, Item};
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
@@ -150,11 +152,69 @@ async fn conformance(store: &dyn Store) {
     assert!(store.delete_org(&root.org_id).await.unwrap());
     assert!(store.list_orgs().await.unwrap().is_empty());
 
+    datasets(store, &root_again(store).await).await;
+
     // psk values are never reused.
     let again = org("Again", "AGAIN", None);
     store.insert_org(&again).await.unwrap();
     let u3 = store.insert_user(&user(&again, "x")).await.unwrap();
     assert!(u3.psk > u2.psk);
+}
+
+async fn root_again(store: &dyn Store) -> Org {
+    let o = org("Data Org", "DATA", None);
+    store.insert_org(&o).await.unwrap();
+    o
+}
+
+fn item(id: &str, seq: i64, name: &str) -> Item {
+    let mut values = serde_json::Map::new();
+    values.insert("name".into(), serde_json::json!(name));
+    Item { id: id.into(), seq, created_at: 1, modified_at: 2, values }
+}
+
+async fn datasets(store: &dyn Store, o: &Org) {
+    let def = serde_json::json!({"name": "People", "type": "PEOPLE", "autoId": "name", "labelId": "name",
+        "properties": [{"key": "name", "type": "text", "isRequired": true}]});
+    let n = orgd_core::data::schema::parse_new(&def).unwrap();
+    let ds = Dataset {
+        id: orgd_core::data::new_id(), org_id: o.org_id.to_string(), name: n.name, ty: n.ty, auto_id: n.auto_id,
+        label_id: n.label_id, tree_id: None, tree_parent_id: None, tags: vec!["t".into()], properties: n.properties,
+        from_dataset: None, to_dataset: None, cache_key: "k0".into(), item_count: 0, created_at: 10, modified_at: 10,
+    };
+    store.insert_dataset(&ds).await.unwrap();
+    assert_eq!(store.get_dataset(&ds.id).await.unwrap(), Some(ds.clone()));
+    let dup = Dataset { id: orgd_core::data::new_id(), name: "PEOPLE".into(), ..ds.clone() };
+    assert!(matches!(store.insert_dataset(&dup).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.list_datasets(&o.org_id).await.unwrap().len(), 1);
+
+    // A write that is not committed leaves nothing behind.
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    w.apply(&[Change::Insert(item("A", 1, "a"))], 1, "k1", 20).await.unwrap();
+    drop(w);
+    assert!(store.item_page(&ds.id, 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.get_dataset(&ds.id).await.unwrap().unwrap().cache_key, "k0");
+
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    assert!(w.items().await.unwrap().is_empty());
+    let inserts: Vec<Change> = (1..=5).map(|i| Change::Insert(item(&format!("I{i}"), i, &format!("n{i}")))).collect();
+    w.apply(&inserts, 5, "k2", 30).await.unwrap();
+    w.commit().await.unwrap();
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    assert_eq!(w.items().await.unwrap().len(), 5);
+    w.apply(&[Change::Update(item("I2", 2, "changed")), Change::Delete("I3".into())], 4, "k3", 40).await.unwrap();
+    w.commit().await.unwrap();
+    let page = store.item_page(&ds.id, 0, 2).await.unwrap();
+    assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["I1", "I2"]);
+    assert_eq!(page[1].values["name"], "changed");
+    let rest = store.item_page(&ds.id, 2, 10).await.unwrap();
+    assert_eq!(rest.iter().map(|i| i.seq).collect::<Vec<_>>(), [4, 5]);
+    assert_eq!(store.get_item(&ds.id, "I4").await.unwrap().unwrap().values["name"], "n4");
+    assert!(store.get_item(&ds.id, "I3").await.unwrap().is_none());
+    let after = store.get_dataset(&ds.id).await.unwrap().unwrap();
+    assert_eq!((after.item_count, after.cache_key.as_str(), after.modified_at), (4, "k3", 40));
+    assert!(store.delete_dataset(&ds.id).await.unwrap());
+    assert!(store.item_page(&ds.id, 0, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -166,7 +226,7 @@ async fn sqlite_store_conforms() {
     store.close().await;
     // Reopening applies no migration twice and keeps the data.
     let store = SqlStore::open(&url).await.unwrap();
-    assert_eq!(store.list_orgs().await.unwrap().len(), 1);
+    assert_eq!(store.list_orgs().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -180,7 +240,7 @@ async fn postgres_store_conforms() {
     conformance(&store).await;
     store.close().await;
     let store = SqlStore::open(&url).await.unwrap();
-    assert_eq!(store.list_orgs().await.unwrap().len(), 1);
+    assert_eq!(store.list_orgs().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
