@@ -178,9 +178,22 @@ async fn datasets(store: &dyn Store, o: &Org) {
         "properties": [{"key": "name", "type": "text", "isRequired": true}]});
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
     let ds = Dataset {
-        id: orgd_core::data::new_id(), org_id: o.org_id.to_string(), name: n.name, ty: n.ty, auto_id: n.auto_id,
-        label_id: n.label_id, tree_id: None, tree_parent_id: None, tags: vec!["t".into()], properties: n.properties,
-        from_dataset: None, to_dataset: None, cache_key: "k0".into(), item_count: 0, created_at: 10, modified_at: 10,
+        id: orgd_core::data::new_id(),
+        org_id: o.org_id.to_string(),
+        name: n.name,
+        ty: n.ty,
+        auto_id: n.auto_id,
+        label_id: n.label_id,
+        tree_id: None,
+        tree_parent_id: None,
+        tags: vec!["t".into()],
+        properties: n.properties,
+        from_dataset: None,
+        to_dataset: None,
+        cache_key: "k0".into(),
+        item_count: 0,
+        created_at: 10,
+        modified_at: 10,
     };
     store.insert_dataset(&ds).await.unwrap();
     assert_eq!(store.get_dataset(&ds.id).await.unwrap(), Some(ds.clone()));

@@ -13,7 +13,7 @@ use orgd_store::SqlStore;
 use serde_json::{json, Value};
 
 /// Turn a core error into one clear line.
-fn fail(e: ApiError) -> anyhow::Error {
+pub fn fail(e: ApiError) -> anyhow::Error {
     anyhow!(e.orgvue_message())
 }
 
@@ -27,6 +27,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Org(cmd) => org(&store, cmd, now, &out).await,
         AdminCommand::User(cmd) => user(&store, cmd, now, &out).await,
         AdminCommand::Token(cmd) => token(&store, cmd, now, &out).await,
+        AdminCommand::Dataset(cmd) => crate::datasets::run(&store, cmd, now, out.json).await,
     }
 }
 

@@ -131,6 +131,12 @@ pub enum AdminCommand {
         after_help = "Example:\n  orgd admin user create --tenant ACME --user-id bob@acme.test --role user --token-access true\n  orgd admin user list --tenant ACME"
     )]
     User(UserCommand),
+    /// Datasets: list, import items from a file, export to a file or stdout.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  orgd admin dataset list --tenant ACME\n  orgd admin dataset import --tenant ACME --dataset 0B533DE6-7107-9FCD-48FC-31C0856745CC --file people.csv --auto-id\n  orgd admin dataset export --tenant ACME --dataset 0B533DE6-7107-9FCD-48FC-31C0856745CC --format csv > people.csv"
+    )]
+    Dataset(DatasetCommand),
     /// API tokens.
     #[command(
         subcommand,
@@ -283,6 +289,72 @@ pub enum UserCommand {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
         tenant: String,
+    },
+}
+
+/// `orgd admin dataset …`.
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// List the datasets of an org.
+    #[command(after_help = "Example:\n  orgd admin dataset list --tenant ACME --json")]
+    List {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+    },
+    /// Import item actions from a JSON array or CSV file, in one transaction (all or nothing).
+    #[command(
+        after_help = "Example:\n  orgd admin dataset import --tenant ACME --dataset ID --file items.json --auto-id\n  orgd admin dataset import --tenant ACME --dataset ID --file items.csv --id-key \"First Name\" --id-key \"Last Name\" --date-format DD/MM/YYYY\n\nCSV files have a header row of property keys including _action; an empty cell leaves the key out."
+    )]
+    Import {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The dataset id.
+        #[arg(long, value_name = "ID")]
+        dataset: String,
+        /// items.json (an array of actions) or items.csv.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Identify items by the dataset's autoId property.
+        #[arg(long)]
+        auto_id: bool,
+        /// Identify items by these properties together (repeatable).
+        #[arg(long = "id-key", value_name = "KEY")]
+        id_keys: Vec<String>,
+        /// Date format of date values: YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY.
+        #[arg(long, value_name = "FORMAT")]
+        date_format: Option<String>,
+        /// Delete every item the file does not name (full refresh).
+        #[arg(long)]
+        implicit_delete: bool,
+        /// Apply the valid actions and report the failing ones, instead of applying nothing.
+        #[arg(long)]
+        skip_failures: bool,
+    },
+    /// Export a dataset (streamed; memory stays flat).
+    #[command(
+        after_help = "Example:\n  orgd admin dataset export --tenant ACME --dataset ID --format csv > people.csv\n  orgd admin dataset export --tenant ACME --dataset ID --format jsonRows --output people.json"
+    )]
+    Export {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The dataset id.
+        #[arg(long, value_name = "ID")]
+        dataset: String,
+        /// jsonRows, jsonColumns, jsonObjects, csv or tsv.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// LF line endings (CSV/TSV) instead of CRLF.
+        #[arg(long)]
+        unix: bool,
+        /// Add the generated properties (_depth, _is_leaf, …).
+        #[arg(long)]
+        generated: bool,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

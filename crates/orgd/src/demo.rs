@@ -46,6 +46,88 @@ async fn seed(store: &SqlStore) -> anyhow::Result<()> {
     Ok(())
 }
 
+const FIRST: &[&str] = &[
+    "Ana", "Bob", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivan", "Jon", "Kemi", "Lars", "Mia", "Noor",
+    "Omar", "Pia",
+];
+const LAST: &[&str] =
+    &["Lima", "Berg", "Okafor", "Novak", "Silva", "Tanaka", "Weber", "Haddad", "Kowalski", "Moreau", "Singh", "Dubois"];
+const DEPARTMENTS: &[&str] = &["Finance", "Engineering", "Sales", "People", "Operations"];
+const TITLES: &[&str] = &["Director", "Manager", "Analyst", "Engineer", "Associate"];
+
+/// Seed the demo tenant's datasets once: a hierarchical PEOPLE dataset of 1,000 people, a POSITIONS
+/// dataset, and a LINKS dataset assigning people to positions.
+async fn seed_datasets(store: &SqlStore, org: &orgd_core::model::Org) -> anyhow::Result<()> {
+    use orgd_core::data::ops as data;
+    use serde_json::json;
+    if !store.list_datasets(&org.org_id).await?.is_empty() {
+        return Ok(());
+    }
+    let fail = |e: orgd_core::ApiError| anyhow::anyhow!(e.orgvue_message());
+    let now = orgd_core::clock::to_millis(SystemClock::default().now());
+    let people = data::create(
+        store,
+        &org.org_id,
+        &json!({"name": "People", "type": "PEOPLE", "autoId": "Employee ID",
+        "labelId": "Full Name", "treeId": "Employee ID", "treeParentId": "Manager ID", "tags": ["demo"],
+        "properties": [{"key": "Employee ID", "type": "number", "isRequired": true},
+            {"key": "Manager ID", "type": "number", "isRequired": true},
+            {"key": "Full Name", "type": "text", "isRequired": true},
+            {"key": "Department", "type": "text"}, {"key": "Start Date", "type": "date"},
+            {"key": "Salary", "type": "number"}, {"key": "Full Time", "type": "boolean"}]}),
+        now,
+    )
+    .await
+    .map_err(fail)?;
+    let actions: Vec<serde_json::Value> = (1..=1000u32)
+        .map(|i| {
+            let manager = if i == 1 { serde_json::Value::Null } else { json!((i - 2) / 5 + 1) };
+            json!({"_action": "create", "Employee ID": i, "Manager ID": manager,
+                "Full Name": format!("{} {}", FIRST[i as usize % FIRST.len()], LAST[(i as usize * 7) % LAST.len()]),
+                "Department": DEPARTMENTS[i as usize % DEPARTMENTS.len()],
+                "Start Date": format!("{}-{:02}-{:02}", 2010 + i % 14, 1 + i % 12, 1 + i % 28),
+                "Salary": 40_000 + (i * 37) % 90_000, "Full Time": i % 9 != 0})
+        })
+        .collect();
+    let auto = orgd_core::data::actions::Options {
+        identify: Some(orgd_core::data::actions::Identify::AutoId),
+        ..Default::default()
+    };
+    data::import(store, &people, &actions, &auto, now).await.map_err(fail)?;
+    let positions = data::create(
+        store,
+        &org.org_id,
+        &json!({"name": "Positions", "type": "POSITIONS", "autoId": "Position ID",
+        "labelId": "Title", "properties": [{"key": "Position ID", "type": "text", "isRequired": true},
+            {"key": "Title", "type": "text", "isRequired": true}, {"key": "Department", "type": "text"}]}),
+        now,
+    )
+    .await
+    .map_err(fail)?;
+    let actions: Vec<serde_json::Value> = (1..=200u32)
+        .map(|i| {
+            json!({"_action": "create", "Position ID": format!("P{i:04}"),
+            "Title": format!("{} {}", DEPARTMENTS[i as usize % DEPARTMENTS.len()], TITLES[i as usize % TITLES.len()]),
+            "Department": DEPARTMENTS[i as usize % DEPARTMENTS.len()]})
+        })
+        .collect();
+    data::import(store, &positions, &actions, &auto, now).await.map_err(fail)?;
+    let links = data::create(
+        store,
+        &org.org_id,
+        &json!({"name": "Assignments", "type": "LINKS", "fromDatasetId": people.id,
+        "toDatasetId": positions.id, "properties": [{"key": "Since", "type": "date"}]}),
+        now,
+    )
+    .await
+    .map_err(fail)?;
+    let actions: Vec<serde_json::Value> = (1..=200u32)
+        .map(|i| json!({"_action": "create", "from_id": i, "to_id": format!("P{i:04}"), "Since": "2024-01-01"}))
+        .collect();
+    data::import(store, &links, &actions, &Default::default(), now).await.map_err(fail)?;
+    Ok(())
+}
+
 /// Seed (once), mint a fresh token, serve, print how to call it.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::for_data_dir(&args.dir);
@@ -54,6 +136,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = SqlStore::open(&config.database_url).await.context("cannot open the demo database")?;
     seed(&store).await?;
     let root = ops::load_org(&store, "DEMO").await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
+    seed_datasets(&store, &root).await?;
+    let people = store
+        .list_datasets(&root.org_id)
+        .await?
+        .into_iter()
+        .find(|d| d.name == "People")
+        .map(|d| d.id)
+        .unwrap_or_default();
     let admin = ops::find_user(&store, &root, ADMIN.0).await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
     let now = SystemClock::default().now();
     let input = NewToken { label: Some("demo".into()), ..NewToken::default() };
@@ -68,8 +158,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "\norgd demo is running.\n\n  base URL        {url}\n  CA certificate  {ca}\n  API token       {token}\n  \
          administrator   {} / {}\n  plain user      {} / {}\n  tenants         DEMO > DEMO_EU > DEMO_EU_NORTH, DEMO > DEMO_US\n\n\
          Try these:\n\n  curl --cacert {ca} -H \"Authorization: Bearer {token}\" {url}/api/v1/tenants\n  \
-         curl --cacert {ca} -H \"Authorization: Bearer {token}\" {url}/api/v1/DEMO_EU/datasets\n  \
-         curl --cacert {ca} -H \"X-TOKEN: {token}\" {url}/v1/tokens\n\nPress Ctrl-C to stop.\n",
+         curl --cacert {ca} -H \"Authorization: Bearer {token}\" {url}/api/v1/DEMO/datasets\n  \
+         curl --cacert {ca} -H \"Authorization: Bearer {token}\" {url}/api/v1/DEMO/datasets/{people}/export/csv\n  \
+         curl --cacert {ca} -H \"X-TOKEN: {token}\" {url}/v1/organizations/\n\nPress Ctrl-C to stop.\n",
         ADMIN.0, ADMIN.1, USER.0, USER.1
     );
     server.run_until(crate::shutdown_signal()).await;

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod datasets;
 mod demo;
 mod settings;
 

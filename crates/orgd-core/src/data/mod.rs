@@ -2,11 +2,13 @@
 //! (orgvue-dialect §3–§6), free of HTTP and SQL.
 
 pub mod actions;
+pub mod csv_actions;
 pub mod export;
 pub mod filter;
 pub mod hierarchy;
 pub mod ops;
 pub mod schema;
+pub mod stream;
 pub mod values;
 
 pub use schema::{Dataset, DatasetType, Property, PropertyType};

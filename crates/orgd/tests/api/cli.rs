@@ -212,7 +212,7 @@ async fn the_demo_prints_commands_that_work() {
     let (url, ca, token) = (field("base URL"), field("CA certificate"), field("API token"));
     let http = client(std::path::Path::new(&ca));
     let curls: Vec<&String> = lines.iter().filter(|l| l.trim().starts_with("curl ")).collect();
-    assert_eq!(curls.len(), 3, "{lines:?}");
+    assert_eq!(curls.len(), 4, "{lines:?}");
     for curl in curls {
         let target = curl.split_whitespace().last().unwrap();
         assert!(target.starts_with(&url));
@@ -223,7 +223,15 @@ async fn the_demo_prints_commands_that_work() {
         };
         let r = http.get(target).header(name, value).send().await.unwrap();
         assert_eq!(r.status(), 200, "{curl}");
+        if target.ends_with("/export/csv") {
+            let csv = r.text().await.unwrap();
+            assert_eq!(csv.lines().count(), 1001, "a header and 1,000 generated people");
+        }
     }
+    let datasets: Vec<serde_json::Value> =
+        http.get(format!("{url}/api/v1/DEMO/datasets")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = datasets.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Assignments", "People", "Positions"]);
     let tenants: Vec<serde_json::Value> =
         http.get(format!("{url}/api/v1/tenants")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let ids: Vec<&str> = tenants.iter().map(|t| t["tenantId"].as_str().unwrap()).collect();
@@ -348,4 +356,75 @@ async fn serve_layers_flags_over_environment_over_file() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn operators_import_and_export_dataset_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&orgd(d, &["admin", "org", "create", "--tenant-id", "ACME", "--name", "Acme"]));
+    let store = orgd_store::SqlStore::open(&format!("sqlite://{}/orgd.db", d.display())).await.unwrap();
+    let org = orgd_core::ops::load_org(&store, "ACME").await.unwrap();
+    let schema = serde_json::json!({"name": "People", "type": "PEOPLE", "autoId": "Employee ID", "labelId": "Full Name",
+        "properties": [{"key": "Employee ID", "type": "number", "isRequired": true}, {"key": "Full Name", "type": "text", "isRequired": true},
+        {"key": "Start Date", "type": "date"}]});
+    let ds = orgd_core::data::ops::create(&store, &org.org_id, &schema, 0).await.unwrap();
+    store.close().await;
+    let csv = d.join("people.csv");
+    std::fs::write(
+        &csv,
+        "_action,Employee ID,Full Name,Start Date\ncreate,1,\"Lima, Ana\",01/03/2020\ncreate,2,Bob,\n",
+    )
+    .unwrap();
+    let out = ok(&orgd(
+        d,
+        &[
+            "admin",
+            "dataset",
+            "import",
+            "--tenant",
+            "ACME",
+            "--dataset",
+            &ds.id,
+            "--file",
+            csv.to_str().unwrap(),
+            "--auto-id",
+            "--date-format",
+            "DD/MM/YYYY",
+        ],
+    ));
+    assert!(out.contains("2 succeeded, 0 failed"), "{out}");
+    let exported = ok(&orgd(
+        d,
+        &["admin", "dataset", "export", "--tenant", "ACME", "--dataset", &ds.id, "--format", "csv", "--unix"],
+    ));
+    assert_eq!(exported, "Employee ID,Full Name,Start Date\n1,\"Lima, Ana\",2020-03-01T00:00:00.000Z\n2,Bob,\n");
+    // A failing file applies nothing and says why.
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, r#"[{"_action":"update","Employee ID":1,"Full Name":"X"},{"_action":"create","Employee ID":1,"Full Name":"Dup"}]"#).unwrap();
+    let out = orgd(
+        d,
+        &[
+            "admin",
+            "dataset",
+            "import",
+            "--tenant",
+            "ACME",
+            "--dataset",
+            &ds.id,
+            "--file",
+            bad.to_str().unwrap(),
+            "--auto-id",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(stderr.contains("action 1") && stderr.contains("nothing was applied"), "{stderr}");
+    let again = ok(&orgd(
+        d,
+        &["admin", "dataset", "export", "--tenant", "ACME", "--dataset", &ds.id, "--format", "csv", "--unix"],
+    ));
+    assert_eq!(again, exported);
+    let listed = ok(&orgd(d, &["admin", "dataset", "list", "--tenant", "ACME"]));
+    assert!(listed.contains(&ds.id) && listed.contains("People"), "{listed}");
 }
