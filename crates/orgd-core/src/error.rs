@@ -64,6 +64,7 @@ error_codes! {
     TokenNotFound = 404006, 404, "TokenNotFound", "Token not found.", "Token not found";
     Conflict = 409001, 409, "Conflict", "The request conflicts with the current state.", "Conflict";
     PresignedUrlInvalid = 40350, 403, "PresignedUrlInvalid", "The presigned URL is invalid or has expired.", "The presigned URL is invalid or has expired";
+    RemoteLocationFailed = 502001, 502, "RemoteLocationFailed", "Remote location failed.", "Remote location failed";
     ServiceUnavailable = 503001, 503, "ServiceUnavailable", "The service is temporarily unavailable; try again shortly.", "Service temporarily unavailable";
     InternalError = 500001, 500, "InternalError", "Internal error.", "Internal error";
 }

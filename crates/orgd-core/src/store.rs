@@ -2,6 +2,7 @@
 //! and PostgreSQL, and both pass the same conformance suite.
 
 use crate::data::actions::Change;
+use crate::data::jobs::{ChunkOwner, FileRecord, Job};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
 use crate::ids::OrgId;
@@ -96,4 +97,36 @@ pub trait Store: Send + Sync + 'static {
     async fn get_item(&self, dataset_id: &str, item_id: &str) -> StoreResult<Option<Item>>;
     /// Start a write: a transaction holding the dataset's write lock.
     async fn begin_write(&self, dataset_id: &str) -> StoreResult<Box<dyn DatasetWrite>>;
+
+    /// A named server secret shared by every node, created at random on first use.
+    async fn secret(&self, name: &str) -> StoreResult<String>;
+    /// Queue a job.
+    async fn insert_job(&self, job: &Job) -> StoreResult<()>;
+    /// One job.
+    async fn get_job(&self, job_id: &str) -> StoreResult<Option<Job>>;
+    /// Take the oldest queued job of a tenant with fewer than `per_org` running ones; each job is taken
+    /// once, whatever the number of nodes.
+    async fn claim_job(&self, now: i64, per_org: i64) -> StoreResult<Option<Job>>;
+    /// Save a job's state (status, result, errors, timestamps).
+    async fn save_job(&self, job: &Job) -> StoreResult<()>;
+    /// Heartbeat of a running job.
+    async fn touch_job(&self, job_id: &str, now: i64) -> StoreResult<()>;
+    /// Fail running jobs whose heartbeat is older than `before` (their node died); returns how many.
+    async fn fail_stale_jobs(&self, before: i64, now: i64, errors: &str) -> StoreResult<u64>;
+    /// Delete final jobs (with their results) that ended before `before`.
+    async fn purge_jobs(&self, before: i64) -> StoreResult<u64>;
+    /// Store chunk `n` of a job result or an uploaded file.
+    async fn put_chunk(&self, owner: &ChunkOwner, n: i64, data: &[u8]) -> StoreResult<()>;
+    /// Chunks `>= from`, at most `limit`, in order.
+    async fn chunks(&self, owner: &ChunkOwner, from: i64, limit: i64) -> StoreResult<Vec<(i64, Vec<u8>)>>;
+    /// Delete the chunks of an owner.
+    async fn delete_chunks(&self, owner: &ChunkOwner) -> StoreResult<()>;
+    /// Record a temporary file.
+    async fn insert_file(&self, file: &FileRecord) -> StoreResult<()>;
+    /// One temporary file.
+    async fn get_file(&self, file_id: &str) -> StoreResult<Option<FileRecord>>;
+    /// Claim the single upload of a file; false when it was already uploaded.
+    async fn claim_upload(&self, file_id: &str) -> StoreResult<bool>;
+    /// Delete files that expired before `before`.
+    async fn purge_files(&self, before: i64) -> StoreResult<u64>;
 }

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v2/org/{org_id}", apperian::v2_routes())
         .nest("/v3", apperian::v3_routes())
         .merge(apperian::alias_routes())
+        .merge(crate::signed::routes())
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

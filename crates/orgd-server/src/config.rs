@@ -40,6 +40,12 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// The plan new orgs get.
     pub default_usage_plan: UsagePlan,
+    /// Let jobs call plain-http URLs (callbacks, locations), for tests on loopback.
+    pub outbound_allow_http: bool,
+    /// Minutes a finished job's data (and a temporary file) is kept.
+    pub jobs_retention_minutes: i64,
+    /// Background job workers on this node.
+    pub job_workers: usize,
 }
 
 impl ServerConfig {
@@ -55,6 +61,9 @@ impl ServerConfig {
             tls: TlsSource::SelfSigned,
             trusted_proxies: Vec::new(),
             default_usage_plan: UsagePlan::default(),
+            outbound_allow_http: false,
+            jobs_retention_minutes: 15,
+            job_workers: 2,
         }
     }
 }

@@ -94,7 +94,9 @@ pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> anyhow::Resul
     let cert_path = tls.as_ref().map(|t| t.cert_path.clone());
     let fingerprint = tls.as_ref().map(|t| t.fingerprint.clone());
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
-    let state = AppState::new(store, config, public_url.clone());
+    let signing_key =
+        store.secret("presign").await.context("cannot read the signing key from the database")?.into_bytes();
+    let state = AppState::new(store, config, public_url.clone(), signing_key);
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, acceptor, state.clone(), stop_rx));
     tracing::info!(%addr, url = %public_url, "orgd is listening");
@@ -110,6 +112,9 @@ async fn serve(
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
     let background = tokio::spawn(background_tasks(state.clone(), stop.clone()));
+    let workers: Vec<_> = (0..state.config.job_workers.max(1))
+        .map(|_| tokio::spawn(crate::jobs::worker(state.clone(), stop.clone())))
+        .collect();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -164,6 +169,9 @@ async fn serve(
         tracing::warn!("some connections were still busy after 10 s and were closed");
     }
     let _ = background.await;
+    for w in workers {
+        let _ = w.await;
+    }
     if let Err(e) = state.gate.cache.flush_uses().await {
         tracing::warn!(error = %e, "could not write the last token uses");
     }
@@ -215,6 +223,8 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut epoch = tokio::time::interval(orgd_core::auth_cache::EPOCH_POLL);
     let mut flush = tokio::time::interval(Duration::from_secs(5));
     let mut purge = tokio::time::interval(Duration::from_secs(3600));
+    let mut retention = tokio::time::interval(Duration::from_secs(30));
+    crate::jobs::fail_stale(&state).await;
     epoch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -237,6 +247,7 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
                     Err(e) => tracing::warn!(error = %e, "cannot purge old sessions"),
                 }
             }
+            _ = retention.tick() => crate::jobs::purge(&state).await,
             _ = stop.changed() => return,
         }
     }

@@ -26,14 +26,35 @@ pub struct Inner {
     pub public_url: String,
     /// Counters.
     pub metrics: Metrics,
+    /// Key of presigned URLs (shared by every node through the store).
+    pub signing_key: Vec<u8>,
+    /// Wakes the job workers when a job is queued here.
+    pub jobs_queued: tokio::sync::Notify,
+    /// Client for outbound calls (callbacks, export/result/import locations).
+    pub outbound: reqwest::Client,
 }
 
 impl AppState {
     /// Build the state.
-    pub fn new(store: Arc<dyn Store>, config: ServerConfig, public_url: String) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig, public_url: String, signing_key: Vec<u8>) -> Self {
         let clock = Arc::new(SystemClock::default());
         let gate = Gate::new(store.clone(), clock.clone());
-        AppState(Arc::new(Inner { gate, store, clock, config, public_url, metrics: Metrics::default() }))
+        let outbound = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("the outbound HTTP client builds with static settings");
+        AppState(Arc::new(Inner {
+            gate,
+            store,
+            clock,
+            config,
+            public_url,
+            metrics: Metrics::default(),
+            signing_key,
+            jobs_queued: tokio::sync::Notify::new(),
+            outbound,
+        }))
     }
 }
 

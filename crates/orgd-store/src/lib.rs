@@ -3,11 +3,13 @@
 //! engines share; only the migrations differ.
 
 mod datasets;
+mod jobs;
 mod rows;
 pub mod testing;
 
 use async_trait::async_trait;
 use orgd_core::clock::to_millis;
+use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job};
 use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
 use orgd_core::ids::OrgId;
@@ -495,6 +497,66 @@ impl Store for SqlStore {
 
     async fn begin_write(&self, dataset_id: &str) -> StoreResult<Box<dyn DatasetWrite>> {
         self.begin_write_impl(dataset_id).await
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<String> {
+        self.secret_impl(name).await
+    }
+
+    async fn insert_job(&self, job: &Job) -> StoreResult<()> {
+        self.insert_job_impl(job).await
+    }
+
+    async fn get_job(&self, job_id: &str) -> StoreResult<Option<Job>> {
+        self.get_job_impl(job_id).await
+    }
+
+    async fn claim_job(&self, now: i64, per_org: i64) -> StoreResult<Option<Job>> {
+        self.claim_job_impl(now, per_org).await
+    }
+
+    async fn save_job(&self, job: &Job) -> StoreResult<()> {
+        self.save_job_impl(job).await
+    }
+
+    async fn touch_job(&self, job_id: &str, now: i64) -> StoreResult<()> {
+        self.touch_job_impl(job_id, now).await
+    }
+
+    async fn fail_stale_jobs(&self, before: i64, now: i64, errors: &str) -> StoreResult<u64> {
+        self.fail_stale_jobs_impl(before, now, errors).await
+    }
+
+    async fn purge_jobs(&self, before: i64) -> StoreResult<u64> {
+        self.purge_jobs_impl(before).await
+    }
+
+    async fn put_chunk(&self, owner: &ChunkOwner, n: i64, data: &[u8]) -> StoreResult<()> {
+        self.put_chunk_impl(owner, n, data).await
+    }
+
+    async fn chunks(&self, owner: &ChunkOwner, from: i64, limit: i64) -> StoreResult<Vec<(i64, Vec<u8>)>> {
+        self.chunks_impl(owner, from, limit).await
+    }
+
+    async fn delete_chunks(&self, owner: &ChunkOwner) -> StoreResult<()> {
+        self.delete_chunks_impl(owner).await
+    }
+
+    async fn insert_file(&self, file: &FileRecord) -> StoreResult<()> {
+        self.insert_file_impl(file).await
+    }
+
+    async fn get_file(&self, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        self.get_file_impl(file_id).await
+    }
+
+    async fn claim_upload(&self, file_id: &str) -> StoreResult<bool> {
+        self.claim_upload_impl(file_id).await
+    }
+
+    async fn purge_files(&self, before: i64) -> StoreResult<u64> {
+        self.purge_files_impl(before).await
     }
 
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {

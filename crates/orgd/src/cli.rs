@@ -89,6 +89,15 @@ pub struct ServeArgs {
     /// Serve plain HTTP, for running behind a TLS-terminating proxy (loopback only unless --trusted-proxy).
     #[arg(long, env = "ORGD_INSECURE_HTTP")]
     pub insecure_http: bool,
+    /// Let async jobs call plain-http URLs (callbacks, export/result/import locations); for local tests.
+    #[arg(long, env = "ORGD_OUTBOUND_ALLOW_HTTP")]
+    pub outbound_allow_http: bool,
+    /// Minutes finished jobs' results and temporary files are kept [default: 15].
+    #[arg(long, env = "ORGD_JOBS_RETENTION_MINUTES", value_name = "N")]
+    pub jobs_retention_minutes: Option<i64>,
+    /// Background job workers on this node [default: 2].
+    #[arg(long, env = "ORGD_JOB_WORKERS", value_name = "N")]
+    pub job_workers: Option<usize>,
 }
 
 /// `orgd demo`.

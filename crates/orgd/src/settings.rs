@@ -23,6 +23,9 @@ pub struct FileConfig {
     trusted_proxies: Option<Vec<IpNet>>,
     insecure_http: Option<bool>,
     default_usage_plan: Option<UsagePlan>,
+    outbound_allow_http: Option<bool>,
+    jobs_retention_minutes: Option<i64>,
+    job_workers: Option<usize>,
 }
 
 fn load_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -79,5 +82,12 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         tls,
         trusted_proxies,
         default_usage_plan: file.default_usage_plan.unwrap_or_default(),
+        outbound_allow_http: args.outbound_allow_http || file.outbound_allow_http.unwrap_or(false),
+        jobs_retention_minutes: args
+            .jobs_retention_minutes
+            .or(file.jobs_retention_minutes)
+            .unwrap_or(defaults.jobs_retention_minutes)
+            .max(1),
+        job_workers: args.job_workers.or(file.job_workers).unwrap_or(defaults.job_workers).max(1),
     })
 }

@@ -2,10 +2,12 @@
 //! (orgvue-dialect §3–§6), free of HTTP and SQL.
 
 pub mod actions;
+pub mod async_ops;
 pub mod csv_actions;
 pub mod export;
 pub mod filter;
 pub mod hierarchy;
+pub mod jobs;
 pub mod ops;
 pub mod schema;
 pub mod stream;

@@ -31,6 +31,7 @@ pub struct TestApp {
 pub struct Builder {
     db: Db,
     trusted_proxies: Vec<ipnet::IpNet>,
+    outbound_allow_http: bool,
 }
 
 impl TestApp {
@@ -44,7 +45,7 @@ impl TestApp {
             Ok("postgres") => Db::Postgres,
             _ => Db::Sqlite,
         };
-        Builder { db, trusted_proxies: vec![] }
+        Builder { db, trusted_proxies: vec![], outbound_allow_http: false }
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -124,6 +125,12 @@ impl Builder {
         self
     }
 
+    /// Let jobs call the test's plain-http loopback receivers.
+    pub fn outbound_http(mut self) -> Self {
+        self.outbound_allow_http = true;
+        self
+    }
+
     pub fn trusted_proxy(mut self, cidr: &str) -> Self {
         self.trusted_proxies.push(cidr.parse().unwrap());
         self
@@ -134,6 +141,7 @@ impl Builder {
         let mut config = ServerConfig::for_data_dir(dir.path());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.trusted_proxies = self.trusted_proxies;
+        config.outbound_allow_http = self.outbound_allow_http;
         if self.db == Db::Postgres {
             let server = postgres_server().expect("ORGD_TEST_POSTGRES_URL must be set for PostgreSQL tests");
             config.database_url = fresh_postgres_database(&server).await;
@@ -195,5 +203,48 @@ impl TestApp {
             body[k] = v;
         }
         self.request(reqwest::Method::POST, "/users/authenticate").json(&body).send().await.unwrap()
+    }
+}
+
+/// One received request: method, path and query, body.
+pub type Received = (String, String, Vec<u8>);
+
+/// A plain-HTTP receiver on loopback that records every request (method, path and query, body).
+pub struct Receiver {
+    pub url: String,
+    pub seen: Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let seen: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
+        let s2 = seen.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let seen = s2.clone();
+            async move {
+                let method = req.method().to_string();
+                let uri = req.uri().to_string();
+                let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap().to_vec();
+                seen.lock().unwrap().push((method, uri, body));
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, seen }
+    }
+
+    /// Wait until `n` requests arrived (at most 20 s).
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let started = std::time::Instant::now();
+        loop {
+            let seen = self.seen.lock().unwrap().clone();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "only {} requests arrived", seen.len());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }

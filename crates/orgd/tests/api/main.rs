@@ -3,6 +3,7 @@
 mod cli;
 mod datasets;
 mod helpers;
+mod jobs;
 mod login;
 mod orgs;
 mod pipeline;

@@ -2,13 +2,14 @@
 
 mod datasets;
 mod export;
+mod jobs;
 
 use crate::extract::Acting;
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::handler::Handler;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use orgd_core::access::Operation;
 use serde_json::{json, Value};
@@ -25,6 +26,10 @@ pub fn routes() -> Router<AppState> {
             get(datasets::items).post(datasets::items).put(datasets::import.layer(write())),
         )
         .route("/{tenantId}/datasets/{datasetId}/items/{itemId}", get(datasets::item))
+        .route("/{tenantId}/datasets/{datasetId}/items/import", put(jobs::async_import.layer(write())))
+        .route("/{tenantId}/datasets/{datasetId}/export", post(jobs::async_export))
+        .route("/{tenantId}/files/generate", post(jobs::generate_file.layer(write())))
+        .route("/{tenantId}/jobs/{jobId}", get(jobs::job))
         .route("/{tenantId}/datasets/{datasetId}/export/{format}", get(export::sync_export).post(export::sync_export))
 }
 

@@ -1,0 +1,146 @@
+//! Async submissions: `POST …/export?exportFormat=`, `PUT …/items/import`, `POST /files/generate`, and
+//! `GET /jobs/{jobId}`.
+
+use super::datasets::dataset_of;
+use crate::extract::{parse_json, Acting, QueryList, RawBody};
+use crate::jobs::{presign, ticket};
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use orgd_core::clock::{iso_millis, to_millis, Clock};
+use orgd_core::data::async_ops;
+use orgd_core::data::jobs::{FileRecord, Job, JobKind, JobStatus};
+use orgd_core::data::{new_id, parse_id};
+use orgd_core::error::{ApiError, ErrorCode, FieldFault};
+use orgd_core::model::Role;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Temporary files live this long.
+const FILE_MINUTES: i64 = 15;
+
+async fn submit(
+    state: &AppState,
+    acting: &Acting,
+    ds_id: &str,
+    kind: JobKind,
+    request: Value,
+) -> Result<Response, Failure> {
+    let now = to_millis(state.clock.now());
+    let job = Job {
+        id: new_id(),
+        org_id: acting.target.org_id.to_string(),
+        dataset_id: ds_id.to_string(),
+        kind,
+        status: JobStatus::Created,
+        created_by: acting.user.user_id.clone(),
+        created_by_psk: acting.user.psk,
+        trace_id: acting.info.trace_id.clone(),
+        request,
+        result_type: None,
+        result_kept: false,
+        errors: None,
+        error_count: 0,
+        created_at: now,
+        modified_at: now,
+        finished_at: None,
+    };
+    state.store.insert_job(&job).await?;
+    state.jobs_queued.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(ticket(state, &job))).into_response())
+}
+
+/// `POST /{tenantId}/datasets/{datasetId}/export?exportFormat=F`.
+pub async fn async_export(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+    query: QueryList,
+    RawBody(body): RawBody,
+) -> Result<Response, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
+    let all = state.store.list_datasets(&acting.target.org_id).await?;
+    let req = async_ops::export_request(&ds, &query.0, body.as_ref(), state.config.outbound_allow_http, &all)?;
+    submit(&state, &acting, &ds.id, JobKind::Export, req).await
+}
+
+/// `PUT /{tenantId}/datasets/{datasetId}/items/import`.
+pub async fn async_import(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+    query: QueryList,
+    RawBody(body): RawBody,
+) -> Result<Response, Failure> {
+    let ds = dataset_of(&state, &acting, &params).await?;
+    orgd_core::data::ops::import_options(&ds, &query.0)?;
+    let v = parse_json(&body)?;
+    let own = format!("{}/signed/v1/files/", state.public_url);
+    let req = async_ops::import_request(&query.0, &v, state.config.outbound_allow_http, &own)?;
+    submit(&state, &acting, &ds.id, JobKind::Import, req).await
+}
+
+/// `GET /{tenantId}/jobs/{jobId}`: the ticket with fresh URLs, for its creator or an administrator.
+pub async fn job(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Value>, Failure> {
+    let not_found = || ApiError::new(ErrorCode::JobNotFound);
+    let id = params.get("jobId").and_then(|j| parse_id(j)).ok_or_else(|| {
+        ApiError::new(ErrorCode::PathParameterMustBeUuidString)
+            .with_message("Path parameter {jobId} must be a UUID string.")
+            .with_context("pathParameter", "{jobId}")
+    })?;
+    let job =
+        state.store.get_job(&id).await?.filter(|j| j.org_id == acting.target.org_id.as_str()).ok_or_else(not_found)?;
+    if job.created_by_psk != acting.user.psk && acting.user.role != Role::Administrator {
+        return Err(not_found().into());
+    }
+    Ok(Json(ticket(&state, &job)))
+}
+
+/// `POST /{tenantId}/files/generate`.
+pub async fn generate_file(
+    State(state): State<AppState>,
+    acting: Acting,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, Failure> {
+    let v = parse_json(&body)?;
+    let mut faults = Vec::new();
+    let field = |k: &str, allowed: &[&str], faults: &mut Vec<FieldFault>| match v.get(k).and_then(Value::as_str) {
+        Some(x) if allowed.contains(&x) => x.to_string(),
+        _ => {
+            faults.push(FieldFault { field: k.into(), message: format!("is required: one of {}", allowed.join(", ")) });
+            String::new()
+        }
+    };
+    let target_type = field("targetType", &["json", "csv"], &mut faults);
+    let target_encoding = field("targetEncoding", &["identity", "gzip"], &mut faults);
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults).into());
+    }
+    let now = state.clock.now();
+    let expires = now + time::Duration::minutes(FILE_MINUTES);
+    let f = FileRecord {
+        id: new_id(),
+        org_id: acting.target.org_id.to_string(),
+        target_type: target_type.clone(),
+        target_encoding: target_encoding.clone(),
+        uploaded: false,
+        created_at: to_millis(now),
+        expires_at: to_millis(expires),
+    };
+    state.store.insert_file(&f).await?;
+    let path = format!("/signed/v1/files/{}", f.id);
+    let exp = expires.unix_timestamp();
+    Ok(Json(json!({
+        "fileId": f.id, "targetType": target_type, "targetEncoding": target_encoding, "expiresAt": iso_millis(expires),
+        "_links": {"put": {"url": presign(&state, "PUT", &path, exp), "method": "PUT"},
+                   "get": {"url": presign(&state, "GET", &path, exp), "method": "GET"}}
+    })))
+}

@@ -1,0 +1,348 @@
+//! The job runner: workers take queued jobs from the store (each job once, across nodes), run async
+//! exports and imports, keep results in chunks or send them to the client's location, call callbacks,
+//! and clean up after the retention time.
+
+use crate::state::AppState;
+use axum::body::Bytes;
+use futures_util::StreamExt;
+use orgd_core::clock::{to_millis, Clock};
+use orgd_core::data::async_ops::{self, Location};
+use orgd_core::data::jobs::{self, ChunkOwner, Job, JobKind, JobStatus};
+use orgd_core::data::ops;
+use orgd_core::data::stream::{self, Sink};
+use orgd_core::error::{ApiError, ErrorCode};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Chunks read per store round trip when sending results.
+const CHUNKS_PER_READ: i64 = 16;
+/// A running job's heartbeat; jobs silent for [`STALE_AFTER_MS`] are failed (their node died).
+const HEARTBEAT: Duration = Duration::from_secs(10);
+const STALE_AFTER_MS: i64 = 60_000;
+
+fn now_ms(state: &AppState) -> i64 {
+    to_millis(state.clock.now())
+}
+
+/// A presigned URL for `path` (which starts with `/signed/v1/`).
+pub fn presign(state: &AppState, method: &str, path: &str, expires_s: i64) -> String {
+    let sig = jobs::sign(&state.signing_key, method, path, expires_s);
+    format!("{}{path}?expires={expires_s}&signature={sig}", state.public_url)
+}
+
+/// The ticket of a job with fresh presigned URLs.
+pub fn ticket(state: &AppState, job: &Job) -> Value {
+    let self_path = format!("/signed/v1/jobs/{}", job.id);
+    let self_url = presign(state, "GET", &self_path, job.created_at / 1000 + jobs::TICKET_URL_SECONDS);
+    let result_url = job.finished_at.map(|f| {
+        let expires = f / 1000 + state.config.jobs_retention_minutes * 60;
+        presign(state, "GET", &format!("{self_path}/result"), expires)
+    });
+    jobs::ticket(job, &self_url, result_url.as_deref())
+}
+
+/// Fail jobs whose node stopped sending heartbeats (at start-up and periodically).
+pub async fn fail_stale(state: &AppState) {
+    let now = now_ms(state);
+    let errors =
+        json!([{"name": "InternalError", "code": "500001", "message": "The server running this job stopped."}])
+            .to_string();
+    match state.store.fail_stale_jobs(now - STALE_AFTER_MS, now, &errors).await {
+        Ok(n) if n > 0 => tracing::warn!(jobs = n, "failed jobs whose server stopped"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot check for stale jobs"),
+    }
+}
+
+/// Delete job data and temporary files past their retention.
+pub async fn purge(state: &AppState) {
+    let now = now_ms(state);
+    let keep = state.config.jobs_retention_minutes * 60_000;
+    if let Err(e) = state.store.purge_jobs(now - keep).await {
+        tracing::warn!(error = %e, "cannot purge finished jobs");
+    }
+    if let Err(e) = state.store.purge_files(now).await {
+        tracing::warn!(error = %e, "cannot purge expired files");
+    }
+    fail_stale(state).await;
+}
+
+/// One worker: take a job, run it, repeat; wait for a notification or poll every 500 ms when idle.
+pub async fn worker(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match state.store.claim_job(now_ms(&state), jobs::RUNNING_PER_TENANT).await {
+            Ok(Some(job)) => run(&state, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.jobs_queued.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take a job");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+fn error_json(e: &ApiError) -> Value {
+    if !e.listed.is_empty() {
+        return Value::Array(e.listed.clone());
+    }
+    json!([{"name": e.code.name(), "code": e.code.code().to_string(), "message": e.orgvue_message()}])
+}
+
+async fn run(state: &AppState, mut job: Job) {
+    tracing::info!(job_id = %job.id, kind = job.kind.as_str(), trace_id = %job.trace_id, "job started");
+    let heartbeat = {
+        let (state, id) = (state.clone(), job.id.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let _ = state.store.touch_job(&id, now_ms(&state)).await;
+            }
+        })
+    };
+    let result = match job.kind {
+        JobKind::Export => run_export(state, &job).await,
+        JobKind::Import => run_import(state, &job).await,
+    };
+    heartbeat.abort();
+    let now = now_ms(state);
+    job.modified_at = now;
+    job.finished_at = Some(now);
+    match result {
+        Ok((result_type, kept)) => {
+            job.status = JobStatus::Completed;
+            job.result_type = Some(result_type);
+            job.result_kept = kept;
+        }
+        Err(e) => {
+            let errors = error_json(&e);
+            let list = errors.as_array().cloned().unwrap_or_default();
+            job.status = JobStatus::Failed;
+            job.error_count = list.len() as i64;
+            job.errors = Some(list.into_iter().take(1000).collect());
+            job.result_kept = false;
+            let _ = state.store.delete_chunks(&ChunkOwner::Job(job.id.clone())).await;
+        }
+    }
+    if let Err(e) = state.store.save_job(&job).await {
+        tracing::error!(job_id = %job.id, error = %e, "cannot save the job's final state");
+    }
+    tracing::info!(job_id = %job.id, status = job.status.as_str(), "job ended");
+    if let Some(cb) = job.request["body"].get("callback").cloned() {
+        call_back(state, &job, &cb).await;
+    }
+}
+
+struct ChunkSink<'a> {
+    state: &'a AppState,
+    owner: ChunkOwner,
+    n: i64,
+}
+
+impl Sink for ChunkSink<'_> {
+    async fn write(&mut self, chunk: String) -> Result<(), String> {
+        self.state.store.put_chunk(&self.owner, self.n, chunk.as_bytes()).await.map_err(|e| e.to_string())?;
+        self.n += 1;
+        Ok(())
+    }
+}
+
+fn location_of(v: Option<&Value>) -> Option<Location> {
+    let v = v?;
+    Some(Location {
+        method: v.get("method").and_then(Value::as_str).unwrap_or("PUT").to_ascii_uppercase(),
+        url: v.get("url").and_then(Value::as_str).unwrap_or("").to_string(),
+    })
+}
+
+fn remote_failed(url: &str, what: String) -> ApiError {
+    let clean = url.split('?').next().unwrap_or(url).to_string();
+    ApiError::new(ErrorCode::RemoteLocationFailed).with_message(what).with_context("url", clean)
+}
+
+/// Send a job's kept chunks to a client location, then drop them.
+async fn deliver(state: &AppState, owner: &ChunkOwner, loc: &Location, content_type: &str) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let owner2 = owner.clone();
+    let body = futures_util::stream::unfold((store, owner2, 0i64, false), |(store, owner, from, done)| async move {
+        if done {
+            return None;
+        }
+        match store.chunks(&owner, from, CHUNKS_PER_READ).await {
+            Ok(chunks) if chunks.is_empty() => None,
+            Ok(chunks) => {
+                let next = chunks.last().map(|(n, _)| n + 1).unwrap_or(from);
+                let last = (chunks.len() as i64) < CHUNKS_PER_READ;
+                let bytes: Vec<u8> = chunks.into_iter().flat_map(|(_, d)| d).collect();
+                Some((Ok::<Bytes, std::io::Error>(Bytes::from(bytes)), (store, owner, next, last)))
+            }
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (store, owner, from, true))),
+        }
+    });
+    let method = reqwest::Method::from_bytes(loc.method.as_bytes()).unwrap_or(reqwest::Method::PUT);
+    let r = state
+        .outbound
+        .request(method, &loc.url)
+        .header("content-type", content_type)
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .map_err(|e| remote_failed(&loc.url, format!("Remote location could not be reached: {e}")))?;
+    if !r.status().is_success() {
+        return Err(remote_failed(&loc.url, format!("Remote location answered {}.", r.status().as_u16())));
+    }
+    state.store.delete_chunks(owner).await?;
+    Ok(())
+}
+
+async fn run_export(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
+    let ds =
+        state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
+    let plan = async_ops::plan_async_export(&ds, &job.request)?;
+    let content_type = plan.format.content_type().to_string();
+    let owner = ChunkOwner::Job(job.id.clone());
+    let mut sink = ChunkSink { state, owner: owner.clone(), n: 0 };
+    stream::run(state.store.as_ref(), &ds, &plan, &mut sink, |_| {})
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::InternalError).with_message(e))?;
+    match location_of(job.request["body"].get("exportLocation")) {
+        Some(loc) => {
+            deliver(state, &owner, &loc, &content_type).await?;
+            Ok((content_type, false))
+        }
+        None => Ok((content_type, true)),
+    }
+}
+
+/// The bytes at an import location: one of our own temporary files, or an outbound GET.
+async fn fetch_source(state: &AppState, url: &str, org_id: &str) -> Result<(Vec<u8>, bool), ApiError> {
+    let own = format!("{}/signed/v1/files/", state.public_url);
+    if let Some(rest) = url.strip_prefix(&own) {
+        let (id, query) = rest.split_once('?').unwrap_or((rest, ""));
+        crate::signed::check_signature(state, "GET", &format!("/signed/v1/files/{id}"), query)?;
+        let file = state.store.get_file(id).await?.filter(|f| f.org_id == org_id && f.uploaded);
+        let file = file.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;
+        let owner = ChunkOwner::File(file.id.clone());
+        let mut bytes = Vec::new();
+        let mut from = 0;
+        loop {
+            let chunks = state.store.chunks(&owner, from, CHUNKS_PER_READ).await?;
+            let n = chunks.len();
+            for (i, d) in chunks {
+                from = i + 1;
+                bytes.extend(d);
+            }
+            if (n as i64) < CHUNKS_PER_READ {
+                break;
+            }
+        }
+        if file.target_encoding == "gzip" {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|_| ApiError::invalid_field("importLocation", "the uploaded file is not valid gzip"))?;
+            bytes = out;
+        }
+        return Ok((bytes, file.target_type == "csv"));
+    }
+    let r = state
+        .outbound
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| remote_failed(url, format!("Remote location could not be reached: {e}")))?;
+    if !r.status().is_success() {
+        return Err(remote_failed(url, format!("Remote location answered {}.", r.status().as_u16())));
+    }
+    let csv = r.headers().get("content-type").and_then(|c| c.to_str().ok()).is_some_and(|c| c.starts_with("text/csv"))
+        || url.split('?').next().is_some_and(|p| p.ends_with(".csv"));
+    let mut bytes = Vec::new();
+    let mut s = r.bytes_stream();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| remote_failed(url, format!("Remote location broke off: {e}")))?;
+        if bytes.len() + chunk.len() > jobs::FILE_LIMIT {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge).with_message("The import file exceeds 256 MiB."));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, csv))
+}
+
+async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
+    let ds =
+        state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
+    let params: Vec<(String, String)> = serde_json::from_value(job.request["params"].clone()).unwrap_or_default();
+    let opts = ops::import_options(&ds, &params)?;
+    let url = job.request["body"]["importLocation"]["url"].as_str().unwrap_or_default().to_string();
+    let (bytes, is_csv) = fetch_source(state, &url, &job.org_id).await?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid_field("importLocation", "the file is not UTF-8 text"))?;
+    let actions = if is_csv {
+        orgd_core::data::csv_actions::parse(&text)?
+    } else {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(a)) => a,
+            Ok(_) => {
+                return Err(ApiError::invalid_field(
+                    "importLocation",
+                    "the file must hold a JSON array of item actions",
+                ))
+            }
+            Err(_) => {
+                return Err(
+                    ApiError::new(ErrorCode::RequestBodyNotJson).with_message("The import file is not valid JSON.")
+                )
+            }
+        }
+    };
+    let outcome = ops::import(state.store.as_ref(), &ds, &actions, &opts, now_ms(state)).await?;
+    let body = Value::Array(outcome.results).to_string();
+    let owner = ChunkOwner::Job(job.id.clone());
+    let ct = "application/json; charset=UTF-8".to_string();
+    for (n, chunk) in body.as_bytes().chunks(stream::CHUNK).enumerate() {
+        state.store.put_chunk(&owner, n as i64, chunk).await?;
+    }
+    match location_of(job.request["body"].get("resultLocation")) {
+        Some(loc) => {
+            deliver(state, &owner, &loc, &ct).await?;
+            Ok((ct, false))
+        }
+        None => Ok((ct, true)),
+    }
+}
+
+async fn call_back(state: &AppState, job: &Job, cb: &Value) {
+    let template = cb.get("urlTemplate").and_then(Value::as_str).unwrap_or_default();
+    let method = cb.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
+    let tenant = state
+        .gate
+        .cache
+        .orgs()
+        .await
+        .ok()
+        .and_then(|o| {
+            orgd_core::ids::OrgId::parse(&job.org_id).and_then(|id| o.get(&id).map(|x| x.tenant_id.to_string()))
+        })
+        .unwrap_or_default();
+    let url = async_ops::callback_url(template, job.status.as_str(), &job.trace_id, &tenant, &job.id);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    for (attempt, wait) in [(1, 0u64), (2, 1), (3, 5)] {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let sent = state.outbound.request(method.clone(), &url).timeout(Duration::from_secs(10)).send().await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => tracing::warn!(job_id = %job.id, attempt, status = r.status().as_u16(), "callback refused"),
+            Err(e) => tracing::warn!(job_id = %job.id, attempt, error = %e, "callback failed"),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Presigned URLs (orgvue-dialect §7.2): job tickets, job results and temporary files, reached with a
+//! signature instead of a credential.
+
+use crate::render::Failure;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use orgd_core::clock::{to_millis, Clock};
+use orgd_core::data::jobs::{self, ChunkOwner, JobStatus};
+use orgd_core::error::{ApiError, ErrorCode};
+use orgd_core::store::Store;
+use std::sync::Arc;
+
+/// Bytes per stored chunk of an upload.
+const UPLOAD_CHUNK: usize = 1024 * 1024;
+
+/// `/signed/v1/…`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/signed/v1/jobs/{jobId}", any(ticket))
+        .route("/signed/v1/jobs/{jobId}/result", any(result))
+        .route("/signed/v1/files/{fileId}", any(file))
+}
+
+/// Check `expires` and `signature` of a presigned request (40350 when anything is off).
+pub fn check_signature(state: &AppState, method: &str, path: &str, query: &str) -> Result<(), ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let expires = get("expires").and_then(|e| e.parse::<i64>().ok());
+    let sig = get("signature");
+    let now = state.clock.now().unix_timestamp();
+    match (expires, sig) {
+        (Some(e), Some(s)) if jobs::verify(&state.signing_key, method, path, e, &s, now) => Ok(()),
+        _ => Err(ApiError::new(ErrorCode::PresignedUrlInvalid)),
+    }
+}
+
+fn check(state: &AppState, req: &Request) -> Result<(), ApiError> {
+    check_signature(state, req.method().as_str(), req.uri().path(), req.uri().query().unwrap_or(""))
+}
+
+async fn ticket(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<serde_json::Value>, Failure> {
+    check(&state, &req)?;
+    let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
+    Ok(Json(crate::jobs::ticket(&state, &job)))
+}
+
+fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {
+    let s = futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
+        if done {
+            return None;
+        }
+        match store.chunks(&owner, from, 8).await {
+            Ok(c) if c.is_empty() => None,
+            Ok(c) => {
+                let last = c.len() < 8;
+                let next = c.last().map(|(n, _)| n + 1).unwrap_or(from);
+                let bytes: Vec<u8> = c.into_iter().flat_map(|(_, d)| d).collect();
+                Some((Ok::<Bytes, std::io::Error>(Bytes::from(bytes)), (store, owner, next, last)))
+            }
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (store, owner, from, true))),
+        }
+    });
+    Body::from_stream(s)
+}
+
+async fn result(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Result<Response, Failure> {
+    check(&state, &req)?;
+    let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
+    if job.status != JobStatus::Completed || !job.result_kept {
+        return Err(ApiError::new(ErrorCode::JobNotFound).with_message("This job has no result kept by orgd.").into());
+    }
+    let ct = job.result_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    Ok(([(header::CONTENT_TYPE, ct)], stream_chunks(state.store.clone(), ChunkOwner::Job(id))).into_response())
+}
+
+async fn file(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Result<Response, Failure> {
+    check(&state, &req)?;
+    let now = to_millis(state.clock.now());
+    let f = state.store.get_file(&id).await?.filter(|f| f.expires_at > now);
+    let f = f.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;
+    if req.method() == Method::GET {
+        if !f.uploaded {
+            return Err(ApiError::new(ErrorCode::FileNotFound)
+                .with_message("Nothing has been uploaded to this file yet.")
+                .into());
+        }
+        return Ok(stream_chunks(state.store.clone(), ChunkOwner::File(id)).into_response());
+    }
+    if !state.store.claim_upload(&id).await? {
+        return Err(ApiError::new(ErrorCode::Conflict)
+            .with_message("This file was already uploaded; generate a new one.")
+            .into());
+    }
+    let owner = ChunkOwner::File(id);
+    let mut body = req.into_body().into_data_stream();
+    let (mut buf, mut n, mut total) = (Vec::with_capacity(UPLOAD_CHUNK), 0i64, 0usize);
+    while let Some(frame) = body.next().await {
+        let frame = frame.map_err(|_| ApiError::invalid_field("body", "the upload broke off"))?;
+        total += frame.len();
+        if total > jobs::FILE_LIMIT {
+            state.store.delete_chunks(&owner).await?;
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge)
+                .with_message(format!("The upload exceeds {} bytes; generate a new file.", jobs::FILE_LIMIT))
+                .into());
+        }
+        buf.extend_from_slice(&frame);
+        if buf.len() >= UPLOAD_CHUNK {
+            state.store.put_chunk(&owner, n, &buf).await?;
+            n += 1;
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        state.store.put_chunk(&owner, n, &buf).await?;
+    }
+    Ok(axum::http::StatusCode::OK.into_response())
+}
