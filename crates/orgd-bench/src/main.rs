@@ -1,0 +1,74 @@
+//! orgd's benchmark harness. `cargo run --release -p orgd-bench -- all` (or `bench/run.sh`) runs every
+//! scenario against a release `orgd serve` on loopback, measures each baseline in the same run, and
+//! writes BENCHMARKS.md. Set ORGD_BENCH_POSTGRES_URL to add PostgreSQL.
+
+mod data;
+mod report;
+mod server;
+
+use anyhow::Context;
+use report::{Figure, Report};
+use std::time::Instant;
+
+/// Settings from the command line.
+pub struct Settings {
+    /// Runs per figure (min/median/max).
+    pub runs: usize,
+    /// Items per import run.
+    pub import_items: usize,
+    /// Items in the exported dataset.
+    pub export_items: usize,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: orgd-bench all|import|export [--runs N] [--import-items N] [--export-items N] [--out FILE]\n\n\
+         Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
+    );
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(what) = args.first().cloned() else { usage() };
+    if !["all", "import", "export"].contains(&what.as_str()) {
+        usage();
+    }
+    let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000 };
+    let mut out = "BENCHMARKS.md".to_string();
+    let mut i = 1;
+    while i < args.len() {
+        let v = args.get(i + 1).cloned().unwrap_or_else(|| usage());
+        match args[i].as_str() {
+            "--runs" => s.runs = v.parse().unwrap_or_else(|_| usage()),
+            "--import-items" => s.import_items = v.parse().unwrap_or_else(|_| usage()),
+            "--export-items" => s.export_items = v.parse().unwrap_or_else(|_| usage()),
+            "--out" => out = v,
+            _ => usage(),
+        }
+        i += 2;
+    }
+    let started = Instant::now();
+    let mut report = Report::new(&s);
+    let mut backends = vec![("SQLite", None)];
+    if let Ok(url) = std::env::var("ORGD_BENCH_POSTGRES_URL") {
+        backends.push(("PostgreSQL", Some(url)));
+    }
+    for (name, pg) in backends {
+        eprintln!("== {name}");
+        let srv = server::Bench::start(pg.as_deref()).await.with_context(|| format!("starting the {name} server"))?;
+        if what == "all" || what == "import" {
+            let figs = data::import(&srv, &s).await?;
+            report.section(name, "Import (PUT …/items, 6 MB batches)", figs);
+        }
+        if what == "all" || what == "export" {
+            let figs: Vec<Figure> = data::export(&srv, &s).await?;
+            report.section(name, "Export (sync, streamed)", figs);
+        }
+        srv.stop();
+    }
+    report.write(&out, started.elapsed())?;
+    eprintln!("wrote {out}");
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Figures and the BENCHMARKS.md they go into.
+
+use crate::Settings;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// One measured figure with its baseline from the same run.
+pub struct Figure {
+    /// What was measured.
+    pub name: String,
+    /// Unit of the values (`rows/s`, `MB/s`).
+    pub unit: &'static str,
+    /// One value per run.
+    pub values: Vec<f64>,
+    /// The baseline's name.
+    pub baseline: String,
+    /// The baseline's values.
+    pub baseline_values: Vec<f64>,
+    /// Target ratio to the baseline (e.g. 0.5).
+    pub target: f64,
+    /// Anything else worth reporting (peak RSS growth).
+    pub note: String,
+}
+
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    (s[0], s[s.len() / 2], s[s.len() - 1])
+}
+
+/// The whole report.
+pub struct Report {
+    sections: Vec<(String, String, Vec<Figure>)>,
+    settings: String,
+}
+
+impl Report {
+    /// A report for these settings.
+    pub fn new(s: &Settings) -> Report {
+        Report {
+            sections: Vec::new(),
+            settings: format!(
+                "{} runs per figure; {} items per import run; {} items exported",
+                s.runs, s.import_items, s.export_items
+            ),
+        }
+    }
+
+    /// Add figures under a backend and a heading.
+    pub fn section(&mut self, backend: &str, title: &str, figs: Vec<Figure>) {
+        self.sections.push((backend.to_string(), title.to_string(), figs));
+    }
+
+    /// Write the markdown file.
+    pub fn write(&self, path: &str, took: Duration) -> anyhow::Result<()> {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+        let mem = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok())
+            })
+            .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
+            .unwrap_or_default();
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let date = time::OffsetDateTime::now_utc();
+        let mut md = String::new();
+        let _ = writeln!(md, "# orgd benchmarks\n");
+        let _ = writeln!(md, "Reproduce with `bench/run.sh` (or `cargo build --release -p orgd -p orgd-bench && target/release/orgd-bench all`);");
+        let _ = writeln!(
+            md,
+            "set `ORGD_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres` to add PostgreSQL.\n"
+        );
+        let _ = writeln!(md, "- machine: {cpu}, {cores} cores, {mem}");
+        let _ = writeln!(md, "- date: {}-{:02}-{:02}, commit `{commit}`", date.year(), date.month() as u8, date.day());
+        let _ = writeln!(md, "- {}; the harness took {:.0} s", self.settings, took.as_secs_f64());
+        let _ = writeln!(
+            md,
+            "- every baseline is measured in the same run, on the same machine, right beside its figure\n"
+        );
+        for (backend, title, figs) in &self.sections {
+            let _ = writeln!(md, "## {backend}: {title}\n");
+            let _ = writeln!(md, "| figure | min | median | max | baseline (median) | ratio | target | notes |");
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+            for f in figs {
+                let (lo, med, hi) = stats(&f.values);
+                let (_, bmed, _) = stats(&f.baseline_values);
+                let ratio = med / bmed;
+                let ok = if ratio >= f.target { "met" } else { "**not met**" };
+                let n = |x: f64| if x < 100.0 { format!("{x:.1} {}", f.unit) } else { format!("{x:.0} {}", f.unit) };
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {}: {} | {ratio:.2} | ≥ {:.2} ({ok}) | {} |",
+                    f.name,
+                    n(lo),
+                    n(med),
+                    n(hi),
+                    f.baseline,
+                    n(bmed),
+                    f.target,
+                    f.note
+                );
+            }
+            let _ = writeln!(md);
+        }
+        std::fs::write(path, md)?;
+        Ok(())
+    }
+}

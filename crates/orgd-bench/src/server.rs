@@ -1,0 +1,135 @@
+//! A release `orgd serve` process on loopback with a fresh database, a tenant, an admin and a token.
+
+use anyhow::{anyhow, Context};
+use orgd_core::clock::{Clock, SystemClock};
+use orgd_core::model::{Role, UsagePlan};
+use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
+use orgd_store::SqlStore;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The server under test.
+pub struct Bench {
+    child: Child,
+    /// Base URL.
+    pub url: String,
+    /// HTTPS client trusting the server's certificate.
+    pub client: reqwest::Client,
+    /// Bearer token of the tenant's administrator.
+    pub token: String,
+    /// Database URL (for baselines and seeding).
+    pub database: String,
+    /// Data folder.
+    pub _dir: tempfile::TempDir,
+    /// Server process id (for RSS).
+    pub pid: u32,
+}
+
+fn orgd_binary() -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe.parent().ok_or_else(|| anyhow!("no parent"))?.join("orgd");
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(anyhow!("{} is missing: run `cargo build --release -p orgd` first (bench/run.sh does)", p.display()))
+    }
+}
+
+/// A fresh PostgreSQL database on the server at `server_url`.
+pub async fn fresh_pg(server_url: &str) -> anyhow::Result<String> {
+    use sqlx::{Connection, Executor};
+    let name = format!("orgd_bench_{}", std::process::id());
+    let mut c = sqlx::PgConnection::connect(server_url).await.context("ORGD_BENCH_POSTGRES_URL")?;
+    let _ = c.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
+    c.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(server_url);
+    Ok(format!("{base}/{name}"))
+}
+
+impl Bench {
+    /// Prepare the database and start the server.
+    pub async fn start(pg: Option<&str>) -> anyhow::Result<Bench> {
+        let dir = tempfile::tempdir()?;
+        let database = match pg {
+            Some(server) => fresh_pg(server).await?,
+            None => format!("sqlite://{}/orgd.db", dir.path().display()),
+        };
+        let store = SqlStore::open(&database).await?;
+        let now = SystemClock::default().now();
+        let org = ops::create_org(
+            &store,
+            NewOrg { tenant_id: Some("BENCH".into()), name: "Bench".into(), ..NewOrg::default() },
+            &UsagePlan::default(),
+            now,
+        )
+        .await
+        .map_err(|e| anyhow!(e.to_string()))?;
+        let unlimited = OrgPatch {
+            rate_per_second: Some(1_000_000),
+            burst: Some(1_000_000),
+            max_concurrent: Some(10_000),
+            daily_quota: Some(None),
+            ..OrgPatch::default()
+        };
+        ops::update_org(&store, "BENCH", unlimited).await.map_err(|e| anyhow!(e.to_string()))?;
+        let fields = UserFields {
+            role: Some(Role::Administrator),
+            token_access: Some(true),
+            email: Some("bench@bench.test".into()),
+            ..UserFields::default()
+        };
+        let admin = ops::create_user(&store, &org, "bench@bench.test", fields, now)
+            .await
+            .map_err(|e| anyhow!(e.to_string()))?;
+        let (token, _) = ops::create_api_token(&store, &admin, NewToken::default(), now)
+            .await
+            .map_err(|e| anyhow!(e.to_string()))?;
+        store.close().await;
+        let mut child = Command::new(orgd_binary()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(["--database", &database])
+            .env("ORGD_LOG", "warn,orgd_server::startup=info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut err = BufReader::new(child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?);
+        let addr = loop {
+            let mut line = String::new();
+            if err.read_line(&mut line)? == 0 {
+                return Err(anyhow!("orgd exited before listening"));
+            }
+            if let Some(rest) = line.split("addr=").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in err.lines() {});
+        let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+        let pem = std::fs::read(dir.path().join("tls/cert.pem"))?;
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let pid = child.id();
+        Ok(Bench { child, url: format!("https://localhost:{port}"), client, token, database, _dir: dir, pid })
+    }
+
+    /// Resident memory of the server now, in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or(0)
+    }
+
+    /// Stop the server.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
