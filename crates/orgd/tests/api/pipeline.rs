@@ -299,9 +299,13 @@ async fn last_use_is_recorded_in_batches() {
     for _ in 0..3 {
         assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &token).await.status(), 200);
     }
-    assert_eq!(app.server.state.gate.cache.flush_uses().await.unwrap(), 1, "three uses, one write");
+    // The background task may have written it already; either way at most one write is queued.
+    assert!(app.server.state.gate.cache.flush_uses().await.unwrap() <= 1, "three uses, at most one write");
     let (rec, _) = app.store.get_token(id).await.unwrap().unwrap();
     assert!(rec.last_used_at.is_some());
     assert_eq!(rec.last_used_ip.as_deref(), Some("127.0.0.1"));
-    assert_eq!(app.server.state.gate.cache.flush_uses().await.unwrap(), 0);
+    for _ in 0..3 {
+        assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &token).await.status(), 200);
+    }
+    assert_eq!(app.server.state.gate.cache.flush_uses().await.unwrap(), 0, "no new write within a minute");
 }
