@@ -3,7 +3,6 @@
 //! and clean up after the retention time.
 
 use crate::state::AppState;
-use axum::body::Bytes;
 use futures_util::StreamExt;
 use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::async_ops::{self, Location};
@@ -16,8 +15,6 @@ use std::io::Read;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Chunks read per store round trip when sending results.
-const CHUNKS_PER_READ: i64 = 16;
 /// A running job's heartbeat; jobs silent for [`STALE_AFTER_MS`] are failed (their node died).
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const STALE_AFTER_MS: i64 = 60_000;
@@ -172,23 +169,7 @@ fn remote_failed(url: &str, what: String) -> ApiError {
 
 /// Send a job's kept chunks to a client location, then drop them.
 async fn deliver(state: &AppState, owner: &ChunkOwner, loc: &Location, content_type: &str) -> Result<(), ApiError> {
-    let store = state.store.clone();
-    let owner2 = owner.clone();
-    let body = futures_util::stream::unfold((store, owner2, 0i64, false), |(store, owner, from, done)| async move {
-        if done {
-            return None;
-        }
-        match store.chunks(&owner, from, CHUNKS_PER_READ).await {
-            Ok(chunks) if chunks.is_empty() => None,
-            Ok(chunks) => {
-                let next = chunks.last().map(|(n, _)| n + 1).unwrap_or(from);
-                let last = (chunks.len() as i64) < CHUNKS_PER_READ;
-                let bytes: Vec<u8> = chunks.into_iter().flat_map(|(_, d)| d).collect();
-                Some((Ok::<Bytes, std::io::Error>(Bytes::from(bytes)), (store, owner, next, last)))
-            }
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (store, owner, from, true))),
-        }
-    });
+    let body = crate::signed::chunk_stream(state.store.clone(), owner.clone());
     let method = reqwest::Method::from_bytes(loc.method.as_bytes()).unwrap_or(reqwest::Method::PUT);
     let r = state
         .outbound
@@ -232,19 +213,13 @@ async fn fetch_source(state: &AppState, url: &str, org_id: &str) -> Result<(Vec<
         crate::signed::check_signature(state, "GET", &format!("/signed/v1/files/{id}"), query)?;
         let file = state.store.get_file(id).await?.filter(|f| f.org_id == org_id && f.uploaded);
         let file = file.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;
-        let owner = ChunkOwner::File(file.id.clone());
         let mut bytes = Vec::new();
-        let mut from = 0;
-        loop {
-            let chunks = state.store.chunks(&owner, from, CHUNKS_PER_READ).await?;
-            let n = chunks.len();
-            for (i, d) in chunks {
-                from = i + 1;
-                bytes.extend(d);
-            }
-            if (n as i64) < CHUNKS_PER_READ {
-                break;
-            }
+        let mut chunks =
+            std::pin::pin!(crate::signed::chunk_stream(state.store.clone(), ChunkOwner::File(file.id.clone())));
+        while let Some(c) = chunks.next().await {
+            bytes.extend_from_slice(
+                &c.map_err(|e| ApiError::new(ErrorCode::InternalError).with_message(e.to_string()))?,
+            );
         }
         if file.target_encoding == "gzip" {
             let mut out = Vec::new();

@@ -54,23 +54,31 @@ async fn ticket(
     Ok(Json(crate::jobs::ticket(&state, &job)))
 }
 
-fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {
-    let s = futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
+/// The stored chunks of a job result or an uploaded file as a byte stream, read a few at a time.
+pub fn chunk_stream(
+    store: Arc<dyn Store>,
+    owner: ChunkOwner,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    const PER_READ: i64 = 8;
+    futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
         if done {
             return None;
         }
-        match store.chunks(&owner, from, 8).await {
+        match store.chunks(&owner, from, PER_READ).await {
             Ok(c) if c.is_empty() => None,
             Ok(c) => {
-                let last = c.len() < 8;
+                let last = (c.len() as i64) < PER_READ;
                 let next = c.last().map(|(n, _)| n + 1).unwrap_or(from);
                 let bytes: Vec<u8> = c.into_iter().flat_map(|(_, d)| d).collect();
-                Some((Ok::<Bytes, std::io::Error>(Bytes::from(bytes)), (store, owner, next, last)))
+                Some((Ok(Bytes::from(bytes)), (store, owner, next, last)))
             }
             Err(e) => Some((Err(std::io::Error::other(e.to_string())), (store, owner, from, true))),
         }
-    });
-    Body::from_stream(s)
+    })
+}
+
+fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {
+    Body::from_stream(chunk_stream(store, owner))
 }
 
 async fn result(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Result<Response, Failure> {
