@@ -176,8 +176,7 @@ impl Gate {
         user.locked_until = None;
         user.last_login_at = Some(now);
         store.update_user(&user).await?;
-        let key = if req.remember_me { "remember_me_timeout_in_minutes" } else { "session_timeout_in_minutes" };
-        let minutes = home.settings.get(key).and_then(Value::as_i64).unwrap_or(10);
+        let minutes = settings::session_minutes(&home.settings, req.remember_me);
         let minted = token::mint();
         let mut record = probe_record(now, req.remember_me);
         record.token_id = minted.token_id.clone();

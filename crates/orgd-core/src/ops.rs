@@ -109,6 +109,64 @@ pub async fn create_org(
     Ok(org)
 }
 
+/// An administrator's request for a child org with its first administrator (model §2, §3).
+#[derive(Debug, Clone, Default)]
+pub struct NewChildOrg {
+    /// Name.
+    pub name: String,
+    /// Tenant id (derived from the name when absent).
+    pub tenant_id: Option<String>,
+    /// Parent org id; `None` = the acting org.
+    pub parent: Option<String>,
+    /// The first administrator's login name.
+    pub admin_user_id: String,
+    /// Its e-mail, names and optional password (role and `token_access` are fixed here).
+    pub admin: UserFields,
+}
+
+fn prefixed(faults: Vec<FieldFault>, prefix: &str) -> Vec<FieldFault> {
+    faults.into_iter().map(|f| FieldFault { field: format!("{prefix}{}", f.field), ..f }).collect()
+}
+
+/// Create a child org under an org `actor` may act in, with its first administrator (`token_access`
+/// off). Either both exist afterwards or neither; admin faults are named `admin.<field>`.
+pub async fn create_child_org(
+    store: &dyn Store,
+    orgs: &OrgIndex,
+    actor: &User,
+    acting: &Org,
+    input: NewChildOrg,
+    plan: &UsagePlan,
+    now: OffsetDateTime,
+) -> Result<(Org, User), ApiError> {
+    let parent = match &input.parent {
+        None => acting.org_id.clone(),
+        Some(p) => match OrgId::parse(p).filter(|id| orgs.get(id).is_some() && orgs.may_act_in(actor, id)) {
+            Some(id) => id,
+            None => return Err(ApiError::invalid_field("parent_id", "is not an org you may act in")),
+        },
+    };
+    if input.admin_user_id.trim().is_empty() {
+        return Err(ApiError::invalid_field("admin.user_id", "is required"));
+    }
+    let new = NewOrg {
+        tenant_id: input.tenant_id,
+        name: input.name,
+        parent: Some(parent.to_string()),
+        api_enabled: None,
+        allowed_subnets: None,
+    };
+    let org = create_org(store, new, plan, now).await?;
+    let fields = UserFields { role: Some(Role::Administrator), token_access: Some(false), ..input.admin };
+    match create_user(store, &org, &input.admin_user_id, fields, now).await {
+        Ok(user) => Ok((org, user)),
+        Err(e) => {
+            store.delete_org(&org.org_id).await?;
+            Err(ApiError { faults: prefixed(e.faults, "admin."), ..e })
+        }
+    }
+}
+
 /// Operator changes to an org.
 #[derive(Debug, Clone, Default)]
 pub struct OrgPatch {
@@ -437,6 +495,44 @@ pub async fn create_api_token(
     };
     store.insert_token(&record, &minted.hash).await?;
     Ok((minted.secret, record))
+}
+
+/// Whose API tokens `actor` may list in `acting_org` (model §3): its own, or, for administrators, those
+/// of any user of the acting org (`requested`); 40331 for other roles, 404004 for users elsewhere.
+pub async fn token_owner_for_listing(
+    store: &dyn Store,
+    actor: &User,
+    acting_org: &OrgId,
+    requested: Option<i64>,
+) -> Result<User, ApiError> {
+    let Some(psk) = requested.filter(|p| *p != actor.psk) else { return Ok(actor.clone()) };
+    if actor.role != Role::Administrator {
+        return Err(ApiError::new(ErrorCode::InsufficientRole));
+    }
+    match store.get_user(psk).await? {
+        Some(u) if &u.org_id == acting_org => Ok(u),
+        _ => Err(ApiError::new(ErrorCode::UserNotFound)),
+    }
+}
+
+/// Revoke a live token as `actor`: its owner, or an administrator who may act in the owner's org.
+/// Anything else (unknown, revoked, out of reach) is 404006, so existence does not leak.
+pub async fn revoke_token_as(
+    store: &dyn Store,
+    orgs: &OrgIndex,
+    actor: &User,
+    token_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let not_found = || ApiError::new(ErrorCode::TokenNotFound);
+    let (token, _) = store.get_token(token_id).await?.ok_or_else(not_found)?;
+    let owner = store.get_user(token.user_psk).await?.ok_or_else(not_found)?;
+    let allowed =
+        owner.psk == actor.psk || (actor.role == Role::Administrator && orgs.may_act_in(actor, &owner.org_id));
+    if !allowed || token.revoked_at.is_some() {
+        return Err(not_found());
+    }
+    revoke_token(store, token_id, now).await
 }
 
 /// Revoke a token by id, or 404006.

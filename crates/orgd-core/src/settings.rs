@@ -76,3 +76,9 @@ pub fn password_rules_for(settings: &Value, administrator: bool) -> Value {
     let key = if administrator { "password_complexity_for_admins" } else { "password_complexity_for_users" };
     settings.get("password_complexity").and_then(|p| p.get(key)).cloned().unwrap_or_else(default_password_rules)
 }
+
+/// Minutes a session lasts in an org (model §8.1): the remember-me timeout or the session timeout.
+pub fn session_minutes(settings: &Value, remember_me: bool) -> i64 {
+    let key = if remember_me { "remember_me_timeout_in_minutes" } else { "session_timeout_in_minutes" };
+    settings.get(key).and_then(Value::as_i64).unwrap_or(if remember_me { 10080 } else { 10 })
+}

@@ -7,6 +7,7 @@ use crate::extract::{Acting, AllowMultipart};
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::handler::Handler;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use base64::Engine;
@@ -14,8 +15,8 @@ use orgd_core::access::Operation;
 use orgd_core::clock::Clock;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
 use orgd_core::ids::OrgId;
-use orgd_core::model::{Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, UserFields};
+use orgd_core::model::Role;
+use orgd_core::ops::{self, NewChildOrg, UserFields};
 use orgd_core::org_object;
 use orgd_core::org_update::{self, CertChange, Warning};
 use orgd_core::tree::OrgIndex;
@@ -26,12 +27,15 @@ pub const PUSH_CERT_LIMIT: usize = 1024 * 1024;
 
 /// `/v1/organizations`.
 pub fn v1_routes() -> Router<AppState> {
-    Router::new().route("/organizations", get(tree).post(create_child))
+    Router::new().route("/organizations", get(tree).post(create_child.layer(Extension(Operation::Administer))))
 }
 
 /// `/v3/organizations/{org_id}`.
 pub fn v3_routes() -> Router<AppState> {
-    Router::new().route("/organizations/{org_id}", get(read).put(update).route_layer(Extension(AllowMultipart)))
+    Router::new().route(
+        "/organizations/{org_id}",
+        get(read).put(update.layer(Extension(Operation::Administer))).route_layer(Extension(AllowMultipart)),
+    )
 }
 
 fn node(idx: &OrgIndex, id: &OrgId, nested: bool) -> Value {
@@ -93,7 +97,6 @@ async fn create_child(
     acting: Acting,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
-    acting_require(&acting, Operation::Administer)?;
     let v = crate::extract::parse_json(&body)?;
     let Some(map) = v.as_object() else {
         return Err(ApiError::invalid_field("body", "must be a JSON object").into());
@@ -108,17 +111,6 @@ async fn create_child(
     if name.is_none() && !map.contains_key("name") {
         faults.push(FieldFault { field: "name".into(), message: "is required".into() });
     }
-    let idx = state.gate.cache.orgs().await?;
-    let parent_org = match &parent {
-        None => Some(acting.target.clone()),
-        Some(p) => match OrgId::parse(p).and_then(|id| idx.get(&id).cloned()) {
-            Some(o) if idx.may_act_in(&acting.user, &o.org_id) => Some(o),
-            _ => {
-                faults.push(FieldFault { field: "parent_id".into(), message: "is not an org you may act in".into() });
-                None
-            }
-        },
-    };
     let admin_map = match &admin {
         Some(Value::Object(m)) => Some(m.clone()),
         _ => {
@@ -129,8 +121,7 @@ async fn create_child(
             None
         }
     };
-    let mut admin_fields =
-        UserFields { role: Some(Role::Administrator), token_access: Some(false), ..UserFields::default() };
+    let mut admin_fields = UserFields::default();
     let mut admin_user_id = String::new();
     if let Some(m) = &admin_map {
         let mut a = Fields::new(m);
@@ -141,48 +132,21 @@ async fn create_child(
         admin_fields.last_name = a.string("last_name");
         admin_fields.password = a.string("password");
         faults.extend(a.faults.into_iter().map(|x| FieldFault { field: format!("admin.{}", x.field), ..x }));
-        if admin_user_id.is_empty() {
-            faults.push(FieldFault { field: "admin.user_id".into(), message: "is required".into() });
-        }
     }
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults).into());
     }
-    let parent_org = parent_org.expect("checked above");
     let now = state.clock.now();
-    let input = NewOrg {
-        tenant_id,
-        name: name.unwrap_or_default(),
-        parent: Some(parent_org.org_id.to_string()),
-        api_enabled: None,
-        allowed_subnets: None,
-    };
-    let plan: UsagePlan = state.config.default_usage_plan.clone();
-    let org = ops::create_org(state.store.as_ref(), input, &plan, now).await?;
-    let user = match ops::create_user(state.store.as_ref(), &org, &admin_user_id, admin_fields, now).await {
-        Ok(u) => u,
-        Err(e) => {
-            state.store.delete_org(&org.org_id).await?;
-            let e = ApiError {
-                faults: e.faults.into_iter().map(|x| FieldFault { field: format!("admin.{}", x.field), ..x }).collect(),
-                ..e
-            };
-            return Err(e.into());
-        }
-    };
+    let input = NewChildOrg { name: name.unwrap_or_default(), tenant_id, parent, admin_user_id, admin: admin_fields };
+    let orgs = state.gate.cache.orgs().await?;
+    let plan = &state.config.default_usage_plan;
+    let (org, user) =
+        ops::create_child_org(state.store.as_ref(), &orgs, &acting.user, &acting.target, input, plan, now).await?;
     state.gate.cache.invalidate();
     Ok(Json(json!({
         "organization": org_object::render(&org, true),
         "admin": user_json(&user, &org, true, now),
     })))
-}
-
-fn acting_require(acting: &Acting, op: Operation) -> Result<(), ApiError> {
-    if op.allows(acting.user.role) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::InsufficientRole))
-    }
 }
 
 /// `GET /v3/organizations/{org_id}`.
@@ -213,7 +177,6 @@ pub fn is_der_sequence(b: &[u8]) -> bool {
 
 /// `PUT /v3/organizations/{org_id}`: JSON, or multipart with `data` and `push_cert_file`.
 async fn update(State(state): State<AppState>, acting: Acting, req: Request) -> Result<Json<Value>, Failure> {
-    acting_require(&acting, Operation::Administer)?;
     let is_multipart = req
         .headers()
         .get("content-type")

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use orgd_core::clock::{iso_millis, parse_date_or_datetime, Clock};
-use orgd_core::error::{ApiError, ErrorCode, FieldFault};
-use orgd_core::model::{Role, TokenKind, TokenRecord};
+use orgd_core::error::{ApiError, FieldFault};
+use orgd_core::model::{TokenKind, TokenRecord};
 use orgd_core::net::CidrList;
 use orgd_core::ops;
 use serde::Deserialize;
@@ -39,24 +39,15 @@ pub fn token_json(t: &TokenRecord) -> Value {
 }
 
 async fn list_tokens(State(state): State<AppState>, acting: Acting, q: QueryList) -> Result<Json<Value>, Failure> {
-    let psk = match q.one("user_psk")? {
-        None => acting.user.psk,
+    let requested = match q.one("user_psk")? {
+        None => None,
         Some(v) => {
-            let psk: i64 = v.trim().parse().map_err(|_| ApiError::invalid_query("user_psk", "must be an integer"))?;
-            if psk != acting.user.psk {
-                if acting.user.role != Role::Administrator {
-                    return Err(ApiError::new(ErrorCode::InsufficientRole).into());
-                }
-                match state.store.get_user(psk).await? {
-                    Some(u) if u.org_id == acting.target.org_id => {}
-                    _ => return Err(ApiError::new(ErrorCode::UserNotFound).into()),
-                }
-            }
-            psk
+            Some(v.trim().parse::<i64>().map_err(|_| ApiError::invalid_query("user_psk", "must be an integer"))?)
         }
     };
-    let owner_org = state.store.get_user(psk).await?.map(|u| u.org_id).unwrap_or(acting.user.org_id.clone());
-    let tokens = state.store.list_tokens(&owner_org, Some(psk)).await?;
+    let owner =
+        ops::token_owner_for_listing(state.store.as_ref(), &acting.user, &acting.target.org_id, requested).await?;
+    let tokens = state.store.list_tokens(&owner.org_id, Some(owner.psk)).await?;
     let list: Vec<Value> = tokens.iter().filter(|t| t.kind == TokenKind::Api).map(token_json).collect();
     Ok(Json(json!({ "tokens": list })))
 }
@@ -109,16 +100,8 @@ async fn revoke_token(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Json<Value>, Failure> {
     let token_id = params.get("token_id").cloned().unwrap_or_default();
-    let not_found = || Failure(ApiError::new(ErrorCode::TokenNotFound));
-    let (token, _) = state.store.get_token(&token_id).await?.ok_or_else(not_found)?;
-    let owner = state.store.get_user(token.user_psk).await?.ok_or_else(not_found)?;
     let orgs = state.gate.cache.orgs().await?;
-    let allowed = owner.psk == acting.user.psk
-        || (acting.user.role == Role::Administrator && orgs.may_act_in(&acting.user, &owner.org_id));
-    if !allowed || token.revoked_at.is_some() {
-        return Err(not_found());
-    }
-    ops::revoke_token(state.store.as_ref(), &token_id, state.clock.now()).await?;
+    ops::revoke_token_as(state.store.as_ref(), &orgs, &acting.user, &token_id, state.clock.now()).await?;
     state.gate.cache.invalidate();
     Ok(Json(json!({ "token_revoked": true })))
 }
@@ -143,8 +126,7 @@ async fn extend_session(State(state): State<AppState>, acting: Acting) -> Result
     if acting.token.kind == TokenKind::Api {
         return Ok(Json(json!({ "ttl_in_seconds": null })));
     }
-    let key = if acting.token.remember_me { "remember_me_timeout_in_minutes" } else { "session_timeout_in_minutes" };
-    let minutes = acting.home.settings.get(key).and_then(Value::as_i64).unwrap_or(10);
+    let minutes = orgd_core::settings::session_minutes(&acting.home.settings, acting.token.remember_me);
     let now = state.clock.now();
     let end = now + time::Duration::minutes(minutes);
     state.store.set_token_end(&acting.token.token_id, Some(end)).await?;
