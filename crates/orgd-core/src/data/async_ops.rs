@@ -119,17 +119,7 @@ pub fn export_request(
 pub fn plan_async_export(ds: &Dataset, req: &Value) -> Result<ExportPlan, ApiError> {
     let format = Format::parse(req["format"].as_str().unwrap_or("")).expect("validated at submission");
     let params: Vec<(String, String)> = serde_json::from_value(req["params"].clone()).unwrap_or_default();
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let unix = match get("lineEndings") {
-        None | Some("windows") => false,
-        Some("unix") => true,
-        Some(_) => return Err(ApiError::invalid_query("lineEndings", "must be windows or unix")),
-    };
-    let generated = match get("generated") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::invalid_query("generated", "must be true or false")),
-    };
+    let (unix, generated) = super::ops::output_options(&params)?;
     let empty = Map::new();
     let output = req["body"].get("query").and_then(|q| q.get("output")).and_then(Value::as_object).unwrap_or(&empty);
     let mut faults = Vec::new();
@@ -165,10 +155,7 @@ pub fn plan_async_export(ds: &Dataset, req: &Value) -> Result<ExportPlan, ApiErr
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
     }
-    let gen_keys = ["_depth", "_is_leaf", "_is_orphan", "_children", "_descendants"];
-    let needs_hierarchy = ds.is_hierarchical()
-        && (columns.iter().any(|c| gen_keys.contains(&c.key.as_str())) || filter.keys().any(|k| gen_keys.contains(&k)));
-    Ok(ExportPlan { format, columns, filter, unix, needs_hierarchy })
+    Ok(ExportPlan::new(ds, format, columns, filter, unix))
 }
 
 /// Check an async import body; returns the stored request.

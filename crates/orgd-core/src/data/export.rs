@@ -159,7 +159,20 @@ pub fn project(
 
 /// The value of a column for an item.
 pub fn value(col: &Column, item: &Item, generated: Option<&Generated>) -> Value {
-    match col.key.as_str() {
+    key_value(&col.key, item, generated)
+}
+
+/// A key's value for a filter: `None` when the item has no value there.
+pub fn lookup(key: &str, item: &Item, generated: Option<&Generated>) -> Option<Value> {
+    match key_value(key, item, generated) {
+        Value::Null => None,
+        v => Some(v),
+    }
+}
+
+/// The value of a property, system or generated key for an item (`null` when it has none).
+pub fn key_value(key: &str, item: &Item, generated: Option<&Generated>) -> Value {
+    match key {
         "_id" => Value::String(item.id.clone()),
         "_createdAt" => timestamp(item.created_at),
         "_modifiedAt" => timestamp(item.modified_at),

@@ -278,6 +278,26 @@ pub struct ExportPlan {
     pub needs_hierarchy: bool,
 }
 
+impl ExportPlan {
+    /// A plan; hierarchy values are computed only when a column or the filter uses one.
+    pub fn new(ds: &Dataset, format: Format, columns: Vec<Column>, filter: Filter, unix: bool) -> ExportPlan {
+        let generated = |k: &str| export::GENERATED.iter().any(|(g, _)| *g == k);
+        let needs_hierarchy =
+            ds.is_hierarchical() && (columns.iter().any(|c| generated(&c.key)) || filter.keys().any(generated));
+        ExportPlan { format, columns, filter, unix, needs_hierarchy }
+    }
+}
+
+/// `lineEndings` (LF when `unix`) and `generated` of an export's query parameters.
+pub fn output_options(params: &[(String, String)]) -> Result<(bool, bool), ApiError> {
+    let unix = match one(params, "lineEndings")? {
+        None | Some("windows") => false,
+        Some("unix") => true,
+        Some(_) => return Err(query_fault("lineEndings", "must be windows or unix")),
+    };
+    Ok((unix, flag(params, "generated")?))
+}
+
 /// The type of a key usable in a filter of a dataset (properties, system and generated keys).
 pub fn filter_type(ds: &Dataset, key: &str, raw_only: bool) -> Option<PropertyType> {
     if raw_only && key.starts_with('_') && !["_id", "_createdAt", "_modifiedAt"].contains(&key) {
@@ -296,12 +316,7 @@ pub fn plan_sync_export(
     let format = Format::parse(format).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterUnsupportedValue).with_context("pathParameter", "{format}")
     })?;
-    let unix = match one(params, "lineEndings")? {
-        None | Some("windows") => false,
-        Some("unix") => true,
-        Some(_) => return Err(query_fault("lineEndings", "must be windows or unix")),
-    };
-    let generated = flag(params, "generated")?;
+    let (unix, generated) = output_options(params)?;
     let output = match body {
         None => None,
         Some(Value::Object(b)) => {
@@ -353,9 +368,5 @@ pub fn plan_sync_export(
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
     }
-    let generated_keys = ["_depth", "_is_leaf", "_is_orphan", "_children", "_descendants"];
-    let needs_hierarchy = ds.is_hierarchical()
-        && (columns.iter().any(|c| generated_keys.contains(&c.key.as_str()))
-            || filter.keys().any(|k| generated_keys.contains(&k)));
-    Ok(ExportPlan { format, columns, filter, unix, needs_hierarchy })
+    Ok(ExportPlan::new(ds, format, columns, filter, unix))
 }

@@ -2,10 +2,10 @@
 //! chunks, so memory stays flat whatever the dataset's size (only the compact hierarchy index, when
 //! generated properties are asked for, grows with it).
 
-use super::export::{self, Column, Encoder, Format};
+use super::export::{self, Encoder, Format};
 use super::hierarchy::{self, Generated};
 use super::ops::{self, ExportPlan, PAGE};
-use super::{Dataset, Item};
+use super::Dataset;
 use crate::store::Store;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -24,14 +24,6 @@ async fn hierarchy_of(store: &dyn Store, ds: &Dataset) -> Result<HashMap<i64, Ge
     .await
     .map_err(|e| e.to_string())?;
     Ok(seqs.into_iter().zip(hierarchy::compute(&nodes)).collect())
-}
-
-fn lookup(key: &str, it: &Item, g: Option<&Generated>) -> Option<Value> {
-    let col = Column { key: key.to_string(), name: String::new(), ty: "text" };
-    match export::value(&col, it, g) {
-        Value::Null => None,
-        v => Some(v),
-    }
 }
 
 /// Where export output goes: an HTTP response channel, a file, standard output.
@@ -67,7 +59,7 @@ pub async fn run(
             for it in &page {
                 after = it.seq;
                 let g = gen.get(&it.seq);
-                if !plan.filter.is_empty() && !plan.filter.matches(|k| lookup(k, it, g)) {
+                if !plan.filter.is_empty() && !plan.filter.matches(|k| export::lookup(k, it, g)) {
                     continue;
                 }
                 if columns_format {

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orgd_core::clock::{to_millis, Clock};
+use orgd_core::data::export;
 use orgd_core::data::filter::Filter;
 use orgd_core::data::ops::{self, filter_type};
 use orgd_core::data::{parse_id, Dataset, Item};
@@ -126,13 +127,7 @@ pub async fn items(
     };
     let mut out = Vec::new();
     ops::scan(state.store.as_ref(), &ds.id, |it| {
-        let get = |k: &str| match k {
-            "_id" => Some(json!(it.id)),
-            "_createdAt" => Some(orgd_core::data::values::timestamp(it.created_at)),
-            "_modifiedAt" => Some(orgd_core::data::values::timestamp(it.modified_at)),
-            k => it.values.get(k).cloned(),
-        };
-        if filter.matches(get) {
+        if filter.matches(|k| export::lookup(k, &it, None)) {
             out.push(raw(&it));
         }
     })
