@@ -10,22 +10,68 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> OffsetDateTime;
 }
 
-/// The real clock, with an offset that a test harness may set.
-#[derive(Debug, Default)]
+/// The real clock, which a test harness (the stand-in's `/_orgd/clock`) may shift by an offset or freeze
+/// at one instant.
+#[derive(Debug)]
 pub struct SystemClock {
     offset_ms: AtomicI64,
+    frozen_at_ms: AtomicI64,
+}
+
+const NOT_FROZEN: i64 = i64::MIN;
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock { offset_ms: AtomicI64::new(0), frozen_at_ms: AtomicI64::new(NOT_FROZEN) }
+    }
+}
+
+/// What the clock is doing, for the control API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockState {
+    /// The clock's current instant.
+    pub now: OffsetDateTime,
+    /// Milliseconds from real time (0 = real time).
+    pub offset_ms: i64,
+    /// Whether the clock stands still.
+    pub frozen: bool,
 }
 
 impl SystemClock {
-    /// Shift the clock by `offset_ms` milliseconds from real time.
+    /// Shift the clock by `offset_ms` milliseconds from real time (and let it run).
     pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.frozen_at_ms.store(NOT_FROZEN, Ordering::Relaxed);
         self.offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+
+    /// Make `now` the current instant; the clock runs on from there unless `frozen`.
+    pub fn set_now(&self, now: OffsetDateTime, frozen: bool) {
+        let ms = to_millis(now);
+        self.offset_ms.store(ms - to_millis(OffsetDateTime::now_utc()), Ordering::Relaxed);
+        self.frozen_at_ms.store(if frozen { ms } else { NOT_FROZEN }, Ordering::Relaxed);
+    }
+
+    /// Back to real time.
+    pub fn reset(&self) {
+        self.set_offset_ms(0);
+    }
+
+    /// The current instant, offset and whether it is frozen.
+    pub fn state(&self) -> ClockState {
+        let frozen = self.frozen_at_ms.load(Ordering::Relaxed) != NOT_FROZEN;
+        let now = self.now();
+        ClockState { now, offset_ms: to_millis(now) - to_millis(OffsetDateTime::now_utc()), frozen }
     }
 }
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        match self.frozen_at_ms.load(Ordering::Relaxed) {
+            NOT_FROZEN => {
+                OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+            }
+            ms => from_millis(ms),
+        }
     }
 }
 
@@ -83,6 +129,24 @@ mod tests {
         assert!(parse_date_or_datetime("01/05/2024").is_none());
         assert!(parse_date_or_datetime("2024-13-01").is_none());
         assert_eq!(from_millis(to_millis(t)), t);
+    }
+
+    #[test]
+    fn the_clock_can_be_moved_frozen_and_reset() {
+        let c = SystemClock::default();
+        let real = OffsetDateTime::now_utc();
+        c.set_offset_ms(3_600_000);
+        assert!((c.now() - real).whole_minutes() >= 59);
+        let at = parse_date_or_datetime("2030-01-01T00:00:00Z").unwrap();
+        c.set_now(at, true);
+        assert_eq!(c.now(), at);
+        assert!(c.state().frozen);
+        c.set_now(at, false);
+        assert!(c.now() >= at && c.now() - at < time::Duration::seconds(5));
+        assert!(!c.state().frozen);
+        c.reset();
+        assert!((c.now() - OffsetDateTime::now_utc()).abs() < time::Duration::seconds(5));
+        assert!(c.state().offset_ms.abs() < 5000);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct NewOrg {
     pub api_enabled: Option<bool>,
     /// Org allow-list.
     pub allowed_subnets: Option<CidrList>,
+    /// A fixed `org_id` (seed files); `None` = a random one.
+    pub org_id: Option<OrgId>,
 }
 
 /// Create an org (model §2).
@@ -95,8 +97,13 @@ pub async fn create_org(
     if let Some(e) = input.api_enabled {
         usage_plan.enabled = e;
     }
+    if let Some(id) = &input.org_id {
+        if orgs.get(id).is_some() {
+            return Err(ApiError::new(ErrorCode::Conflict).with_message(format!("Org id '{id}' is taken.")));
+        }
+    }
     let org = Org {
-        org_id: OrgId::generate(),
+        org_id: input.org_id.unwrap_or_else(OrgId::generate),
         tenant_id,
         parent_id: parent.as_ref().map(|p| p.org_id.clone()),
         name,
@@ -149,13 +156,8 @@ pub async fn create_child_org(
     if input.admin_user_id.trim().is_empty() {
         return Err(ApiError::invalid_field("admin.user_id", "is required"));
     }
-    let new = NewOrg {
-        tenant_id: input.tenant_id,
-        name: input.name,
-        parent: Some(parent.to_string()),
-        api_enabled: None,
-        allowed_subnets: None,
-    };
+    let new =
+        NewOrg { tenant_id: input.tenant_id, name: input.name, parent: Some(parent.to_string()), ..NewOrg::default() };
     let org = create_org(store, new, plan, now).await?;
     let fields = UserFields { role: Some(Role::Administrator), token_access: Some(false), ..input.admin };
     match create_user(store, &org, &input.admin_user_id, fields, now).await {
@@ -184,28 +186,35 @@ pub struct OrgPatch {
     pub daily_quota: Option<Option<u64>>,
 }
 
+impl OrgPatch {
+    /// Apply the changes to an org in memory.
+    pub fn apply_to(self, org: &mut Org) {
+        let p = &mut org.usage_plan;
+        if let Some(v) = self.api_enabled {
+            p.enabled = v;
+        }
+        if let Some(v) = self.rate_per_second {
+            p.rate_per_second = v;
+        }
+        if let Some(v) = self.burst {
+            p.burst = v;
+        }
+        if let Some(v) = self.max_concurrent {
+            p.max_concurrent = v;
+        }
+        if let Some(v) = self.daily_quota {
+            p.daily_quota = v;
+        }
+        if let Some(s) = self.allowed_subnets {
+            org.allowed_subnets = s;
+        }
+    }
+}
+
 /// Apply operator changes to an org.
 pub async fn update_org(store: &dyn Store, reference: &str, patch: OrgPatch) -> Result<Org, ApiError> {
     let mut org = (*load_org(store, reference).await?).clone();
-    let p = &mut org.usage_plan;
-    if let Some(v) = patch.api_enabled {
-        p.enabled = v;
-    }
-    if let Some(v) = patch.rate_per_second {
-        p.rate_per_second = v;
-    }
-    if let Some(v) = patch.burst {
-        p.burst = v;
-    }
-    if let Some(v) = patch.max_concurrent {
-        p.max_concurrent = v;
-    }
-    if let Some(v) = patch.daily_quota {
-        p.daily_quota = v;
-    }
-    if let Some(s) = patch.allowed_subnets {
-        org.allowed_subnets = s;
-    }
+    patch.apply_to(&mut org);
     store.update_org(&org).await?;
     Ok(org)
 }
@@ -257,7 +266,8 @@ pub fn is_email(s: &str) -> bool {
     }
 }
 
-fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTime) -> Vec<FieldFault> {
+/// Apply `f` to `user` under the org's rules; the faults found (the user is then partly changed).
+pub fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTime) -> Vec<FieldFault> {
     let mut faults = Vec::new();
     if let Some(r) = f.role {
         user.role = r;
@@ -440,6 +450,8 @@ pub struct NewToken {
     pub ends_at: Option<OffsetDateTime>,
     /// Token allow-list.
     pub subnets: CidrList,
+    /// A fixed secret (seed files); `None` = a fresh random one.
+    pub fixed: Option<token::MintedToken>,
 }
 
 /// Create an API token for `user` (model §4): the secret (shown once) and the stored record.
@@ -478,7 +490,7 @@ pub async fn create_api_token(
         return Err(ApiError::new(ErrorCode::Conflict)
             .with_message(format!("At most {MAX_LIVE_TOKENS} live API tokens per user; revoke one first.")));
     }
-    let minted = token::mint();
+    let minted = input.fixed.unwrap_or_else(token::mint);
     let record = TokenRecord {
         token_id: minted.token_id.clone(),
         kind: TokenKind::Api,

@@ -74,6 +74,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, org_id: &OrgId, user_psk: Option<i64>) -> StoreResult<Vec<TokenRecord>>;
     /// Mark a token revoked; false when unknown or already revoked.
     async fn revoke_token(&self, token_id: &str, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Delete a token; false when unknown.
+    async fn delete_token(&self, token_id: &str) -> StoreResult<bool>;
+    /// Delete every org, user, token, dataset, job and file, and restart numbering (the stand-in's reset);
+    /// keeps the server secrets.
+    async fn wipe(&self) -> StoreResult<()>;
     /// Revoke the user's session tokens except one (password change).
     async fn revoke_sessions(&self, user_psk: i64, except: Option<&str>, at: OffsetDateTime) -> StoreResult<()>;
     /// Move a session token's end.

@@ -431,6 +431,33 @@ impl Store for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn delete_token(&self, token_id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM tokens WHERE token_id = $1")
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn wipe(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for table in ["file_chunks", "files", "job_chunks", "jobs", "items", "datasets", "tokens", "users", "orgs"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        let restart = match self.backend {
+            Backend::Sqlite => "DELETE FROM sqlite_sequence WHERE name IN ('users', 'items')",
+            Backend::Postgres => "SELECT setval(pg_get_serial_sequence('users', 'psk'), 1, false)",
+        };
+        sqlx::query(restart).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn revoke_sessions(&self, user_psk: i64, except: Option<&str>, at: OffsetDateTime) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;

@@ -100,7 +100,7 @@ fn plan_text(p: &UsagePlan) -> String {
 async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: &Output) -> anyhow::Result<()> {
     match cmd {
         OrgCommand::Create { tenant_id, name, parent, api_enabled, subnets } => {
-            let input = NewOrg { tenant_id, name, parent, api_enabled, allowed_subnets: subnets };
+            let input = NewOrg { tenant_id, name, parent, api_enabled, allowed_subnets: subnets, org_id: None };
             let o = ops::create_org(store, input, &out.default_plan, now).await.map_err(fail)?;
             out.one(org_json(&o, None), format!("created org {} ({}) with org_id {}", o.tenant_id, o.name, o.org_id));
         }
@@ -252,7 +252,8 @@ async fn token(store: &SqlStore, cmd: TokenCommand, now: time::OffsetDateTime, o
         TokenCommand::Create { tenant, user, start, end, subnets, label } => {
             let org = ops::load_org(store, &tenant).await.map_err(fail)?;
             let u = ops::find_user(store, &org, &user).await.map_err(fail)?;
-            let input = NewToken { label, starts_at: start, ends_at: end, subnets: subnets.unwrap_or_default() };
+            let input =
+                NewToken { label, starts_at: start, ends_at: end, subnets: subnets.unwrap_or_default(), fixed: None };
             let (secret, rec) = ops::create_api_token(store, &u, input, now).await.map_err(fail)?;
             if out.json {
                 let mut v = token_json(&rec, &u.user_id, now);

@@ -36,6 +36,9 @@ pub struct Options {
     pub clear_token: Option<String>,
     /// `onActionValidationFailure=skip`.
     pub skip_failures: bool,
+    /// Derive new items' ids from this text and the action's index instead of at random, so that the
+    /// same seed file always makes the same ids.
+    pub derived_ids: Option<String>,
 }
 
 /// One write to make.
@@ -405,7 +408,13 @@ fn run_one(
     let replace = name == "replace" || name == "createOrReplace";
     let mut item = match found {
         Some(idx) => st.items[idx].clone().expect("indexed items exist"),
-        None => Item { id: new_id(), seq: 0, created_at: now_ms, modified_at: now_ms, values: Map::new() },
+        None => {
+            let id = match &opts.derived_ids {
+                Some(base) => super::derived_id(&format!("{base}/{i}")),
+                None => new_id(),
+            };
+            Item { id, seq: 0, created_at: now_ms, modified_at: now_ms, values: Map::new() }
+        }
     };
     match name {
         "delete" => {

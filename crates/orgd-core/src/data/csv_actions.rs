@@ -6,6 +6,12 @@ use serde_json::{Map, Value};
 
 /// Parse CSV text into JSON item actions; faults name the line.
 pub fn parse(text: &str) -> Result<Vec<Value>, ApiError> {
+    parse_with_default(text, None)
+}
+
+/// [`parse`], where a file without an `_action` column is allowed when `default_action` is given (each row
+/// then gets that action).
+pub fn parse_with_default(text: &str, default_action: Option<&str>) -> Result<Vec<Value>, ApiError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
     let headers: Vec<String> = rdr
@@ -14,13 +20,17 @@ pub fn parse(text: &str) -> Result<Vec<Value>, ApiError> {
         .iter()
         .map(String::from)
         .collect();
-    if !headers.iter().any(|h| h == "_action") {
+    let has_action = headers.iter().any(|h| h == "_action");
+    if !has_action && default_action.is_none() {
         return Err(ApiError::invalid_field("line 1", "the header row must include _action"));
     }
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| ApiError::invalid_field(format!("line {}", i + 2), e.to_string()))?;
         let mut m = Map::new();
+        if let (false, Some(a)) = (has_action, default_action) {
+            m.insert("_action".into(), Value::String(a.into()));
+        }
         for (h, v) in headers.iter().zip(rec.iter()) {
             if !v.is_empty() {
                 m.insert(h.clone(), Value::String(v.to_string()));
@@ -47,6 +57,10 @@ mod tests {
             ]
         );
         assert!(super::parse("a,b\n1,2\n").is_err());
+        assert_eq!(
+            super::parse_with_default("a,b\n1,\n", Some("create")).unwrap(),
+            vec![json!({"_action": "create", "a": "1"})]
+        );
         assert!(super::parse("_action,a\ncreate,1,2\n").is_err());
     }
 }

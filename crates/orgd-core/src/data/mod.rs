@@ -35,6 +35,19 @@ pub fn new_id() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut b);
+    uuid_text(b)
+}
+
+/// A UUID-shaped id derived from `text` (SHA-256), for ids that must be the same on every run.
+pub fn derived_id(text: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(text.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    uuid_text(b)
+}
+
+fn uuid_text(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode_upper(b);

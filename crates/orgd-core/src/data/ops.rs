@@ -34,6 +34,26 @@ pub async fn find(store: &dyn Store, org: &OrgId, dataset_id: &str) -> Result<Da
 
 /// Create a dataset from a request body.
 pub async fn create(store: &dyn Store, org: &OrgId, body: &Value, now_ms: i64) -> Result<Dataset, ApiError> {
+    create_as(store, org, body, now_ms, Stamp { id: new_id(), cache_key: new_cache_key() }).await
+}
+
+/// The id and cache key a write gives (random for API calls, derived for seed files).
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    /// The dataset id (creation only).
+    pub id: String,
+    /// The new cache key.
+    pub cache_key: String,
+}
+
+/// [`create`] with a given id and cache key.
+pub async fn create_as(
+    store: &dyn Store,
+    org: &OrgId,
+    body: &Value,
+    now_ms: i64,
+    stamp: Stamp,
+) -> Result<Dataset, ApiError> {
     let n = parse_new(body).map_err(ApiError::invalid_fields)?;
     let mut properties = n.properties;
     if n.ty == DatasetType::Links {
@@ -74,7 +94,7 @@ pub async fn create(store: &dyn Store, org: &OrgId, body: &Value, now_ms: i64) -
         properties = core;
     }
     let ds = Dataset {
-        id: new_id(),
+        id: stamp.id,
         org_id: org.to_string(),
         name: n.name,
         ty: n.ty,
@@ -86,7 +106,7 @@ pub async fn create(store: &dyn Store, org: &OrgId, body: &Value, now_ms: i64) -
         properties,
         from_dataset: n.from_dataset,
         to_dataset: n.to_dataset,
-        cache_key: new_cache_key(),
+        cache_key: stamp.cache_key,
         item_count: 0,
         created_at: now_ms,
         modified_at: now_ms,
@@ -178,6 +198,7 @@ pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Optio
         date_format,
         implicit_delete: flag(params, "implicitDelete")?,
         noop_token: one(params, "noopToken")?.map(String::from),
+        derived_ids: None,
         clear_token: one(params, "clearToken")?.map(String::from),
         skip_failures,
     })
@@ -230,6 +251,18 @@ pub async fn import(
     opts: &Options,
     now_ms: i64,
 ) -> Result<Outcome, ApiError> {
+    import_as(store, ds, actions, opts, now_ms, new_cache_key()).await
+}
+
+/// [`import`] that gives the dataset a chosen cache key.
+pub async fn import_as(
+    store: &dyn Store,
+    ds: &Dataset,
+    actions: &[Value],
+    opts: &Options,
+    now_ms: i64,
+    cache_key: String,
+) -> Result<Outcome, ApiError> {
     let links = link_ends(store, ds).await?;
     let mut tx = store.begin_write(&ds.id).await?;
     let items = tx.items().await?;
@@ -258,7 +291,7 @@ pub async fn import(
             Change::Update(_) => 0,
         })
         .sum();
-    tx.apply(&outcome.changes, count + delta, &new_cache_key(), now_ms).await?;
+    tx.apply(&outcome.changes, count + delta, &cache_key, now_ms).await?;
     tx.commit().await?;
     Ok(outcome)
 }

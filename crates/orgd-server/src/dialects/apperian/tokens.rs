@@ -88,7 +88,7 @@ async fn create_token(
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults).into());
     }
-    let input = ops::NewToken { label: body.label, starts_at, ends_at, subnets };
+    let input = ops::NewToken { label: body.label, starts_at, ends_at, subnets, fixed: None };
     let (secret, record) = ops::create_api_token(state.store.as_ref(), &acting.user, input, state.clock.now()).await?;
     state.gate.cache.invalidate();
     Ok(Json(json!({ "token": secret, "api_token": token_json(&record) })))
