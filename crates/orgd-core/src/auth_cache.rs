@@ -63,6 +63,14 @@ impl AuthCache {
         *self.orgs.write() = None;
     }
 
+    /// Drop every entry and the token uses not yet written (the stand-in's reset: the tokens they
+    /// belong to are gone).
+    pub fn forget_all(&self) {
+        self.invalidate();
+        self.uses.lock().clear();
+        self.written.lock().clear();
+    }
+
     /// Poll the store's epoch once; drop everything when it moved. Returns whether it moved.
     pub async fn refresh_epoch(&self) -> Result<bool, StoreError> {
         let now = self.store.auth_epoch().await?;

@@ -23,7 +23,7 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// The route template as the journal shows it (`/api/v1/{tenant_id}/datasets`).
     pub route: Option<String>,
-    /// The request path; `*` matches any run of characters.
+    /// The request path; `*` matches any run of characters, and a trailing `/` is optional.
     pub path: Option<String>,
     /// The acting tenant (known once the caller's token is checked).
     pub tenant: Option<TenantId>,
@@ -160,7 +160,10 @@ impl FaultRule {
         self.dialect.as_deref().is_none_or(|d| d == f.dialect)
             && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(f.method))
             && self.route.as_deref().is_none_or(|r| Some(r) == f.route)
-            && self.path.as_deref().is_none_or(|p| glob(p, f.path))
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|p| glob(p, f.path) || (!f.path.ends_with('/') && glob(p, &format!("{}/", f.path))))
             && self.tenant.as_ref().is_none_or(|t| Some(t.as_str()) == f.tenant)
     }
 

@@ -59,6 +59,11 @@ impl Admission {
 }
 
 impl UsageLimiter {
+    /// Forget every counter (the stand-in's reset).
+    pub fn clear(&self) {
+        self.orgs.lock().clear();
+    }
+
     /// Admit one request for `org` under `plan` at `now`, or refuse with 42901/42902.
     pub fn admit(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Admission, ApiError> {
         let mut orgs = self.orgs.lock();

@@ -13,7 +13,12 @@ use tower_http::compression::CompressionLayer;
 
 /// Build the router with every route, the request-context middleware and response compression.
 pub fn router(state: AppState) -> Router {
+    let control = match state.standin {
+        Some(_) => Router::new().nest("/_orgd", crate::control::routes(&state)),
+        None => Router::new(),
+    };
     Router::new()
+        .merge(control)
         .nest("/api/v1", orgvue::routes())
         .nest("/v1", apperian::v1_routes())
         .nest("/v1/org/{org_id}", apperian::v1_routes())

@@ -2,8 +2,21 @@
 
 use ipnet::IpNet;
 use orgd_core::model::UsagePlan;
+use orgd_core::seed::Seed;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A secret setting, shown as `***` in debug output so it never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 /// Where the TLS certificate comes from.
 #[derive(Debug, Clone)]
@@ -46,6 +59,12 @@ pub struct ServerConfig {
     pub jobs_retention_minutes: i64,
     /// Background job workers on this node.
     pub job_workers: usize,
+    /// The stand-in's control secret; `None` = no control API (`/_orgd/` answers 404).
+    pub control_token: Option<Secret>,
+    /// A seed file applied at start and by `POST /_orgd/reset`.
+    pub seed: Option<Arc<Seed>>,
+    /// How many requests the control API's journal keeps.
+    pub journal_size: usize,
 }
 
 impl ServerConfig {
@@ -64,6 +83,9 @@ impl ServerConfig {
             outbound_allow_http: false,
             jobs_retention_minutes: 15,
             job_workers: 2,
+            control_token: None,
+            seed: None,
+            journal_size: 1000,
         }
     }
 }

@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http_body::Frame;
 use ipnet::IpNet;
 use orgd_core::error::{ApiError, ErrorCode};
+use orgd_core::faults::RequestFacts;
+use orgd_core::journal::Entry;
 use orgd_core::usage::Admission;
 use parking_lot::Mutex;
 use rand::RngCore;
@@ -50,6 +52,8 @@ pub struct Slot {
     pub token_id: Option<String>,
     /// The caller's home org, once the token is checked (decides CORS when the path names no org).
     pub home_org: Option<orgd_core::ids::OrgId>,
+    /// An injected fault (stand-in) answered or delayed the request.
+    pub fault: bool,
 }
 
 /// A new trace id in the AWS X-Ray form.
@@ -109,7 +113,31 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
     let slot = Arc::new(Mutex::new(Slot::default()));
     req.extensions_mut().insert(RequestInfo { trace_id: trace_id.clone(), client_ip: ip, dialect, slot: slot.clone() });
 
-    let mut res = next.run(req).await;
+    let is_control = path == "/_orgd" || path.starts_with("/_orgd/");
+    let standin = state.standin.as_ref().filter(|_| !is_control);
+    let mut injected = None;
+    if let Some(s) = standin.filter(|s| !s.faults.is_empty()) {
+        let client_ip = orgd_core::net::display_ip(ip);
+        let facts = RequestFacts {
+            dialect: dialect.name(),
+            method: &method,
+            route: route.as_deref(),
+            path: &path,
+            tenant: None,
+            client_ip: &client_ip,
+        };
+        if let Some(f) = s.faults.pick(&facts, false) {
+            slot.lock().fault = true;
+            if !f.latency.is_zero() {
+                tokio::time::sleep(f.latency).await;
+            }
+            injected = f.error;
+        }
+    }
+    let mut res = match injected {
+        Some(e) => render::Failure(e).into_response(),
+        None => next.run(req).await,
+    };
 
     if res.status() == StatusCode::METHOD_NOT_ALLOWED && res.extensions().get::<PendingError>().is_none() {
         let allow = res.headers().get("allow").cloned();
@@ -133,9 +161,9 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
             tracing::error!(trace_id = %trace_id, "internal error answered");
         }
     }
-    let (admission, tenant, token_id, home_org) = {
+    let (admission, tenant, token_id, home_org, fault) = {
         let mut s = slot.lock();
-        (s.admission.take(), s.tenant.take(), s.token_id.take(), s.home_org.take())
+        (s.admission.take(), s.tenant.take(), s.token_id.take(), s.home_org.take(), s.fault)
     };
     if let Some(o) = &origin {
         cors::apply(&state, &mut res, o, &path, home_org.as_ref(), false).await;
@@ -157,8 +185,8 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
     }
     let status = res.status().as_u16();
     let code = error.as_ref().map(|e| e.code.code());
-    let route_label = route.unwrap_or_else(|| "unmatched".into());
-    state.metrics.observe(&method, &route_label, status, started.elapsed(), code);
+    let route_label = route.as_deref().unwrap_or("unmatched");
+    state.metrics.observe(&method, route_label, status, started.elapsed(), code);
     tracing::info!(
         trace_id = %trace_id,
         method = %method,
@@ -172,6 +200,22 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
         micros = started.elapsed().as_micros() as u64,
         "request"
     );
+    if let Some(s) = standin {
+        s.journal.record(Entry {
+            at: orgd_core::clock::Clock::now(state.clock.as_ref()),
+            method,
+            path,
+            route,
+            dialect: dialect.name(),
+            tenant,
+            token_id,
+            status,
+            error_code: code,
+            fault,
+            trace_id,
+            micros: started.elapsed().as_micros() as u64,
+        });
+    }
     match admission {
         Some(a) => res.map(|b| Body::new(Guarded { inner: b, _admission: a })),
         None => res,

@@ -81,6 +81,9 @@ impl FromRequestParts<AppState> for Acting {
         let presented =
             credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
         let ip = info.client_ip;
+        if let Some(id) = presented.as_ref().ok().and_then(|p| orgd_core::token::lookup_id(p)) {
+            info.slot.lock().token_id = Some(id.to_string());
+        }
         let caller = state.gate.identify(presented, ip).await?;
         {
             let mut slot = info.slot.lock();
@@ -95,10 +98,32 @@ impl FromRequestParts<AppState> for Acting {
             slot.admission = Some(access.admission);
         }
         op_result?;
+        tenant_fault(parts, state, &info, access.target.tenant_id.as_str()).await?;
         let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
         check_body_headers(&parts.headers, info.dialect, multipart_ok)?;
         Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
     }
+}
+
+/// The stand-in's fault rules that name a tenant, tried once the acting tenant is known.
+async fn tenant_fault(parts: &Parts, state: &AppState, info: &RequestInfo, tenant: &str) -> Result<(), ApiError> {
+    let Some(s) = state.standin.as_ref().filter(|s| !s.faults.is_empty()) else { return Ok(()) };
+    let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str());
+    let client_ip = orgd_core::net::display_ip(info.client_ip);
+    let facts = orgd_core::faults::RequestFacts {
+        dialect: info.dialect.name(),
+        method: parts.method.as_str(),
+        route,
+        path: parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path()),
+        tenant: Some(tenant),
+        client_ip: &client_ip,
+    };
+    let Some(f) = s.faults.pick(&facts, true) else { return Ok(()) };
+    info.slot.lock().fault = true;
+    if !f.latency.is_zero() {
+        tokio::time::sleep(f.latency).await;
+    }
+    f.error.map_or(Ok(()), Err)
 }
 
 /// Step-6 checks of a request body's headers: JSON only, identity encoding, within the limit.

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod context;
+pub mod control;
 pub mod cors;
 pub mod dialects;
 pub mod extract;
@@ -11,10 +12,11 @@ pub mod jobs;
 pub mod metrics;
 pub mod render;
 pub mod signed;
+pub mod standin;
 pub mod startup;
 pub mod state;
 pub mod system;
 pub mod tls;
 
-pub use config::{ServerConfig, TlsSource};
+pub use config::{Secret, ServerConfig, TlsSource};
 pub use startup::{start, Server};

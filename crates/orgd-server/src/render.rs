@@ -17,6 +17,14 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// `orgvue` or `apperian`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Orgvue => "orgvue",
+            Dialect::Apperian => "apperian",
+        }
+    }
+
     /// The dialect a path belongs to.
     pub fn of_path(path: &str) -> Dialect {
         let apperian = ["/v1", "/v2", "/v3", "/users"]

@@ -97,6 +97,20 @@ pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> anyhow::Resul
     let signing_key =
         store.secret("presign").await.context("cannot read the signing key from the database")?.into_bytes();
     let state = AppState::new(store, config, public_url.clone(), signing_key);
+    if let Some(seed) = state.config.seed.clone() {
+        let now = orgd_core::clock::Clock::now(state.clock.as_ref());
+        let (memo, report) = crate::standin::apply_at_start(state.store.as_ref(), &seed, &state.config, now).await?;
+        tracing::info!(
+            seed = %seed.file, created = report.created, updated = report.updated, unchanged = report.unchanged,
+            "seed applied"
+        );
+        if let Some(s) = &state.standin {
+            s.remember(memo).await;
+        }
+    }
+    if state.standin.is_some() {
+        tracing::warn!("the control API is on at /_orgd/ (stand-in for tests): reset, clock, faults and journal");
+    }
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, acceptor, state.clone(), stop_rx));
     tracing::info!(%addr, url = %public_url, "orgd is listening");

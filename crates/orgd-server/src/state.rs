@@ -32,6 +32,8 @@ pub struct Inner {
     pub jobs_queued: tokio::sync::Notify,
     /// Client for outbound calls (callbacks, export/result/import locations).
     pub outbound: reqwest::Client,
+    /// The stand-in's control state, when `--control-token` is set.
+    pub standin: Option<crate::standin::StandIn>,
 }
 
 impl AppState {
@@ -44,7 +46,9 @@ impl AppState {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("the outbound HTTP client builds with static settings");
+        let standin = crate::standin::StandIn::from_config(&config);
         AppState(Arc::new(Inner {
+            standin,
             gate,
             store,
             clock,

@@ -261,3 +261,47 @@ async fn unsupported_urls_are_refused_with_a_hint() {
     let err = SqlStore::open("mysql://x").await.unwrap_err().to_string();
     assert!(err.contains("sqlite://"), "{err}");
 }
+
+/// The stand-in's reset: token deletion, and a wipe that empties everything but the server secrets and
+/// restarts user numbering.
+async fn wiping(store: &dyn Store) {
+    let secret = store.secret("presign").await.unwrap();
+    let root = org("Acme Ltd", "ACME", None);
+    store.insert_org(&root).await.unwrap();
+    store.insert_org(&org("Acme EU", "ACME_EU", Some(&root))).await.unwrap();
+    let u = store.insert_user(&user(&root, "jane@acme.test")).await.unwrap();
+    let minted = token::mint();
+    store.insert_token(&token_record(&u, &minted.token_id, TokenKind::Api), &minted.hash).await.unwrap();
+    let e = store.auth_epoch().await.unwrap();
+    assert!(store.delete_token(&minted.token_id).await.unwrap());
+    assert!(!store.delete_token(&minted.token_id).await.unwrap());
+    assert!(store.get_token(&minted.token_id).await.unwrap().is_none());
+    assert!(store.auth_epoch().await.unwrap() > e);
+    datasets(store, &root_again(store).await).await;
+    let e = store.auth_epoch().await.unwrap();
+    store.wipe().await.unwrap();
+    assert!(store.auth_epoch().await.unwrap() > e);
+    assert!(store.list_orgs().await.unwrap().is_empty());
+    assert!(store.find_users("jane@acme.test", None).await.unwrap().is_empty());
+    assert_eq!(store.secret("presign").await.unwrap(), secret, "server secrets survive a wipe");
+    store.insert_org(&root).await.unwrap();
+    let first = store.insert_user(&user(&root, "jane@acme.test")).await.unwrap();
+    assert_eq!(first.psk, 1, "numbering restarts");
+}
+
+#[tokio::test]
+async fn sqlite_store_wipes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open(&format!("sqlite://{}/orgd.db", dir.path().display())).await.unwrap();
+    wiping(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_store_wipes() {
+    let Some(server) = postgres_server() else {
+        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL conformance not run");
+        return;
+    };
+    let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
+    wiping(&store).await;
+}

@@ -32,12 +32,23 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     #[command(
-        after_help = "Example:\n  orgd serve --data-dir /var/lib/orgd --listen 0.0.0.0:8443 --public-url https://orgd.example.com\n\n\
+        after_help = "Example:\n  orgd serve --data-dir /var/lib/orgd --listen 0.0.0.0:8443 --public-url https://orgd.example.com\n  \
+orgd serve --ephemeral --seed tests/seed.yaml --control-token s3cret --listen 127.0.0.1:0   (a stand-in for tests)\n\n\
+When ready, serve prints one JSON line on stdout: {\"ready\":true,\"url\":…,\"caCert\":…}.\n\n\
 Every flag can also be set as ORGD_<FLAG> in the environment (ORGD_LISTEN, ORGD_DATABASE, …) or in the\n\
 TOML file given by --config (listen = \"…\", database = \"…\", …). A flag beats the environment, which beats\n\
 the file, which beats the default."
     )]
     Serve(ServeArgs),
+    /// Apply a seed file (orgs, users, tokens with fixed secrets, datasets) to the database; applying it
+    /// again changes nothing.
+    #[command(
+        after_help = "Example:\n  orgd seed tests/seed.yaml --data-dir ./orgd-data\n  orgd seed tests/seed.yaml --check\n\n\
+The file format is described in docs/testing-with-orgd.md. To serve a seed for a test suite, with a control\n\
+API that resets it, moves the clock and injects faults:\n  \
+orgd serve --ephemeral --seed tests/seed.yaml --control-token s3cret --listen 127.0.0.1:0"
+    )]
+    Seed(SeedArgs),
     /// Serve a seeded demo (./orgd-demo) and print a token and curl commands that work.
     #[command(after_help = "Example:\n  cargo run --release -- demo\n  orgd demo --listen 127.0.0.1:9443")]
     Demo(DemoArgs),
@@ -98,6 +109,37 @@ pub struct ServeArgs {
     /// Background job workers on this node [default: 2].
     #[arg(long, env = "ORGD_JOB_WORKERS", value_name = "N")]
     pub job_workers: Option<usize>,
+    /// Apply this seed file (YAML or JSON) at start; with --control-token, POST /_orgd/reset goes back to it.
+    #[arg(long, env = "ORGD_SEED", value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Turn on the control API under /_orgd/ (reset, clock, faults, journal), guarded by this secret.
+    /// For test stand-ins only.
+    #[arg(long, env = "ORGD_CONTROL_TOKEN", value_name = "SECRET", hide_env_values = true)]
+    pub control_token: Option<String>,
+    /// Requests the control API's journal keeps [default: 1000].
+    #[arg(long, env = "ORGD_JOURNAL_SIZE", value_name = "N")]
+    pub journal_size: Option<usize>,
+    /// Keep everything in a temporary folder that is deleted on exit (for CI); refuses --data-dir and
+    /// --database.
+    #[arg(long, env = "ORGD_EPHEMERAL")]
+    pub ephemeral: bool,
+}
+
+/// `orgd seed`.
+#[derive(Debug, Args, Clone)]
+pub struct SeedArgs {
+    /// The seed file (YAML or JSON).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Data and database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Check the file by applying it to a scratch database; change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `orgd demo`.

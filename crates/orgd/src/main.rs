@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod datasets;
 mod demo;
+mod seeding;
 mod settings;
 
 use anyhow::Context;
@@ -33,12 +34,25 @@ pub async fn shutdown_signal() {
 }
 
 async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
-    let config = settings::resolve_serve(&args)?;
+    let (config, temp) = settings::resolve_serve(&args)?;
+    if let (Some(seed), None) = (&config.seed, &temp) {
+        seeding::check_on_scratch(seed, &config.default_usage_plan).await?;
+    }
+    let control = config.control_token.is_some();
     let store = SqlStore::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", config.database_url))?;
     let server = orgd_server::start(config, Arc::new(store)).await?;
+    let ready = serde_json::json!({
+        "ready": true,
+        "url": server.public_url,
+        "caCert": server.cert_path,
+        "controlApi": control.then(|| format!("{}/_orgd/", server.public_url)),
+        "ephemeral": temp.as_ref().map(|t| t.path()),
+    });
+    println!("{ready}");
     server.run_until(shutdown_signal()).await;
+    drop(temp);
     Ok(())
 }
 
@@ -65,6 +79,7 @@ async fn main() -> ExitCode {
             demo::run(args).await
         }
         Command::Admin(args) => admin::run(args).await,
+        Command::Seed(args) => seeding::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,10 @@ pub struct FileConfig {
     outbound_allow_http: Option<bool>,
     jobs_retention_minutes: Option<i64>,
     job_workers: Option<usize>,
+    seed: Option<PathBuf>,
+    control_token: Option<String>,
+    journal_size: Option<usize>,
+    ephemeral: Option<bool>,
 }
 
 fn load_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -51,10 +55,41 @@ fn store_from(args: &StoreArgs, file: &FileConfig) -> (PathBuf, String) {
     (data_dir, database)
 }
 
-/// The server configuration of `orgd serve`.
-pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+/// Read and check a seed file, listing every fault with its file, line and field.
+pub fn load_seed(path: &Path) -> anyhow::Result<orgd_core::seed::Seed> {
+    orgd_core::seed::load(path).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("the seed file has {} fault(s):\n  {}", lines.len(), lines.join("\n  "))
+    })
+}
+
+/// The server configuration of `orgd serve`, and the temporary folder that holds everything under
+/// `--ephemeral` (deleted when dropped).
+pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<tempfile::TempDir>)> {
     let file = load_file(args.store.config.as_deref())?;
-    let (data_dir, database_url) = store_from(&args.store, &file);
+    let ephemeral = args.ephemeral || file.ephemeral.unwrap_or(false);
+    let temp = if ephemeral {
+        if args.store.data_dir.is_some()
+            || args.store.database.is_some()
+            || file.data_dir.is_some()
+            || file.database.is_some()
+        {
+            bail!("--ephemeral keeps its data in a temporary folder; leave out --data-dir and --database");
+        }
+        Some(tempfile::Builder::new().prefix("orgd-ephemeral-").tempdir().context("cannot make a temporary folder")?)
+    } else {
+        None
+    };
+    let store_args = StoreArgs { data_dir: temp.as_ref().map(|t| t.path().to_path_buf()), ..args.store.clone() };
+    let (data_dir, database_url) = store_from(if temp.is_some() { &store_args } else { &args.store }, &file);
+    let seed = match args.seed.clone().or(file.seed.clone()) {
+        Some(p) => Some(std::sync::Arc::new(load_seed(&p)?)),
+        None => None,
+    };
+    let control_token = args.control_token.clone().or(file.control_token.clone()).filter(|t| !t.is_empty());
+    if control_token.as_ref().is_some_and(|t| t.len() < 8) {
+        bail!("--control-token must be at least 8 characters");
+    }
     let tls_cert = args.tls_cert.clone().or(file.tls_cert.clone());
     let tls_key = args.tls_key.clone().or(file.tls_key.clone());
     let insecure = args.insecure_http || file.insecure_http.unwrap_or(false);
@@ -73,7 +108,7 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         args.trusted_proxies.clone()
     };
     let defaults = ServerConfig::for_data_dir(&data_dir);
-    Ok(ServerConfig {
+    let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
         public_url: args.public_url.clone().or(file.public_url.clone()),
         region: args.region.clone().or(file.region.clone()).unwrap_or(defaults.region),
@@ -89,5 +124,9 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
             .unwrap_or(defaults.jobs_retention_minutes)
             .max(1),
         job_workers: args.job_workers.or(file.job_workers).unwrap_or(defaults.job_workers).max(1),
-    })
+        control_token: control_token.map(orgd_server::Secret),
+        seed,
+        journal_size: args.journal_size.or(file.journal_size).unwrap_or(defaults.journal_size).clamp(1, 1_000_000),
+    };
+    Ok((config, temp))
 }

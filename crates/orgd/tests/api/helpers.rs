@@ -32,6 +32,9 @@ pub struct Builder {
     db: Db,
     trusted_proxies: Vec<ipnet::IpNet>,
     outbound_allow_http: bool,
+    seed: Option<String>,
+    control_token: Option<String>,
+    journal_size: Option<usize>,
 }
 
 impl TestApp {
@@ -45,7 +48,14 @@ impl TestApp {
             Ok("postgres") => Db::Postgres,
             _ => Db::Sqlite,
         };
-        Builder { db, trusted_proxies: vec![], outbound_allow_http: false }
+        Builder {
+            db,
+            trusted_proxies: vec![],
+            outbound_allow_http: false,
+            seed: None,
+            control_token: None,
+            journal_size: None,
+        }
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -136,19 +146,51 @@ impl Builder {
         self
     }
 
+    /// Apply this seed file text at start (and on reset).
+    pub fn seed(mut self, yaml: &str) -> Self {
+        self.seed = Some(yaml.to_string());
+        self
+    }
+
+    /// Turn the control API on with this secret.
+    pub fn control(mut self, token: &str) -> Self {
+        self.control_token = Some(token.to_string());
+        self
+    }
+
+    pub fn journal_size(mut self, n: usize) -> Self {
+        self.journal_size = Some(n);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
+        self.try_spawn().await.unwrap()
+    }
+
+    pub async fn try_spawn(self) -> anyhow::Result<TestApp> {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::for_data_dir(dir.path());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.trusted_proxies = self.trusted_proxies;
         config.outbound_allow_http = self.outbound_allow_http;
+        config.control_token = self.control_token.map(orgd_server::Secret);
+        if let Some(n) = self.journal_size {
+            config.journal_size = n;
+        }
+        if let Some(text) = &self.seed {
+            let path = dir.path().join("seed.yaml");
+            std::fs::write(&path, text).unwrap();
+            let seed = orgd_core::seed::parse(&path, text)
+                .map_err(|e| anyhow::anyhow!(e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+            config.seed = Some(Arc::new(seed));
+        }
         if self.db == Db::Postgres {
             let server = postgres_server().expect("ORGD_TEST_POSTGRES_URL must be set for PostgreSQL tests");
             config.database_url = fresh_postgres_database(&server).await;
         }
         let database_url = config.database_url.clone();
         let store = Arc::new(SqlStore::open(&database_url).await.unwrap());
-        let server = start(config, store.clone()).await.unwrap();
+        let server = start(config, store.clone()).await?;
         let pem = std::fs::read(server.cert_path.as_ref().unwrap()).unwrap();
         let client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
@@ -156,7 +198,7 @@ impl Builder {
             .build()
             .unwrap();
         let url = server.public_url.clone();
-        TestApp { server, url, client, store, database_url, _dir: dir }
+        Ok(TestApp { server, url, client, store, database_url, _dir: dir })
     }
 }
 

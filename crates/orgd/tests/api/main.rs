@@ -9,5 +9,6 @@ mod orgs;
 mod pipeline;
 mod postgres;
 mod requests;
+mod standin;
 mod tokens;
 mod users;
