@@ -5,6 +5,7 @@
 mod data;
 mod report;
 mod server;
+mod standin;
 
 use anyhow::Context;
 use report::{Figure, Report};
@@ -22,7 +23,7 @@ pub struct Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|import|export [--runs N] [--import-items N] [--export-items N] [--out FILE]\n\n\
+        "usage: orgd-bench all|import|export|standin [--runs N] [--import-items N] [--export-items N] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
     );
     std::process::exit(2)
@@ -32,7 +33,7 @@ fn usage() -> ! {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(what) = args.first().cloned() else { usage() };
-    if !["all", "import", "export"].contains(&what.as_str()) {
+    if !["all", "import", "export", "standin"].contains(&what.as_str()) {
         usage();
     }
     let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000 };
@@ -54,6 +55,13 @@ async fn main() -> anyhow::Result<()> {
     let mut backends = vec![("SQLite", None)];
     if let Ok(url) = std::env::var("ORGD_BENCH_POSTGRES_URL") {
         backends.push(("PostgreSQL", Some(url)));
+    }
+    if what == "all" || what == "standin" {
+        eprintln!("== stand-in");
+        report.latencies("SQLite", "Stand-in for test suites (`serve --ephemeral`)", standin::measure(&s).await?);
+        if what == "standin" {
+            backends.clear();
+        }
     }
     for (name, pg) in backends {
         eprintln!("== {name}");

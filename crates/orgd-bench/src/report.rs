@@ -22,6 +22,23 @@ pub struct Figure {
     pub note: String,
 }
 
+/// A latency with an absolute limit (lower is better).
+pub struct Latency {
+    /// What was measured.
+    pub name: String,
+    /// Milliseconds, one per run.
+    pub values: Vec<f64>,
+    /// The limit of the median, in milliseconds.
+    pub limit: f64,
+    /// Anything else worth reporting.
+    pub note: String,
+}
+
+enum Figures {
+    Ratios(Vec<Figure>),
+    Latencies(Vec<Latency>),
+}
+
 fn stats(v: &[f64]) -> (f64, f64, f64) {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -30,7 +47,7 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
 
 /// The whole report.
 pub struct Report {
-    sections: Vec<(String, String, Vec<Figure>)>,
+    sections: Vec<(String, String, Figures)>,
     settings: String,
 }
 
@@ -48,7 +65,12 @@ impl Report {
 
     /// Add figures under a backend and a heading.
     pub fn section(&mut self, backend: &str, title: &str, figs: Vec<Figure>) {
-        self.sections.push((backend.to_string(), title.to_string(), figs));
+        self.sections.push((backend.to_string(), title.to_string(), Figures::Ratios(figs)));
+    }
+
+    /// Add latencies under a backend and a heading.
+    pub fn latencies(&mut self, backend: &str, title: &str, figs: Vec<Latency>) {
+        self.sections.push((backend.to_string(), title.to_string(), Figures::Latencies(figs)));
     }
 
     /// Write the markdown file.
@@ -92,6 +114,24 @@ impl Report {
         );
         for (backend, title, figs) in &self.sections {
             let _ = writeln!(md, "## {backend}: {title}\n");
+            let figs = match figs {
+                Figures::Ratios(f) => f,
+                Figures::Latencies(l) => {
+                    let _ = writeln!(md, "| figure | min | median | max | limit (median) | notes |");
+                    let _ = writeln!(md, "|---|---|---|---|---|---|");
+                    for f in l {
+                        let (lo, med, hi) = stats(&f.values);
+                        let ok = if med <= f.limit { "met" } else { "**not met**" };
+                        let _ = writeln!(
+                            md,
+                            "| {} | {lo:.1} ms | {med:.1} ms | {hi:.1} ms | ≤ {:.0} ms ({ok}) | {} |",
+                            f.name, f.limit, f.note
+                        );
+                    }
+                    let _ = writeln!(md);
+                    continue;
+                }
+            };
             let _ = writeln!(md, "| figure | min | median | max | baseline (median) | ratio | target | notes |");
             let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
             for f in figs {

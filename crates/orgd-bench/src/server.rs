@@ -25,7 +25,7 @@ pub struct Bench {
     pub pid: u32,
 }
 
-fn orgd_binary() -> anyhow::Result<std::path::PathBuf> {
+pub fn orgd_binary() -> anyhow::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let p = exe.parent().ok_or_else(|| anyhow!("no parent"))?.join("orgd");
     if p.exists() {

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn orgd(dir: &std::path::Path, args: &[&str]) -> Output {
+pub fn orgd(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_orgd"))
         .args(args)
         .env("ORGD_DATA_DIR", dir)
@@ -13,12 +13,12 @@ fn orgd(dir: &std::path::Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(out: &Output) -> String {
+pub fn ok(out: &Output) -> String {
     assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-fn first_err_line(out: &Output) -> String {
+pub fn first_err_line(out: &Output) -> String {
     assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default().to_string()
 }
@@ -165,7 +165,7 @@ fn insecure_http_refuses_public_addresses_without_a_trusted_proxy() {
 }
 
 /// A background `orgd` process, killed on drop.
-struct Running(std::process::Child);
+pub struct Running(pub std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -174,7 +174,7 @@ impl Drop for Running {
     }
 }
 
-fn wait_for_line(reader: &mut impl BufRead, needle: &str, lines: &mut Vec<String>) {
+pub fn wait_for_line(reader: &mut impl BufRead, needle: &str, lines: &mut Vec<String>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut line = String::new();
@@ -187,7 +187,7 @@ fn wait_for_line(reader: &mut impl BufRead, needle: &str, lines: &mut Vec<String
     }
 }
 
-fn client(cert: &std::path::Path) -> reqwest::Client {
+pub fn client(cert: &std::path::Path) -> reqwest::Client {
     let pem = std::fs::read(cert).unwrap();
     reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap()
 }

@@ -10,5 +10,6 @@ mod pipeline;
 mod postgres;
 mod requests;
 mod standin;
+mod standin_cli;
 mod tokens;
 mod users;
