@@ -44,8 +44,7 @@ the file, which beats the default."
     /// again changes nothing.
     #[command(
         after_help = "Example:\n  orgd seed tests/seed.yaml --data-dir ./orgd-data\n  orgd seed tests/seed.yaml --check\n\n\
-The file format is described in docs/testing-with-orgd.md. To serve a seed for a test suite, with a control\n\
-API that resets it, moves the clock and injects faults:\n  \
+The file format is described in docs/testing-with-orgd.md.\n\nTo serve a seed for a test suite, with a control API that resets it, moves the clock and injects faults:\n  \
 orgd serve --ephemeral --seed tests/seed.yaml --control-token s3cret --listen 127.0.0.1:0"
     )]
     Seed(SeedArgs),
