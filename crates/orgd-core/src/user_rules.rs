@@ -12,6 +12,11 @@ fn conflict(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Conflict).with_message(message.to_string())
 }
 
+/// How many enabled administrators are among `users` (an org must keep one).
+pub fn enabled_admins(users: &[User]) -> usize {
+    users.iter().filter(|u| u.role == Role::Administrator && u.enabled).count()
+}
+
 /// What an update touches, for the permission check.
 #[derive(Debug, Clone, Default)]
 pub struct Touches {

@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v3", apperian::v3_routes())
         .merge(apperian::alias_routes())
         .merge(crate::signed::routes())
+        .merge(crate::console::routes())
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

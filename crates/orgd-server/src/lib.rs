@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod control;
 pub mod cors;

@@ -195,6 +195,7 @@ impl Builder {
         let client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
             .resolve("localhost", server.addr)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         let url = server.public_url.clone();

@@ -1,6 +1,7 @@
 //! Black-box tests of orgd over HTTPS on a real socket, each with its own database.
 
 mod cli;
+mod console;
 mod datasets;
 mod helpers;
 mod jobs;

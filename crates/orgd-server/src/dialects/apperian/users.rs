@@ -146,7 +146,7 @@ fn parse_body(body: &[u8]) -> Result<Parsed, ApiError> {
 
 async fn enabled_admins(state: &AppState, acting: &Acting) -> Result<usize, ApiError> {
     let users = state.store.list_users(&acting.target.org_id).await?;
-    Ok(users.iter().filter(|u| u.role == Role::Administrator && u.enabled).count())
+    Ok(user_rules::enabled_admins(&users))
 }
 
 async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): RawBody) -> Result<Json<Value>, Failure> {

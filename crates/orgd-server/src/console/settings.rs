@@ -1,0 +1,594 @@
+//! `/app/configui`: the Settings app for administrators — the Users list (add, edit, TokenAccess), the
+//! Datasets list and each dataset's metadata page, and the Organization settings form with the affiliated
+//! orgs. `?tenant=` picks any org the administrator may act in; others answer 404.
+
+use super::{day, html, when, Chrome, FormData, Signed};
+use crate::state::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use orgd_core::clock::{parse_date_or_datetime, Clock};
+use orgd_core::error::ApiError;
+use orgd_core::model::{Org, Role, User};
+use orgd_core::net::CidrList;
+use orgd_core::ops::{self, UserFields};
+use orgd_core::org_update::{self, CertChange, EDITABLE};
+use orgd_core::user_rules::{self, Touches};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Q = Query<HashMap<String, String>>;
+
+/// The acting org of a Settings page: the `tenant` parameter or the home org, for administrators only.
+fn acting(s: &Signed, q: &HashMap<String, String>) -> Result<Arc<Org>, Response> {
+    if s.user.role != Role::Administrator {
+        return Err(super::message(
+            StatusCode::FORBIDDEN,
+            Some(s.me()),
+            "Administrators only",
+            "The Settings app is for administrators of the org; ask one to change users, datasets or settings.",
+        ));
+    }
+    let org = match q.get("tenant") {
+        None => Some(s.home.clone()),
+        Some(t) => ops::find_org(&s.orgs, t).cloned(),
+    };
+    match org {
+        Some(o) if s.orgs.may_act_in(&s.user, &o.org_id) => Ok(o),
+        _ => Err(super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such tenant.")),
+    }
+}
+
+fn faults_of(e: &ApiError) -> Vec<String> {
+    if e.faults.is_empty() {
+        vec![e.orgvue_message()]
+    } else {
+        e.faults.iter().map(|f| format!("{}: {}", f.field, f.message)).collect()
+    }
+}
+
+fn expired(s: &Signed) -> Response {
+    super::message(StatusCode::FORBIDDEN, Some(s.me()), "Form expired", "Reload the page and try again.")
+}
+
+pub struct UserRow {
+    psk: i64,
+    user_id: String,
+    email: String,
+    role: &'static str,
+    status: String,
+    expires: String,
+    token_access: &'static str,
+    subnets: String,
+}
+
+pub struct DatasetRow {
+    id: String,
+    name: String,
+    ty: &'static str,
+    items: i64,
+    modified: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/configui.html")]
+struct Overview {
+    chrome: Chrome,
+    org_name: String,
+    tenant: String,
+    users: Vec<UserRow>,
+    datasets: Vec<DatasetRow>,
+}
+
+/// `GET /app/configui`.
+pub async fn overview(State(state): State<AppState>, s: Signed, Query(q): Q) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let now = state.clock.now();
+    let (mut users, mut datasets) =
+        match (state.store.list_users(&org.org_id).await, state.store.list_datasets(&org.org_id).await) {
+            (Ok(u), Ok(d)) => (u, d),
+            (Err(e), _) | (_, Err(e)) => return super::failure(Some(s.me()), e),
+        };
+    users.sort_by_key(|u| u.user_id.to_lowercase());
+    datasets.sort_by_key(|d| d.name.to_lowercase());
+    let users = users
+        .iter()
+        .map(|u| UserRow {
+            psk: u.psk,
+            user_id: u.user_id.clone(),
+            email: u.email.clone(),
+            role: u.role.as_str(),
+            status: if !u.enabled {
+                "disabled".into()
+            } else if orgd_core::login::is_locked(u, now) {
+                "locked".into()
+            } else if u.expires_at.is_some_and(|e| e <= now) {
+                "expired".into()
+            } else {
+                "enabled".into()
+            },
+            expires: u.expires_at.map(when).unwrap_or_else(|| "never".into()),
+            token_access: if u.token_access { "on" } else { "off" },
+            subnets: if u.allowed_subnets.is_empty() {
+                "any".into()
+            } else {
+                u.allowed_subnets.to_strings().join(", ")
+            },
+        })
+        .collect();
+    let datasets = datasets
+        .iter()
+        .map(|d| DatasetRow {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            ty: d.ty.as_str(),
+            items: d.item_count,
+            modified: when(orgd_core::clock::from_millis(d.modified_at)),
+        })
+        .collect();
+    let notice = q.get("saved").map(|u| format!("Saved {u}."));
+    let chrome = Chrome { title: "Settings".into(), me: Some(s.me()), notice };
+    html(
+        StatusCode::OK,
+        &Overview { chrome, org_name: org.name.clone(), tenant: org.tenant_id.to_string(), users, datasets },
+    )
+}
+
+#[derive(Default)]
+pub struct UserForm {
+    user_id: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    role: String,
+    enabled: bool,
+    expires_at: String,
+    token_access: bool,
+    subnets: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/user_form.html")]
+struct UserPage {
+    chrome: Chrome,
+    csrf: String,
+    tenant: String,
+    action: String,
+    creating: bool,
+    errors: Vec<String>,
+    roles: Vec<&'static str>,
+    form: UserForm,
+}
+
+fn user_page(s: &Signed, org: &Org, action: String, creating: bool, form: UserForm, errors: Vec<String>) -> Response {
+    let title = if creating { "Add a user".to_string() } else { format!("Edit {}", form.user_id) };
+    let page = UserPage {
+        chrome: Chrome { title, me: Some(s.me()), notice: None },
+        csrf: s.csrf.clone(),
+        tenant: org.tenant_id.to_string(),
+        action,
+        creating,
+        errors,
+        roles: vec!["user", "user_manager", "administrator"],
+        form,
+    };
+    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    html(status, &page)
+}
+
+fn form_of(u: &User) -> UserForm {
+    UserForm {
+        user_id: u.user_id.clone(),
+        email: u.email.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        role: u.role.as_str().into(),
+        enabled: u.enabled,
+        expires_at: u.expires_at.map(day).unwrap_or_default(),
+        token_access: u.token_access,
+        subnets: u.allowed_subnets.to_strings().join(", "),
+    }
+}
+
+/// The form as the core's user fields, or the faults of its own parsing.
+fn fields_of(f: &FormData, form: &UserForm) -> Result<(UserFields, Touches), Vec<String>> {
+    let mut errors = Vec::new();
+    let role = Role::parse(&form.role);
+    if role.is_none() {
+        errors.push("role: must be administrator, user_manager or user".to_string());
+    }
+    let expires_at = if form.expires_at.is_empty() {
+        Some(None)
+    } else {
+        match parse_date_or_datetime(&form.expires_at) {
+            Some(t) => Some(Some(t)),
+            None => {
+                errors.push("expires_at: must be a date (YYYY-MM-DD)".into());
+                None
+            }
+        }
+    };
+    let subnets = match CidrList::parse_comma(&form.subnets, "subnets") {
+        Ok(l) => Some(l),
+        Err(faults) => {
+            errors.extend(faults.iter().map(|f| format!("subnets: {}", f.message)));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let password = Some(f.get("password").unwrap_or_default().to_string()).filter(|p| !p.is_empty());
+    let fields = UserFields {
+        role,
+        password,
+        token_access: Some(form.token_access),
+        allowed_subnets: subnets,
+        expires_at,
+        enabled: Some(form.enabled),
+        email: Some(form.email.clone()),
+        first_name: Some(form.first_name.clone()),
+        last_name: Some(form.last_name.clone()),
+        ..UserFields::default()
+    };
+    Ok((fields, Touches::default()))
+}
+
+fn read_form(f: &FormData) -> UserForm {
+    UserForm {
+        user_id: f.text("user_id"),
+        email: f.text("email"),
+        first_name: f.text("first_name"),
+        last_name: f.text("last_name"),
+        role: f.text("role"),
+        enabled: f.checked("enabled"),
+        expires_at: f.text("expires_at"),
+        token_access: f.checked("token_access"),
+        subnets: f.text("subnets"),
+    }
+}
+
+/// `GET /app/configui/users/new`.
+pub async fn new_user(s: Signed, Query(q): Q) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let form = UserForm { role: "user".into(), enabled: true, ..UserForm::default() };
+    user_page(&s, &org, format!("/app/configui/users/new?tenant={}", org.tenant_id), true, form, vec![])
+}
+
+/// `POST /app/configui/users/new`.
+pub async fn create_user(State(state): State<AppState>, s: Signed, Query(q): Q, body: Bytes) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let f = FormData::parse(&body);
+    if !s.csrf_ok(f.get("csrf")) {
+        return expired(&s);
+    }
+    let form = read_form(&f);
+    let action = format!("/app/configui/users/new?tenant={}", org.tenant_id);
+    let (fields, _) = match fields_of(&f, &form) {
+        Ok(x) => x,
+        Err(errors) => return user_page(&s, &org, action, true, form, errors),
+    };
+    let role = fields.role.unwrap_or(Role::User);
+    if let Err(e) = user_rules::check_create(&s.user, role, true) {
+        return user_page(&s, &org, action, true, form, faults_of(&e));
+    }
+    match ops::create_user(state.store.as_ref(), &org, &form.user_id, fields, state.clock.now()).await {
+        Ok(u) => {
+            state.gate.cache.invalidate();
+            Redirect::to(&format!("/app/configui?tenant={}&saved={}#users", org.tenant_id, enc(&u.user_id)))
+                .into_response()
+        }
+        Err(e) => user_page(&s, &org, action, true, form, faults_of(&e)),
+    }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn target(state: &AppState, s: &Signed, org: &Org, psk: &str) -> Result<User, Response> {
+    let not_found = || super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such user in this org.");
+    let psk: i64 = psk.parse().map_err(|_| not_found())?;
+    match state.store.get_user(psk).await {
+        Ok(Some(u)) if u.org_id == org.org_id => Ok(u),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(super::failure(Some(s.me()), e)),
+    }
+}
+
+/// `GET /app/configui/users/{psk}`.
+pub async fn edit_user(State(state): State<AppState>, s: Signed, Path(psk): Path<String>, Query(q): Q) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let user = match target(&state, &s, &org, &psk).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let action = format!("/app/configui/users/{}?tenant={}", user.psk, org.tenant_id);
+    user_page(&s, &org, action, false, form_of(&user), vec![])
+}
+
+/// `POST /app/configui/users/{psk}`.
+pub async fn update_user(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(psk): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let user = match target(&state, &s, &org, &psk).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let f = FormData::parse(&body);
+    if !s.csrf_ok(f.get("csrf")) {
+        return expired(&s);
+    }
+    let mut form = read_form(&f);
+    form.user_id = user.user_id.clone();
+    let action = format!("/app/configui/users/{}?tenant={}", user.psk, org.tenant_id);
+    let (mut fields, mut touches) = match fields_of(&f, &form) {
+        Ok(x) => x,
+        Err(errors) => return user_page(&s, &org, action, false, form, errors),
+    };
+    fields.password = None;
+    touches.role = fields.role.filter(|r| *r != user.role);
+    touches.account_state = fields.enabled != Some(user.enabled) || fields.expires_at != Some(user.expires_at);
+    touches.admin_only = fields.token_access != Some(user.token_access)
+        || fields.allowed_subnets.as_ref() != Some(&user.allowed_subnets);
+    let admins = match state.store.list_users(&org.org_id).await {
+        Ok(users) => user_rules::enabled_admins(&users),
+        Err(e) => return super::failure(Some(s.me()), e),
+    };
+    if let Err(e) = user_rules::check_update(&s.user, &user, &touches, admins) {
+        return user_page(&s, &org, action, false, form, faults_of(&e));
+    }
+    match ops::update_user(state.store.as_ref(), &org, user, fields, state.clock.now()).await {
+        Ok(u) => {
+            state.gate.cache.invalidate();
+            Redirect::to(&format!("/app/configui?tenant={}&saved={}#users", org.tenant_id, enc(&u.user_id)))
+                .into_response()
+        }
+        Err(e) => user_page(&s, &org, action, false, form, faults_of(&e)),
+    }
+}
+
+pub struct PropertyRow {
+    key: String,
+    name: String,
+    ty: &'static str,
+    required: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/dataset.html")]
+struct DatasetPage {
+    chrome: Chrome,
+    tenant: String,
+    id: String,
+    name: String,
+    ty: &'static str,
+    items: i64,
+    auto_id: String,
+    label_id: String,
+    hierarchy: String,
+    tags: String,
+    modified: String,
+    properties: Vec<PropertyRow>,
+}
+
+/// `GET /app/configui/datasets/{dataset_id}`: the metadata page with the Dataset ID.
+pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<String>, Query(q): Q) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let ds = match orgd_core::data::ops::find(state.store.as_ref(), &org.org_id, &id).await {
+        Ok(d) => d,
+        Err(_) => {
+            return super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such dataset in this org.")
+        }
+    };
+    let none = || "—".to_string();
+    let page = DatasetPage {
+        chrome: Chrome { title: format!("Dataset {}", ds.name), me: Some(s.me()), notice: None },
+        tenant: org.tenant_id.to_string(),
+        hierarchy: match (&ds.tree_id, &ds.tree_parent_id) {
+            (Some(t), Some(p)) => format!("{t} → parent {p}"),
+            _ => none(),
+        },
+        id: ds.id.clone(),
+        name: ds.name.clone(),
+        ty: ds.ty.as_str(),
+        items: ds.item_count,
+        auto_id: ds.auto_id.clone().unwrap_or_else(none),
+        label_id: ds.label_id.clone().unwrap_or_else(none),
+        tags: if ds.tags.is_empty() { none() } else { ds.tags.join(", ") },
+        modified: when(orgd_core::clock::from_millis(ds.modified_at)),
+        properties: ds
+            .properties
+            .iter()
+            .map(|p| PropertyRow {
+                key: p.key.clone(),
+                name: p.name.clone(),
+                ty: p.ty.as_str(),
+                required: if p.required { "yes" } else { "no" },
+            })
+            .collect(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+pub struct Field {
+    key: &'static str,
+    kind: &'static str,
+    value: String,
+    error: Option<String>,
+}
+
+pub struct ChildRow {
+    tenant_id: String,
+    name: String,
+    org_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/organization.html")]
+struct OrgPage {
+    chrome: Chrome,
+    csrf: String,
+    org_name: String,
+    tenant: String,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+    fields: Vec<Field>,
+    children: Vec<ChildRow>,
+}
+
+fn kind(v: Option<&Value>) -> &'static str {
+    match v {
+        Some(Value::Bool(_)) => "bool",
+        Some(Value::Number(_)) => "number",
+        Some(Value::Object(_)) | Some(Value::Array(_)) => "json",
+        _ => "text",
+    }
+}
+
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => serde_json::to_string_pretty(v).unwrap_or_default(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn org_page(
+    s: &Signed,
+    org: &Org,
+    values: Option<&FormData>,
+    errors: Vec<(String, String)>,
+    warnings: Vec<String>,
+    saved: bool,
+) -> Response {
+    let fields = EDITABLE
+        .iter()
+        .map(|key| {
+            let current = org.settings.get(*key);
+            let error = errors.iter().find(|(f, _)| f == key || f.starts_with(&format!("{key}."))).map(|(f, m)| {
+                if f == key {
+                    m.clone()
+                } else {
+                    format!("{f}: {m}")
+                }
+            });
+            let value = match values.and_then(|v| v.get(key)) {
+                Some(v) if kind(current) == "bool" => if v == "on" { "true" } else { "false" }.to_string(),
+                Some(v) => v.to_string(),
+                None => shown(current),
+            };
+            Field { key, kind: kind(current), value, error }
+        })
+        .collect();
+    let children = s
+        .orgs
+        .children(&org.org_id)
+        .iter()
+        .filter_map(|id| s.orgs.get(id))
+        .map(|c| ChildRow { tenant_id: c.tenant_id.to_string(), name: c.name.clone(), org_id: c.org_id.to_string() })
+        .collect();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let notice = saved.then(|| "Saved.".to_string());
+    let page = OrgPage {
+        chrome: Chrome { title: format!("Organization {}", org.name), me: Some(s.me()), notice },
+        csrf: s.csrf.clone(),
+        org_name: org.name.clone(),
+        tenant: org.tenant_id.to_string(),
+        errors: errors.iter().map(|(f, m)| format!("{f}: {m}")).collect(),
+        warnings,
+        fields,
+        children,
+    };
+    html(status, &page)
+}
+
+/// `GET /app/configui/organization`.
+pub async fn organization(s: Signed, Query(q): Q) -> Response {
+    match acting(&s, &q) {
+        Ok(org) => org_page(&s, &org, None, vec![], vec![], false),
+        Err(r) => r,
+    }
+}
+
+/// `POST /app/configui/organization`: the same validation and warnings as `PUT /v3/organizations/{id}`.
+pub async fn save_organization(State(state): State<AppState>, s: Signed, Query(q): Q, body: Bytes) -> Response {
+    let org = match acting(&s, &q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let f = FormData::parse(&body);
+    if !s.csrf_ok(f.get("csrf")) {
+        return expired(&s);
+    }
+    let mut request = Map::new();
+    let mut errors = Vec::new();
+    for key in EDITABLE {
+        let Some(text) = f.get(key) else { continue };
+        let current = org.settings.get(*key);
+        let value = match kind(current) {
+            "bool" => Value::Bool(text == "on"),
+            "number" => {
+                text.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(text.trim().into()))
+            }
+            "json" => match serde_json::from_str::<Value>(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push((key.to_string(), format!("is not valid JSON: {e}")));
+                    continue;
+                }
+            },
+            _ if text.trim().is_empty() && current.is_none_or(Value::is_null) => Value::Null,
+            _ => Value::String(text.to_string()),
+        };
+        if current != Some(&value) {
+            request.insert(key.to_string(), value);
+        }
+    }
+    if !errors.is_empty() {
+        return org_page(&s, &org, Some(&f), errors, vec![], false);
+    }
+    match org_update::apply(&org, &Value::Object(request), CertChange::None) {
+        Err(faults) => {
+            let errors = faults.into_iter().map(|f| (f.field, f.message)).collect();
+            org_page(&s, &org, Some(&f), errors, vec![], false)
+        }
+        Ok((next, warnings)) => {
+            if next != *org {
+                if let Err(e) = state.store.update_org(&next).await {
+                    return super::failure(Some(s.me()), e);
+                }
+                state.gate.cache.invalidate();
+            }
+            let warnings = warnings.iter().map(|w| format!("{}: {}", w.field, w.message)).collect();
+            org_page(&s, &next, None, vec![], warnings, true)
+        }
+    }
+}

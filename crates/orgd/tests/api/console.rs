@@ -1,0 +1,341 @@
+//! The web console in a real headless Chromium (Debian's chromium + chromium-driver; `.ci/run` installs
+//! them, and under CI a missing browser fails the tests instead of skipping them), plus the HTTP-level
+//! guards (cookies, CSRF, roles, other tenants). Screenshots go to `target/console-screenshots/`.
+
+use crate::helpers::TestApp;
+use fantoccini::{Client, ClientBuilder, Locator};
+use orgd_core::model::TokenKind;
+use orgd_core::store::Store;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: (&str, &str) = ("admin@demo.test", "Demo-Admin-2024!");
+const READER: (&str, &str) = ("reader@demo.test", "Demo-Reader-2024!");
+
+const SEED: &str = r#"
+orgs:
+  - tenant_id: DEMO
+    name: Demo Holding
+    users:
+      - {user_id: admin@demo.test, password: Demo-Admin-2024!, role: administrator, token_access: true}
+      - {user_id: reader@demo.test, password: Demo-Reader-2024!, role: user, email: reader@demo.test}
+    datasets:
+      - name: People
+        type: PEOPLE
+        autoId: Employee ID
+        labelId: Name
+        properties:
+          - {key: Employee ID, type: number, isRequired: true}
+          - {key: Name, type: text, isRequired: true}
+        items:
+          - {Employee ID: 1, Name: Ana}
+  - tenant_id: DEMO_EU
+    name: Demo EU
+    parent: DEMO
+  - tenant_id: OTHER
+    name: Other Inc
+    users:
+      - {user_id: admin@other.test, password: Other-Admin-2024!, role: administrator}
+"#;
+
+struct Browser {
+    driver: Child,
+    client: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/chromedriver");
+    if p.exists() {
+        return Some(p);
+    }
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join("chromedriver")).find(|p| p.exists())
+}
+
+/// A headless Chromium driving `app`; `None` (skip) only outside CI when no browser is installed.
+async fn browser(app: &TestApp, test: &str) -> Option<Browser> {
+    let Some(driver_bin) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromedriver is missing: install Debian's chromium and chromium-driver (.ci/run does)"
+        );
+        eprintln!("chromedriver not found: skipping the browser part of {test} (install chromium-driver)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let driver = Command::new(driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("acceptInsecureCerts".into(), json!(true));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--window-size=1280,1100"]}),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session starts");
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    Some(Browser { driver, client, base: app.url.clone(), shots })
+}
+
+impl Browser {
+    async fn go(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        let u = self.client.current_url().await.unwrap();
+        match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        }
+    }
+
+    async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+        self.client.find(Locator::Css(selector)).await.unwrap_or_else(|e| panic!("no {selector}: {e}"))
+    }
+
+    async fn text(&self, selector: &str) -> String {
+        self.css(selector).await.text().await.unwrap()
+    }
+
+    async fn fill(&self, selector: &str, value: &str) {
+        let el = self.css(selector).await;
+        el.clear().await.unwrap();
+        el.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, selector: &str) {
+        self.css(selector).await.click().await.unwrap();
+    }
+
+    /// Click something that loads a new page, and wait until the new page has loaded.
+    async fn navigate(&self, selector: &str) {
+        self.client.execute("window.__orgdStale = true;", vec![]).await.unwrap();
+        self.click(selector).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let done = self
+                .client
+                .execute("return window.__orgdStale === undefined && document.readyState === 'complete';", vec![])
+                .await;
+            if matches!(done, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "clicking {selector} loaded no page");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn sign_in(&self, (user, password): (&str, &str)) {
+        self.go("/login").await;
+        self.fill("#user_id", user).await;
+        self.fill("#password", password).await;
+        self.navigate("#sign-in").await;
+        assert_eq!(self.path().await, "/tokens", "signed in as {user}");
+    }
+
+    async fn sign_out(&self) {
+        self.navigate("form.signout button").await;
+        assert_eq!(self.path().await, "/login?signed_out=1");
+    }
+}
+
+#[tokio::test]
+async fn a_user_gets_token_access_makes_a_token_for_its_ip_uses_and_revokes_it() {
+    let app = TestApp::builder().seed(SEED).spawn().await;
+    let Some(b) = browser(&app, "the token flow").await else { return };
+    b.go("/tokens").await;
+    assert_eq!(b.path().await, "/login?next=%2Ftokens", "pages need a session");
+    b.shot("login").await;
+
+    b.sign_in(READER).await;
+    let why = b.text("#no-token-access").await;
+    assert!(why.contains("TokenAccess") && why.contains("admin@demo.test"), "{why}");
+    b.shot("tokens-without-access").await;
+    b.sign_out().await;
+
+    b.sign_in(ADMIN).await;
+    b.go("/app/configui").await;
+    b.shot("settings").await;
+    assert_eq!(b.text("tr[data-user-id='reader@demo.test'] .token-access").await, "off");
+    b.navigate("a[aria-label='Edit reader@demo.test']").await;
+    b.click("#token_access").await;
+    b.shot("user-edit").await;
+    b.navigate("#save-user").await;
+    assert!(b.path().await.starts_with("/app/configui?tenant=DEMO&saved="));
+    assert_eq!(b.text("tr[data-user-id='reader@demo.test'] .token-access").await, "on");
+    b.sign_out().await;
+
+    b.sign_in(READER).await;
+    assert_eq!(b.text("#current-ip").await, "127.0.0.1");
+    b.navigate("#use-ip").await;
+    assert_eq!(b.css("#subnets").await.prop("value").await.unwrap().as_deref(), Some("127.0.0.1/32"));
+    b.fill("#label", "browser").await;
+    b.navigate("#create-token").await;
+    let secret = b.text("#token-secret").await;
+    assert!(orgd_core::token::lookup_id(&secret).is_some(), "a whole token is shown: {secret}");
+    b.click("#copy-token").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.text(".secret .copied").await.is_empty() {
+        assert!(Instant::now() < deadline, "the copy button reports nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.shot("token-created").await;
+    let token_id = orgd_core::token::lookup_id(&secret).unwrap().to_string();
+    let row = format!("tr[data-token-id='{token_id}']");
+    assert_eq!(b.text(&format!("{row} td:nth-child(5)")).await, "127.0.0.1/32");
+    assert_eq!(b.text(&format!("{row} .status")).await, "active");
+
+    assert_eq!(app.get_bearer("/api/v1/DEMO/datasets", &secret).await.status(), 200);
+    b.go("/tokens").await;
+    b.navigate(&format!("{row} button.danger")).await;
+    assert_eq!(b.path().await, format!("/tokens?revoked={token_id}"));
+    assert_eq!(b.text(&format!("{row} .status")).await, "revoked");
+    b.shot("token-revoked").await;
+    assert_eq!(app.get_bearer("/api/v1/DEMO/datasets", &secret).await.status(), 401);
+    b.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_finds_a_dataset_id_edits_org_settings_and_lists_tenants() {
+    let app = TestApp::builder().seed(SEED).spawn().await;
+    let Some(b) = browser(&app, "the settings flow").await else { return };
+    b.sign_in(ADMIN).await;
+    b.go("/app/configui").await;
+    b.navigate("#dataset-list a").await;
+    let id = b.text("#dataset-id").await;
+    assert_eq!(id, orgd_core::data::derived_id("orgd-seed-dataset/DEMO/People"));
+    assert!(b.text("#property-list").await.contains("Employee ID"));
+    b.shot("dataset").await;
+
+    b.go("/app/configui/organization").await;
+    b.fill("#session_timeout_in_minutes", "ten").await;
+    b.navigate("#save-org").await;
+    let err = b.text("#error-session_timeout_in_minutes").await;
+    assert!(!err.is_empty(), "the bad value is named");
+    b.shot("organization-error").await;
+    let org = orgd_core::ops::load_org(app.store.as_ref(), "DEMO").await.unwrap();
+    assert_ne!(org.settings["session_timeout_in_minutes"], "ten", "nothing was saved");
+    b.fill("#session_timeout_in_minutes", "45").await;
+    b.navigate("#save-org").await;
+    assert_eq!(b.text(".notice").await, "Saved.");
+    let org = orgd_core::ops::load_org(app.store.as_ref(), "DEMO").await.unwrap();
+    assert_eq!(org.settings["session_timeout_in_minutes"], 45);
+    assert!(b.text("#affiliated-list").await.contains("DEMO_EU"));
+    b.shot("organization").await;
+
+    b.go("/tenants/tenants").await;
+    let tenants = b.text("#tenant-list").await;
+    assert!(tenants.contains("DEMO_EU") && tenants.contains(&format!("{}/api/v1/DEMO", app.url)), "{tenants}");
+    assert!(!tenants.contains("OTHER"), "only tenants the user may act in");
+    b.shot("tenants").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// A console session for HTTP-level tests: (session cookie, CSRF token of its forms).
+async fn session(app: &TestApp, (user, password): (&str, &str)) -> (String, String) {
+    let r = app.get("/login").send().await.unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let login_csrf = set.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    let r = app
+        .request(reqwest::Method::POST, "/login")
+        .header("cookie", format!("orgd_login_csrf={login_csrf}"))
+        .form(&[("csrf", login_csrf.as_str()), ("user_id", user), ("password", password), ("next", "/tokens")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("orgd_session="))
+        .unwrap();
+    assert!(cookie.contains("Secure; HttpOnly; SameSite=Strict"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let page = app.get("/tokens").header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    (cookie, csrf)
+}
+
+#[tokio::test]
+async fn console_forms_need_their_csrf_token_and_the_right_role_and_tenant() {
+    let app = TestApp::builder().seed(SEED).spawn().await;
+    let r = app
+        .request(reqwest::Method::POST, "/login")
+        .form(&[("user_id", ADMIN.0), ("password", ADMIN.1)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "sign-in without the form's CSRF cookie is refused");
+
+    let (cookie, csrf) = session(&app, ADMIN).await;
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        app.request(reqwest::Method::POST, path).header("cookie", &cookie).form(&form).send()
+    };
+    let r = post("/tokens", vec![("label", "x")]).await.unwrap();
+    assert_eq!(r.status(), 403, "no CSRF token");
+    let r = post("/tokens", vec![("label", "x"), ("csrf", "0123456789abcdef0123456789abcdef")]).await.unwrap();
+    assert_eq!(r.status(), 403, "a wrong CSRF token");
+    let r = post("/tokens", vec![("label", "x"), ("csrf", &csrf), ("subnets", "10.0.0.0/33")]).await.unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Subnets:") && !page.contains("token-secret"), "a bad subnet is named, nothing made");
+    let r = post("/tokens", vec![("label", "x"), ("csrf", &csrf), ("ends_at", "2020-01-01")]).await.unwrap();
+    assert!(r.text().await.unwrap().contains("ends_at"), "the core's window rule is shown");
+    let demo = orgd_core::ops::load_org(app.store.as_ref(), "DEMO").await.unwrap();
+    let tokens = app.store.list_tokens(&demo.org_id, None).await.unwrap();
+    assert!(tokens.iter().all(|t| t.kind != TokenKind::Api), "no API token was made by refused forms");
+
+    let get = |path: String| app.get(&path).header("cookie", &cookie).send();
+    assert_eq!(get("/app/configui?tenant=DEMO_EU".into()).await.unwrap().status(), 200, "an affiliated org");
+    assert_eq!(get("/app/configui?tenant=OTHER".into()).await.unwrap().status(), 404, "another tree");
+    let other_ds = orgd_core::data::derived_id("orgd-seed-dataset/OTHER/People");
+    assert_eq!(get(format!("/app/configui/datasets/{other_ds}")).await.unwrap().status(), 404);
+
+    let (reader, _) = session(&app, READER).await;
+    let r = app.get("/app/configui").header("cookie", &reader).send().await.unwrap();
+    assert_eq!(r.status(), 403, "the Settings app is for administrators");
+    let r = app
+        .get("/tokens")
+        .header("cookie", "orgd_session=orgd_aaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "an unknown session goes to sign-in");
+
+    let r = post("/logout", vec![("csrf", &csrf)]).await.unwrap();
+    assert_eq!(r.headers()["location"], "/login?signed_out=1");
+    let r = app.get("/tokens").header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the session ends with sign-out");
+}
