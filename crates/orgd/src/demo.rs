@@ -155,7 +155,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let url = &server.public_url;
     let ca = server.cert_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     println!(
-        "\norgd demo is running.\n\n  base URL        {url}\n  CA certificate  {ca}\n  API token       {token}\n  \
+        "\norgd demo is running.\n\n  base URL        {url}\n  web console     {url}/login (trust the CA certificate in your browser, or accept the warning)\n  CA certificate  {ca}\n  API token       {token}\n  \
          administrator   {} / {}\n  plain user      {} / {}\n  tenants         DEMO > DEMO_EU > DEMO_EU_NORTH, DEMO > DEMO_US\n\n\
          Try these:\n\n  curl --cacert {ca} -H \"Authorization: Bearer {token}\" {url}/api/v1/tenants\n  \
          curl --cacert {ca} -H \"Authorization: Bearer {token}\" {url}/api/v1/DEMO/datasets\n  \
