@@ -2,8 +2,14 @@
 //! scenario against a release `orgd serve` on loopback, measures each baseline in the same run, and
 //! writes BENCHMARKS.md. Set ORGD_BENCH_POSTGRES_URL to add PostgreSQL.
 
+/// The same allocator as `orgd`, so the baseline server differs only by what orgd does per request.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod baseline;
 mod data;
 mod report;
+mod requests;
 mod server;
 mod standin;
 
@@ -19,11 +25,13 @@ pub struct Settings {
     pub import_items: usize,
     /// Items in the exported dataset.
     pub export_items: usize,
+    /// Seconds of each wrk run.
+    pub seconds: u32,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|import|export|standin [--runs N] [--import-items N] [--export-items N] [--out FILE]\n\n\
+        "usage: orgd-bench all|requests|import|export|standin [--runs N] [--seconds N] [--import-items N] [--export-items N] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
     );
     std::process::exit(2)
@@ -33,16 +41,20 @@ fn usage() -> ! {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(what) = args.first().cloned() else { usage() };
-    if !["all", "import", "export", "standin"].contains(&what.as_str()) {
+    if what == "baseline-serve" {
+        return baseline::serve(&args[1..]).await;
+    }
+    if !["all", "requests", "import", "export", "standin"].contains(&what.as_str()) {
         usage();
     }
-    let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000 };
+    let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000, seconds: 5 };
     let mut out = "BENCHMARKS.md".to_string();
     let mut i = 1;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_else(|| usage());
         match args[i].as_str() {
             "--runs" => s.runs = v.parse().unwrap_or_else(|_| usage()),
+            "--seconds" => s.seconds = v.parse().unwrap_or_else(|_| usage()),
             "--import-items" => s.import_items = v.parse().unwrap_or_else(|_| usage()),
             "--export-items" => s.export_items = v.parse().unwrap_or_else(|_| usage()),
             "--out" => out = v,
@@ -65,7 +77,14 @@ async fn main() -> anyhow::Result<()> {
     }
     for (name, pg) in backends {
         eprintln!("== {name}");
-        let srv = server::Bench::start(pg.as_deref()).await.with_context(|| format!("starting the {name} server"))?;
+        let mut srv =
+            server::Bench::start(pg.as_deref()).await.with_context(|| format!("starting the {name} server"))?;
+        if what == "all" || what == "requests" {
+            let (figs, latencies, counts) = requests::measure(&srv, &s).await?;
+            report.section(name, "Small authenticated requests and sign-in (wrk, HTTPS keep-alive)", figs);
+            report.latencies(name, "Org tree", latencies);
+            report.counts(name, "Throttling under a flood", counts);
+        }
         if what == "all" || what == "import" {
             let figs = data::import(&srv, &s).await?;
             report.section(name, "Import (PUT …/items, 6 MB batches)", figs);
@@ -73,6 +92,23 @@ async fn main() -> anyhow::Result<()> {
         if what == "all" || what == "export" {
             let figs: Vec<Figure> = data::export(&srv, &s).await?;
             report.section(name, "Export (sync, streamed)", figs);
+            let mut cold = Vec::new();
+            for _ in 0..s.runs {
+                cold.push(srv.restart_until_ready().await?);
+            }
+            report.latencies(
+                name,
+                "Cold start",
+                vec![report::Latency {
+                    name: format!(
+                        "process start to first successful /readyz, database holding {} items",
+                        s.export_items
+                    ),
+                    values: cold,
+                    limit: 200.0,
+                    note: "migrations checked, TLS loaded, no data read at start".into(),
+                }],
+            );
         }
         srv.stop();
     }

@@ -34,9 +34,24 @@ pub struct Latency {
     pub note: String,
 }
 
+/// A count checked against an expected value with a tolerance (correctness under load).
+pub struct Count {
+    /// What was counted.
+    pub name: String,
+    /// One count per run.
+    pub values: Vec<f64>,
+    /// The expected count.
+    pub expected: f64,
+    /// Allowed relative deviation (0.05 = ±5%).
+    pub tolerance: f64,
+    /// Anything else worth reporting.
+    pub note: String,
+}
+
 enum Figures {
     Ratios(Vec<Figure>),
     Latencies(Vec<Latency>),
+    Counts(Vec<Count>),
 }
 
 fn stats(v: &[f64]) -> (f64, f64, f64) {
@@ -57,8 +72,8 @@ impl Report {
         Report {
             sections: Vec::new(),
             settings: format!(
-                "{} runs per figure; {} items per import run; {} items exported",
-                s.runs, s.import_items, s.export_items
+                "{} runs per figure; {} items per import run; {} items exported; wrk runs of {} s",
+                s.runs, s.import_items, s.export_items, s.seconds
             ),
         }
     }
@@ -66,6 +81,11 @@ impl Report {
     /// Add figures under a backend and a heading.
     pub fn section(&mut self, backend: &str, title: &str, figs: Vec<Figure>) {
         self.sections.push((backend.to_string(), title.to_string(), Figures::Ratios(figs)));
+    }
+
+    /// Add checked counts under a backend and a heading.
+    pub fn counts(&mut self, backend: &str, title: &str, figs: Vec<Count>) {
+        self.sections.push((backend.to_string(), title.to_string(), Figures::Counts(figs)));
     }
 
     /// Add latencies under a backend and a heading.
@@ -116,6 +136,25 @@ impl Report {
             let _ = writeln!(md, "## {backend}: {title}\n");
             let figs = match figs {
                 Figures::Ratios(f) => f,
+                Figures::Counts(c) => {
+                    let _ = writeln!(md, "| check | min | median | max | expected | notes |");
+                    let _ = writeln!(md, "|---|---|---|---|---|---|");
+                    for f in c {
+                        let (lo, med, hi) = stats(&f.values);
+                        let within = |x: f64| (x - f.expected).abs() <= f.expected * f.tolerance;
+                        let ok = if within(lo) && within(hi) { "met in every run" } else { "**not met**" };
+                        let _ = writeln!(
+                            md,
+                            "| {} | {lo:.0} | {med:.0} | {hi:.0} | {:.0} ± {:.0}% ({ok}) | {} |",
+                            f.name,
+                            f.expected,
+                            f.tolerance * 100.0,
+                            f.note
+                        );
+                    }
+                    let _ = writeln!(md);
+                    continue;
+                }
                 Figures::Latencies(l) => {
                     let _ = writeln!(md, "| figure | min | median | max | limit (median) | notes |");
                     let _ = writeln!(md, "|---|---|---|---|---|---|");

@@ -35,6 +35,33 @@ pub fn orgd_binary() -> anyhow::Result<std::path::PathBuf> {
     }
 }
 
+/// Start `orgd serve` on a data folder and database; returns the process and its port. X-Forwarded-For from
+/// loopback is trusted, so load tools can present many client addresses (sign-in limits are per address).
+fn spawn(dir: &std::path::Path, database: &str) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(orgd_binary()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1/32", "--data-dir"])
+        .arg(dir)
+        .args(["--database", database])
+        .env("ORGD_LOG", "warn,orgd_server::startup=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut err = BufReader::new(child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?);
+    let addr = loop {
+        let mut line = String::new();
+        if err.read_line(&mut line)? == 0 {
+            return Err(anyhow!("orgd exited before listening"));
+        }
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap_or_default().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in err.lines() {});
+    let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+    Ok((child, port))
+}
+
 /// A fresh PostgreSQL database on the server at `server_url`.
 pub async fn fresh_pg(server_url: &str) -> anyhow::Result<String> {
     use sqlx::{Connection, Executor};
@@ -85,27 +112,7 @@ impl Bench {
             .await
             .map_err(|e| anyhow!(e.to_string()))?;
         store.close().await;
-        let mut child = Command::new(orgd_binary()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .args(["--database", &database])
-            .env("ORGD_LOG", "warn,orgd_server::startup=info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let mut err = BufReader::new(child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?);
-        let addr = loop {
-            let mut line = String::new();
-            if err.read_line(&mut line)? == 0 {
-                return Err(anyhow!("orgd exited before listening"));
-            }
-            if let Some(rest) = line.split("addr=").nth(1) {
-                break rest.split_whitespace().next().unwrap_or_default().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in err.lines() {});
-        let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+        let (child, port) = spawn(dir.path(), &database)?;
         let pem = std::fs::read(dir.path().join("tls/cert.pem"))?;
         let client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
@@ -113,6 +120,24 @@ impl Bench {
             .build()?;
         let pid = child.id();
         Ok(Bench { child, url: format!("https://localhost:{port}"), client, token, database, _dir: dir, pid })
+    }
+
+    /// Kill the server and start it again on the same database; milliseconds from the start of the new
+    /// process to its first successful `/readyz` (its port changes).
+    pub async fn restart_until_ready(&mut self) -> anyhow::Result<f64> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let t0 = std::time::Instant::now();
+        let (child, port) = spawn(self._dir.path(), &self.database)?;
+        self.pid = child.id();
+        self.child = child;
+        self.url = format!("https://localhost:{port}");
+        loop {
+            if self.client.get(format!("{}/readyz", self.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            anyhow::ensure!(t0.elapsed().as_secs() < 60, "orgd did not get ready in 60 s");
+        }
     }
 
     /// Resident memory of the server now, in bytes.

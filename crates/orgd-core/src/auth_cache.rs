@@ -63,6 +63,11 @@ impl AuthCache {
         *self.orgs.write() = None;
     }
 
+    /// Drop one user's entry (its record changed on this node).
+    pub fn forget_user(&self, psk: i64) {
+        self.users.lock().remove(&psk);
+    }
+
     /// Drop every entry and the token uses not yet written (the stand-in's reset: the tokens they
     /// belong to are gone).
     pub fn forget_all(&self) {

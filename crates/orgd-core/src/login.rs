@@ -128,7 +128,7 @@ impl Gate {
             Some(o) => match crate::ids::OrgId::parse(o) {
                 Some(id) => Some(id),
                 None => {
-                    password::dummy_verify(&req.password);
+                    password::dummy_verify_off_thread(&req.password).await;
                     return Err(invalid());
                 }
             },
@@ -136,24 +136,33 @@ impl Gate {
         };
         let candidates = store.find_users(req.user_id.trim(), org_filter.as_ref()).await?;
         if candidates.is_empty() {
-            password::dummy_verify(&req.password);
+            password::dummy_verify_off_thread(&req.password).await;
             return Err(invalid());
         }
         let unlocked: Vec<User> = candidates.iter().filter(|u| !is_locked(u, now)).cloned().collect();
         if unlocked.is_empty() {
-            password::dummy_verify(&req.password);
+            password::dummy_verify_off_thread(&req.password).await;
             tracing::info!(user_id = %req.user_id, "login refused: account locked");
             return Err(invalid());
         }
-        let (matched, failed): (Vec<User>, Vec<User>) = unlocked
-            .into_iter()
-            .partition(|u| u.password_hash.as_deref().is_some_and(|h| password::verify(&req.password, h)));
+        let (mut matched, mut failed) = (Vec::new(), Vec::new());
+        for u in unlocked {
+            let ok = match u.password_hash.as_deref() {
+                Some(h) => password::verify_off_thread(&req.password, h).await,
+                None => false,
+            };
+            if ok {
+                matched.push(u);
+            } else {
+                failed.push(u);
+            }
+        }
         if matched.is_empty() {
             for mut u in failed {
                 if let Some(org) = orgs.get(&u.org_id) {
                     let rules = rules_for(org, &u);
                     count_failure(&mut u, &rules, now);
-                    store.update_user(&u).await?;
+                    store.record_login(&u).await?;
                 }
             }
             return Err(invalid());
@@ -169,18 +178,24 @@ impl Gate {
         let caller = Caller { user: Arc::new(user.clone()), token: Arc::new(probe) };
         let admitted = self.admit(caller, Target::Home, ip).await?;
         drop(admitted);
+        let mut password_changed = false;
         if password_expired(&user, &home, now) {
             let Some(new_pw) = &req.new_password else {
                 return Err(ErrorCode::PasswordExpired.into());
             };
             ops::set_password(&mut user, &home, new_pw, true, now)
                 .map_err(|f: Vec<FieldFault>| ApiError::invalid_fields(rename(f, "new_password")))?;
+            password_changed = true;
         }
         user.failed_login_count = 0;
         user.last_failed_login_at = None;
         user.locked_until = None;
         user.last_login_at = Some(now);
-        store.update_user(&user).await?;
+        if password_changed {
+            store.update_user(&user).await?;
+        } else {
+            store.record_login(&user).await?;
+        }
         let minutes = settings::session_minutes(&home.settings, req.remember_me);
         let minted = token::mint();
         let mut record = probe_record(now, req.remember_me);
@@ -189,7 +204,7 @@ impl Gate {
         record.label = "session".into();
         record.ends_at = Some(now + Duration::minutes(minutes));
         store.insert_token(&record, &minted.hash).await?;
-        self.cache.invalidate();
+        self.cache.forget_user(user.psk);
         Ok(Session { token: minted.secret, record, user, org: home })
     }
 }

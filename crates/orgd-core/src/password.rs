@@ -29,6 +29,31 @@ pub fn dummy_verify(password: &str) {
     let _ = verify(password, phc);
 }
 
+/// Password checks at once: one core is left for everything else (token-authenticated requests must
+/// not starve under a sign-in flood).
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+    })
+}
+
+/// [`verify`] on the blocking pool, at most one per spare core at a time, so that the async workers keep
+/// serving other requests while argon2 runs.
+pub async fn verify_off_thread(password: &str, phc: &str) -> bool {
+    let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
+    let (password, phc) = (password.to_string(), phc.to_string());
+    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+}
+
+/// [`dummy_verify`] the same way.
+pub async fn dummy_verify_off_thread(password: &str) {
+    let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
+    let password = password.to_string();
+    let _ = tokio::task::spawn_blocking(move || dummy_verify(&password)).await;
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -42,6 +42,9 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever an org, user or token changes (auth caches poll it).
     async fn auth_epoch(&self) -> StoreResult<i64>;
 
+    /// A number that changes whenever a dataset is created or deleted (dataset lists are cached by it).
+    async fn data_epoch(&self) -> StoreResult<i64>;
+
     /// Insert an org; `Conflict` when its name (case-insensitive) or tenant id is taken.
     async fn insert_org(&self, org: &Org) -> StoreResult<()>;
     /// Replace an org's mutable fields (name, subnets, plan, settings).
@@ -57,6 +60,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &NewUser) -> StoreResult<User>;
     /// Replace a user's mutable fields.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Save a user's sign-in bookkeeping only (failed count, lock, last login). Does not move the auth
+    /// epoch: none of it changes what a token may do, and sign-in floods must not flush every auth cache.
+    async fn record_login(&self, user: &User) -> StoreResult<()>;
     /// One user by `psk`.
     async fn get_user(&self, psk: i64) -> StoreResult<Option<User>>;
     /// Users whose `user_id` matches case-insensitively, optionally in one org.
@@ -66,7 +72,8 @@ pub trait Store: Send + Sync + 'static {
     /// Delete a user and its tokens.
     async fn delete_user(&self, psk: i64) -> StoreResult<bool>;
 
-    /// Insert a token with the SHA-256 of its secret.
+    /// Insert a token with the SHA-256 of its secret. Session tokens do not move the auth epoch (their ids
+    /// are fresh and unknown until returned, so no cache can hold a stale answer for them).
     async fn insert_token(&self, token: &TokenRecord, hash: &[u8; 32]) -> StoreResult<()>;
     /// One token with its hash.
     async fn get_token(&self, token_id: &str) -> StoreResult<Option<(TokenRecord, Vec<u8>)>>;

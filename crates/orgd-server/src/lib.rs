@@ -12,6 +12,7 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod render;
+pub mod rendered;
 pub mod signed;
 pub mod standin;
 pub mod startup;

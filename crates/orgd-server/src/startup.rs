@@ -121,14 +121,34 @@ async fn serve(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let app = router(state.clone());
-    let graceful = GracefulShutdown::new();
     let background = tokio::spawn(background_tasks(state.clone(), stop.clone()));
     let workers: Vec<_> = (0..state.config.job_workers.max(1))
         .map(|_| tokio::spawn(crate::jobs::worker(state.clone(), stop.clone())))
         .collect();
+    serve_router(listener, acceptor, app, state.public_url.clone(), stop).await;
+    let _ = background.await;
+    for w in workers {
+        let _ = w.await;
+    }
+    if let Err(e) = state.gate.cache.flush_uses().await {
+        tracing::warn!(error = %e, "could not write the last token uses");
+    }
+}
+
+/// orgd's connection layer: accept, refuse plain HTTP on a TLS port, TLS handshake, HTTP/1.1 and HTTP/2
+/// with a header timeout, peer address and trailing-slash normalization, graceful shutdown when `stop`
+/// changes. Public so the benchmark's baseline server runs the very same layer around a trivial router.
+pub async fn serve_router(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    app: axum::Router,
+    public_url: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -145,7 +165,7 @@ async fn serve(
         let app = app.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
-        let public_url = state.public_url.clone();
+        let public_url = public_url.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
@@ -181,13 +201,6 @@ async fn serve(
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections were still busy after 10 s and were closed");
-    }
-    let _ = background.await;
-    for w in workers {
-        let _ = w.await;
-    }
-    if let Err(e) = state.gate.cache.flush_uses().await {
-        tracing::warn!(error = %e, "could not write the last token uses");
     }
 }
 
@@ -246,6 +259,7 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = state.gate.cache.refresh_epoch().await {
                     tracing::warn!(error = %e, "cannot poll the auth epoch");
                 }
+                state.refresh_data_epoch().await;
             }
             _ = flush.tick() => {
                 if let Err(e) = state.gate.cache.flush_uses().await {

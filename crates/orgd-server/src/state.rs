@@ -32,6 +32,10 @@ pub struct Inner {
     pub jobs_queued: tokio::sync::Notify,
     /// Client for outbound calls (callbacks, export/result/import locations).
     pub outbound: reqwest::Client,
+    /// Rendered `GET /v3/organizations/{id}` bodies of the cached orgs.
+    pub rendered_orgs: crate::rendered::RenderedOrgs,
+    /// Rendered `GET /api/v1/{tenantId}/datasets` bodies per data epoch.
+    pub rendered_lists: crate::rendered::RenderedLists,
     /// The stand-in's control state, when `--control-token` is set.
     pub standin: Option<crate::standin::StandIn>,
 }
@@ -48,6 +52,8 @@ impl AppState {
             .expect("the outbound HTTP client builds with static settings");
         let standin = crate::standin::StandIn::from_config(&config);
         AppState(Arc::new(Inner {
+            rendered_orgs: Default::default(),
+            rendered_lists: Default::default(),
             standin,
             gate,
             store,
@@ -59,6 +65,20 @@ impl AppState {
             jobs_queued: tokio::sync::Notify::new(),
             outbound,
         }))
+    }
+}
+
+impl AppState {
+    /// Re-read the store's data epoch after a dataset was created or deleted here, so this node's next
+    /// dataset list shows it at once (other nodes see it at their next poll, within 200 ms).
+    pub async fn refresh_data_epoch(&self) {
+        match self.store.data_epoch().await {
+            Ok(e) => self.rendered_lists.set_epoch(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the data epoch; dataset lists are not cached");
+                self.rendered_lists.set_epoch(i64::MIN);
+            }
+        }
     }
 }
 

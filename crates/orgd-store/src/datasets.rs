@@ -1,6 +1,6 @@
 //! Datasets and items in SQL: one row per item with its values as JSON text, ordered by `seq`.
 
-use crate::{map_err, SqlStore};
+use crate::{map_err, SqlStore, BUMP_DATA_EPOCH};
 use async_trait::async_trait;
 use orgd_core::data::actions::Change;
 use orgd_core::data::{Dataset, DatasetType, Item};
@@ -56,6 +56,8 @@ fn item_from_row(r: &AnyRow) -> Result<Item, StoreError> {
 
 impl SqlStore {
     pub(crate) async fn insert_dataset_impl(&self, ds: &Dataset) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
         sqlx::query(&format!(
             "INSERT INTO datasets ({DS_COLS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
@@ -69,7 +71,7 @@ impl SqlStore {
         .bind(ds.created_at)
         .bind(ds.modified_at)
         .bind(ds.name.to_lowercase())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| match map_err(e) {
             StoreError::Conflict(_) => {
@@ -77,6 +79,7 @@ impl SqlStore {
             }
             other => other,
         })?;
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
@@ -100,6 +103,7 @@ impl SqlStore {
 
     pub(crate) async fn delete_dataset_impl(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
+        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
         sqlx::query("DELETE FROM items WHERE dataset_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
         let done = sqlx::query("DELETE FROM datasets WHERE dataset_id = $1")
             .bind(id)

@@ -108,6 +108,7 @@ impl SqlStore {
 }
 
 const BUMP_EPOCH: &str = "UPDATE meta SET value = value + 1 WHERE key = 'auth_epoch'";
+pub(crate) const BUMP_DATA_EPOCH: &str = "UPDATE meta SET value = value + 1 WHERE key = 'data_epoch'";
 
 const ORG_COLS: &str = "org_id, tenant_id, parent_id, name, allowed_subnets, usage_plan, settings, created_at";
 const USER_COLS: &str = "psk, org_id, user_id, email, first_name, last_name, mobile_phone, role, enabled, \
@@ -145,6 +146,14 @@ impl Store for SqlStore {
 
     async fn auth_epoch(&self) -> StoreResult<i64> {
         let row: (i64,) = sqlx::query_as("SELECT value FROM meta WHERE key = 'auth_epoch'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row.0)
+    }
+
+    async fn data_epoch(&self) -> StoreResult<i64> {
+        let row: (i64,) = sqlx::query_as("SELECT value FROM meta WHERE key = 'data_epoch'")
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
@@ -273,6 +282,23 @@ impl Store for SqlStore {
         Ok(User { psk: row.0, ..u.clone() })
     }
 
+    async fn record_login(&self, u: &User) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET failed_login_count = $2, last_failed_login_at = $3, locked_until = $4, \
+             locked_permanently = $5, last_login_at = $6 WHERE psk = $1",
+        )
+        .bind(u.psk)
+        .bind(u.failed_login_count as i64)
+        .bind(ms(u.last_failed_login_at))
+        .bind(ms(u.locked_until))
+        .bind(bool_int(u.locked_permanently))
+        .bind(ms(u.last_login_at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn update_user(&self, u: &User) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
@@ -359,7 +385,9 @@ impl Store for SqlStore {
 
     async fn insert_token(&self, t: &TokenRecord, hash: &[u8; 32]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        if t.kind != orgd_core::model::TokenKind::Session {
+            sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        }
         sqlx::query(&format!(
             "INSERT INTO tokens ({TOKEN_COLS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -454,6 +482,7 @@ impl Store for SqlStore {
         };
         sqlx::query(restart).execute(&mut *tx).await.map_err(map_err)?;
         sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
     }

@@ -270,6 +270,15 @@ async fn wiping(store: &dyn Store) {
     store.insert_org(&root).await.unwrap();
     store.insert_org(&org("Acme EU", "ACME_EU", Some(&root))).await.unwrap();
     let u = store.insert_user(&user(&root, "jane@acme.test")).await.unwrap();
+    let e = store.auth_epoch().await.unwrap();
+    let mut signed_in = u.clone();
+    signed_in.failed_login_count = 0;
+    signed_in.locked_until = Some(t("2024-06-01T00:00:00Z"));
+    signed_in.last_login_at = Some(t("2024-05-02T08:00:00.5Z"));
+    store.record_login(&signed_in).await.unwrap();
+    assert_eq!(store.get_user(u.psk).await.unwrap(), Some(signed_in), "sign-in bookkeeping is saved");
+    store.insert_token(&token_record(&u, "sessionsessionss", TokenKind::Session), &[1; 32]).await.unwrap();
+    assert_eq!(store.auth_epoch().await.unwrap(), e, "sign-ins and their sessions do not flush auth caches");
     let minted = token::mint();
     store.insert_token(&token_record(&u, &minted.token_id, TokenKind::Api), &minted.hash).await.unwrap();
     let e = store.auth_epoch().await.unwrap();

@@ -1,5 +1,10 @@
 //! The `orgd` binary: `serve`, `demo`, `admin`.
 
+/// mimalloc: the request path allocates many small objects (JSON values, headers); glibc's allocator
+/// showed as ~17% of server CPU in the profile recorded in BENCHMARKS.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod cli;
 mod datasets;

@@ -382,3 +382,39 @@ async fn readers_read_and_only_administrators_write() {
     assert_eq!((s, c.as_str()), (403, "40331"));
     assert_eq!(orgvue_error(send(&app, Method::DELETE, &path, &t, None).await).await.1, "40331");
 }
+
+#[tokio::test]
+async fn dataset_lists_show_changes_here_at_once_and_from_elsewhere_within_a_second() {
+    let app = TestApp::spawn().await;
+    let (org, _, token) = app.tenant_with_admin("LISTS").await;
+    async fn names(app: &TestApp, token: String) -> Vec<String> {
+        let list: Vec<Value> = app.get_bearer("/api/v1/LISTS/datasets", &token).await.json().await.unwrap();
+        list.iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+    }
+    assert!(names(&app, token.clone()).await.is_empty());
+    let def = |name: &str| {
+        json!({"name": name, "type": "POSITIONS", "autoId": "k", "labelId": "k",
+            "properties": [{"key": "k", "type": "text", "isRequired": true}]})
+    };
+    let r = app
+        .request(Method::POST, "/api/v1/LISTS/datasets")
+        .bearer_auth(&token)
+        .json(&def("Here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let here: Value = r.json().await.unwrap();
+    assert_eq!(names(&app, token.clone()).await, ["Here"], "a creation on this node shows at once");
+    orgd_core::data::ops::create(app.store.as_ref(), &org.org_id, &def("Elsewhere"), 0).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while names(&app, token.clone()).await.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "another writer's dataset did not show within a second");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let id = here["datasetId"].as_str().unwrap();
+    let r =
+        app.request(Method::DELETE, &format!("/api/v1/LISTS/datasets/{id}")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(names(&app, token).await, ["Elsewhere"], "a deletion on this node shows at once");
+}

@@ -150,9 +150,12 @@ async fn create_child(
 }
 
 /// `GET /v3/organizations/{org_id}`.
-async fn read(acting: Acting) -> Json<Value> {
+async fn read(State(state): State<AppState>, acting: Acting) -> impl axum::response::IntoResponse {
     let admin = acting.user.role == Role::Administrator;
-    Json(json!({ "organization": org_object::render(&acting.target, admin) }))
+    let body = state.rendered_orgs.get_or_render(&acting.target, admin, |org| {
+        serde_json::to_vec(&json!({ "organization": org_object::render(org, admin) })).unwrap_or_default()
+    });
+    ([(axum::http::header::CONTENT_TYPE, "application/json; charset=UTF-8")], body)
 }
 
 /// Whether bytes are one well-formed DER SEQUENCE ending exactly at the end (the shape of PKCS#12).

@@ -1,0 +1,116 @@
+//! Response bodies rendered once per cached org: an org's object only changes when the auth cache loads a
+//! new version of the org (a new `Arc`), so the bytes made from one version are reused until then.
+
+use bytes::Bytes;
+use orgd_core::ids::OrgId;
+use orgd_core::model::Org;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Slot = Option<(Arc<Org>, Bytes)>;
+
+/// Rendered bodies per org, one for administrators and one for other users.
+#[derive(Default)]
+pub struct RenderedOrgs(Mutex<HashMap<OrgId, [Slot; 2]>>);
+
+impl RenderedOrgs {
+    /// The body for this version of `org`, rendering it with `render` the first time.
+    pub fn get_or_render(&self, org: &Arc<Org>, admin: bool, render: impl FnOnce(&Org) -> Vec<u8>) -> Bytes {
+        let i = usize::from(admin);
+        if let Some(Some((seen, body))) = self.0.lock().get(&org.org_id).map(|s| &s[i]) {
+            if Arc::ptr_eq(seen, org) {
+                return body.clone();
+            }
+        }
+        let body = Bytes::from(render(org));
+        self.0.lock().entry(org.org_id.clone()).or_default()[i] = Some((org.clone(), body.clone()));
+        body
+    }
+}
+
+/// Rendered dataset lists per org, valid for one data epoch (the store's count of dataset creations and
+/// deletions, polled with the auth epoch and re-read after this node's own dataset writes).
+pub struct RenderedLists {
+    epoch: std::sync::atomic::AtomicI64,
+    lists: Mutex<HashMap<OrgId, (i64, Bytes)>>,
+}
+
+impl Default for RenderedLists {
+    fn default() -> Self {
+        RenderedLists { epoch: std::sync::atomic::AtomicI64::new(i64::MIN), lists: Mutex::default() }
+    }
+}
+
+impl RenderedLists {
+    /// The data epoch as last read from the store (`i64::MIN` before the first read: nothing is cached).
+    pub fn epoch(&self) -> i64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Record the store's data epoch; entries of other epochs stop being served.
+    pub fn set_epoch(&self, epoch: i64) {
+        if self.epoch.swap(epoch, std::sync::atomic::Ordering::AcqRel) != epoch {
+            self.lists.lock().retain(|_, (e, _)| *e == epoch);
+        }
+    }
+
+    /// The list of `org` rendered at `epoch`, if any.
+    pub fn get(&self, org: &OrgId, epoch: i64) -> Option<Bytes> {
+        if epoch == i64::MIN {
+            return None;
+        }
+        self.lists.lock().get(org).filter(|(e, _)| *e == epoch).map(|(_, b)| b.clone())
+    }
+
+    /// Keep a list rendered from a read made after `epoch` was current.
+    pub fn put(&self, org: &OrgId, epoch: i64, body: Bytes) {
+        if epoch != i64::MIN {
+            self.lists.lock().insert(org.clone(), (epoch, body));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_version_of_the_org_is_rendered_again() {
+        let org = Arc::new(Org {
+            org_id: OrgId::generate(),
+            tenant_id: orgd_core::ids::TenantId::parse("ACME").unwrap(),
+            parent_id: None,
+            name: "Acme".into(),
+            allowed_subnets: Default::default(),
+            usage_plan: Default::default(),
+            settings: serde_json::json!({}),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        });
+        let cache = RenderedOrgs::default();
+        let mut calls = 0;
+        let mut render = |o: &Org| {
+            calls += 1;
+            o.name.clone().into_bytes()
+        };
+        assert_eq!(cache.get_or_render(&org, true, &mut render), "Acme");
+        assert_eq!(cache.get_or_render(&org, true, &mut render), "Acme");
+        assert_eq!(cache.get_or_render(&org, false, &mut render), "Acme");
+        let renamed = Arc::new(Org { name: "Acme 2".into(), ..(*org).clone() });
+        assert_eq!(cache.get_or_render(&renamed, true, &mut render), "Acme 2");
+        assert_eq!(calls, 3, "one render per version and audience");
+    }
+
+    #[test]
+    fn lists_are_served_for_their_epoch_only() {
+        let lists = RenderedLists::default();
+        let org = OrgId::generate();
+        lists.put(&org, lists.epoch(), Bytes::from("[]"));
+        assert!(lists.get(&org, lists.epoch()).is_none(), "nothing is cached before the epoch is known");
+        lists.set_epoch(7);
+        lists.put(&org, 7, Bytes::from("[1]"));
+        assert_eq!(lists.get(&org, 7).unwrap(), "[1]");
+        lists.set_epoch(8);
+        assert!(lists.get(&org, 8).is_none() && lists.get(&org, 7).is_none());
+    }
+}
