@@ -149,7 +149,8 @@ pub async fn import(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Figure>> {
     }])
 }
 
-async fn seed_export(b: &Bench, n: usize) -> anyhow::Result<String> {
+/// A dataset of `n` people written straight into the store (the export and cold-start scenarios).
+pub async fn seed_export(b: &Bench, n: usize) -> anyhow::Result<String> {
     let id = create_dataset(b, "Export").await?;
     let store = SqlStore::open(&b.database).await?;
     let mut seq = 0i64;

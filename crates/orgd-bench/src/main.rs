@@ -31,7 +31,7 @@ pub struct Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|requests|import|export|standin [--runs N] [--seconds N] [--import-items N] [--export-items N] [--out FILE]\n\n\
+        "usage: orgd-bench all|requests|import|export|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--export-items N] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
     );
     std::process::exit(2)
@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     if what == "baseline-serve" {
         return baseline::serve(&args[1..]).await;
     }
-    if !["all", "requests", "import", "export", "standin"].contains(&what.as_str()) {
+    if !["all", "requests", "import", "export", "coldstart", "standin"].contains(&what.as_str()) {
         usage();
     }
     let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000, seconds: 5 };
@@ -92,6 +92,12 @@ async fn main() -> anyhow::Result<()> {
         if what == "all" || what == "export" {
             let figs: Vec<Figure> = data::export(&srv, &s).await?;
             report.section(name, "Export (sync, streamed)", figs);
+        }
+        if what == "coldstart" {
+            eprintln!("seeding {} items", s.export_items);
+            data::seed_export(&srv, s.export_items).await?;
+        }
+        if what == "all" || what == "export" || what == "coldstart" {
             let mut cold = Vec::new();
             for _ in 0..s.runs {
                 cold.push(srv.restart_until_ready().await?);

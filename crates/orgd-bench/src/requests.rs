@@ -131,6 +131,14 @@ async fn tree(store: &SqlStore) -> anyhow::Result<Org> {
     Ok(root)
 }
 
+/// One small-request figure: what to load and how.
+struct Case<'a> {
+    name: &'static str,
+    path: String,
+    headers: &'a [String],
+    script: Option<&'a Path>,
+}
+
 struct Wrk {
     rps: f64,
     p99_ms: f64,
@@ -248,25 +256,30 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
             token_list.join(", ")
         ),
     )?;
-    let cases: [(&str, String, &[String], Option<&Path>, String); 3] = [
-        ("GET /v3/organizations/{id}, one token, 64 connections", orgs_path.clone(), &xtoken, None, orgs_path.clone()),
-        (
-            "GET /api/v1/{tenantId}/datasets, one token, 64 connections",
-            "/api/v1/BENCH/datasets".into(),
-            &bearer,
-            None,
-            "/api/v1/BENCH/datasets".into(),
-        ),
-        (
-            "GET /api/v1/{tenantId}/datasets, 1,000 tokens round-robin",
-            "/api/v1/BENCH/datasets".into(),
-            &[],
-            Some(&round_robin),
-            "/api/v1/BENCH/datasets".into(),
-        ),
+    let datasets = "/api/v1/BENCH/datasets".to_string();
+    let cases = [
+        Case {
+            name: "GET /v3/organizations/{id}, one token, 64 connections",
+            path: orgs_path.clone(),
+            headers: &xtoken,
+            script: None,
+        },
+        Case {
+            name: "GET /api/v1/{tenantId}/datasets, one token, 64 connections",
+            path: datasets.clone(),
+            headers: &bearer,
+            script: None,
+        },
+        Case {
+            name: "GET /api/v1/{tenantId}/datasets, 1,000 tokens round-robin",
+            path: datasets,
+            headers: &[],
+            script: Some(&round_robin),
+        },
     ];
     let mut solo_datasets = Vec::new();
-    for (name, path, headers, script, base_path) in cases {
+    for Case { name, path, headers, script } in cases {
+        let base_path = path.clone();
         eprintln!("   {name}");
         let (mut vals, mut base, mut p99) = (vec![], vec![], vec![]);
         for _ in 0..s.runs {

@@ -32,6 +32,8 @@ pub struct AuthCache {
     tokens: Mutex<HashMap<String, (TokenEntry, Instant)>>,
     users: Mutex<HashMap<i64, UserEntry>>,
     orgs: RwLock<Option<(Arc<OrgIndex>, Instant)>>,
+    org_reload: tokio::sync::Mutex<()>,
+    org_generation: std::sync::atomic::AtomicU64,
     epoch: AtomicI64,
     uses: Mutex<HashMap<String, TokenUse>>,
     written: Mutex<HashMap<String, OffsetDateTime>>,
@@ -45,6 +47,8 @@ impl AuthCache {
             tokens: Mutex::default(),
             users: Mutex::default(),
             orgs: RwLock::default(),
+            org_reload: tokio::sync::Mutex::new(()),
+            org_generation: std::sync::atomic::AtomicU64::new(0),
             epoch: AtomicI64::new(i64::MIN),
             uses: Mutex::default(),
             written: Mutex::default(),
@@ -60,7 +64,9 @@ impl AuthCache {
     pub fn invalidate(&self) {
         self.tokens.lock().clear();
         self.users.lock().clear();
-        *self.orgs.write() = None;
+        let mut orgs = self.orgs.write();
+        self.org_generation.fetch_add(1, Ordering::AcqRel);
+        *orgs = None;
     }
 
     /// Drop one user's entry (its record changed on this node).
@@ -112,13 +118,31 @@ impl AuthCache {
 
     /// The org tree (cached).
     pub async fn orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
-        if let Some((idx, at)) = self.orgs.read().as_ref() {
-            if at.elapsed() < TTL {
-                return Ok(idx.clone());
+        let cached = self.orgs.read().as_ref().map(|(idx, at)| (idx.clone(), at.elapsed() < TTL));
+        let _reload = match cached {
+            Some((idx, true)) => return Ok(idx),
+            // Past its TTL (not invalidated): one request reloads, the others keep the current tree.
+            Some((idx, false)) => match self.org_reload.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(idx),
+            },
+            // Invalidated: everyone waits for one reload instead of each loading the whole tree.
+            None => {
+                let guard = self.org_reload.lock().await;
+                if let Some((idx, at)) = self.orgs.read().as_ref() {
+                    if at.elapsed() < TTL {
+                        return Ok(idx.clone());
+                    }
+                }
+                guard
             }
-        }
+        };
+        let generation = self.org_generation.load(Ordering::Acquire);
         let idx = Arc::new(OrgIndex::new(self.store.list_orgs().await?));
-        *self.orgs.write() = Some((idx.clone(), Instant::now()));
+        let mut slot = self.orgs.write();
+        if self.org_generation.load(Ordering::Acquire) == generation {
+            *slot = Some((idx.clone(), Instant::now()));
+        }
         Ok(idx)
     }
 
