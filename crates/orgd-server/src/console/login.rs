@@ -147,15 +147,9 @@ pub async fn confirm_logout(signed: Result<Signed, Response>) -> Response {
 
 /// `POST /logout`: revoke the session and drop the cookie.
 pub async fn logout(State(state): State<AppState>, signed: Result<Signed, Response>, body: Bytes) -> Response {
-    let f = FormData::parse(&body);
     if let Ok(s) = &signed {
-        if !s.csrf_ok(f.get("csrf")) {
-            return super::message(
-                StatusCode::FORBIDDEN,
-                Some(s.me()),
-                "Form expired",
-                "Reload the page and try again.",
-            );
+        if let Err(r) = s.form(&body) {
+            return r;
         }
         if let Err(e) = orgd_core::ops::revoke_token(state.store.as_ref(), &s.token.token_id, state.clock.now()).await {
             return super::failure(Some(s.me()), e.orgvue_message());

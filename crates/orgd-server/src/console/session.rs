@@ -83,6 +83,21 @@ impl Signed {
     pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
         presented.is_some_and(|p| same(p, &self.csrf))
     }
+
+    /// A submitted form of this session: parsed, with its CSRF token checked (else the "form expired" page).
+    pub fn form(&self, body: &[u8]) -> Result<super::FormData, Response> {
+        let f = super::FormData::parse(body);
+        if self.csrf_ok(f.get("csrf")) {
+            Ok(f)
+        } else {
+            Err(super::message(
+                axum::http::StatusCode::FORBIDDEN,
+                Some(self.me()),
+                "Form expired",
+                "Reload the page and try again.",
+            ))
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Signed {

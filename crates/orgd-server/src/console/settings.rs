@@ -50,10 +50,6 @@ fn faults_of(e: &ApiError) -> Vec<String> {
     }
 }
 
-fn expired(s: &Signed) -> Response {
-    super::message(StatusCode::FORBIDDEN, Some(s.me()), "Form expired", "Reload the page and try again.")
-}
-
 pub struct UserRow {
     psk: i64,
     user_id: String,
@@ -270,10 +266,10 @@ pub async fn create_user(State(state): State<AppState>, s: Signed, Query(q): Q, 
         Ok(o) => o,
         Err(r) => return r,
     };
-    let f = FormData::parse(&body);
-    if !s.csrf_ok(f.get("csrf")) {
-        return expired(&s);
-    }
+    let f = match s.form(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let form = read_form(&f);
     let action = format!("/app/configui/users/new?tenant={}", org.tenant_id);
     let (fields, _) = match fields_of(&f, &form) {
@@ -338,10 +334,10 @@ pub async fn update_user(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let f = FormData::parse(&body);
-    if !s.csrf_ok(f.get("csrf")) {
-        return expired(&s);
-    }
+    let f = match s.form(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let mut form = read_form(&f);
     form.user_id = user.user_id.clone();
     let action = format!("/app/configui/users/{}?tenant={}", user.psk, org.tenant_id);
@@ -544,10 +540,10 @@ pub async fn save_organization(State(state): State<AppState>, s: Signed, Query(q
         Ok(o) => o,
         Err(r) => return r,
     };
-    let f = FormData::parse(&body);
-    if !s.csrf_ok(f.get("csrf")) {
-        return expired(&s);
-    }
+    let f = match s.form(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let mut request = Map::new();
     let mut errors = Vec::new();
     for key in EDITABLE {

@@ -1,6 +1,6 @@
 //! `/tokens`: the signed-in user's API tokens — create (secret shown once), list with status, revoke.
 
-use super::{day, html, when, Chrome, FormData, Signed};
+use super::{day, html, when, Chrome, Signed};
 use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -128,10 +128,10 @@ pub async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Hash
 
 /// `POST /tokens`: create, or fill the subnets with the current address (`use_ip`).
 pub async fn submit(State(state): State<AppState>, s: Signed, body: Bytes) -> Response {
-    let f = FormData::parse(&body);
-    if !s.csrf_ok(f.get("csrf")) {
-        return super::message(StatusCode::FORBIDDEN, Some(s.me()), "Form expired", "Reload the page and try again.");
-    }
+    let f = match s.form(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let mut form = TokenForm {
         label: f.text("label"),
         starts_at: f.text("starts_at"),
@@ -187,9 +187,8 @@ pub async fn submit(State(state): State<AppState>, s: Signed, body: Bytes) -> Re
 
 /// `POST /tokens/{token_id}/revoke`.
 pub async fn revoke(State(state): State<AppState>, s: Signed, Path(token_id): Path<String>, body: Bytes) -> Response {
-    let f = FormData::parse(&body);
-    if !s.csrf_ok(f.get("csrf")) {
-        return super::message(StatusCode::FORBIDDEN, Some(s.me()), "Form expired", "Reload the page and try again.");
+    if let Err(r) = s.form(&body) {
+        return r;
     }
     let now = state.clock.now();
     match ops::revoke_token_as(state.store.as_ref(), &s.orgs, &s.user, &token_id, now).await {
