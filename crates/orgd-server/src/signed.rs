@@ -60,7 +60,7 @@ pub fn chunk_stream(
     owner: ChunkOwner,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     const PER_READ: i64 = 8;
-    futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
+    let chunks = futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
         if done {
             return None;
         }
@@ -74,7 +74,8 @@ pub fn chunk_stream(
             }
             Err(e) => Some((Err(std::io::Error::other(e.to_string())), (store, owner, from, true))),
         }
-    })
+    });
+    futures_util::StreamExt::fuse(chunks)
 }
 
 fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {

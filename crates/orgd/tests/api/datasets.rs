@@ -205,7 +205,8 @@ async fn exports_in_every_format_with_filters_projections_and_hierarchy() {
     let leaves: Value =
         send(&app, Method::POST, &format!("{path}/export/jsonObjects"), &token, Some(f)).await.json().await.unwrap();
     assert_eq!(leaves.as_array().unwrap().len(), 2);
-    // gzip on request.
+    // gzip on request: the whole body arrives and unpacks to the plain export.
+    let plain = send(&app, Method::GET, &format!("{path}/export/csv"), &token, None).await.bytes().await.unwrap();
     let r = app
         .request(Method::GET, &format!("{path}/export/csv"))
         .bearer_auth(&token)
@@ -214,6 +215,10 @@ async fn exports_in_every_format_with_filters_projections_and_hierarchy() {
         .await
         .unwrap();
     assert_eq!(r.headers()["content-encoding"], "gzip");
+    let packed = r.bytes().await.expect("the gzipped export arrives whole");
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
+    assert_eq!(unpacked, plain.to_vec());
 }
 
 #[tokio::test]

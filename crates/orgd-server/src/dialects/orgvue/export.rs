@@ -37,8 +37,9 @@ pub async fn sync_export(
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
     });
-    let body =
-        Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) }));
+    // Fused: the compression layer polls once more after the end, which an unfused unfold answers by panicking.
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let body = Body::from_stream(futures_util::StreamExt::fuse(chunks));
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
