@@ -10,6 +10,7 @@ mod orgs;
 mod pipeline;
 mod postgres;
 mod requests;
+mod secrets;
 mod standin;
 mod standin_cli;
 mod tokens;
