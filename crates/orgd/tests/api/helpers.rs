@@ -35,6 +35,7 @@ pub struct Builder {
     seed: Option<String>,
     control_token: Option<String>,
     journal_size: Option<usize>,
+    database: Option<String>,
 }
 
 impl TestApp {
@@ -55,6 +56,7 @@ impl TestApp {
             seed: None,
             control_token: None,
             journal_size: None,
+            database: None,
         }
     }
 
@@ -158,6 +160,12 @@ impl Builder {
         self
     }
 
+    /// Use this database (another node's) instead of a fresh one.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database = Some(url.to_string());
+        self
+    }
+
     pub fn journal_size(mut self, n: usize) -> Self {
         self.journal_size = Some(n);
         self
@@ -184,7 +192,9 @@ impl Builder {
                 .map_err(|e| anyhow::anyhow!(e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
             config.seed = Some(Arc::new(seed));
         }
-        if self.db == Db::Postgres {
+        if let Some(url) = &self.database {
+            config.database_url = url.clone();
+        } else if self.db == Db::Postgres {
             let server = postgres_server().expect("ORGD_TEST_POSTGRES_URL must be set for PostgreSQL tests");
             config.database_url = fresh_postgres_database(&server).await;
         }

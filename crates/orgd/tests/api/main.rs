@@ -7,6 +7,7 @@ mod datasets;
 mod helpers;
 mod jobs;
 mod login;
+mod nodes;
 mod orgs;
 mod pipeline;
 mod postgres;
