@@ -11,6 +11,9 @@ use crate::{password, password_rules, settings, token};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+/// The label of an API token created without one.
+pub const DEFAULT_TOKEN_LABEL: &str = "api token";
+
 /// The most live API tokens one user may hold.
 pub const MAX_LIVE_TOKENS: usize = 50;
 
@@ -442,7 +445,7 @@ pub async fn update_user(
 /// A new API token.
 #[derive(Debug, Clone, Default)]
 pub struct NewToken {
-    /// Label, ≤ 100 chars (default "api token").
+    /// Label, ≤ 100 chars (default [`DEFAULT_TOKEN_LABEL`]).
     pub label: Option<String>,
     /// Valid from (default now).
     pub starts_at: Option<OffsetDateTime>,
@@ -468,7 +471,7 @@ pub async fn create_api_token(
         )));
     }
     let mut faults = Vec::new();
-    let label = input.label.unwrap_or_else(|| "api token".to_string());
+    let label = input.label.unwrap_or_else(|| DEFAULT_TOKEN_LABEL.to_string());
     if label.trim().is_empty() || label.chars().count() > 100 {
         faults.push(fault("label", "must be 1 to 100 characters"));
     }

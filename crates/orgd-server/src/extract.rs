@@ -81,15 +81,12 @@ impl FromRequestParts<AppState> for Acting {
         let presented =
             credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
         let ip = info.client_ip;
+        // The lookup id is known before the check, so refused requests are logged with it too.
         if let Some(id) = presented.as_ref().ok().and_then(|p| orgd_core::token::lookup_id(p)) {
             info.slot.lock().token_id = Some(id.to_string());
         }
         let caller = state.gate.identify(presented, ip).await?;
-        {
-            let mut slot = info.slot.lock();
-            slot.token_id = Some(caller.token.token_id.clone());
-            slot.home_org = Some(caller.user.org_id.clone());
-        }
+        info.slot.lock().home_org = Some(caller.user.org_id.clone());
         let access = state.gate.admit(caller, target, ip).await?;
         let op_result = access.require(op);
         {

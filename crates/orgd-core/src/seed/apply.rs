@@ -231,7 +231,7 @@ impl Run<'_> {
             }
             let same = rec.kind == TokenKind::Api
                 && rec.user_psk == user.psk
-                && rec.label == t.label.clone().unwrap_or_else(|| "api token".into())
+                && rec.label == t.label.as_deref().unwrap_or(ops::DEFAULT_TOKEN_LABEL)
                 && t.starts_at.is_none_or(|s| s == rec.starts_at)
                 && rec.ends_at == t.ends_at
                 && rec.subnets == t.subnets

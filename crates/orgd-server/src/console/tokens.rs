@@ -119,11 +119,15 @@ async fn render(
     html(StatusCode::OK, &page)
 }
 
+/// The create form as a new page shows it: the default label, starting today.
+fn blank_form(state: &AppState) -> TokenForm {
+    TokenForm { label: ops::DEFAULT_TOKEN_LABEL.into(), starts_at: day(state.clock.now()), ..TokenForm::default() }
+}
+
 /// `GET /tokens`.
 pub async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<HashMap<String, String>>) -> Response {
     let notice = q.get("revoked").map(|id| format!("Token {id} is revoked; it stops working at once."));
-    let form = TokenForm { label: "api token".into(), starts_at: day(state.clock.now()), ..TokenForm::default() };
-    render(&state, &s, form, vec![], None, notice).await
+    render(&state, &s, blank_form(&state), vec![], None, notice).await
 }
 
 /// `POST /tokens`: create, or fill the subnets with the current address (`use_ip`).
@@ -170,9 +174,7 @@ pub async fn submit(State(state): State<AppState>, s: Signed, body: Bytes) -> Re
     match ops::create_api_token(state.store.as_ref(), &s.user, input, state.clock.now()).await {
         Ok((secret, record)) => {
             tracing::info!(token_id = %record.token_id, "API token created in the console");
-            let form =
-                TokenForm { label: "api token".into(), starts_at: day(state.clock.now()), ..TokenForm::default() };
-            render(&state, &s, form, vec![], Some(secret), None).await
+            render(&state, &s, blank_form(&state), vec![], Some(secret), None).await
         }
         Err(e) => {
             let errors = if e.faults.is_empty() {
