@@ -170,7 +170,7 @@ impl Gate {
         if !target.usage_plan.enabled {
             return Err(ErrorCode::TenantUsagePlanNotConfigured.into());
         }
-        let admission = self.limiter.admit(&target.org_id, &target.usage_plan, self.clock.now())?;
+        let admission = self.limiter.admit(&target.org_id, &target.usage_plan, self.clock.now()).await?;
         Ok(Access { user: caller.user, token: caller.token, home, target, admission })
     }
 

@@ -271,6 +271,26 @@ fn kryptowire(v: &Value, current: Option<&Value>) -> Result<Value, Vec<FieldFaul
     }
 }
 
+/// Whether bytes are one well-formed DER SEQUENCE ending exactly at the end (the shape of PKCS#12).
+pub fn is_der_sequence(b: &[u8]) -> bool {
+    if b.len() < 2 || b[0] != 0x30 {
+        return false;
+    }
+    let (len, header) = match b[1] {
+        n if n < 0x80 => (n as usize, 2),
+        0x80 => return false,
+        n => {
+            let count = (n & 0x7f) as usize;
+            if count > 4 || b.len() < 2 + count {
+                return false;
+            }
+            let len = b[2..2 + count].iter().fold(0usize, |acc, x| (acc << 8) | *x as usize);
+            (len, 2 + count)
+        }
+    };
+    header + len == b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,5 +380,18 @@ mod tests {
         assert_eq!(n2.settings["kryptowire_settings"], json!({"api_key": "k"}));
         let (_, w) = apply(&n2, &json!({"apple_push_cert": true}), CertChange::None).unwrap();
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn der_sequences_are_recognized() {
+        assert!(is_der_sequence(&[0x30, 0x00]));
+        assert!(is_der_sequence(&[0x30, 0x02, 0x05, 0x00]));
+        let mut long = vec![0x30, 0x82, 0x01, 0x00];
+        long.extend(vec![0u8; 256]);
+        assert!(is_der_sequence(&long));
+        assert!(!is_der_sequence(&long[..200]));
+        assert!(!is_der_sequence(b"-----BEGIN CERTIFICATE-----"));
+        assert!(!is_der_sequence(&[0x30, 0x80, 0x00, 0x00]));
+        assert!(!is_der_sequence(&[0x30, 0x01]));
     }
 }

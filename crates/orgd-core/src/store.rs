@@ -29,6 +29,10 @@ pub trait DatasetWrite: Send {
         cache_key: &str,
         modified_at: i64,
     ) -> StoreResult<()>;
+    /// The outcome an import job kept when it applied in an earlier attempt (its node died after that).
+    async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>>;
+    /// Keep an import job's outcome with the changes it applies, so it never applies twice.
+    async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()>;
     /// Make it all visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -123,8 +127,19 @@ pub trait Store: Send + Sync + 'static {
     async fn save_job(&self, job: &Job) -> StoreResult<()>;
     /// Heartbeat of a running job.
     async fn touch_job(&self, job_id: &str, now: i64) -> StoreResult<()>;
-    /// Fail running jobs whose heartbeat is older than `before` (their node died); returns how many.
-    async fn fail_stale_jobs(&self, before: i64, now: i64, errors: &str) -> StoreResult<u64>;
+    /// Running jobs whose heartbeat is older than `before` (their node died): queue them again (dropping
+    /// their partial results) while they were taken fewer than `max_attempts` times, else fail them with
+    /// `errors`; returns (queued again, failed).
+    async fn requeue_stale_jobs(
+        &self,
+        before: i64,
+        now: i64,
+        max_attempts: i64,
+        errors: &str,
+    ) -> StoreResult<(u64, u64)>;
+    /// Give a running job back to the queue (this node is shutting down), dropping its partial result;
+    /// the attempt does not count. False when the job was not running.
+    async fn release_job(&self, job_id: &str, now: i64) -> StoreResult<bool>;
     /// Delete final jobs (with their results) that ended before `before`.
     async fn purge_jobs(&self, before: i64) -> StoreResult<u64>;
     /// Store chunk `n` of a job result or an uploaded file.

@@ -1,5 +1,9 @@
 //! Usage plans at work (model §9): a token bucket per org, a concurrency cap, a daily quota. A request is
 //! admitted only when all three allow it, and a refused request consumes nothing.
+//!
+//! On one node the counters live in memory. With several nodes the bucket and the daily count live in a
+//! [`SharedUsage`] engine (Redis) so the plan holds for all nodes together; the concurrency cap stays per node.
+//! When the shared engine cannot be reached, each node falls back to its own counters until it can again.
 
 use crate::clock::seconds_to_utc_midnight;
 use crate::error::{ApiError, ErrorCode};
@@ -7,7 +11,7 @@ use crate::ids::OrgId;
 use crate::model::UsagePlan;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 
@@ -20,10 +24,45 @@ struct OrgUsage {
     in_flight: Arc<AtomicU32>,
 }
 
-/// This node's usage counters for every org.
-#[derive(Debug, Default)]
+/// What one atomic step of a shared engine decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Taken {
+    /// Admitted; the org's count for the day now stands at `used_today`.
+    Admitted {
+        /// Requests admitted today (UTC), this one included.
+        used_today: u64,
+    },
+    /// The bucket holds less than one token; `tokens` is what it holds.
+    Throttled {
+        /// Tokens left in the bucket (below 1).
+        tokens: f64,
+    },
+    /// The daily quota is used up.
+    OverQuota,
+}
+
+/// Counters shared by every node: one atomic step takes a token from an org's bucket (refilled at the
+/// plan's rate, capped at its burst) and counts the request for the UTC day, or refuses and takes nothing.
+#[async_trait::async_trait]
+pub trait SharedUsage: Send + Sync {
+    /// Take one request for `org` under `plan` at `now`.
+    async fn take(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Taken, String>;
+    /// Forget every org's counters (the stand-in's reset).
+    async fn clear(&self) -> Result<(), String>;
+}
+
+/// Usage counters for every org: this node's own, or a shared engine's with this node's as the fallback.
+#[derive(Default)]
 pub struct UsageLimiter {
     orgs: Mutex<HashMap<OrgId, OrgUsage>>,
+    shared: Option<Arc<dyn SharedUsage>>,
+    degraded: AtomicBool,
+}
+
+impl std::fmt::Debug for UsageLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageLimiter").field("shared", &self.shared.is_some()).finish_non_exhaustive()
+    }
 }
 
 /// An admitted request: holds its concurrency slot until dropped, and tells the quota headers.
@@ -58,22 +97,74 @@ impl Admission {
     }
 }
 
+fn fresh(plan: &UsagePlan, now: OffsetDateTime) -> OrgUsage {
+    OrgUsage {
+        tokens: plan.burst as f64,
+        refilled_at: now,
+        day: now.date(),
+        used_today: 0,
+        in_flight: Arc::new(AtomicU32::new(0)),
+    }
+}
+
 impl UsageLimiter {
+    /// Counters kept in `shared` (several nodes), with this node's own as the fallback.
+    pub fn shared(shared: Arc<dyn SharedUsage>) -> Self {
+        UsageLimiter { shared: Some(shared), ..Default::default() }
+    }
+
+    /// Whether the shared engine was out of reach at the last request (this node counts alone meanwhile).
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
     /// Forget every counter (the stand-in's reset).
-    pub fn clear(&self) {
+    pub async fn clear(&self) {
         self.orgs.lock().clear();
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.clear().await {
+                tracing::warn!(error = %e, "could not clear the shared usage counters");
+            }
+        }
     }
 
     /// Admit one request for `org` under `plan` at `now`, or refuse with 42901/42902.
-    pub fn admit(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Admission, ApiError> {
+    pub async fn admit(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Admission, ApiError> {
+        let Some(shared) = &self.shared else { return self.admit_here(org, plan, now) };
+        let in_flight = self.orgs.lock().entry(org.clone()).or_insert_with(|| fresh(plan, now)).in_flight.clone();
+        let reset = seconds_to_utc_midnight(now);
+        let slot = Admission { in_flight, limit: plan.daily_quota, remaining: None, reset };
+        if slot.in_flight.fetch_add(1, Ordering::AcqRel) >= plan.max_concurrent {
+            return Err(throttled(1, plan.burst));
+        }
+        match shared.take(org, plan, now).await {
+            Ok(taken) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the shared usage counters are reachable again");
+                }
+                match taken {
+                    Taken::Admitted { used_today } => {
+                        let mut admitted = slot;
+                        admitted.remaining = plan.daily_quota.map(|q| q.saturating_sub(used_today));
+                        Ok(admitted)
+                    }
+                    Taken::Throttled { tokens } => Err(throttled(wait_for_token(plan, tokens, now), plan.burst)),
+                    Taken::OverQuota => Err(over_quota(plan.daily_quota.unwrap_or(0), reset)),
+                }
+            }
+            Err(e) => {
+                if !self.degraded.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "the shared usage counters are out of reach; this node counts alone");
+                }
+                drop(slot);
+                self.admit_here(org, plan, now)
+            }
+        }
+    }
+
+    fn admit_here(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Admission, ApiError> {
         let mut orgs = self.orgs.lock();
-        let u = orgs.entry(org.clone()).or_insert_with(|| OrgUsage {
-            tokens: plan.burst as f64,
-            refilled_at: now,
-            day: now.date(),
-            used_today: 0,
-            in_flight: Arc::new(AtomicU32::new(0)),
-        });
+        let u = orgs.entry(org.clone()).or_insert_with(|| fresh(plan, now));
         let elapsed = (now - u.refilled_at).as_seconds_f64().max(0.0);
         u.tokens = (u.tokens + elapsed * plan.rate_per_second as f64).min(plan.burst as f64);
         u.refilled_at = now;
@@ -82,12 +173,7 @@ impl UsageLimiter {
             u.used_today = 0;
         }
         if u.tokens < 1.0 {
-            let wait = if plan.rate_per_second == 0 {
-                seconds_to_utc_midnight(now)
-            } else {
-                ((1.0 - u.tokens) / plan.rate_per_second as f64).ceil().max(1.0) as u64
-            };
-            return Err(throttled(wait, plan.burst));
+            return Err(throttled(wait_for_token(plan, u.tokens, now), plan.burst));
         }
         if u.in_flight.load(Ordering::Acquire) >= plan.max_concurrent {
             return Err(throttled(1, plan.burst));
@@ -95,14 +181,7 @@ impl UsageLimiter {
         let reset = seconds_to_utc_midnight(now);
         if let Some(quota) = plan.daily_quota {
             if u.used_today >= quota {
-                let mut e = ApiError::new(ErrorCode::QuotaExceeded);
-                e.retry_after = Some(reset);
-                e.headers = vec![
-                    ("RateLimit-Limit", quota.to_string()),
-                    ("RateLimit-Remaining", "0".into()),
-                    ("RateLimit-Reset", reset.to_string()),
-                ];
-                return Err(e);
+                return Err(over_quota(quota, reset));
             }
         }
         u.tokens -= 1.0;
@@ -120,6 +199,26 @@ impl UsageLimiter {
     pub fn forget(&self, org: &OrgId) {
         self.orgs.lock().remove(org);
     }
+}
+
+/// Seconds until a bucket holding `tokens` (< 1) holds one again.
+fn wait_for_token(plan: &UsagePlan, tokens: f64, now: OffsetDateTime) -> u64 {
+    if plan.rate_per_second == 0 {
+        seconds_to_utc_midnight(now)
+    } else {
+        ((1.0 - tokens) / plan.rate_per_second as f64).ceil().max(1.0) as u64
+    }
+}
+
+fn over_quota(quota: u64, reset: u64) -> ApiError {
+    let mut e = ApiError::new(ErrorCode::QuotaExceeded);
+    e.retry_after = Some(reset);
+    e.headers = vec![
+        ("RateLimit-Limit", quota.to_string()),
+        ("RateLimit-Remaining", "0".into()),
+        ("RateLimit-Reset", reset.to_string()),
+    ];
+    e
 }
 
 fn throttled(wait: u64, burst: u32) -> ApiError {
@@ -148,13 +247,13 @@ mod tests {
         let org = OrgId::generate();
         let p = plan(2, 3, 100, None);
         let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
-        let held: Vec<_> = (0..3).map(|_| l.admit(&org, &p, t0).unwrap()).collect();
-        let e = l.admit(&org, &p, t0).unwrap_err();
+        let held: Vec<_> = (0..3).map(|_| l.admit_here(&org, &p, t0).unwrap()).collect();
+        let e = l.admit_here(&org, &p, t0).unwrap_err();
         assert_eq!(e.code, ErrorCode::Throttled);
         assert_eq!(e.retry_after, Some(1));
         drop(held);
-        assert!(l.admit(&org, &p, t0 + Duration::milliseconds(500)).is_ok());
-        assert!(l.admit(&org, &p, t0 + Duration::milliseconds(500)).is_err());
+        assert!(l.admit_here(&org, &p, t0 + Duration::milliseconds(500)).is_ok());
+        assert!(l.admit_here(&org, &p, t0 + Duration::milliseconds(500)).is_err());
     }
 
     #[test]
@@ -163,11 +262,11 @@ mod tests {
         let org = OrgId::generate();
         let p = plan(1000, 1000, 2, None);
         let t = OffsetDateTime::UNIX_EPOCH;
-        let a = l.admit(&org, &p, t).unwrap();
-        let _b = l.admit(&org, &p, t).unwrap();
-        assert_eq!(l.admit(&org, &p, t).unwrap_err().code, ErrorCode::Throttled);
+        let a = l.admit_here(&org, &p, t).unwrap();
+        let _b = l.admit_here(&org, &p, t).unwrap();
+        assert_eq!(l.admit_here(&org, &p, t).unwrap_err().code, ErrorCode::Throttled);
         drop(a);
-        assert!(l.admit(&org, &p, t).is_ok());
+        assert!(l.admit_here(&org, &p, t).is_ok());
     }
 
     #[test]
@@ -177,11 +276,11 @@ mod tests {
         let p = plan(1000, 1000, 100, Some(3));
         let t = crate::clock::parse_date_or_datetime("2024-05-01T23:59:00Z").unwrap();
         for left in [2, 1, 0] {
-            assert_eq!(l.admit(&org, &p, t).unwrap().remaining, Some(left));
+            assert_eq!(l.admit_here(&org, &p, t).unwrap().remaining, Some(left));
         }
-        let e = l.admit(&org, &p, t).unwrap_err();
+        let e = l.admit_here(&org, &p, t).unwrap_err();
         assert_eq!(e.code, ErrorCode::QuotaExceeded);
         assert_eq!(e.retry_after, Some(60));
-        assert!(l.admit(&org, &p, t + Duration::minutes(2)).is_ok());
+        assert!(l.admit_here(&org, &p, t + Duration::minutes(2)).is_ok());
     }
 }

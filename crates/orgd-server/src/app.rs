@@ -1,7 +1,6 @@
 //! The route table of the whole server.
 
 use crate::context::request_context;
-use crate::dialects::{apperian, orgvue};
 use crate::render::Failure;
 use crate::state::AppState;
 use crate::system;
@@ -19,15 +18,10 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(control)
-        .nest("/api/v1", orgvue::routes())
-        .nest("/v1", apperian::v1_routes())
-        .nest("/v1/org/{org_id}", apperian::v1_routes())
-        .nest("/v2", apperian::v2_routes().merge(apperian::v2_login_routes()))
-        .nest("/v2/org/{org_id}", apperian::v2_routes())
-        .nest("/v3", apperian::v3_routes())
-        .merge(apperian::alias_routes())
+        .merge(crate::routes::api().into_router())
         .merge(crate::signed::routes())
         .merge(crate::console::routes())
+        .merge(crate::openapi::routes())
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

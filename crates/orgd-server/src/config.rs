@@ -59,12 +59,16 @@ pub struct ServerConfig {
     pub jobs_retention_minutes: i64,
     /// Background job workers on this node.
     pub job_workers: usize,
+    /// A running job silent this long counts as its node's death and is queued again (heartbeat: a sixth).
+    pub job_stale_after: std::time::Duration,
     /// The stand-in's control secret; `None` = no control API (`/_orgd/` answers 404).
     pub control_token: Option<Secret>,
     /// A seed file applied at start and by `POST /_orgd/reset`.
     pub seed: Option<Arc<Seed>>,
     /// How many requests the control API's journal keeps.
     pub journal_size: usize,
+    /// Redis URL of the usage counters shared by several nodes; `None` = this node counts alone.
+    pub shared_limits: Option<Secret>,
 }
 
 impl ServerConfig {
@@ -83,9 +87,11 @@ impl ServerConfig {
             outbound_allow_http: false,
             jobs_retention_minutes: 15,
             job_workers: 2,
+            job_stale_after: std::time::Duration::from_secs(60),
             control_token: None,
             seed: None,
             journal_size: 1000,
+            shared_limits: None,
         }
     }
 }

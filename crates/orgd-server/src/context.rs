@@ -88,6 +88,11 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     Some(client)
 }
 
+/// A path of either API dialect (not the console, the control API or the system endpoints).
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || matches!(Dialect::of_path(path), Dialect::Apperian)
+}
+
 /// The middleware itself.
 pub async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -133,6 +138,12 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
             }
             injected = f.error;
         }
+    }
+    if injected.is_none() && state.database_down() && is_api(&path) {
+        let mut e = ApiError::new(ErrorCode::ServiceUnavailable)
+            .with_message("The database is out of reach; try again shortly.");
+        e.retry_after = Some(1);
+        injected = Some(e);
     }
     let mut res = match injected {
         Some(e) => render::Failure(e).into_response(),

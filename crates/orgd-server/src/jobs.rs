@@ -15,9 +15,13 @@ use std::io::Read;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// A running job's heartbeat; jobs silent for [`STALE_AFTER_MS`] are failed (their node died).
-const HEARTBEAT: Duration = Duration::from_secs(10);
-const STALE_AFTER_MS: i64 = 60_000;
+/// Times a job is taken before a node's death fails it instead of queueing it again.
+const MAX_ATTEMPTS: i64 = 3;
+
+/// A running job's heartbeat: a sixth of the time after which a silent job counts as its node's death.
+pub fn heartbeat(state: &AppState) -> Duration {
+    state.config.job_stale_after / 6
+}
 
 fn now_ms(state: &AppState) -> i64 {
     to_millis(state.clock.now())
@@ -40,16 +44,26 @@ pub fn ticket(state: &AppState, job: &Job) -> Value {
     jobs::ticket(job, &self_url, result_url.as_deref())
 }
 
-/// Fail jobs whose node stopped sending heartbeats (at start-up and periodically).
-pub async fn fail_stale(state: &AppState) {
+/// Queue again the jobs whose node stopped sending heartbeats, or fail those taken [`MAX_ATTEMPTS`] times
+/// (at start-up and every heartbeat). An import applied before its node died is not applied again
+/// (`ops::import_for_job`); an export is made again from the start.
+pub async fn requeue_stale(state: &AppState) {
     let now = now_ms(state);
-    let errors =
-        json!([{"name": "InternalError", "code": "500001", "message": "The server running this job stopped."}])
-            .to_string();
-    match state.store.fail_stale_jobs(now - STALE_AFTER_MS, now, &errors).await {
-        Ok(n) if n > 0 => tracing::warn!(jobs = n, "failed jobs whose server stopped"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot check for stale jobs"),
+    let errors = json!([{"name": "InternalError", "code": "500001",
+        "message": format!("The servers running this job stopped {MAX_ATTEMPTS} times.")}])
+    .to_string();
+    let before = now - state.config.job_stale_after.as_millis() as i64;
+    match state.store.requeue_stale_jobs(before, now, MAX_ATTEMPTS, &errors).await {
+        Ok((requeued, failed)) => {
+            if requeued > 0 {
+                tracing::warn!(jobs = requeued, "queued again jobs whose server stopped");
+                state.jobs_queued.notify_waiters();
+            }
+            if failed > 0 {
+                tracing::warn!(jobs = failed, "failed jobs whose servers stopped {MAX_ATTEMPTS} times");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot check for jobs whose server stopped"),
     }
 }
 
@@ -63,7 +77,6 @@ pub async fn purge(state: &AppState) {
     if let Err(e) = state.store.purge_files(now).await {
         tracing::warn!(error = %e, "cannot purge expired files");
     }
-    fail_stale(state).await;
 }
 
 /// One worker: take a job, run it, repeat; wait for a notification or poll every 500 ms when idle.
@@ -73,7 +86,7 @@ pub async fn worker(state: AppState, mut stop: watch::Receiver<bool>) {
             return;
         }
         match state.store.claim_job(now_ms(&state), jobs::RUNNING_PER_TENANT).await {
-            Ok(Some(job)) => run(&state, job).await,
+            Ok(Some(job)) => run(&state, job, &stop).await,
             Ok(None) => {
                 tokio::select! {
                     _ = state.jobs_queued.notified() => {}
@@ -96,23 +109,35 @@ fn error_json(e: &ApiError) -> Value {
     json!([{"name": e.code.name(), "code": e.code.code().to_string(), "message": e.orgvue_message()}])
 }
 
-async fn run(state: &AppState, mut job: Job) {
+/// An export stopped at a chunk boundary because this node is shutting down.
+const SHUTTING_DOWN: &str = "this node is shutting down";
+
+async fn run(state: &AppState, mut job: Job, stop: &watch::Receiver<bool>) {
     tracing::info!(job_id = %job.id, kind = job.kind.as_str(), trace_id = %job.trace_id, "job started");
-    let heartbeat = {
+    let beat = {
         let (state, id) = (state.clone(), job.id.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(HEARTBEAT).await;
+                tokio::time::sleep(heartbeat(&state)).await;
                 let _ = state.store.touch_job(&id, now_ms(&state)).await;
             }
         })
     };
     let result = match job.kind {
-        JobKind::Export => run_export(state, &job).await,
+        JobKind::Export => run_export(state, &job, stop).await,
         JobKind::Import => run_import(state, &job).await,
     };
-    heartbeat.abort();
+    beat.abort();
     let now = now_ms(state);
+    if result.as_ref().is_err_and(|e| e.message.as_deref() == Some(SHUTTING_DOWN)) {
+        match state.store.release_job(&job.id, now).await {
+            Ok(_) => tracing::info!(job_id = %job.id, "job given back to the queue: this node is shutting down"),
+            Err(e) => {
+                tracing::warn!(job_id = %job.id, error = %e, "could not give the job back; it is taken again when found silent")
+            }
+        }
+        return;
+    }
     job.modified_at = now;
     job.finished_at = Some(now);
     match result {
@@ -140,16 +165,21 @@ async fn run(state: &AppState, mut job: Job) {
     }
 }
 
+/// Keeps an export's chunks; when the node is shutting down it stops after the chunk in hand.
 struct ChunkSink<'a> {
     state: &'a AppState,
     owner: ChunkOwner,
     n: i64,
+    stop: &'a watch::Receiver<bool>,
 }
 
 impl Sink for ChunkSink<'_> {
     async fn write(&mut self, chunk: String) -> Result<(), String> {
         self.state.store.put_chunk(&self.owner, self.n, chunk.as_bytes()).await.map_err(|e| e.to_string())?;
         self.n += 1;
+        if *self.stop.borrow() {
+            return Err(SHUTTING_DOWN.into());
+        }
         Ok(())
     }
 }
@@ -186,13 +216,13 @@ async fn deliver(state: &AppState, owner: &ChunkOwner, loc: &Location, content_t
     Ok(())
 }
 
-async fn run_export(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
+async fn run_export(state: &AppState, job: &Job, stop: &watch::Receiver<bool>) -> Result<(String, bool), ApiError> {
     let ds =
         state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
     let plan = async_ops::plan_async_export(&ds, &job.request)?;
     let content_type = plan.format.content_type().to_string();
     let owner = ChunkOwner::Job(job.id.clone());
-    let mut sink = ChunkSink { state, owner: owner.clone(), n: 0 };
+    let mut sink = ChunkSink { state, owner: owner.clone(), n: 0, stop };
     stream::run(state.store.as_ref(), &ds, &plan, &mut sink, |_| {})
         .await
         .map_err(|e| ApiError::new(ErrorCode::InternalError).with_message(e))?;
@@ -205,13 +235,29 @@ async fn run_export(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
     }
 }
 
-/// The bytes at an import location: one of our own temporary files, or an outbound GET.
-async fn fetch_source(state: &AppState, url: &str, org_id: &str) -> Result<(Vec<u8>, bool), ApiError> {
+/// The file id of a URL of one of this deployment's temporary files: on this node's base URL,
+/// or on another node's when the URL is signed with the deployment's key (a job taken over from a node
+/// that died holds that node's URL).
+fn own_file(state: &AppState, url: &str) -> Result<Option<String>, ApiError> {
     let own = format!("{}/signed/v1/files/", state.public_url);
     if let Some(rest) = url.strip_prefix(&own) {
         let (id, query) = rest.split_once('?').unwrap_or((rest, ""));
         crate::signed::check_signature(state, "GET", &format!("/signed/v1/files/{id}"), query)?;
-        let file = state.store.get_file(id).await?.filter(|f| f.org_id == org_id && f.uploaded);
+        return Ok(Some(id.to_string()));
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else { return Ok(None) };
+    let Some(id) = parsed.path().strip_prefix("/signed/v1/files/").filter(|id| !id.contains('/')) else {
+        return Ok(None);
+    };
+    let query = parsed.query().unwrap_or_default();
+    let signed = crate::signed::check_signature(state, "GET", parsed.path(), query).is_ok();
+    Ok(signed.then(|| id.to_string()))
+}
+
+/// The bytes at an import location: one of our own temporary files, or an outbound GET.
+async fn fetch_source(state: &AppState, url: &str, org_id: &str) -> Result<(Vec<u8>, bool), ApiError> {
+    if let Some(id) = own_file(state, url)? {
+        let file = state.store.get_file(&id).await?.filter(|f| f.org_id == org_id && f.uploaded);
         let file = file.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;
         let mut bytes = Vec::new();
         let mut chunks =
@@ -280,7 +326,7 @@ async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
             }
         }
     };
-    let outcome = ops::import(state.store.as_ref(), &ds, &actions, &opts, now_ms(state)).await?;
+    let outcome = ops::import_for_job(state.store.as_ref(), &ds, &actions, &opts, now_ms(state), &job.id).await?;
     let body = Value::Array(outcome.results).to_string();
     let owner = ChunkOwner::Job(job.id.clone());
     let ct = "application/json; charset=UTF-8".to_string();

@@ -65,7 +65,7 @@ impl StandIn {
         gate.cache.forget_all();
         self.faults.clear();
         clock.reset();
-        gate.limiter.clear();
+        gate.limiter.clear().await;
         gate.logins.clear();
         if let Some(seed) = &self.seed {
             let m = memo.get_or_insert_with(|| Memo::new(clock.now()));

@@ -96,7 +96,7 @@ pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> anyhow::Resul
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     let signing_key =
         store.secret("presign").await.context("cannot read the signing key from the database")?.into_bytes();
-    let state = AppState::new(store, config, public_url.clone(), signing_key);
+    let state = AppState::new(store, config, public_url.clone(), signing_key)?;
     if let Some(seed) = state.config.seed.clone() {
         let now = orgd_core::clock::Clock::now(state.clock.as_ref());
         let (memo, report) = crate::standin::apply_at_start(state.store.as_ref(), &seed, &state.config, now).await?;
@@ -251,16 +251,11 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(Duration::from_secs(5));
     let mut purge = tokio::time::interval(Duration::from_secs(3600));
     let mut retention = tokio::time::interval(Duration::from_secs(30));
-    crate::jobs::fail_stale(&state).await;
+    let mut stale = tokio::time::interval(crate::jobs::heartbeat(&state));
     epoch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = epoch.tick() => {
-                if let Err(e) = state.gate.cache.refresh_epoch().await {
-                    tracing::warn!(error = %e, "cannot poll the auth epoch");
-                }
-                state.refresh_data_epoch().await;
-            }
+            _ = epoch.tick() => state.poll_epochs().await,
             _ = flush.tick() => {
                 if let Err(e) = state.gate.cache.flush_uses().await {
                     tracing::warn!(error = %e, "cannot write token uses");
@@ -276,6 +271,7 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
                 }
             }
             _ = retention.tick() => crate::jobs::purge(&state).await,
+            _ = stale.tick() => crate::jobs::requeue_stale(&state).await,
             _ = stop.changed() => return,
         }
     }

@@ -8,6 +8,9 @@ use orgd_core::store::Store;
 use std::ops::Deref;
 use std::sync::Arc;
 
+/// How long the background poll waits for the database before counting it out of reach.
+pub const DATABASE_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Shared server state (cheap to clone).
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -38,20 +41,32 @@ pub struct Inner {
     pub rendered_lists: crate::rendered::RenderedLists,
     /// The stand-in's control state, when `--control-token` is set.
     pub standin: Option<crate::standin::StandIn>,
+    /// Set while the database does not answer the background poll: API requests get 503 at once
+    /// instead of each waiting for a connection.
+    pub database_down: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
     /// Build the state.
-    pub fn new(store: Arc<dyn Store>, config: ServerConfig, public_url: String, signing_key: Vec<u8>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        public_url: String,
+        signing_key: Vec<u8>,
+    ) -> anyhow::Result<Self> {
         let clock = Arc::new(SystemClock::default());
-        let gate = Gate::new(store.clone(), clock.clone());
+        let mut gate = Gate::new(store.clone(), clock.clone());
+        if let Some(url) = &config.shared_limits {
+            let shared = crate::shared_usage::RedisUsage::new(&url.0)?;
+            gate.limiter = orgd_core::usage::UsageLimiter::shared(Arc::new(shared));
+        }
         let outbound = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("the outbound HTTP client builds with static settings");
         let standin = crate::standin::StandIn::from_config(&config);
-        AppState(Arc::new(Inner {
+        Ok(AppState(Arc::new(Inner {
             rendered_orgs: Default::default(),
             rendered_lists: Default::default(),
             standin,
@@ -64,11 +79,41 @@ impl AppState {
             signing_key,
             jobs_queued: tokio::sync::Notify::new(),
             outbound,
-        }))
+            database_down: Default::default(),
+        })))
     }
 }
 
 impl AppState {
+    /// Whether the database was out of reach at the last poll.
+    pub fn database_down(&self) -> bool {
+        self.database_down.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Poll the auth and data epochs, at most [`DATABASE_PROBE`] long; notes (and logs) the database going
+    /// out of reach and coming back.
+    pub async fn poll_epochs(&self) {
+        let polled = tokio::time::timeout(DATABASE_PROBE, async {
+            self.gate.cache.refresh_epoch().await?;
+            self.refresh_data_epoch().await;
+            Ok::<(), orgd_core::StoreError>(())
+        })
+        .await;
+        let why = match polled {
+            Ok(Ok(())) => {
+                if self.database_down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!("the database answers again; API requests are served");
+                }
+                return;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", DATABASE_PROBE.as_millis()),
+        };
+        if !self.database_down.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::error!(error = %why, "the database is out of reach; API requests get 503 until it answers");
+        }
+    }
+
     /// Re-read the store's data epoch after a dataset was created or deleted here, so this node's next
     /// dataset list shows it at once (other nodes see it at their next poll, within 200 ms).
     pub async fn refresh_data_epoch(&self) {

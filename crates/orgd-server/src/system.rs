@@ -12,9 +12,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the store answers.
+/// `GET /readyz`: the store answers (within [`crate::state::DATABASE_PROBE`]).
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+    let pinged = if state.database_down() {
+        Err(orgd_core::StoreError::Unavailable("out of reach at the last poll".into()))
+    } else {
+        tokio::time::timeout(crate::state::DATABASE_PROBE, state.store.ping())
+            .await
+            .unwrap_or_else(|_| Err(orgd_core::StoreError::Unavailable("no answer in time".into())))
+    };
+    match pinged {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -25,7 +32,13 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    let mut body = state.metrics.render();
+    if state.config.shared_limits.is_some() {
+        body.push_str("# HELP orgd_shared_limits_degraded 1 while the shared usage counters (Redis) are out of reach and this node counts alone.\n");
+        body.push_str("# TYPE orgd_shared_limits_degraded gauge\n");
+        body.push_str(&format!("orgd_shared_limits_degraded {}\n", u8::from(state.gate.limiter.degraded())));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
 /// `GET /info`: what this server is.

@@ -219,6 +219,25 @@ impl DatasetWrite for SqlDatasetWrite {
         Ok(())
     }
 
+    async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM job_outcomes WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(row.map(|(b,)| b))
+    }
+
+    async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO job_outcomes (job_id, body) VALUES ($1, $2)")
+            .bind(job_id)
+            .bind(body)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.map_err(map_err)
     }

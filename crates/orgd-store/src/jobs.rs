@@ -119,7 +119,8 @@ impl SqlStore {
         .map_err(map_err)?;
         let Some((id,)) = candidate else { return Ok(None) };
         let done = sqlx::query(
-            "UPDATE jobs SET status = 'running', modified_at = $2 WHERE job_id = $1 AND status = 'created'",
+            "UPDATE jobs SET status = 'running', modified_at = $2, attempts = attempts + 1 \
+             WHERE job_id = $1 AND status = 'created'",
         )
         .bind(&id)
         .bind(now)
@@ -161,27 +162,72 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn fail_stale_jobs_impl(&self, before: i64, now: i64, errors: &str) -> StoreResult<u64> {
-        let done = sqlx::query(
+    pub(crate) async fn requeue_stale_jobs_impl(
+        &self,
+        before: i64,
+        now: i64,
+        max_attempts: i64,
+        errors: &str,
+    ) -> StoreResult<(u64, u64)> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        sqlx::query(
+            "DELETE FROM job_chunks WHERE job_id IN (SELECT job_id FROM jobs WHERE status = 'running' AND modified_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let requeued = sqlx::query(
+            "UPDATE jobs SET status = 'created', modified_at = $2 \
+             WHERE status = 'running' AND modified_at < $1 AND attempts < $3",
+        )
+        .bind(before)
+        .bind(now)
+        .bind(max_attempts)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let failed = sqlx::query(
             "UPDATE jobs SET status = 'failed', errors = $3, error_count = 1, modified_at = $2, finished_at = $2 \
              WHERE status = 'running' AND modified_at < $1",
         )
         .bind(before)
         .bind(now)
         .bind(errors)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(done.rows_affected())
+        tx.commit().await.map_err(map_err)?;
+        Ok((requeued.rows_affected(), failed.rows_affected()))
+    }
+
+    pub(crate) async fn release_job_impl(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        sqlx::query("DELETE FROM job_chunks WHERE job_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'created', modified_at = $2, attempts = attempts - 1 \
+             WHERE job_id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub(crate) async fn purge_jobs_impl(&self, before: i64) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
-        sqlx::query("DELETE FROM job_chunks WHERE job_id IN (SELECT job_id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1)")
+        for table in ["job_chunks", "job_outcomes"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE job_id IN (SELECT job_id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1)"
+            ))
             .bind(before)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        }
         let done = sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1")
             .bind(before)
             .execute(&mut *tx)

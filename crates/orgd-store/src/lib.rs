@@ -42,11 +42,23 @@ pub struct SqlStore {
 pub fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| server_unavailable(&c)) => {
             StoreError::Unavailable(e.to_string())
         }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Other(e.to_string()),
     }
+}
+
+/// SQLSTATEs of a server that is going away or not taking connections: connection exceptions (08…),
+/// shutdown (57P01 admin, 57P02 crash, 57P03 cannot connect now), too many connections (53300).
+fn server_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl SqlStore {
@@ -473,7 +485,18 @@ impl Store for SqlStore {
 
     async fn wipe(&self) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        for table in ["file_chunks", "files", "job_chunks", "jobs", "items", "datasets", "tokens", "users", "orgs"] {
+        for table in [
+            "file_chunks",
+            "files",
+            "job_chunks",
+            "job_outcomes",
+            "jobs",
+            "items",
+            "datasets",
+            "tokens",
+            "users",
+            "orgs",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(map_err)?;
         }
         let restart = match self.backend {
@@ -579,8 +602,18 @@ impl Store for SqlStore {
         self.touch_job_impl(job_id, now).await
     }
 
-    async fn fail_stale_jobs(&self, before: i64, now: i64, errors: &str) -> StoreResult<u64> {
-        self.fail_stale_jobs_impl(before, now, errors).await
+    async fn requeue_stale_jobs(
+        &self,
+        before: i64,
+        now: i64,
+        max_attempts: i64,
+        errors: &str,
+    ) -> StoreResult<(u64, u64)> {
+        self.requeue_stale_jobs_impl(before, now, max_attempts, errors).await
+    }
+
+    async fn release_job(&self, job_id: &str, now: i64) -> StoreResult<bool> {
+        self.release_job_impl(job_id, now).await
     }
 
     async fn purge_jobs(&self, before: i64) -> StoreResult<u64> {

@@ -2,6 +2,7 @@
 
 use orgd_core::clock::parse_date_or_datetime;
 use orgd_core::data::actions::Change;
+use orgd_core::data::jobs::{ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::{Dataset, Item};
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
@@ -313,4 +314,120 @@ async fn postgres_store_wipes() {
     };
     let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
     wiping(&store).await;
+}
+
+fn job(id: &str, org: &Org, ds: &str, created_at: i64) -> Job {
+    Job {
+        id: id.into(),
+        org_id: org.org_id.to_string(),
+        dataset_id: ds.into(),
+        kind: JobKind::Import,
+        status: JobStatus::Created,
+        created_by: "jane@acme.test".into(),
+        created_by_psk: 1,
+        trace_id: "Root=1-0-0".into(),
+        request: serde_json::json!({"body": {}}),
+        result_type: None,
+        result_kept: false,
+        errors: None,
+        error_count: 0,
+        created_at,
+        modified_at: created_at,
+        finished_at: None,
+    }
+}
+
+/// Jobs are taken once however many workers ask at the same time; a job whose node went silent is queued
+/// again (its partial result dropped) up to a limit, then failed; an import job's outcome is kept only
+/// with the transaction that applies it, and purged with the job.
+async fn job_queue(store: &dyn Store) {
+    let root = org("Jobs Ltd", "JOBS", None);
+    store.insert_org(&root).await.unwrap();
+    store.insert_job(&job("J1", &root, "D1", 100)).await.unwrap();
+    let (a, b) = tokio::join!(store.claim_job(200, 5), store.claim_job(200, 5));
+    let taken: Vec<Job> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(taken.len(), 1, "one of two simultaneous workers takes the job");
+    assert_eq!(taken[0].status, JobStatus::Running);
+    assert!(store.claim_job(210, 5).await.unwrap().is_none(), "nothing else is queued");
+
+    store.put_chunk(&ChunkOwner::Job("J1".into()), 0, b"partial").await.unwrap();
+    store.touch_job("J1", 300).await.unwrap();
+    assert_eq!(store.requeue_stale_jobs(300, 400, 3, "[]").await.unwrap(), (0, 0), "a heartbeat at 300 is fresh");
+    assert_eq!(store.requeue_stale_jobs(301, 400, 3, "[]").await.unwrap(), (1, 0), "silent since 300: queued again");
+    let again = store.get_job("J1").await.unwrap().unwrap();
+    assert_eq!((again.status, again.modified_at), (JobStatus::Created, 400));
+    assert!(store.chunks(&ChunkOwner::Job("J1".into()), 0, 10).await.unwrap().is_empty(), "partial result dropped");
+    for attempt in 2..=3 {
+        assert!(store.claim_job(500, 5).await.unwrap().is_some(), "attempt {attempt}");
+        let expected = if attempt < 3 { (1, 0) } else { (0, 1) };
+        assert_eq!(store.requeue_stale_jobs(600, 600, 3, r#"[{"code":"500001"}]"#).await.unwrap(), expected);
+    }
+    store.insert_job(&job("J2", &root, "D1", 700)).await.unwrap();
+    assert_eq!(store.claim_job(700, 5).await.unwrap().map(|j| j.id).as_deref(), Some("J2"));
+    store.put_chunk(&ChunkOwner::Job("J2".into()), 0, b"partial").await.unwrap();
+    assert!(store.release_job("J2", 710).await.unwrap(), "a node shutting down gives the job back");
+    assert!(!store.release_job("J2", 710).await.unwrap(), "only a running job");
+    assert!(store.chunks(&ChunkOwner::Job("J2".into()), 0, 10).await.unwrap().is_empty());
+    for attempt in 1..=3 {
+        assert!(store.claim_job(800, 5).await.unwrap().is_some(), "released attempts do not count: {attempt}");
+        store.release_job("J2", 800).await.unwrap();
+    }
+    store.claim_job(900, 5).await.unwrap().unwrap();
+    assert_eq!(store.requeue_stale_jobs(901, 901, 2, "[]").await.unwrap(), (1, 0), "one attempt counted, not four");
+    let failed = store.get_job("J1").await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.error_count, failed.finished_at), (JobStatus::Failed, 1, Some(600)));
+
+    let def = serde_json::json!({"name": "Rows", "type": "PEOPLE", "autoId": "k", "labelId": "k",
+        "properties": [{"key": "k", "type": "text", "isRequired": true}]});
+    let n = orgd_core::data::schema::parse_new(&def).unwrap();
+    let ds = Dataset {
+        id: orgd_core::data::new_id(),
+        org_id: root.org_id.to_string(),
+        name: n.name,
+        ty: n.ty,
+        auto_id: n.auto_id,
+        label_id: n.label_id,
+        tree_id: None,
+        tree_parent_id: None,
+        tags: vec![],
+        properties: n.properties,
+        from_dataset: None,
+        to_dataset: None,
+        cache_key: "k0".into(),
+        item_count: 0,
+        created_at: 10,
+        modified_at: 10,
+    };
+    store.insert_dataset(&ds).await.unwrap();
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    w.keep_job_outcome("J1", "[1]").await.unwrap();
+    drop(w);
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    assert_eq!(w.job_outcome("J1").await.unwrap(), None, "a rolled-back outcome is not kept");
+    w.keep_job_outcome("J1", r#"[{"_action":"create"}]"#).await.unwrap();
+    w.commit().await.unwrap();
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    assert_eq!(w.job_outcome("J1").await.unwrap().as_deref(), Some(r#"[{"_action":"create"}]"#));
+    drop(w);
+    store.purge_jobs(601).await.unwrap();
+    assert!(store.get_job("J1").await.unwrap().is_none());
+    let mut w = store.begin_write(&ds.id).await.unwrap();
+    assert_eq!(w.job_outcome("J1").await.unwrap(), None, "purged with its job");
+}
+
+#[tokio::test]
+async fn sqlite_job_queue_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open(&format!("sqlite://{}/orgd.db", dir.path().display())).await.unwrap();
+    job_queue(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_job_queue_conforms() {
+    let Some(server) = postgres_server() else {
+        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL conformance not run");
+        return;
+    };
+    let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
+    job_queue(&store).await;
 }

@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// Background job workers on this node [default: 2].
     #[arg(long, env = "ORGD_JOB_WORKERS", value_name = "N")]
     pub job_workers: Option<usize>,
+    /// Seconds a running job may go without a heartbeat before it counts as its node's death and another
+    /// node (or this one) takes it again [default: 60].
+    #[arg(long, env = "ORGD_JOB_STALE_SECONDS", value_name = "N")]
+    pub job_stale_seconds: Option<u64>,
     /// Apply this seed file (YAML or JSON) at start; with --control-token, POST /_orgd/reset goes back to it.
     #[arg(long, env = "ORGD_SEED", value_name = "FILE")]
     pub seed: Option<PathBuf>,
@@ -118,6 +122,11 @@ pub struct ServeArgs {
     /// Requests the control API's journal keeps [default: 1000].
     #[arg(long, env = "ORGD_JOURNAL_SIZE", value_name = "N")]
     pub journal_size: Option<usize>,
+    /// Keep usage-plan counters (rate and daily quota) in this Redis database, shared by every node on the
+    /// same PostgreSQL database, e.g. redis://127.0.0.1:6379/0. Without it each node counts alone. If
+    /// Redis cannot be reached, a node counts alone until it can again.
+    #[arg(long = "shared-limits", env = "ORGD_SHARED_LIMITS", value_name = "REDIS_URL", hide_env_values = true)]
+    pub shared_limits: Option<String>,
     /// Keep everything in a temporary folder that is deleted on exit (for CI); refuses --data-dir and
     /// --database.
     #[arg(long, env = "ORGD_EPHEMERAL")]

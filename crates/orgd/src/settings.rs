@@ -26,9 +26,11 @@ pub struct FileConfig {
     outbound_allow_http: Option<bool>,
     jobs_retention_minutes: Option<i64>,
     job_workers: Option<usize>,
+    job_stale_seconds: Option<u64>,
     seed: Option<PathBuf>,
     control_token: Option<String>,
     journal_size: Option<usize>,
+    shared_limits: Option<String>,
     ephemeral: Option<bool>,
 }
 
@@ -124,9 +126,15 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<t
             .unwrap_or(defaults.jobs_retention_minutes)
             .max(1),
         job_workers: args.job_workers.or(file.job_workers).unwrap_or(defaults.job_workers).max(1),
+        job_stale_after: args
+            .job_stale_seconds
+            .or(file.job_stale_seconds)
+            .map(|s| std::time::Duration::from_secs(s.max(1)))
+            .unwrap_or(defaults.job_stale_after),
         control_token: control_token.map(orgd_server::Secret),
         seed,
         journal_size: args.journal_size.or(file.journal_size).unwrap_or(defaults.journal_size).clamp(1, 1_000_000),
+        shared_limits: args.shared_limits.clone().or(file.shared_limits.clone()).map(orgd_server::Secret),
     };
     Ok((config, temp))
 }

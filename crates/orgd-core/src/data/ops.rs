@@ -7,7 +7,7 @@ use super::filter::Filter;
 use super::schema::{parse_new, Property};
 use super::values::DateFormat;
 use super::{new_id, parse_id, Dataset, DatasetType, Item, PropertyType};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, StoreError};
 use crate::ids::OrgId;
 use crate::store::Store;
 use serde_json::Value;
@@ -263,8 +263,39 @@ pub async fn import_as(
     now_ms: i64,
     cache_key: String,
 ) -> Result<Outcome, ApiError> {
+    import_in(store, ds, actions, opts, now_ms, cache_key, None).await
+}
+
+/// [`import`] for an async job: the outcome is kept in the same transaction, so when the job is taken
+/// again (its node died after the commit) it answers with the kept outcome and applies nothing twice.
+pub async fn import_for_job(
+    store: &dyn Store,
+    ds: &Dataset,
+    actions: &[Value],
+    opts: &Options,
+    now_ms: i64,
+    job_id: &str,
+) -> Result<Outcome, ApiError> {
+    import_in(store, ds, actions, opts, now_ms, new_cache_key(), Some(job_id)).await
+}
+
+async fn import_in(
+    store: &dyn Store,
+    ds: &Dataset,
+    actions: &[Value],
+    opts: &Options,
+    now_ms: i64,
+    cache_key: String,
+    job: Option<&str>,
+) -> Result<Outcome, ApiError> {
     let links = link_ends(store, ds).await?;
     let mut tx = store.begin_write(&ds.id).await?;
+    if let Some(job) = job {
+        if let Some(kept) = tx.job_outcome(job).await? {
+            let results = serde_json::from_str(&kept).map_err(|e| StoreError::Other(e.to_string()))?;
+            return Ok(Outcome { results, errors: Vec::new(), changes: Vec::new() });
+        }
+    }
     let items = tx.items().await?;
     let count = items.len() as i64;
     let outcome = actions::apply(ds, items, actions, opts, &links, now_ms);
@@ -277,6 +308,9 @@ pub async fn import_as(
             .with_message(format!("{} action(s) failed; nothing was applied.", outcome.errors.len()));
         e.listed = outcome.errors;
         return Err(e);
+    }
+    if let Some(job) = job {
+        tx.keep_job_outcome(job, &Value::from(outcome.results.clone()).to_string()).await?;
     }
     if outcome.changes.is_empty() {
         tx.commit().await?;

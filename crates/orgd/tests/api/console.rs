@@ -339,3 +339,21 @@ async fn console_forms_need_their_csrf_token_and_the_right_role_and_tenant() {
     let r = app.get("/tokens").header("cookie", &cookie).send().await.unwrap();
     assert_eq!(r.status(), 303, "the session ends with sign-out");
 }
+
+#[tokio::test]
+async fn the_api_reference_page_renders_every_operation_from_the_bundled_script() {
+    let app = TestApp::spawn().await;
+    let doc: serde_json::Value = app.get("/openapi.json").send().await.unwrap().json().await.unwrap();
+    let operations: usize = doc["paths"].as_object().unwrap().values().map(|i| i.as_object().unwrap().len()).sum();
+    let Some(b) = browser(&app, "the API reference").await else { return };
+    b.go("/docs").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.client.find_all(Locator::Css(".docs-op")).await.unwrap().len() < operations {
+        assert!(Instant::now() < deadline, "the page did not render every operation: {}", b.text("#docs-status").await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b.text("#docs-status").await.contains(&format!("{operations} operations")));
+    b.click(".docs-op summary").await;
+    assert!(b.text(".docs-op").await.contains("Credential: Authorization: Bearer"));
+    b.shot("api-reference").await;
+}

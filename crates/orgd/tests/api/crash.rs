@@ -3,6 +3,7 @@
 
 use crate::cli::client;
 use orgd_core::clock::{Clock, SystemClock};
+use orgd_core::data::jobs::JobStatus;
 use orgd_core::model::{Role, UsagePlan};
 use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_core::store::Store;
@@ -13,19 +14,27 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const ITEMS: usize = 60_000;
+/// Items in the large imports of the process tests.
+pub const ITEMS: usize = 60_000;
 
-struct Node {
+/// A real `orgd serve` process.
+pub struct Node {
     child: Child,
-    http: reqwest::Client,
-    base: String,
+    pub http: reqwest::Client,
+    pub base: String,
 }
 
 fn start(dir: &Path, database: &str) -> Node {
+    start_with(dir, database, &[])
+}
+
+/// Start `orgd serve` on a free port with `extra` arguments; returns once it printed its ready line.
+pub fn start_with(dir: &Path, database: &str, extra: &[&str]) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orgd"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .args(["--database", database])
+        .args(extra)
         .env("ORGD_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -44,33 +53,68 @@ fn start(dir: &Path, database: &str) -> Node {
 }
 
 impl Node {
-    fn kill(mut self) {
+    /// SIGTERM, then wait (at most `within`) for the process to exit; true when it exited cleanly.
+    pub fn terminate(mut self, within: Duration) -> bool {
+        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill(mut self) {
         assert!(Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap().success());
         let _ = self.child.wait();
     }
 }
 
-async fn crash_during_writes(database: String) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::open(&database).await.unwrap();
+/// A tenant prepared directly in `store` for the process tests: an administrator's API token (the tenant's
+/// plan unlimited when `unlimited`), an empty PEOPLE dataset and `ITEMS` create actions for it.
+pub struct PeopleTenant {
+    pub org: orgd_core::model::Org,
+    pub token: String,
+    pub dataset: orgd_core::data::schema::Dataset,
+    pub actions: Vec<Value>,
+}
+
+/// Prepare a [`PeopleTenant`] named `tenant` in `store`.
+pub async fn people_tenant(store: &SqlStore, tenant: &str, unlimited: bool) -> PeopleTenant {
     let now = SystemClock::default().now();
-    let new = NewOrg { tenant_id: Some("CRASH".into()), name: "Crash".into(), ..NewOrg::default() };
-    let org = ops::create_org(&store, new, &UsagePlan::default(), now).await.unwrap();
-    let unlimited = OrgPatch { rate_per_second: Some(100_000), burst: Some(100_000), ..OrgPatch::default() };
-    ops::update_org(&store, "CRASH", unlimited).await.unwrap();
+    let new = NewOrg { tenant_id: Some(tenant.into()), name: tenant.into(), ..NewOrg::default() };
+    let org = ops::create_org(store, new, &UsagePlan::default(), now).await.unwrap();
+    if unlimited {
+        let plan = OrgPatch { rate_per_second: Some(100_000), burst: Some(100_000), ..OrgPatch::default() };
+        ops::update_org(store, tenant, plan).await.unwrap();
+    }
+    let email = format!("admin@{}.test", tenant.to_ascii_lowercase());
     let fields = UserFields {
         role: Some(Role::Administrator),
         token_access: Some(true),
-        email: Some("admin@crash.test".into()),
+        email: Some(email.clone()),
         ..UserFields::default()
     };
-    let admin = ops::create_user(&store, &org, "admin@crash.test", fields, now).await.unwrap();
-    let (token, _) = ops::create_api_token(&store, &admin, NewToken::default(), now).await.unwrap();
+    let admin = ops::create_user(store, &org, &email, fields, now).await.unwrap();
+    let (token, _) = ops::create_api_token(store, &admin, NewToken::default(), now).await.unwrap();
     let def = json!({"name": "People", "type": "PEOPLE", "autoId": "Id", "labelId": "Name",
         "properties": [{"key": "Id", "type": "number", "isRequired": true}, {"key": "Name", "type": "text", "isRequired": true}]});
-    let ds = orgd_core::data::ops::create(&store, &org.org_id, &def, 0).await.unwrap();
-    let actions: Vec<Value> =
+    let dataset = orgd_core::data::ops::create(store, &org.org_id, &def, 0).await.unwrap();
+    let actions =
         (0..ITEMS).map(|i| json!({"_action": "create", "Id": i, "Name": format!("Person number {i}")})).collect();
+    PeopleTenant { org, token, dataset, actions }
+}
+
+async fn crash_during_writes(database: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open(&database).await.unwrap();
+    let PeopleTenant { org, token, dataset: ds, actions } = people_tenant(&store, "CRASH", true).await;
     let body = serde_json::to_vec(&actions).unwrap();
 
     // A large import, killed while it is being applied.
@@ -147,4 +191,95 @@ async fn sigkill_during_writes_leaves_each_write_whole_on_postgres() {
         return;
     };
     crash_during_writes(fresh_postgres_database(&server).await).await;
+}
+
+/// Polls the store until `job_id` is running (panics if it ends first).
+async fn wait_until_running(store: &SqlStore, job_id: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let job = store.get_job(job_id).await.unwrap().unwrap();
+        match job.status {
+            JobStatus::Running => return,
+            JobStatus::Created => assert!(started.elapsed() < Duration::from_secs(20), "the job was never taken"),
+            s => panic!("the job ended before the signal could be sent: {s:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigterm_gives_a_running_export_back_and_lets_a_running_import_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/orgd.db", dir.path().display());
+    let store = SqlStore::open(&database).await.unwrap();
+    let PeopleTenant { token, dataset: ds, actions, .. } = people_tenant(&store, "TERM", false).await;
+    let opts = orgd_core::data::ops::import_options(&ds, &[]).unwrap();
+    orgd_core::data::ops::import(&store, &ds, &actions, &opts, 0).await.unwrap();
+    let items = format!("/api/v1/TERM/datasets/{}/items", ds.id);
+
+    // An async export running at SIGTERM stops after its current chunk and goes back to the queue.
+    let node = start_with(dir.path(), &database, &["--job-workers", "1"]);
+    let export = format!("{}/api/v1/TERM/datasets/{}/export?exportFormat=csv", node.base, ds.id);
+    let r = node.http.post(export).bearer_auth(&token).json(&json!({}));
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let export_id = r.json::<Value>().await.unwrap()["jobId"].as_str().unwrap().to_string();
+    wait_until_running(&store, &export_id).await;
+    assert!(node.terminate(Duration::from_secs(15)), "orgd exits cleanly after SIGTERM");
+    let job = store.get_job(&export_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Created, "given back to the queue, not failed and not finished");
+    let owner = orgd_core::data::jobs::ChunkOwner::Job(export_id.clone());
+    assert!(store.chunks(&owner, 0, 1).await.unwrap().is_empty(), "its partial result is dropped");
+
+    // The next node takes it again and finishes it; an import running at SIGTERM is finished before exit.
+    let node = start_with(dir.path(), &database, &["--job-workers", "1"]);
+    let csv = loop {
+        let t: Value = node
+            .http
+            .get(format!("{}/api/v1/TERM/jobs/{export_id}", node.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if t["jobStatus"] == "completed" {
+            let url = t["_links"]["result"]["url"].as_str().unwrap();
+            break node.http.get(url).send().await.unwrap().text().await.unwrap();
+        }
+        assert_ne!(t["jobStatus"], "failed", "{t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(csv.lines().count(), ITEMS + 1, "header and every row, once");
+
+    let file: Value = node
+        .http
+        .post(format!("{}/api/v1/TERM/files/generate", node.base))
+        .bearer_auth(&token)
+        .json(&json!({"targetType": "json", "targetEncoding": "identity"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let renames: Vec<Value> =
+        (0..ITEMS).map(|i| json!({"_action": "update", "Id": i, "Name": format!("Renamed {i}")})).collect();
+    node.http.put(file["_links"]["put"]["url"].as_str().unwrap()).json(&renames).send().await.unwrap();
+    let body = json!({"importLocation": {"method": "GET", "url": file["_links"]["get"]["url"]}});
+    let r = node.http.put(format!("{}{items}/import?autoId=true", node.base)).bearer_auth(&token).json(&body);
+    let import_id = r.send().await.unwrap().json::<Value>().await.unwrap()["jobId"].as_str().unwrap().to_string();
+    wait_until_running(&store, &import_id).await;
+    assert!(node.terminate(Duration::from_secs(60)), "orgd exits cleanly after SIGTERM");
+    let job = store.get_job(&import_id).await.unwrap().unwrap();
+    assert_eq!(
+        job.status,
+        JobStatus::Completed,
+        "the import finished before the process exited: {:?}",
+        job.errors.map(|e| e[0].clone())
+    );
+    let page = store.item_page(&ds.id, 0, 10_000).await.unwrap();
+    assert!(page.iter().all(|i| i.values["Name"].as_str().unwrap().starts_with("Renamed")));
+    store.close().await;
 }

@@ -36,6 +36,7 @@ pub struct Builder {
     control_token: Option<String>,
     journal_size: Option<usize>,
     database: Option<String>,
+    shared_limits: Option<String>,
 }
 
 impl TestApp {
@@ -57,6 +58,7 @@ impl TestApp {
             control_token: None,
             journal_size: None,
             database: None,
+            shared_limits: None,
         }
     }
 
@@ -166,6 +168,12 @@ impl Builder {
         self
     }
 
+    /// Keep usage counters in this Redis database (shared by the nodes given the same URL).
+    pub fn shared_limits(mut self, url: &str) -> Self {
+        self.shared_limits = Some(url.to_string());
+        self
+    }
+
     pub fn journal_size(mut self, n: usize) -> Self {
         self.journal_size = Some(n);
         self
@@ -182,6 +190,7 @@ impl Builder {
         config.trusted_proxies = self.trusted_proxies;
         config.outbound_allow_http = self.outbound_allow_http;
         config.control_token = self.control_token.map(orgd_server::Secret);
+        config.shared_limits = self.shared_limits.map(orgd_server::Secret);
         if let Some(n) = self.journal_size {
             config.journal_size = n;
         }
@@ -299,5 +308,16 @@ impl Receiver {
             assert!(started.elapsed() < std::time::Duration::from_secs(20), "only {} requests arrived", seen.len());
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// The Redis URL for shared-counter tests (`ORGD_TEST_REDIS_URL`); required under CI=true.
+pub fn redis_server() -> Option<String> {
+    match std::env::var("ORGD_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but ORGD_TEST_REDIS_URL is not set: the shared usage counter tests must run in CI")
+        }
+        _ => None,
     }
 }

@@ -3,6 +3,7 @@
 use crate::helpers::{orgvue_error, Receiver, TestApp};
 use orgd_core::model::Role;
 use orgd_core::ops::NewToken;
+use orgd_core::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -214,4 +215,22 @@ async fn jobs_are_seen_by_their_creator_and_administrators_only() {
     let (s, c, _) =
         orgvue_error(send(&app, Method::PUT, &format!("{path}/items/import"), &t_reader, Some(json!({}))).await).await;
     assert_eq!((s, c.as_str()), (403, "40331"));
+}
+
+#[tokio::test]
+async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let (_token, path) = setup(&app).await;
+    let ds_id = path.rsplit('/').next().unwrap();
+    let ds = app.store.get_dataset(ds_id).await.unwrap().unwrap();
+    let actions = json!([{"_action":"create","id":7,"name":"Gil","boss":1}]);
+    let actions = actions.as_array().unwrap();
+    let opts = orgd_core::data::ops::import_options(&ds, &[("autoId".into(), "true".into())]).unwrap();
+    let import = |n| orgd_core::data::ops::import_for_job(app.store.as_ref(), &ds, actions, &opts, n, "JOB7");
+    let first = import(1_000).await.unwrap();
+    assert_eq!(first.changes.len(), 1);
+    let again = import(2_000).await.unwrap();
+    assert!(again.changes.is_empty(), "the second attempt finds the kept outcome");
+    assert_eq!(again.results, first.results, "and answers with it");
+    assert_eq!(app.store.get_dataset(ds_id).await.unwrap().unwrap().item_count, 3, "Gil is there once");
 }

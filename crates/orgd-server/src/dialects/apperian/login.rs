@@ -4,24 +4,28 @@ use super::wire::user_json;
 use crate::context::RequestInfo;
 use crate::extract::JsonBody;
 use crate::render::Failure;
+use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::Method;
 use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use orgd_core::clock::{iso_millis, Clock};
 use orgd_core::login::LoginRequest;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// `/users/authenticate`.
-pub fn alias_routes() -> Router<AppState> {
-    Router::new().route("/users/authenticate", post(authenticate))
+pub fn alias_routes() -> Table {
+    Table::new().route("/users/authenticate", &[(Method::POST, SIGN_IN)], post(authenticate))
 }
 
 /// `/v2/users/authenticate`.
-pub fn v2_routes() -> Router<AppState> {
-    Router::new().route("/users/authenticate", post(authenticate))
+pub fn v2_routes() -> Table {
+    Table::new().route("/users/authenticate", &[(Method::POST, SIGN_IN)], post(authenticate))
 }
+
+const SIGN_IN: &str = "Sign in with user id and password; answers a session token";
 
 #[derive(Deserialize)]
 struct LoginBody {

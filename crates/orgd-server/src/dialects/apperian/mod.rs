@@ -6,30 +6,29 @@ mod tokens;
 mod users;
 pub mod wire;
 
-use crate::state::AppState;
-use axum::Router;
+use crate::routes::Table;
 
 /// Routes of `/v1` (also mounted below `/v1/org/{org_id}`).
-pub fn v1_routes() -> Router<AppState> {
-    Router::new().merge(tokens::routes()).merge(orgs::v1_routes()).merge(users::v1_routes())
+pub fn v1_routes() -> Table {
+    Table::new().merge(tokens::routes()).merge(orgs::v1_routes()).merge(users::v1_routes())
 }
 
 /// Routes of `/v2` (also mounted below `/v2/org/{org_id}`).
-pub fn v2_routes() -> Router<AppState> {
+pub fn v2_routes() -> Table {
     users::v2_routes()
 }
 
 /// Routes of `/v3`.
-pub fn v3_routes() -> Router<AppState> {
+pub fn v3_routes() -> Table {
     orgs::v3_routes()
 }
 
 /// The unversioned aliases: `/users`, `/users/{psk}`, `/users/authenticate`.
-pub fn alias_routes() -> Router<AppState> {
+pub fn alias_routes() -> Table {
     users::alias_routes().merge(login::alias_routes())
 }
 
 /// `/v2/users/authenticate`.
-pub fn v2_login_routes() -> Router<AppState> {
+pub fn v2_login_routes() -> Table {
     login::v2_routes()
 }

@@ -5,11 +5,13 @@ use super::wire::{user_json, Fields};
 use crate::extract::RawBody;
 use crate::extract::{Acting, AllowMultipart};
 use crate::render::Failure;
+use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::handler::Handler;
+use axum::http::Method;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use base64::Engine;
 use orgd_core::access::Operation;
 use orgd_core::clock::Clock;
@@ -26,14 +28,22 @@ use serde_json::{json, Map, Value};
 pub const PUSH_CERT_LIMIT: usize = 1024 * 1024;
 
 /// `/v1/organizations`.
-pub fn v1_routes() -> Router<AppState> {
-    Router::new().route("/organizations", get(tree).post(create_child.layer(Extension(Operation::Administer))))
+pub fn v1_routes() -> Table {
+    Table::new().route(
+        "/organizations",
+        &[(Method::GET, "The org tree the caller may see"), (Method::POST, "Create an affiliated (child) org")],
+        get(tree).post(create_child.layer(Extension(Operation::Administer))),
+    )
 }
 
 /// `/v3/organizations/{org_id}`.
-pub fn v3_routes() -> Router<AppState> {
-    Router::new().route(
+pub fn v3_routes() -> Table {
+    Table::new().route(
         "/organizations/{org_id}",
+        &[
+            (Method::GET, "Read an org with its settings"),
+            (Method::PUT, "Change an org's settings (JSON or multipart)"),
+        ],
         get(read).put(update.layer(Extension(Operation::Administer))).route_layer(Extension(AllowMultipart)),
     )
 }
@@ -158,26 +168,6 @@ async fn read(State(state): State<AppState>, acting: Acting) -> impl axum::respo
     ([(axum::http::header::CONTENT_TYPE, "application/json; charset=UTF-8")], body)
 }
 
-/// Whether bytes are one well-formed DER SEQUENCE ending exactly at the end (the shape of PKCS#12).
-pub fn is_der_sequence(b: &[u8]) -> bool {
-    if b.len() < 2 || b[0] != 0x30 {
-        return false;
-    }
-    let (len, header) = match b[1] {
-        n if n < 0x80 => (n as usize, 2),
-        0x80 => return false,
-        n => {
-            let count = (n & 0x7f) as usize;
-            if count > 4 || b.len() < 2 + count {
-                return false;
-            }
-            let len = b[2..2 + count].iter().fold(0usize, |acc, x| (acc << 8) | *x as usize);
-            (len, 2 + count)
-        }
-    };
-    header + len == b.len()
-}
-
 /// `PUT /v3/organizations/{org_id}`: JSON, or multipart with `data` and `push_cert_file`.
 async fn update(State(state): State<AppState>, acting: Acting, req: Request) -> Result<Json<Value>, Failure> {
     let is_multipart = req
@@ -238,7 +228,7 @@ async fn read_multipart(
                         .with_message(format!("push_cert_file exceeds {PUSH_CERT_LIMIT} bytes."))
                         .into());
                 }
-                if !is_der_sequence(&bytes) {
+                if !org_update::is_der_sequence(&bytes) {
                     return Err(ApiError::invalid_field(
                         "push_cert_file",
                         "is not a PKCS#12 file (expected one DER SEQUENCE, as .p12 files are)",
@@ -258,22 +248,4 @@ async fn read_multipart(
         .into());
     }
     Ok((data.unwrap_or_else(|| json!({})), cert))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_der_sequence;
-
-    #[test]
-    fn der_sequences_are_recognized() {
-        assert!(is_der_sequence(&[0x30, 0x00]));
-        assert!(is_der_sequence(&[0x30, 0x02, 0x05, 0x00]));
-        let mut long = vec![0x30, 0x82, 0x01, 0x00];
-        long.extend(vec![0u8; 256]);
-        assert!(is_der_sequence(&long));
-        assert!(!is_der_sequence(&long[..200]));
-        assert!(!is_der_sequence(b"-----BEGIN CERTIFICATE-----"));
-        assert!(!is_der_sequence(&[0x30, 0x80, 0x00, 0x00]));
-        assert!(!is_der_sequence(&[0x30, 0x01]));
-    }
 }

@@ -2,10 +2,12 @@
 
 use crate::extract::{Acting, JsonBody, QueryList};
 use crate::render::Failure;
+use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use orgd_core::clock::{iso_millis, parse_date_or_datetime, Clock};
 use orgd_core::error::{ApiError, FieldFault};
 use orgd_core::model::{TokenKind, TokenRecord};
@@ -16,11 +18,23 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// The token and session routes of `/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{token_id}", delete(revoke_token))
-        .route("/session", get(session).put(extend_session).delete(end_session))
+pub fn routes() -> Table {
+    Table::new()
+        .route(
+            "/tokens",
+            &[(Method::GET, "List the caller's API tokens"), (Method::POST, "Create an API token")],
+            get(list_tokens).post(create_token),
+        )
+        .route("/tokens/{token_id}", &[(Method::DELETE, "Revoke an API token")], delete(revoke_token))
+        .route(
+            "/session",
+            &[
+                (Method::GET, "Read the current session"),
+                (Method::PUT, "Extend the current session"),
+                (Method::DELETE, "End the current session"),
+            ],
+            get(session).put(extend_session).delete(end_session),
+        )
 }
 
 /// The token object of the wire (never the secret).

@@ -4,10 +4,12 @@ use super::wire::{user_json, Fields};
 use crate::extract::Acting;
 use crate::extract::RawBody;
 use crate::render::Failure;
+use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use orgd_core::access::Operation;
 use orgd_core::clock::Clock;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
@@ -19,24 +21,32 @@ use orgd_core::user_rules::{self, Touches};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-fn user_routes() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list).post(create).route_layer(Extension(Operation::ManageUsers)))
-        .route("/users/{psk}", get(read).put(update).delete(remove))
+fn user_routes() -> Table {
+    Table::new()
+        .route(
+            "/users",
+            &[(Method::GET, "List users"), (Method::POST, "Add a user")],
+            get(list).post(create).route_layer(Extension(Operation::ManageUsers)),
+        )
+        .route(
+            "/users/{psk}",
+            &[(Method::GET, "Read a user"), (Method::PUT, "Change a user"), (Method::DELETE, "Delete a user")],
+            get(read).put(update).delete(remove),
+        )
 }
 
 /// `/v1/users…`.
-pub fn v1_routes() -> Router<AppState> {
+pub fn v1_routes() -> Table {
     user_routes()
 }
 
 /// `/v2/users/info`.
-pub fn v2_routes() -> Router<AppState> {
-    Router::new().route("/users/info", get(info))
+pub fn v2_routes() -> Table {
+    Table::new().route("/users/info", &[(Method::GET, "Read the signed-in user")], get(info))
 }
 
 /// The unversioned `/users` and `/users/{psk}`.
-pub fn alias_routes() -> Router<AppState> {
+pub fn alias_routes() -> Table {
     user_routes()
 }
 

@@ -6,31 +6,65 @@ mod jobs;
 
 use crate::extract::Acting;
 use crate::render::Failure;
+use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::handler::Handler;
+use axum::http::Method;
 use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use orgd_core::access::Operation;
 use serde_json::{json, Value};
 
 /// The routes below `/api/v1`.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Table {
     let write = || Extension(Operation::WriteData);
-    Router::new()
-        .route("/tenants", get(tenants))
-        .route("/{tenantId}/datasets", get(datasets::list).post(datasets::create.layer(write())))
-        .route("/{tenantId}/datasets/{datasetId}", get(datasets::metadata).delete(datasets::delete.layer(write())))
+    Table::new()
+        .route("/tenants", &[(Method::GET, "List the tenants the caller may act in")], get(tenants))
+        .route(
+            "/{tenantId}/datasets",
+            &[(Method::GET, "List datasets"), (Method::POST, "Create a dataset")],
+            get(datasets::list).post(datasets::create.layer(write())),
+        )
+        .route(
+            "/{tenantId}/datasets/{datasetId}",
+            &[(Method::GET, "Read a dataset's metadata"), (Method::DELETE, "Delete a dataset")],
+            get(datasets::metadata).delete(datasets::delete.layer(write())),
+        )
         .route(
             "/{tenantId}/datasets/{datasetId}/items",
+            &[
+                (Method::GET, "List items"),
+                (Method::POST, "List items (filter in the body)"),
+                (Method::PUT, "Import item actions"),
+            ],
             get(datasets::items).post(datasets::items).put(datasets::import.layer(write())),
         )
-        .route("/{tenantId}/datasets/{datasetId}/items/{itemId}", get(datasets::item))
-        .route("/{tenantId}/datasets/{datasetId}/items/import", put(jobs::async_import.layer(write())))
-        .route("/{tenantId}/datasets/{datasetId}/export", post(jobs::async_export))
-        .route("/{tenantId}/files/generate", post(jobs::generate_file.layer(write())))
-        .route("/{tenantId}/jobs/{jobId}", get(jobs::job))
-        .route("/{tenantId}/datasets/{datasetId}/export/{format}", get(export::sync_export).post(export::sync_export))
+        .route("/{tenantId}/datasets/{datasetId}/items/{itemId}", &[(Method::GET, "Read an item")], get(datasets::item))
+        .route(
+            "/{tenantId}/datasets/{datasetId}/items/import",
+            &[(Method::PUT, "Import item actions from a location (async job)")],
+            put(jobs::async_import.layer(write())),
+        )
+        .route(
+            "/{tenantId}/datasets/{datasetId}/export",
+            &[(Method::POST, "Export a dataset (async job)")],
+            post(jobs::async_export),
+        )
+        .route(
+            "/{tenantId}/files/generate",
+            &[(Method::POST, "Make a temporary file with presigned upload and download URLs")],
+            post(jobs::generate_file.layer(write())),
+        )
+        .route("/{tenantId}/jobs/{jobId}", &[(Method::GET, "Read a job's ticket")], get(jobs::job))
+        .route(
+            "/{tenantId}/datasets/{datasetId}/export/{format}",
+            &[
+                (Method::GET, "Export a dataset (streamed)"),
+                (Method::POST, "Export a dataset (streamed, query in the body)"),
+            ],
+            get(export::sync_export).post(export::sync_export),
+        )
 }
 
 /// `GET /api/v1/tenants`: every org the caller may act in, pre-order, siblings by name.

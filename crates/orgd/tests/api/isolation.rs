@@ -1,0 +1,165 @@
+//! Tenant isolation, generated from the route table (`orgd_server::routes::api`): for every operation of
+//! both dialects, an administrator of tenant A aimed at tenant B's ids gets 404 and B's data stays
+//! exactly as it was. A route added to the table is in this matrix without anyone editing it.
+
+use crate::helpers::TestApp;
+use orgd_server::routes::{self, Endpoint};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Fill a path template with the given parameter values.
+fn fill(path: &str, values: &BTreeMap<&str, String>) -> String {
+    let mut out = path.to_string();
+    for (name, v) in values {
+        out = out.replace(&format!("{{{name}}}"), v);
+    }
+    assert!(!out.contains('{'), "no value for a parameter of {path}");
+    out
+}
+
+fn params(path: &str) -> Vec<&str> {
+    path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect()
+}
+
+#[tokio::test]
+async fn the_route_table_is_exactly_what_the_server_routes() {
+    let app = TestApp::spawn().await;
+    let table = routes::api();
+    let dummy: BTreeMap<&str, String> =
+        table.endpoints().iter().flat_map(|e| params(&e.path)).map(|p| (p, "0".to_string())).collect();
+    let mut paths: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for e in table.endpoints() {
+        paths.entry(e.path.clone()).or_default().insert(e.method.to_string());
+    }
+    assert!(paths.len() >= 25, "both dialects are in the table: {}", paths.len());
+    for (path, listed) in &paths {
+        let url = fill(path, &dummy);
+        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+            let status = app.request(method.clone(), &url).send().await.unwrap().status().as_u16();
+            if listed.contains(method.as_str()) {
+                assert!(status != 405 && status != 404, "{method} {path} is listed but answers {status}");
+            } else {
+                assert_eq!(status, 405, "{method} {path} is not listed, so it must not be routed");
+            }
+        }
+    }
+}
+
+/// What tenant B holds, read with B's own token: changes to any of it fail the test.
+async fn snapshot(app: &TestApp, token: &str, b: &BTreeMap<&str, String>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let reads = [
+        format!("/api/v1/{}/datasets", b["tenantId"]),
+        format!("/api/v1/{}/datasets/{}/items", b["tenantId"], b["datasetId"]),
+        format!("/api/v1/{}/jobs/{}", b["tenantId"], b["jobId"]),
+        format!("/v3/organizations/{}", b["org_id"]),
+        "/v1/users/".to_string(),
+        "/v1/tokens/".to_string(),
+    ];
+    for path in reads {
+        let r = app.get(&path).bearer_auth(token).header("X-TOKEN", token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "B reads {path}");
+        let mut v: Value = r.json().await.unwrap();
+        // Reading the job ticket presigns fresh URLs; the rest must be identical.
+        if let Some(links) = v.get_mut("_links") {
+            *links = Value::Null;
+        }
+        out.push(v);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
+    let app = TestApp::spawn().await;
+    let (_a_org, _a_admin, a_token) = app.tenant_with_admin("ALPHA").await;
+    let (b_org, b_admin, b_token) = app.tenant_with_admin("BRAVO").await;
+    // B holds one of everything: a dataset with an item, a job, a second user and a token.
+    let def = json!({"name": "People", "type": "PEOPLE", "autoId": "k", "labelId": "k",
+        "properties": [{"key": "k", "type": "text", "isRequired": true}]});
+    let ds: Value = app
+        .request(Method::POST, "/api/v1/BRAVO/datasets")
+        .bearer_auth(&b_token)
+        .json(&def)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ds_id = ds["datasetId"].as_str().unwrap().to_string();
+    let items = format!("/api/v1/BRAVO/datasets/{ds_id}/items");
+    let r = app.request(Method::PUT, &items).bearer_auth(&b_token).json(&json!([{"_action": "create", "k": "x"}]));
+    let created: Value = r.send().await.unwrap().json().await.unwrap();
+    let item_id = created[0]["_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
+    let r = app.request(Method::POST, &format!("/api/v1/BRAVO/datasets/{ds_id}/export?exportFormat=csv"));
+    let job: Value = r.bearer_auth(&b_token).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    let b_user = app.user(&b_org, "other@bravo", orgd_core::model::Role::User).await;
+    let b = BTreeMap::from([
+        ("tenantId", "BRAVO".to_string()),
+        ("org_id", b_org.org_id.to_string()),
+        ("datasetId", ds_id),
+        ("itemId", item_id),
+        ("jobId", job_id),
+        ("token_id", orgd_core::token::lookup_id(&b_token).unwrap().to_string()),
+        ("psk", b_user.psk.to_string()),
+        ("format", "csv".to_string()),
+    ]);
+    // Let the export finish so the snapshot is stable.
+    for _ in 0..200 {
+        let t: Value =
+            app.get_bearer(&format!("/api/v1/BRAVO/jobs/{}", b["jobId"]), &b_token).await.json().await.unwrap();
+        if t["jobStatus"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let before = snapshot(&app, &b_token, &b).await;
+
+    let own = |p: &str| match p {
+        "tenantId" => "ALPHA".to_string(),
+        "org_id" => _a_org.org_id.to_string(),
+        other => b[other].clone(),
+    };
+    let table = routes::api();
+    let mut checked = 0;
+    for Endpoint { method, path, .. } in table.endpoints() {
+        let names = params(path);
+        if names.is_empty() || names == ["format"] {
+            continue; // caller-scoped routes: checked below by what they show
+        }
+        let mut variants = vec![fill(path, &b)];
+        let scoped = names.iter().any(|n| *n == "tenantId" || *n == "org_id");
+        if scoped && names.len() > 1 {
+            let mixed: BTreeMap<&str, String> = names.iter().map(|n| (*n, own(n))).collect();
+            variants.push(fill(path, &mixed)); // A's own tenant, B's objects
+        }
+        for url in variants {
+            let mut req = app.request(method.clone(), &url).bearer_auth(&a_token).header("X-TOKEN", &a_token);
+            if *method == Method::POST || *method == Method::PUT {
+                req = req.json(&json!({}));
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            assert_eq!(status, 404, "A's token on {method} {url} ({path})");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "the matrix covers the table: {checked} requests");
+
+    // Caller-scoped routes show A's own things only.
+    for Endpoint { method, path, .. } in table.endpoints() {
+        if *method != Method::GET || !params(path).is_empty() {
+            continue;
+        }
+        let r = app.get(path).bearer_auth(&a_token).header("X-TOKEN", &a_token).send().await.unwrap();
+        let body = r.text().await.unwrap();
+        for (name, id) in [("org", b["org_id"].as_str()), ("user", "other@bravo"), ("admin", b_admin.user_id.as_str())]
+        {
+            assert!(!body.contains(id), "GET {path} shows B's {name} to A: {body}");
+        }
+    }
+
+    assert_eq!(snapshot(&app, &b_token, &b).await, before, "B's data is unchanged");
+}
