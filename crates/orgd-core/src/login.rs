@@ -183,8 +183,15 @@ impl Gate {
             let Some(new_pw) = &req.new_password else {
                 return Err(ErrorCode::PasswordExpired.into());
             };
-            ops::set_password(&mut user, &home, new_pw, true, now)
-                .map_err(|f: Vec<FieldFault>| ApiError::invalid_fields(rename(f, "new_password")))?;
+            let (changing, org, new_pw) = (user, home.clone(), new_pw.clone());
+            let (changed, result) = crate::password::off_thread(move || {
+                let mut user = changing;
+                let result = ops::set_password(&mut user, &org, &new_pw, true, now);
+                (user, result)
+            })
+            .await;
+            user = changed;
+            result.map_err(|f: Vec<FieldFault>| ApiError::invalid_fields(rename(f, "new_password")))?;
             password_changed = true;
         }
         user.failed_login_count = 0;

@@ -269,6 +269,26 @@ pub fn is_email(s: &str) -> bool {
     }
 }
 
+/// [`apply_fields`] for the async paths: when `f` sets a password (argon2 hashes and history checks), the
+/// work runs on the hashing threads instead of an async worker.
+pub async fn apply_fields_off_thread(
+    mut user: User,
+    f: UserFields,
+    org: &Org,
+    now: OffsetDateTime,
+) -> (User, Vec<FieldFault>) {
+    if f.password.is_none() {
+        let faults = apply_fields(&mut user, f, org, now);
+        return (user, faults);
+    }
+    let org = org.clone();
+    password::off_thread(move || {
+        let faults = apply_fields(&mut user, f, &org, now);
+        (user, faults)
+    })
+    .await
+}
+
 /// Apply `f` to `user` under the org's rules; the faults found (the user is then partly changed).
 pub fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTime) -> Vec<FieldFault> {
     let mut faults = Vec::new();
@@ -382,7 +402,7 @@ pub async fn create_user(
     if user_id.is_empty() || user_id.chars().count() > 255 {
         faults.push(fault("user_id", "must be 1 to 255 characters"));
     }
-    let mut user = User {
+    let user = User {
         psk: 0,
         org_id: org.org_id.clone(),
         user_id: user_id.to_string(),
@@ -412,7 +432,8 @@ pub async fn create_user(
         modified_at: now,
         last_login_at: None,
     };
-    faults.extend(apply_fields(&mut user, fields, org, now));
+    let (user, more) = apply_fields_off_thread(user, fields, org, now).await;
+    faults.extend(more);
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
     }
@@ -430,11 +451,11 @@ pub async fn find_user(store: &dyn Store, org: &Org, user_id: &str) -> Result<Us
 pub async fn update_user(
     store: &dyn Store,
     org: &Org,
-    mut user: User,
+    user: User,
     fields: UserFields,
     now: OffsetDateTime,
 ) -> Result<User, ApiError> {
-    let faults = apply_fields(&mut user, fields, org, now);
+    let (user, faults) = apply_fields_off_thread(user, fields, org, now).await;
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
     }

@@ -3,7 +3,8 @@
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use std::sync::OnceLock;
+use parking_lot::Mutex;
+use std::sync::{mpsc, Arc, OnceLock};
 
 /// Hash a password into a PHC string.
 pub fn hash(password: &str) -> String {
@@ -29,29 +30,77 @@ pub fn dummy_verify(password: &str) {
     let _ = verify(password, phc);
 }
 
-/// Password checks at once: one core is left for everything else (token-authenticated requests must
-/// not starve under a sign-in flood).
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| {
+/// A job for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads: one per core but one (at least one), each at a lower CPU priority (nice 10 on
+/// Linux). Argon2 is made to be slow; run on the async workers or at normal priority, a sign-in flood
+/// would take the CPU from token-authenticated requests. At nice 10 the scheduler gives the hashes about a
+/// tenth of a contended core and all of an idle one.
+fn hashing_threads() -> &'static Mutex<mpsc::Sender<Job>> {
+    static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+        for i in 0..cores.saturating_sub(1).max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("orgd-hash-{i}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        let next = queue.lock().recv();
+                        let Ok(job) = next else { return };
+                        job();
+                    }
+                })
+                .expect("the operating system refused to start a hashing thread");
+        }
+        Mutex::new(jobs)
     })
 }
 
-/// [`verify`] on the blocking pool, at most one per spare core at a time, so that the async workers keep
-/// serving other requests while argon2 runs.
-pub async fn verify_off_thread(password: &str, phc: &str) -> bool {
-    let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
-    let (password, phc) = (password.to_string(), phc.to_string());
-    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: plain system calls on integer arguments; on Linux the nice value belongs to the thread
+    // named by its tid, so only this hashing thread is lowered.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, HASHING_NICE);
+    }
 }
 
-/// [`dummy_verify`] the same way.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
+/// The nice value of the hashing threads.
+pub const HASHING_NICE: i32 = 10;
+
+/// Run password work `f` on the hashing threads and wait for it without blocking the async workers.
+/// A panic in `f` is raised again in the caller.
+pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    hashing_threads().lock().send(job).expect("the hashing threads never stop");
+    match answer.await.expect("a hashing job always answers") {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// [`verify`] on the hashing threads.
+pub async fn verify_off_thread(password: &str, phc: &str) -> bool {
+    let (password, phc) = (password.to_string(), phc.to_string());
+    off_thread(move || verify(&password, &phc)).await
+}
+
+/// [`dummy_verify`] on the hashing threads.
 pub async fn dummy_verify_off_thread(password: &str) {
-    let _slot = hashing_slots().acquire().await.expect("the hashing semaphore is never closed");
     let password = password.to_string();
-    let _ = tokio::task::spawn_blocking(move || dummy_verify(&password)).await;
+    off_thread(move || dummy_verify(&password)).await
 }
 
 #[cfg(test)]
@@ -64,5 +113,25 @@ mod tests {
         assert!(super::verify("S3cret!pw", &h));
         assert!(!super::verify("S3cret!pW", &h));
         assert!(!super::verify("S3cret!pw", "not-a-hash"));
+    }
+
+    #[tokio::test]
+    async fn password_work_runs_on_lowered_threads_and_panics_reach_the_caller() {
+        let h = super::hash("S3cret!pw");
+        assert!(super::verify_off_thread("S3cret!pw", &h).await);
+        assert!(!super::verify_off_thread("wrong", &h).await);
+        let name = super::off_thread(|| std::thread::current().name().map(str::to_string)).await;
+        assert!(name.is_some_and(|n| n.starts_with("orgd-hash-")));
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: reads this thread's nice value.
+            let nice =
+                super::off_thread(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) })
+                    .await;
+            assert_eq!(nice, super::HASHING_NICE);
+        }
+        let caught = tokio::spawn(super::off_thread(|| panic!("hash failed"))).await;
+        assert!(caught.unwrap_err().is_panic());
+        assert!(super::verify_off_thread("S3cret!pw", &h).await, "the threads survive a panicking job");
     }
 }

@@ -200,7 +200,7 @@ async fn update(
     let own = acting.user.psk == target.psk;
     if own && p.fields.password.is_some() {
         let ok = match (&p.current_password, &target.password_hash) {
-            (Some(cur), Some(hash)) => password::verify(cur, hash),
+            (Some(cur), Some(hash)) => password::verify_off_thread(cur, hash).await,
             (Some(_), None) => false,
             (None, _) => {
                 return Err(
