@@ -324,13 +324,13 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
         ),
     )?;
     let signin_url = format!("{}/users/authenticate", b.url);
-    let (mut signins, mut hashes, mut mixed) = (vec![], vec![], vec![]);
+    let (mut signins, mut hashes, mut mixed, mut mixed_signins) = (vec![], vec![], vec![], vec![]);
     for _ in 0..s.runs {
         signins.push(run(&signin_url, 8, secs, Some(&signin), &[])?.rps);
         hashes.push(hash_rate(secs).await);
         let load = wrk(&signin_url, 8, secs, Some(&signin), &[])?;
         let token_path = run(&format!("{}/api/v1/BENCH/datasets", b.url), 64, secs, None, &bearer)?;
-        let _ = finish(load)?;
+        mixed_signins.push(finish(load)?.rps);
         mixed.push(token_path.rps);
     }
     figures.push(Figure {
@@ -349,7 +349,11 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
         baseline: "the same token path alone, this run".into(),
         baseline_values: solo_datasets,
         target: 0.5,
-        note: String::new(),
+        note: format!(
+            "sign-ins meanwhile {:.1}/s (median; password hashing runs at nice {})",
+            median(&mixed_signins),
+            orgd_core::password::HASHING_NICE
+        ),
     });
 
     eprintln!("   org tree");
