@@ -165,9 +165,13 @@ impl UsageLimiter {
     fn admit_here(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Admission, ApiError> {
         let mut orgs = self.orgs.lock();
         let u = orgs.entry(org.clone()).or_insert_with(|| fresh(plan, now));
-        let elapsed = (now - u.refilled_at).as_seconds_f64().max(0.0);
-        u.tokens = (u.tokens + elapsed * plan.rate_per_second as f64).min(plan.burst as f64);
-        u.refilled_at = now;
+        // Concurrent requests arrive with their own `now`, not always in order: the refill clock only moves
+        // forward, or the time between an earlier and a later stamp would be refilled twice.
+        if now > u.refilled_at {
+            let elapsed = (now - u.refilled_at).as_seconds_f64();
+            u.tokens = (u.tokens + elapsed * plan.rate_per_second as f64).min(plan.burst as f64);
+            u.refilled_at = now;
+        }
         if u.day != now.date() {
             u.day = now.date();
             u.used_today = 0;
@@ -254,6 +258,28 @@ mod tests {
         drop(held);
         assert!(l.admit_here(&org, &p, t0 + Duration::milliseconds(500)).is_ok());
         assert!(l.admit_here(&org, &p, t0 + Duration::milliseconds(500)).is_err());
+    }
+
+    #[test]
+    fn requests_stamped_out_of_order_never_refill_the_same_time_twice() {
+        let l = UsageLimiter::default();
+        let org = OrgId::generate();
+        let p = plan(10, 100, 1000, None);
+        let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let ms = |n: i64| t0 + Duration::milliseconds(n);
+        let held: Vec<_> = (0..100).map(|_| l.admit_here(&org, &p, t0).unwrap()).collect();
+        assert!(l.admit_here(&org, &p, t0).is_err(), "the burst is spent");
+        // Stamps up to 1,000 ms, each later one seen before an earlier one; then take all that is left.
+        let mut admitted = 0;
+        for n in (1..=5).map(|k| k * 200) {
+            admitted += usize::from(l.admit_here(&org, &p, ms(n)).is_ok());
+            admitted += usize::from(l.admit_here(&org, &p, ms(n - 100)).is_ok());
+        }
+        while l.admit_here(&org, &p, ms(1_000)).is_ok() {
+            admitted += 1;
+        }
+        assert_eq!(admitted, 10, "1 s at 10 tokens per second, however the stamps were ordered");
+        drop(held);
     }
 
     #[test]
