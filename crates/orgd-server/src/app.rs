@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), request_context))
         .layer(CompressionLayer::new().gzip(true))
+        .layer(middleware::from_fn(crate::drain::drain_unread))
         .with_state(state)
 }
 

@@ -8,6 +8,7 @@ pub mod context;
 pub mod control;
 pub mod cors;
 pub mod dialects;
+mod drain;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;

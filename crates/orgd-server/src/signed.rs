@@ -103,7 +103,8 @@ async fn file(State(state): State<AppState>, Path(id): Path<String>, req: Reques
                 .with_message("Nothing has been uploaded to this file yet.")
                 .into());
         }
-        return Ok(stream_chunks(state.store.clone(), ChunkOwner::File(id)).into_response());
+        let ct = [(header::CONTENT_TYPE, f.media_type())];
+        return Ok((ct, stream_chunks(state.store.clone(), ChunkOwner::File(id))).into_response());
     }
     if !state.store.claim_upload(&id).await? {
         return Err(ApiError::new(ErrorCode::Conflict)

@@ -59,6 +59,9 @@ pub fn location(
         faults.push(fault(&format!("{field}.method"), &format!("must be one of {}", methods.join(", "))));
     }
     let key = if field == "callback" { "urlTemplate" } else { "url" };
+    for k in o.keys().filter(|k| *k != "method" && *k != key) {
+        faults.push(fault(&format!("{field}.{k}"), "unknown field"));
+    }
     let url = o.get(key).and_then(Value::as_str).unwrap_or("").to_string();
     if let Err(why) = check_url(&url, allow_http) {
         faults.push(fault(&format!("{field}.{key}"), &why));
@@ -87,6 +90,10 @@ pub fn export_request(
             faults.push(fault(k, "unknown field"));
         }
     }
+    if !matches!(b.get("query"), None | Some(Value::Null) | Some(Value::Object(_))) {
+        faults.push(fault("query", "must be an object"));
+    }
+    faults.extend(unknown_query_keys(&body));
     location(b.get("exportLocation"), "exportLocation", &["PUT", "POST"], allow_http, &mut faults);
     location(b.get("callback"), "callback", &["GET", "POST"], allow_http, &mut faults);
     match b.get("linkingRelationships") {
@@ -156,6 +163,34 @@ pub fn plan_async_export(ds: &Dataset, req: &Value) -> Result<ExportPlan, ApiErr
         return Err(ApiError::invalid_fields(faults));
     }
     Ok(ExportPlan::new(ds, format, columns, filter, unix))
+}
+
+/// Check a `files/generate` body: its `targetType` and `targetEncoding`, nothing else.
+pub fn file_request(body: &Value) -> Result<(String, String), ApiError> {
+    let Some(b) = body.as_object() else { return Err(ApiError::invalid_field("body", "must be a JSON object")) };
+    let mut faults = Vec::new();
+    let mut field = |k: &str, allowed: &[&str]| match b.get(k).and_then(Value::as_str) {
+        Some(x) if allowed.contains(&x) => x.to_string(),
+        _ => {
+            faults.push(fault(k, &format!("is required: one of {}", allowed.join(", "))));
+            String::new()
+        }
+    };
+    let target_type = field("targetType", &["json", "csv"]);
+    let target_encoding = field("targetEncoding", &["identity", "gzip"]);
+    for k in b.keys().filter(|k| *k != "targetType" && *k != "targetEncoding") {
+        faults.push(fault(k, "unknown field"));
+    }
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    Ok((target_type, target_encoding))
+}
+
+/// Unknown keys of an export body's `query` object (only `output` is known), as faults.
+pub fn unknown_query_keys(body: &Value) -> Vec<FieldFault> {
+    let keys = body.get("query").and_then(Value::as_object).map(|q| q.keys().collect::<Vec<_>>()).unwrap_or_default();
+    keys.into_iter().filter(|k| *k != "output").map(|k| fault(&format!("query.{k}"), "unknown field")).collect()
 }
 
 /// Check an async import body; returns the stored request.
@@ -230,5 +265,28 @@ mod tests {
             ),
             "https://c/cb?s=completed&t=Root%3D1-a-b&n=ACME"
         );
+    }
+
+    fn fields(e: ApiError) -> Vec<String> {
+        e.faults.iter().map(|f| f.field.clone()).collect()
+    }
+
+    #[test]
+    fn file_requests_name_every_fault_and_refuse_unknown_keys() {
+        let ok = file_request(&json!({"targetType": "csv", "targetEncoding": "gzip"})).unwrap();
+        assert_eq!(ok, ("csv".to_string(), "gzip".to_string()));
+        let e = file_request(&json!({"targetType": "xml", "extra": 1})).unwrap_err();
+        assert_eq!(fields(e), ["targetType", "targetEncoding", "extra"]);
+        assert!(file_request(&json!([])).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_in_query_and_locations_are_faults() {
+        let body = json!({"query": {"output": {}, "extra": 1}});
+        assert_eq!(unknown_query_keys(&body).iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["query.extra"]);
+        let mut faults = Vec::new();
+        let v = json!({"method": "PUT", "url": "https://client.example/r", "headers": {}});
+        location(Some(&v), "exportLocation", &["PUT"], false, &mut faults);
+        assert_eq!(faults.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["exportLocation.headers"]);
     }
 }

@@ -138,6 +138,17 @@ pub struct FileRecord {
     pub expires_at: i64,
 }
 
+impl FileRecord {
+    /// The content type of its download: the bytes as uploaded, so gzip stays gzip.
+    pub fn media_type(&self) -> &'static str {
+        match (self.target_encoding.as_str(), self.target_type.as_str()) {
+            ("gzip", _) => "application/gzip",
+            (_, "csv") => "text/csv; charset=UTF-8",
+            _ => "application/json; charset=UTF-8",
+        }
+    }
+}
+
 /// Whose chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChunkOwner {

@@ -386,7 +386,7 @@ pub fn plan_sync_export(
     let (unix, generated) = output_options(params)?;
     let output = match body {
         None => None,
-        Some(Value::Object(b)) => {
+        Some(whole @ Value::Object(b)) => {
             for k in b.keys() {
                 if k != "query" {
                     return Err(ApiError::invalid_field(
@@ -395,10 +395,13 @@ pub fn plan_sync_export(
                     ));
                 }
             }
+            if let Some(f) = super::async_ops::unknown_query_keys(whole).into_iter().next() {
+                return Err(ApiError::invalid_fields(vec![f]));
+            }
             match b.get("query") {
-                None => None,
+                None | Some(Value::Null) => None,
                 Some(Value::Object(q)) => match q.get("output") {
-                    None => None,
+                    None | Some(Value::Null) => None,
                     Some(Value::Object(o)) => Some(o.clone()),
                     Some(_) => return Err(ApiError::invalid_field("query.output", "must be an object")),
                 },

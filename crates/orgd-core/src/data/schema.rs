@@ -298,8 +298,9 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
         }
     };
     let name = string("name", &mut faults);
+    let absent = |k: &str| matches!(b.get(k), None | Some(Value::Null));
     match &name {
-        None if !b.contains_key("name") => faults.push(fault("name", "is required")),
+        None if absent("name") => faults.push(fault("name", "is required")),
         Some(n) if n.trim().is_empty() || n.chars().count() > 255 => {
             faults.push(fault("name", "must be 1 to 255 characters"))
         }
@@ -311,7 +312,7 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
             None
         }),
         None => {
-            if !b.contains_key("type") {
+            if absent("type") {
                 faults.push(fault("type", "is required"));
             }
             None
@@ -466,12 +467,10 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
             faults.push(fault(k, "unknown field"));
         }
     }
-    if !faults.is_empty() {
-        return Err(faults);
-    }
+    let (Some(ty), true) = (ty, faults.is_empty()) else { return Err(faults) };
     Ok(NewDataset {
         name: name.unwrap_or_default().trim().to_string(),
-        ty: ty.expect("checked"),
+        ty,
         auto_id,
         label_id,
         tree_id,
@@ -492,6 +491,18 @@ mod tests {
          "treeParentId":"Manager ID","tags":["hris"],"properties":[{"key":"Employee ID","type":"number","isRequired":true},
          {"key":"Manager ID","type":"number","isRequired":true},{"key":"Full Name","type":"text","isRequired":true},
          {"key":"Start Date","name":"Start Date","type":"date"}]})
+    }
+
+    #[test]
+    fn a_null_name_or_type_is_missing_not_a_crash() {
+        let faults = parse_new(&json!({"name": null, "type": null, "properties": []})).unwrap_err();
+        let fields: Vec<&str> = faults.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["name", "type"], "{faults:?}");
+        assert!(faults.iter().all(|f| f.message == "is required"));
+        let faults = parse_new(&json!({"name": "0", "type": null, "autoId": "", "labelId": "", "properties": [],
+            "fromDatasetId": "00000000-0000-0000-0000-000000000000"}))
+        .unwrap_err();
+        assert!(faults.iter().any(|f| f.field == "type" && f.message == "is required"), "{faults:?}");
     }
 
     #[test]

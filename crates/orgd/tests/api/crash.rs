@@ -283,3 +283,33 @@ async fn sigterm_gives_a_running_export_back_and_lets_a_running_import_finish() 
     assert!(page.iter().all(|i| i.values["Name"].as_str().unwrap().starts_with("Renamed")));
     store.close().await;
 }
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_with_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/orgd.db", dir.path().display());
+    let store = SqlStore::open(&database).await.unwrap();
+    let PeopleTenant { token, dataset: ds, actions, .. } = people_tenant(&store, "DRAIN", true).await;
+    let node = start(dir.path(), &database);
+    let url = format!("{}/api/v1/DRAIN/datasets/{}/items?autoId=true", node.base, ds.id);
+    let import = {
+        let (http, token, body) = (node.http.clone(), token.clone(), serde_json::to_vec(&actions).unwrap());
+        tokio::spawn(async move {
+            let r = http.put(url).bearer_auth(token).header("content-type", "application/json").body(body);
+            let r = r.send().await?;
+            Ok::<_, reqwest::Error>((r.status().as_u16(), r.json::<Value>().await?))
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!import.is_finished(), "the import is still in flight when SIGTERM arrives");
+    let http = node.http.clone();
+    let base = node.base.clone();
+    let exited = tokio::task::spawn_blocking(move || node.terminate(Duration::from_secs(15)));
+    let (status, results) = import.await.unwrap().expect("the request in flight gets its answer");
+    assert_eq!(status, 200);
+    assert_eq!(results.as_array().map(Vec::len), Some(ITEMS), "one result per action");
+    assert!(exited.await.unwrap(), "orgd exits cleanly once the request is answered");
+    assert!(http.get(format!("{base}/healthz")).send().await.is_err(), "nothing is served after shutdown");
+    assert_eq!(store.get_dataset(&ds.id).await.unwrap().unwrap().item_count as usize, ITEMS, "and it was applied");
+    store.close().await;
+}

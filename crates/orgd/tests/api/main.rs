@@ -2,6 +2,7 @@
 
 mod cli;
 mod console;
+mod contract;
 mod crash;
 mod datasets;
 mod helpers;

@@ -141,3 +141,43 @@ async fn responses_are_gzipped_when_asked() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-encoding"], "gzip");
 }
+
+/// A raw TLS connection to the test server, trusting its certificate.
+async fn tls_stream(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let pem = std::fs::read(app.server.cert_path.as_ref().unwrap()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_body_refused_before_it_is_read_keeps_the_connection_for_the_next_request() {
+    let app = TestApp::spawn().await;
+    let body = format!("[{}]", vec!["{\"_action\":\"create\",\"k\":\"x\"}"; 8000].join(","));
+    assert!(body.len() > 200_000 && body.len() < 1024 * 1024);
+    let refused = format!(
+        "PUT /api/v1/ACME/datasets/F97434FC-D1B0-701E-D310-A44CC4C84947/items HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer orgd_nope\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tls_stream(&app).await;
+    s.write_all(refused.as_bytes()).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    s.flush().await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 401 Unauthorized"), "the refusal arrives: {out}");
+    assert!(out.contains("40102"), "with its code: {out}");
+    assert!(out.contains("HTTP/1.1 200 OK") && out.contains(r#"{"status":"ok"}"#), "and the next answer: {out}");
+}

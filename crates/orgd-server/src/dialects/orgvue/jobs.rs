@@ -14,7 +14,7 @@ use orgd_core::clock::{iso_millis, to_millis, Clock};
 use orgd_core::data::async_ops;
 use orgd_core::data::jobs::{FileRecord, Job, JobKind, JobStatus};
 use orgd_core::data::{new_id, parse_id};
-use orgd_core::error::{ApiError, ErrorCode, FieldFault};
+use orgd_core::error::{ApiError, ErrorCode};
 use orgd_core::model::Role;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -110,20 +110,7 @@ pub async fn generate_file(
     acting: Acting,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
-    let v = parse_json(&body)?;
-    let mut faults = Vec::new();
-    let field = |k: &str, allowed: &[&str], faults: &mut Vec<FieldFault>| match v.get(k).and_then(Value::as_str) {
-        Some(x) if allowed.contains(&x) => x.to_string(),
-        _ => {
-            faults.push(FieldFault { field: k.into(), message: format!("is required: one of {}", allowed.join(", ")) });
-            String::new()
-        }
-    };
-    let target_type = field("targetType", &["json", "csv"], &mut faults);
-    let target_encoding = field("targetEncoding", &["identity", "gzip"], &mut faults);
-    if !faults.is_empty() {
-        return Err(ApiError::invalid_fields(faults).into());
-    }
+    let (target_type, target_encoding) = orgd_core::data::async_ops::file_request(&parse_json(&body)?)?;
     let now = state.clock.now();
     let expires = now + time::Duration::minutes(FILE_MINUTES);
     let f = FileRecord {

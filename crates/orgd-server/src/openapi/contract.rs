@@ -1,0 +1,190 @@
+//! What each operation of the route table takes and answers: its request body, its success status and
+//! body, and its query parameters. Keyed by method and *resource path* (the path below its dialect's
+//! version and affiliated-org prefix), so `/v1/users`, `/v1/org/{org_id}/users` and `/users` share one
+//! contract. A route without a contract here fails `openapi::tests`, so none can go undocumented.
+
+use axum::http::Method;
+use serde_json::{json, Value};
+
+/// The success body of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A JSON body of this named schema.
+    Json(&'static str),
+    /// No body.
+    Empty,
+    /// A streamed export: JSON (`jsonRows`, `jsonColumns`, `jsonObjects`), CSV or TSV.
+    Export,
+}
+
+/// The request body of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Body {
+    /// The named schema of the JSON body.
+    pub schema: &'static str,
+    /// Whether the body must be sent.
+    pub required: bool,
+    /// Whether a `multipart/form-data` form (`data` + `push_cert_file`) is accepted too.
+    pub multipart: bool,
+}
+
+/// What one operation takes and answers.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    /// The request body, if the operation reads one.
+    pub body: Option<Body>,
+    /// The success status.
+    pub status: u16,
+    /// The success body.
+    pub answer: Answer,
+    /// The query parameters it reads (OpenAPI parameter objects).
+    pub query: Vec<Value>,
+}
+
+/// The path of an operation below its dialect's prefix: `/api/v1`, `/v1/org/{org_id}`,
+/// `/v2/org/{org_id}`, `/v1`, `/v2`, `/v3` (the unversioned aliases have none).
+pub fn resource(path: &str) -> &str {
+    for prefix in ["/api/v1", "/v1/org/{org_id}", "/v2/org/{org_id}", "/v1", "/v2", "/v3"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if rest.starts_with('/') {
+                return rest;
+            }
+        }
+    }
+    path
+}
+
+fn json(schema: &'static str, required: bool) -> Option<Body> {
+    Some(Body { schema, required, multipart: false })
+}
+
+fn answer(status: u16, answer: Answer) -> Contract {
+    Contract { body: None, status, answer, query: Vec::new() }
+}
+
+impl Contract {
+    fn with_body(mut self, body: Option<Body>) -> Self {
+        self.body = body;
+        self
+    }
+
+    fn with_query(mut self, query: Vec<Value>) -> Self {
+        self.query = query;
+        self
+    }
+}
+
+/// The contract of `method` on the route `path`, or `None` for an operation nobody has described.
+pub fn of(method: &Method, path: &str) -> Option<Contract> {
+    use Answer::{Empty, Export, Json};
+    let m = method.as_str();
+    let c = match (m, resource(path)) {
+        // Orgvue dataset API.
+        ("GET", "/tenants") => answer(200, Json("TenantList")),
+        ("GET", "/{tenantId}/datasets") => answer(200, Json("DatasetList")),
+        ("POST", "/{tenantId}/datasets") => {
+            answer(201, Json("DatasetMetadata")).with_body(json("DatasetDefinition", true))
+        }
+        ("GET", "/{tenantId}/datasets/{datasetId}") => answer(200, Json("DatasetMetadata")),
+        ("DELETE", "/{tenantId}/datasets/{datasetId}") => answer(204, Empty),
+        ("GET", "/{tenantId}/datasets/{datasetId}/items") => answer(200, Json("RawItemList")),
+        ("POST", "/{tenantId}/datasets/{datasetId}/items") => {
+            answer(200, Json("RawItemList")).with_body(json("ItemsQuery", false))
+        }
+        ("PUT", "/{tenantId}/datasets/{datasetId}/items") => {
+            answer(200, Json("ActionResults")).with_body(json("ItemActions", true)).with_query(import_parameters())
+        }
+        ("GET", "/{tenantId}/datasets/{datasetId}/items/{itemId}") => answer(200, Json("RawItem")),
+        ("PUT", "/{tenantId}/datasets/{datasetId}/items/import") => {
+            answer(202, Json("JobTicket")).with_body(json("AsyncImportRequest", true)).with_query(import_parameters())
+        }
+        ("POST", "/{tenantId}/datasets/{datasetId}/export") => answer(202, Json("JobTicket"))
+            .with_body(json("AsyncExportRequest", false))
+            .with_query(async_export_parameters()),
+        ("POST", "/{tenantId}/files/generate") => answer(200, Json("FileTicket")).with_body(json("FileRequest", true)),
+        ("GET", "/{tenantId}/jobs/{jobId}") => answer(200, Json("JobTicket")),
+        ("GET", "/{tenantId}/datasets/{datasetId}/export/{format}") => {
+            answer(200, Export).with_query(output_parameters())
+        }
+        ("POST", "/{tenantId}/datasets/{datasetId}/export/{format}") => {
+            answer(200, Export).with_body(json("SyncExportQuery", false)).with_query(output_parameters())
+        }
+        // Apperian organizations API.
+        ("GET", "/tokens") => answer(200, Json("TokenList")).with_query(vec![query(
+            "user_psk",
+            false,
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+            "another user's tokens (administrators)",
+        )]),
+        ("POST", "/tokens") => answer(200, Json("TokenCreated")).with_body(json("NewToken", true)),
+        ("DELETE", "/tokens/{token_id}") => answer(200, Json("TokenRevoked")),
+        ("GET", "/session") => answer(200, Json("Session")),
+        ("PUT", "/session") => answer(200, Json("SessionExtended")),
+        ("DELETE", "/session") => answer(200, Json("TokenRevoked")),
+        ("GET", "/organizations") => answer(200, Json("OrgTreeNode")),
+        ("POST", "/organizations") => answer(200, Json("ChildOrgCreated")).with_body(json("NewChildOrg", true)),
+        ("GET", "/organizations/{org_id}") => answer(200, Json("OrganizationEnvelope")),
+        ("PUT", "/organizations/{org_id}") => answer(200, Json("OrganizationUpdated")).with_body(Some(Body {
+            schema: "OrganizationSettingsChange",
+            required: true,
+            multipart: true,
+        })),
+        ("GET", "/users") => answer(200, Json("UserList")),
+        ("POST", "/users") => answer(200, Json("UserCreated")).with_body(json("NewUser", true)),
+        ("GET", "/users/{psk}") => answer(200, Json("UserEnvelope")),
+        ("PUT", "/users/{psk}") => answer(200, Json("UserUpdated")).with_body(json("UserChange", true)),
+        ("DELETE", "/users/{psk}") => answer(200, Json("UserDeleted")),
+        ("GET", "/users/info") => answer(200, Json("UserEnvelope")),
+        ("POST", "/users/authenticate") => answer(200, Json("SignedIn")).with_body(json("SignIn", true)),
+        _ => return None,
+    };
+    Some(c)
+}
+
+fn query(name: &str, required: bool, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": required, "schema": schema, "description": description})
+}
+
+fn flag() -> Value {
+    json!({"type": "string", "enum": ["true", "false"]})
+}
+
+fn fail_or_skip() -> Value {
+    json!({"type": "string", "enum": ["fail", "skip"]})
+}
+
+/// `lineEndings` and `generated`, read by every export.
+fn output_parameters() -> Vec<Value> {
+    vec![
+        query("lineEndings", false, json!({"type": "string", "enum": ["windows", "unix"]}), "CRLF (default) or LF"),
+        query("generated", false, flag(), "add the generated hierarchy values"),
+    ]
+}
+
+fn async_export_parameters() -> Vec<Value> {
+    let formats = json!({"type": "string", "enum": ["jsonRows", "jsonColumns", "jsonObjects", "csv", "tsv"]});
+    let mut v = vec![query("exportFormat", true, formats, "the result's format")];
+    v.extend(output_parameters());
+    v
+}
+
+/// The options of a sync or async import (repeated parameters are lists, never comma-split).
+fn import_parameters() -> Vec<Value> {
+    let text = || json!({"type": "string"});
+    vec![
+        query("autoId", false, flag(), "identify items by the dataset's autoId property"),
+        query("idKey", false, json!({"type": "array", "items": {"type": "string"}}), "identify items by these keys"),
+        query(
+            "dateFormat",
+            false,
+            json!({"type": "string", "enum": ["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY"]}),
+            "the format of date values (ISO 8601 date-times are always accepted)",
+        ),
+        query("onActionValidationFailure", false, fail_or_skip(), "fail: all or nothing; skip: apply the rest"),
+        query("onPropertyAccessDenied", false, fail_or_skip(), "accepted; orgd has no property security"),
+        query("onItemAccessDenied", false, fail_or_skip(), "accepted; orgd has no item security"),
+        query("implicitDelete", false, flag(), "delete the items no action names"),
+        query("noopToken", false, text(), "a value meaning 'leave unchanged'"),
+        query("clearToken", false, text(), "a value meaning 'clear'"),
+    ]
+}
