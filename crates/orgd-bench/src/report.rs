@@ -194,6 +194,12 @@ impl Report {
             }
             let _ = writeln!(md);
         }
+        // The profile and the reading notes are prose kept beside the harness; every run carries them along.
+        let notes = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/notes.md");
+        if let Ok(text) = std::fs::read_to_string(notes) {
+            let body = text.split_once("-->").map_or(text.as_str(), |(_, rest)| rest);
+            md.push_str(body.trim_start());
+        }
         std::fs::write(path, md)?;
         Ok(())
     }

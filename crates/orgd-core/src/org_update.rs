@@ -52,7 +52,8 @@ pub const EDITABLE: &[&str] = &[
     "catalog_affiliated_org_access_enabled",
 ];
 
-const RULE_KEYS: &[&str] = &[
+/// The 12 keys of a password rule set (`password_complexity_for_admins` / `_for_users`).
+pub const RULE_KEYS: &[&str] = &[
     "account_lockout_threshold",
     "account_lockout_reset_timer_in_minutes",
     "account_lockout_permanent_lockout",

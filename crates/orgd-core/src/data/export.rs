@@ -23,6 +23,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// The names of every format, as paths and queries spell them.
+    pub const NAMES: [&'static str; 5] = ["jsonRows", "jsonColumns", "jsonObjects", "csv", "tsv"];
+
     /// Parse the path or query value.
     pub fn parse(s: &str) -> Option<Format> {
         Some(match s {

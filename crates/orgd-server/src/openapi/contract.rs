@@ -162,7 +162,7 @@ fn output_parameters() -> Vec<Value> {
 }
 
 fn async_export_parameters() -> Vec<Value> {
-    let formats = json!({"type": "string", "enum": ["jsonRows", "jsonColumns", "jsonObjects", "csv", "tsv"]});
+    let formats = json!({"type": "string", "enum": orgd_core::data::export::Format::NAMES});
     let mut v = vec![query("exportFormat", true, formats, "the result's format")];
     v.extend(output_parameters());
     v

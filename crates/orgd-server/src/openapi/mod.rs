@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use contract::{Answer, Contract};
+use orgd_core::data::export::Format;
 use serde_json::{json, Map, Value};
 
 pub mod contract;
@@ -142,7 +143,7 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
             let schema = match name {
-                "format" => json!({"type": "string", "enum": ["jsonRows", "jsonColumns", "jsonObjects", "csv", "tsv"]}),
+                "format" => json!({"type": "string", "enum": Format::NAMES}),
                 "datasetId" | "itemId" | "jobId" | "fileId" => schemas::r("Uuid"),
                 "psk" => json!({"type": "integer"}),
                 _ => json!({"type": "string", "minLength": 1}),
@@ -335,6 +336,27 @@ mod tests {
             let schema = standalone(&doc, &schemas::r(name));
             assert!(jsonschema::draft202012::new(&schema).is_ok(), "{name} compiles");
         }
+    }
+
+    #[test]
+    fn the_organization_schemas_follow_the_cores_key_lists() {
+        let doc = build("https://orgd.test");
+        let keys = |name: &str| -> Vec<String> {
+            doc["components"]["schemas"][name]["properties"].as_object().unwrap().keys().cloned().collect()
+        };
+        let rendered: Vec<String> = orgd_core::org_object::KEYS.iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(keys("Organization"), rendered, "every key the org object renders, in its order");
+        let editable = keys("OrganizationSettingsChange");
+        for k in orgd_core::org_update::EDITABLE {
+            assert!(editable.contains(&k.to_string()), "{k} is editable, so the change schema documents it");
+        }
+        let reduced: Vec<&str> =
+            orgd_core::org_object::KEYS.iter().filter(|(_, public)| *public).map(|(k, _)| *k).collect();
+        assert_eq!(
+            doc["components"]["schemas"]["Organization"]["required"],
+            json!(reduced),
+            "the reduced set is required"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! added to a response without its schema fails the contract run; request bodies refuse unknown keys
 //! where the server does.
 
+use orgd_core::org_update::RULE_KEYS;
 use serde_json::{json, Map, Value};
 
 /// A reference to a named schema.
@@ -352,25 +353,14 @@ fn error_item() -> Value {
 }
 
 fn apperian() -> Vec<(&'static str, Value)> {
-    let rule_keys = [
-        "account_lockout_threshold",
-        "account_lockout_reset_timer_in_minutes",
-        "account_lockout_duration_in_minutes",
-        "min_length",
-        "min_lowercase",
-        "min_number",
-        "min_symbol",
-        "min_uppercase",
-        "password_expiration_in_minutes",
-        "password_history",
-        "password_reset_interval_time_in_minutes",
-    ];
     let mut rules = Map::new();
-    for k in rule_keys {
-        rules.insert(k.into(), json!({"type": "integer", "minimum": 0, "maximum": 2147483647}));
+    for k in RULE_KEYS {
+        let schema = match *k {
+            "account_lockout_permanent_lockout" => boolean(),
+            _ => json!({"type": "integer", "minimum": 0, "maximum": 2147483647}),
+        };
+        rules.insert(k.to_string(), schema);
     }
-    rules.insert("account_lockout_permanent_lockout".into(), boolean());
-    let all_rules: Vec<&str> = rule_keys.iter().copied().chain(["account_lockout_permanent_lockout"]).collect();
     let email = json!({"type": "string", "maxLength": 254, "description": "\"\" or local@domain.tld"});
     let minutes = json!({"type": "integer", "minimum": 1, "maximum": 525600});
     let user_props = json!({
@@ -407,7 +397,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
             ),
         ),
         ("FieldMessage", object(&["field", "message"], json!({"field": string(), "message": string()}))),
-        ("PasswordRules", object(&all_rules, Value::Object(rules.clone()))),
+        ("PasswordRules", object(RULE_KEYS, Value::Object(rules.clone()))),
         ("PasswordRulesChange", json!({"type": "object", "properties": rules, "additionalProperties": true})),
         (
             "MetadataTemplate",
