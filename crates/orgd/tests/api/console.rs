@@ -354,6 +354,12 @@ async fn the_api_reference_page_renders_every_operation_from_the_bundled_script(
     }
     assert!(b.text("#docs-status").await.contains(&format!("{operations} operations")));
     b.click(".docs-op summary").await;
-    assert!(b.text(".docs-op").await.contains("Credential: Authorization: Bearer"));
+    assert!(b.text(".docs-op").await.contains("Credential: Authorization: Bearer or X-TOKEN"));
+    let schemas = doc["components"]["schemas"].as_object().unwrap().len();
+    assert_eq!(b.client.find_all(Locator::Css(".docs-schema")).await.unwrap().len(), schemas, "every schema is listed");
+    b.click("#schema-DatasetDefinition summary").await;
+    let fields = b.text("#schema-DatasetDefinition").await;
+    assert!(fields.contains("autoId") && fields.contains("properties: array of PropertyDefinition"), "{fields}");
+    assert!(fields.contains("name: string required"), "required fields are marked: {fields}");
     b.shot("api-reference").await;
 }

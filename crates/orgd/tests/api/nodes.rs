@@ -1,10 +1,11 @@
-//! Several `orgd serve` nodes on one PostgreSQL database: what one node changes, the others act on within
-//! a second (the auth and data epochs they poll).
+//! Several `orgd serve` processes on one PostgreSQL database: what one node changes, the others act on
+//! within a second (the auth and data epochs they poll); usage plans hold for all nodes together through
+//! Redis; a job outlives the node that started it.
 
-use crate::crash::start_with;
+use crate::crash::{people_tenant, start_with, Node, PeopleTenant};
 use crate::helpers::{orgvue_error, redis_server, TestApp};
 use orgd_core::data::jobs::JobStatus;
-use orgd_core::ops::OrgPatch;
+use orgd_core::ops::{self, OrgPatch};
 use orgd_core::store::Store;
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use serde_json::{json, Value};
@@ -18,6 +19,18 @@ async fn within_a_second(what: &str, mut done: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// `n` `orgd serve` processes on different ports, all on the database `url`, each with `extra` flags.
+fn nodes(url: &str, n: usize, extra: &[&str]) -> (Vec<tempfile::TempDir>, Vec<Node>) {
+    let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes = dirs.iter().map(|d| start_with(d.path(), url, extra)).collect();
+    (dirs, nodes)
+}
+
+async fn status(node: &Node, path: &str, token: &str) -> u16 {
+    let r = node.http.get(format!("{}{path}", node.base)).bearer_auth(token).send().await.unwrap();
+    r.status().as_u16()
+}
+
 #[tokio::test]
 async fn a_token_revoked_on_one_node_is_refused_by_another_within_a_second() {
     let Some(server) = postgres_server() else {
@@ -25,43 +38,38 @@ async fn a_token_revoked_on_one_node_is_refused_by_another_within_a_second() {
         return;
     };
     let url = fresh_postgres_database(&server).await;
-    let a = TestApp::builder().database(&url).spawn().await;
-    let b = TestApp::builder().database(&url).spawn().await;
-    let (_org, _admin, token) = a.tenant_with_admin("NODES").await;
-    within_a_second("node B accepting the new token", async || {
-        b.get_bearer("/api/v1/NODES/datasets", &token).await.status() == 200
-    })
-    .await;
+    let store = orgd_store::SqlStore::open(&url).await.unwrap();
+    let PeopleTenant { token, .. } = people_tenant(&store, "NODES", false).await;
+    let (_dirs, nodes) = nodes(&url, 3, &[]);
+    let [a, b, c] = &nodes[..] else { unreachable!() };
+    let datasets = "/api/v1/NODES/datasets";
+    for node in [a, b, c] {
+        assert_eq!(status(node, datasets, &token).await, 200, "every node takes the token");
+    }
 
     let def = json!({"name": "Shared", "type": "POSITIONS", "autoId": "k", "labelId": "k",
         "properties": [{"key": "k", "type": "text", "isRequired": true}]});
-    let r =
-        a.request(reqwest::Method::POST, "/api/v1/NODES/datasets").bearer_auth(&token).json(&def).send().await.unwrap();
+    let r = a.http.post(format!("{}{datasets}", a.base)).bearer_auth(&token).json(&def).send().await.unwrap();
     assert_eq!(r.status(), 201);
-    within_a_second("node B listing node A's dataset", async || {
-        let list: Vec<Value> = b.get_bearer("/api/v1/NODES/datasets", &token).await.json().await.unwrap();
-        list.len() == 1
-    })
-    .await;
+    for node in [b, c] {
+        within_a_second("another node listing node A's new dataset", async || {
+            let r = node.http.get(format!("{}{datasets}", node.base)).bearer_auth(&token).send().await.unwrap();
+            r.json::<Vec<Value>>().await.unwrap().iter().any(|d| d["name"] == "Shared")
+        })
+        .await;
+    }
 
     let id = orgd_core::token::lookup_id(&token).unwrap().to_string();
-    let r =
-        a.request(reqwest::Method::DELETE, &format!("/v1/tokens/{id}")).header("X-TOKEN", &token).send().await.unwrap();
+    let r = a.http.delete(format!("{}/v1/tokens/{id}", a.base)).header("X-TOKEN", &token).send().await.unwrap();
     assert!(r.status().is_success(), "revoked through node A: {}", r.status());
-    assert_eq!(a.get_bearer("/api/v1/NODES/datasets", &token).await.status(), 401, "node A refuses it at once");
-    within_a_second("node B refusing the revoked token", async || {
-        b.get_bearer("/api/v1/NODES/datasets", &token).await.status() == 401
-    })
-    .await;
-}
-
-/// Waits (at most a second) until `app` knows `org`'s current usage plan.
-async fn knows_plan(app: &TestApp, org: &orgd_core::model::Org) {
-    within_a_second("the node learning the new usage plan", async || {
-        let orgs = app.server.state.gate.cache.orgs().await.unwrap();
-        orgs.get(&org.org_id).is_some_and(|o| o.usage_plan == org.usage_plan)
-    })
-    .await;
+    assert_eq!(status(a, datasets, &token).await, 401, "node A refuses it at once");
+    for node in [b, c] {
+        within_a_second("another node refusing the revoked token", async || {
+            status(node, datasets, &token).await == 401
+        })
+        .await;
+    }
+    store.close().await;
 }
 
 #[tokio::test]
@@ -71,51 +79,49 @@ async fn a_usage_plan_holds_for_all_nodes_together_through_redis() {
         return;
     };
     let url = fresh_postgres_database(&server).await;
-    let a = TestApp::builder().database(&url).shared_limits(&redis).spawn().await;
-    let b = TestApp::builder().database(&url).shared_limits(&redis).spawn().await;
-
+    let store = orgd_store::SqlStore::open(&url).await.unwrap();
     // Daily quota: 20 requests a day for the org, whichever node answers.
-    let (org, _admin, token) = a.tenant_with_admin("QUOTA").await;
-    let patch = OrgPatch { daily_quota: Some(Some(20)), ..Default::default() };
-    let org = a.update_org(&org, patch).await;
-    knows_plan(&a, &org).await;
-    knows_plan(&b, &org).await;
-    let mut admitted = [0, 0];
-    for i in 0..40 {
-        let node = if i % 2 == 0 { &a } else { &b };
-        let r = node.get_bearer("/api/v1/QUOTA/datasets", &token).await;
+    let quota = people_tenant(&store, "QUOTA", false).await;
+    ops::update_org(&store, "QUOTA", OrgPatch { daily_quota: Some(Some(20)), ..Default::default() }).await.unwrap();
+    // Rate: a bucket of 10 refilled at 1 per second, again for all nodes together.
+    let rate = people_tenant(&store, "RATE", false).await;
+    let patch = OrgPatch { rate_per_second: Some(1), burst: Some(10), ..Default::default() };
+    ops::update_org(&store, "RATE", patch).await.unwrap();
+    let (_dirs, nodes) = nodes(&url, 3, &["--shared-limits", &redis]);
+
+    let mut admitted = [0u64; 3];
+    for i in 0..60 {
+        let node = &nodes[i % 3];
+        let r = node.http.get(format!("{}/api/v1/QUOTA/datasets", node.base)).bearer_auth(&quota.token);
+        let r = r.send().await.unwrap();
         match r.status().as_u16() {
-            200 => admitted[i % 2] += 1,
+            200 => admitted[i % 3] += 1,
             429 => assert_eq!(orgvue_error(r).await.1, "42902", "request {i}: refused for the quota"),
             s => panic!("request {i}: unexpected status {s}"),
         }
     }
-    assert_eq!(admitted, [10, 10], "20 requests a day in all, shared by both nodes");
+    assert_eq!(admitted, [7, 7, 6], "20 requests a day in all, shared by the three nodes");
 
-    // Rate: a bucket of 10 refilled at 1 per second, again for both nodes together.
-    let (org, _admin, token) = a.tenant_with_admin("RATE").await;
-    let patch = OrgPatch { rate_per_second: Some(1), burst: Some(10), ..Default::default() };
-    let org = a.update_org(&org, patch).await;
-    knows_plan(&a, &org).await;
-    knows_plan(&b, &org).await;
     let started = Instant::now();
-    let mut admitted = [0u64, 0];
-    for i in 0..40 {
-        let node = if i % 2 == 0 { &a } else { &b };
-        let r = node.get_bearer("/api/v1/RATE/datasets", &token).await;
+    let mut admitted = [0u64; 3];
+    for i in 0..60 {
+        let node = &nodes[i % 3];
+        let r = node.http.get(format!("{}/api/v1/RATE/datasets", node.base)).bearer_auth(&rate.token);
+        let r = r.send().await.unwrap();
         match r.status().as_u16() {
-            200 => admitted[i % 2] += 1,
+            200 => admitted[i % 3] += 1,
             429 => assert_eq!(orgvue_error(r).await.1, "42901", "request {i}: refused by the rate"),
             s => panic!("request {i}: unexpected status {s}"),
         }
     }
     let refilled = started.elapsed().as_secs() + 1;
-    let total = admitted[0] + admitted[1];
-    assert!(admitted[0] > 0 && admitted[1] > 0, "both nodes answered: {admitted:?}");
+    let total: u64 = admitted.iter().sum();
+    assert!(admitted.iter().all(|n| *n > 0), "every node answered: {admitted:?}");
     assert!(
         (10..=10 + refilled).contains(&total),
-        "a burst of 10 plus at most {refilled} refilled for both nodes together, not 10 per node: {admitted:?}"
+        "a burst of 10 plus at most {refilled} refilled for all nodes together, not 10 per node: {admitted:?}"
     );
+    store.close().await;
 }
 
 #[tokio::test]
