@@ -31,7 +31,7 @@ pub struct Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|requests|import|export|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--export-items N] [--out FILE]\n\n\
+        "usage: orgd-bench all|requests|import|export|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--export-items N] [--backend sqlite|postgresql] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
     );
     std::process::exit(2)
@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000, seconds: 5 };
     let mut out = "BENCHMARKS.md".to_string();
+    let mut backend: Option<String> = None;
     let mut i = 1;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_else(|| usage());
@@ -58,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
             "--import-items" => s.import_items = v.parse().unwrap_or_else(|_| usage()),
             "--export-items" => s.export_items = v.parse().unwrap_or_else(|_| usage()),
             "--out" => out = v,
+            "--backend" => backend = Some(v),
             _ => usage(),
         }
         i += 2;
@@ -67,6 +69,12 @@ async fn main() -> anyhow::Result<()> {
     let mut backends = vec![("SQLite", None)];
     if let Ok(url) = std::env::var("ORGD_BENCH_POSTGRES_URL") {
         backends.push(("PostgreSQL", Some(url)));
+    }
+    if let Some(only) = &backend {
+        backends.retain(|(name, _)| name.eq_ignore_ascii_case(only));
+        if backends.is_empty() {
+            anyhow::bail!("--backend {only}: no such backend (sqlite, or postgresql with ORGD_BENCH_POSTGRES_URL set)");
+        }
     }
     if what == "all" || what == "standin" {
         eprintln!("== stand-in");
@@ -82,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         if what == "all" || what == "requests" {
             let (figs, latencies, counts) = requests::measure(&srv, &s).await?;
             report.section(name, "Small authenticated requests and sign-in (wrk, HTTPS keep-alive)", figs);
-            report.latencies(name, "Org tree", latencies);
+            report.latencies(name, "Latency: paced small requests and the org tree", latencies);
             report.counts(name, "Throttling under a flood", counts);
         }
         if what == "all" || what == "import" {

@@ -201,6 +201,16 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// A child process killed when dropped, so a failing scenario leaves nothing running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn start_baseline(b: &Bench, orgs_body: &Path, datasets_body: &Path) -> anyhow::Result<(std::process::Child, u16)> {
     let tls = b._dir.path().join("tls");
     let mut child = Command::new(std::env::current_exe()?)
@@ -218,11 +228,12 @@ fn start_baseline(b: &Bench, orgs_body: &Path, datasets_body: &Path) -> anyhow::
 }
 
 /// orgd's p99 beside the baseline's, measured under the same load generator on the same cores: when both
-/// pass 5 ms, the tail is wrk and the server sharing two cores, not the request's own cost.
+/// pass 5 ms, the tail is wrk and the server sharing two saturated cores, not the request's own cost (the
+/// paced figure of the latency section measures that).
 fn p99_note(p99: &[f64], base_p99: &[f64]) -> String {
     let (m, b) = (median(p99), median(base_p99));
     format!(
-        "p99 {m:.2} ms (target ≤ 5 ms: {}); the baseline's p99 under the same load: {b:.2} ms",
+        "p99 at saturation {m:.2} ms (target ≤ 5 ms: {}); the baseline's p99 under the same load: {b:.2} ms",
         if m <= 5.0 { "met" } else { "**not met**" }
     )
 }
@@ -245,7 +256,8 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
     let (orgs_file, ds_file) = (work.path().join("orgs.json"), work.path().join("datasets.json"));
     std::fs::write(&orgs_file, &orgs_body)?;
     std::fs::write(&ds_file, &ds_body)?;
-    let (mut baseline, port) = start_baseline(b, &orgs_file, &ds_file)?;
+    let (baseline, port) = start_baseline(b, &orgs_file, &ds_file)?;
+    let baseline = KillOnDrop(baseline);
     let base_url = format!("https://localhost:{port}");
 
     let mut figures = Vec::new();
@@ -291,7 +303,8 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
             let w = run(&format!("{}{path}", b.url), 64, secs, script, headers)?;
             vals.push(w.rps);
             p99.push(w.p99_ms);
-            let bw = run(&format!("{base_url}{base_path}"), 64, secs, None, &[])?;
+            // The same wrk work for both (script, headers): the load tool shares the cores with the server.
+            let bw = run(&format!("{base_url}{base_path}"), 64, secs, script, headers)?;
             base.push(bw.rps);
             base_p99.push(bw.p99_ms);
         }
@@ -308,8 +321,34 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
             note: p99_note(&p99, &base_p99),
         });
     }
-    let _ = baseline.kill();
-    let _ = baseline.wait();
+
+    // p99 at a paced load: each of the 64 connections waits 2 ms before its next request (about half of
+    // the saturated rate), so the tail shows what a request costs rather than how two saturated cores
+    // schedule the load tool against the server.
+    eprintln!("   paced p99");
+    let paced = lua(work.path(), "paced.lua", "function delay()\n  return 2\nend\n")?;
+    let ds_url = |base: &str| format!("{base}/api/v1/BENCH/datasets");
+    let (mut p99, mut base_p99, mut rates, mut base_rates) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..s.runs {
+        let w = run(&ds_url(&b.url), 64, secs, Some(&paced), &bearer)?;
+        p99.push(w.p99_ms);
+        rates.push(w.rps);
+        let bw = run(&ds_url(&base_url), 64, secs, Some(&paced), &bearer)?;
+        base_p99.push(bw.p99_ms);
+        base_rates.push(bw.rps);
+    }
+    drop(baseline);
+    let mut latencies = vec![Latency {
+        name: "p99 of GET /api/v1/{tenantId}/datasets, one token, 64 connections paced at 2 ms between requests".into(),
+        values: p99,
+        limit: 5.0,
+        note: format!(
+            "at {:.0} req/s (median); the baseline under the same paced load: p99 {:.2} ms at {:.0} req/s",
+            median(&rates),
+            median(&base_p99),
+            median(&base_rates)
+        ),
+    }];
 
     eprintln!("   sign-in");
     let signin = lua(
@@ -372,7 +411,7 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
     let mut sorted = tree_ms.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
-    let latencies = vec![Latency {
+    latencies.push(Latency {
         name: "GET /v1/organizations/ for an administrator over 10,000 orgs (6 levels), one request at a time".into(),
         values: tree_ms,
         limit: 250.0,
@@ -380,7 +419,7 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
             "p99 {p99:.1} ms over {} requests; the limit is ours (the issue asks for the figure)",
             sorted.len()
         ),
-    }];
+    });
 
     eprintln!("   throttling flood");
     let mut counts = Vec::new();

@@ -153,7 +153,12 @@ impl Bench {
     }
 
     /// Stop the server.
-    pub fn stop(mut self) {
+    pub fn stop(self) {}
+}
+
+/// The server never outlives the harness, whether a scenario finished or failed.
+impl Drop for Bench {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -7,6 +7,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use orgd_core::model::TokenKind;
 use orgd_core::store::Store;
 use serde_json::json;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,9 +48,12 @@ struct Browser {
     shots: PathBuf,
 }
 
+/// chromedriver runs in a process group of its own, so ending the group ends the Chromium it started too
+/// (killing chromedriver alone leaves the browser running).
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -74,6 +78,7 @@ async fn browser(app: &TestApp, test: &str) -> Option<Browser> {
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let driver = Command::new(driver_bin)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -76,6 +76,14 @@ impl Node {
     }
 }
 
+/// A node never outlives its test, whether the test passed or panicked.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A tenant prepared directly in `store` for the process tests: an administrator's API token (the tenant's
 /// plan unlimited when `unlimited`), an empty PEOPLE dataset and `ITEMS` create actions for it.
 pub struct PeopleTenant {
