@@ -142,6 +142,8 @@ struct Case<'a> {
 struct Wrk {
     rps: f64,
     p99_ms: f64,
+    /// Answers other than 2xx/3xx, and socket errors (connect, read, write, timeout).
+    failures: u64,
 }
 
 fn lua(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
@@ -188,11 +190,24 @@ fn finish(child: std::process::Child) -> anyhow::Result<Wrk> {
     } else {
         f64::NAN
     };
-    Ok(Wrk { rps, p99_ms })
+    let non_2xx = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let socket: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Socket errors:"))
+        .map(|v| v.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    Ok(Wrk { rps, p99_ms, failures: non_2xx + socket })
 }
 
+/// A wrk run whose every answer must be a success: a figure built on errors would measure nothing.
 fn run(url: &str, conns: u32, secs: u32, script: Option<&Path>, headers: &[String]) -> anyhow::Result<Wrk> {
-    finish(wrk(url, conns, secs, script, headers)?)
+    let w = finish(wrk(url, conns, secs, script, headers)?)?;
+    anyhow::ensure!(w.failures == 0, "{url}: {} answers were errors or socket failures", w.failures);
+    Ok(w)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -369,7 +384,9 @@ pub async fn measure(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, Ve
         hashes.push(hash_rate(secs).await);
         let load = wrk(&signin_url, 8, secs, Some(&signin), &[])?;
         let token_path = run(&format!("{}/api/v1/BENCH/datasets", b.url), 64, secs, None, &bearer)?;
-        mixed_signins.push(finish(load)?.rps);
+        let load = finish(load)?;
+        anyhow::ensure!(load.failures == 0, "{} sign-ins beside the token path failed", load.failures);
+        mixed_signins.push(load.rps);
         mixed.push(token_path.rps);
     }
     figures.push(Figure {
@@ -479,7 +496,7 @@ async fn flood(b: &Bench, token: &str) -> anyhow::Result<(f64, f64, f64, f64)> {
     }
     let before = b.client.get(format!("{}/metrics", b.url)).send().await?.text().await?;
     let window = Instant::now();
-    run(&url, 64, 10, None, &[format!("Authorization: Bearer {token}")])?;
+    finish(wrk(&url, 64, 10, None, &[format!("Authorization: Bearer {token}")])?)?;
     let after = b.client.get(format!("{}/metrics", b.url)).send().await?.text().await?;
     let window = window.elapsed().as_secs_f64();
     let ok =

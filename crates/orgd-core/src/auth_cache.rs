@@ -18,6 +18,8 @@ use time::OffsetDateTime;
 
 /// How long an entry may be served without the epoch telling anything.
 pub const TTL: Duration = Duration::from_secs(30);
+/// The org tree is reloaded in the background once it is this old, before requests would find it expired.
+pub const REFRESH_AFTER: Duration = Duration::from_secs(25);
 /// How often the epoch is polled.
 pub const EPOCH_POLL: Duration = Duration::from_millis(200);
 /// A token's last use is written at most this often.
@@ -137,13 +139,45 @@ impl AuthCache {
                 guard
             }
         };
+        self.load_orgs().await
+    }
+
+    /// Load the org tree and keep it unless an invalidation came meanwhile; the caller holds `org_reload`.
+    async fn load_orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
         let generation = self.org_generation.load(Ordering::Acquire);
-        let idx = Arc::new(OrgIndex::new(self.store.list_orgs().await?));
+        let started = Instant::now();
+        let orgs = self.store.list_orgs().await?;
+        let read = started.elapsed();
+        let idx = tokio::task::spawn_blocking(move || OrgIndex::new(orgs))
+            .await
+            .map(Arc::new)
+            .map_err(|e| StoreError::Other(format!("indexing the orgs stopped: {e}")))?;
+        tracing::debug!(
+            orgs = idx.len(),
+            read_ms = read.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "org tree loaded"
+        );
         let mut slot = self.orgs.write();
         if self.org_generation.load(Ordering::Acquire) == generation {
             *slot = Some((idx.clone(), Instant::now()));
         }
         Ok(idx)
+    }
+
+    /// How long ago the org tree in the cache was loaded (`None`: not loaded since the last invalidation).
+    pub fn org_tree_age(&self) -> Option<Duration> {
+        self.orgs.read().as_ref().map(|(_, at)| at.elapsed())
+    }
+
+    /// Reload the org tree ahead of its TTL, or after an invalidation, so requests find it loaded (a tree of
+    /// 10,000 orgs takes a few hundred milliseconds). Skipped while another reload runs.
+    pub async fn warm_orgs(&self) -> Result<(), StoreError> {
+        if self.org_tree_age().is_some_and(|a| a < REFRESH_AFTER) {
+            return Ok(());
+        }
+        let Ok(_reload) = self.org_reload.try_lock() else { return Ok(()) };
+        self.load_orgs().await.map(|_| ())
     }
 
     /// Note a token use; it is queued for writing unless one was written less than a minute ago.

