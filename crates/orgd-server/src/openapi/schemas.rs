@@ -4,6 +4,7 @@
 //! added to a response without its schema fails the contract run; request bodies refuse unknown keys
 //! where the server does.
 
+use orgd_core::org_object;
 use orgd_core::org_update::RULE_KEYS;
 use serde_json::{json, Map, Value};
 
@@ -379,6 +380,8 @@ fn apperian() -> Vec<(&'static str, Value)> {
         "allowed_subnets": {"type": "array", "items": r("Cidr")}, "custom_metadata": {"type": "object"},
         "send_invite": boolean(),
     });
+    // Every role sees the reduced set of the org object, so those keys are always there.
+    let reduced_org_keys: Vec<&str> = org_object::KEYS.iter().filter(|(_, public)| *public).map(|(k, _)| *k).collect();
     let mut change = writable.as_object().cloned().unwrap_or_default();
     change.remove("user_id");
     change.insert("current_password".into(), string());
@@ -423,17 +426,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
         (
             "Organization",
             object(
-                &[
-                    "id",
-                    "parent_id",
-                    "name",
-                    "remember_me_timeout_in_minutes",
-                    "session_timeout_in_minutes",
-                    "support_email",
-                    "password_complexity",
-                    "user_custom_metadata_template",
-                    "tenant_id",
-                ],
+                &reduced_org_keys,
                 json!({
                     "id": string(), "parent_id": nullable(string()), "admin_branded": boolean(),
                     "app_installation_path": string(), "apple_push_cert": boolean(), "auth_type": integer(),
