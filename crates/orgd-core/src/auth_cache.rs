@@ -18,8 +18,6 @@ use time::OffsetDateTime;
 
 /// How long an entry may be served without the epoch telling anything.
 pub const TTL: Duration = Duration::from_secs(30);
-/// The org tree is reloaded in the background once it is this old, before requests would find it expired.
-pub const REFRESH_AFTER: Duration = Duration::from_secs(25);
 /// How often the epoch is polled.
 pub const EPOCH_POLL: Duration = Duration::from_millis(200);
 /// A token's last use is written at most this often.
@@ -170,10 +168,12 @@ impl AuthCache {
         self.orgs.read().as_ref().map(|(_, at)| at.elapsed())
     }
 
-    /// Reload the org tree ahead of its TTL, or after an invalidation, so requests find it loaded (a tree of
-    /// 10,000 orgs takes a few hundred milliseconds). Skipped while another reload runs.
+    /// Load the org tree again after an invalidation, before a request has to wait for it (a tree of
+    /// 10,000 orgs takes a few hundred milliseconds). Skipped while the tree is loaded or another load runs.
+    /// A tree past its TTL is reloaded by the next request that needs it, not here: an idle server does
+    /// not rebuild (and briefly hold twice) a large tree every half minute for nobody.
     pub async fn warm_orgs(&self) -> Result<(), StoreError> {
-        if self.org_tree_age().is_some_and(|a| a < REFRESH_AFTER) {
+        if self.org_tree_age().is_some() {
             return Ok(());
         }
         let Ok(_reload) = self.org_reload.try_lock() else { return Ok(()) };

@@ -107,7 +107,7 @@ impl AppState {
                 let state = self.clone();
                 tokio::spawn(async move {
                     if let Err(e) = state.gate.cache.warm_orgs().await {
-                        tracing::warn!(error = %e, "could not reload the org tree ahead of its expiry");
+                        tracing::warn!(error = %e, "could not load the org tree after a change");
                     }
                 });
                 return;
