@@ -104,12 +104,14 @@ impl AppState {
                 if self.database_down.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     tracing::warn!("the database answers again; API requests are served");
                 }
-                let state = self.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = state.gate.cache.warm_orgs().await {
-                        tracing::warn!(error = %e, "could not load the org tree after a change");
-                    }
-                });
+                if self.gate.cache.org_tree_age().is_none() {
+                    let state = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = state.gate.cache.warm_orgs().await {
+                            tracing::warn!(error = %e, "could not load the org tree after a change");
+                        }
+                    });
+                }
                 return;
             }
             Ok(Err(e)) => e.to_string(),
