@@ -20,6 +20,8 @@ use time::OffsetDateTime;
 pub const TTL: Duration = Duration::from_secs(30);
 /// How often the epoch is polled.
 pub const EPOCH_POLL: Duration = Duration::from_millis(200);
+/// A tree that requests use is loaded again this long before its TTL runs out, so none has to wait for it.
+pub const ORG_REFRESH_AHEAD: Duration = Duration::from_secs(5);
 /// A token's last use is written at most this often.
 pub const USE_WRITE_INTERVAL: time::Duration = time::Duration::minutes(1);
 
@@ -34,6 +36,9 @@ pub struct AuthCache {
     orgs: RwLock<Option<(Arc<OrgIndex>, Instant)>>,
     org_reload: tokio::sync::Mutex<()>,
     org_generation: std::sync::atomic::AtomicU64,
+    /// When the org tree was last asked for, in whole seconds since `born`, plus one (0: never).
+    orgs_asked: std::sync::atomic::AtomicU64,
+    born: Instant,
     epoch: AtomicI64,
     uses: Mutex<HashMap<String, TokenUse>>,
     written: Mutex<HashMap<String, OffsetDateTime>>,
@@ -49,6 +54,8 @@ impl AuthCache {
             orgs: RwLock::default(),
             org_reload: tokio::sync::Mutex::new(()),
             org_generation: std::sync::atomic::AtomicU64::new(0),
+            orgs_asked: std::sync::atomic::AtomicU64::new(0),
+            born: Instant::now(),
             epoch: AtomicI64::new(i64::MIN),
             uses: Mutex::default(),
             written: Mutex::default(),
@@ -118,6 +125,10 @@ impl AuthCache {
 
     /// The org tree (cached).
     pub async fn orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
+        let asked = self.born.elapsed().as_secs() + 1;
+        if self.orgs_asked.load(Ordering::Relaxed) != asked {
+            self.orgs_asked.store(asked, Ordering::Relaxed);
+        }
         let cached = self.orgs.read().as_ref().map(|(idx, at)| (idx.clone(), at.elapsed() < TTL));
         let _reload = match cached {
             Some((idx, true)) => return Ok(idx),
@@ -168,15 +179,36 @@ impl AuthCache {
         self.orgs.read().as_ref().map(|(_, at)| at.elapsed())
     }
 
-    /// Load the org tree again after an invalidation, before a request has to wait for it (a tree of
-    /// 10,000 orgs takes a few hundred milliseconds). Skipped while the tree is loaded or another load runs.
-    /// A tree past its TTL is reloaded by the next request that needs it, not here: an idle server does
-    /// not rebuild (and briefly hold twice) a large tree every half minute for nobody.
+    /// Make the cached org tree look `by` older (for tests of the TTL, which cannot wait half a minute).
+    #[doc(hidden)]
+    pub fn backdate_org_tree(&self, by: Duration) {
+        if let Some((_, at)) = self.orgs.write().as_mut() {
+            *at = at.checked_sub(by).unwrap_or(*at);
+        }
+    }
+
+    /// Whether [`warm_orgs`](Self::warm_orgs) has work: the tree was dropped by a change, or requests use
+    /// it and its TTL runs out within [`ORG_REFRESH_AHEAD`].
+    pub fn org_tree_wanted(&self) -> bool {
+        let since_asked = match self.orgs_asked.load(Ordering::Relaxed) {
+            0 => Duration::MAX,
+            asked => (self.born.elapsed() + Duration::from_secs(1)).saturating_sub(Duration::from_secs(asked)),
+        };
+        org_refresh_due(self.org_tree_age(), since_asked)
+    }
+
+    /// Load the org tree in the background, before a request has to wait for it (a tree of 10,000 orgs
+    /// takes a few hundred milliseconds): after an invalidation, and shortly before the TTL of a tree that
+    /// requests use. Skipped otherwise, or while another load runs: an idle server does not rebuild (and
+    /// briefly hold twice) a large tree every half minute for nobody.
     pub async fn warm_orgs(&self) -> Result<(), StoreError> {
-        if self.org_tree_age().is_some() {
+        if !self.org_tree_wanted() {
             return Ok(());
         }
         let Ok(_reload) = self.org_reload.try_lock() else { return Ok(()) };
+        if !self.org_tree_wanted() {
+            return Ok(());
+        }
         self.load_orgs().await.map(|_| ())
     }
 
@@ -201,5 +233,41 @@ impl AuthCache {
         }
         self.store.record_token_uses(&batch).await?;
         Ok(batch.len())
+    }
+}
+
+/// The rule behind [`AuthCache::org_tree_wanted`], given the tree's age (`None`: dropped) and how long
+/// ago a request last asked for it.
+fn org_refresh_due(age: Option<Duration>, since_asked: Duration) -> bool {
+    match age {
+        None => true,
+        Some(age) => age + ORG_REFRESH_AHEAD >= TTL && since_asked < TTL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_tree_is_always_loaded_again() {
+        assert!(org_refresh_due(None, Duration::ZERO));
+        assert!(org_refresh_due(None, Duration::from_secs(3600)), "even when nobody asked for a long time");
+    }
+
+    #[test]
+    fn a_tree_in_use_is_loaded_again_shortly_before_its_ttl() {
+        let asked = Duration::from_secs(1);
+        assert!(!org_refresh_due(Some(Duration::ZERO), asked), "a fresh tree is kept");
+        assert!(!org_refresh_due(Some(TTL - ORG_REFRESH_AHEAD - Duration::from_millis(1)), asked));
+        assert!(org_refresh_due(Some(TTL - ORG_REFRESH_AHEAD), asked), "within the refresh-ahead window");
+        assert!(org_refresh_due(Some(TTL + Duration::from_secs(10)), asked), "and past the TTL");
+    }
+
+    #[test]
+    fn a_tree_nobody_asks_for_is_left_to_expire() {
+        assert!(!org_refresh_due(Some(TTL), TTL), "unused for a whole TTL");
+        assert!(!org_refresh_due(Some(TTL * 10), TTL * 2));
+        assert!(org_refresh_due(Some(TTL), TTL - Duration::from_secs(1)), "asked within the last TTL");
     }
 }

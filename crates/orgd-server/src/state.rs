@@ -104,11 +104,11 @@ impl AppState {
                 if self.database_down.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     tracing::warn!("the database answers again; API requests are served");
                 }
-                if self.gate.cache.org_tree_age().is_none() {
+                if self.gate.cache.org_tree_wanted() {
                     let state = self.clone();
                     tokio::spawn(async move {
                         if let Err(e) = state.gate.cache.warm_orgs().await {
-                            tracing::warn!(error = %e, "could not load the org tree after a change");
+                            tracing::warn!(error = %e, "could not load the org tree ahead of the requests that need it");
                         }
                     });
                 }

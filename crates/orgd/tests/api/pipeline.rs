@@ -324,3 +324,40 @@ async fn after_a_change_the_org_tree_is_loaded_again_before_any_request_asks() {
     }
     assert!(cache.orgs().await.unwrap().by_tenant(&warm.tenant_id).is_some(), "and it holds the new org");
 }
+
+#[tokio::test]
+async fn an_org_tree_in_use_is_loaded_again_before_its_ttl_runs_out() {
+    use orgd_core::auth_cache::{ORG_REFRESH_AHEAD, TTL};
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let cache = &app.server.state.gate.cache;
+    // Take in the setup's changes now, so the poll has no change to drop the tree for.
+    cache.refresh_epoch().await.unwrap();
+    assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &token).await.status(), 200, "a request uses the tree");
+    let before = cache.orgs().await.unwrap();
+    cache.backdate_org_tree(TTL - ORG_REFRESH_AHEAD / 2);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while cache.org_tree_age().is_some_and(|age| age > TTL - ORG_REFRESH_AHEAD) {
+        assert!(Instant::now() < deadline, "the background poll did not load the tree again within a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!std::sync::Arc::ptr_eq(&before, &cache.orgs().await.unwrap()), "the request after it gets the new tree");
+}
+
+#[tokio::test]
+async fn an_org_tree_nobody_uses_is_not_loaded_again() {
+    use orgd_core::auth_cache::TTL;
+    use std::time::Duration;
+    let app = TestApp::spawn().await;
+    let cache = &app.server.state.gate.cache;
+    // The start-up loads the tree without a request asking for it; nothing asks for it after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while cache.org_tree_age().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the start-up did not load the tree");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cache.backdate_org_tree(TTL);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(cache.org_tree_age().unwrap() >= TTL, "an idle server leaves an expired tree alone");
+}
