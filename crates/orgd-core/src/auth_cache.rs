@@ -202,9 +202,6 @@ impl AuthCache {
     /// requests use. Skipped otherwise, or while another load runs: an idle server does not rebuild (and
     /// briefly hold twice) a large tree every half minute for nobody.
     pub async fn warm_orgs(&self) -> Result<(), StoreError> {
-        if !self.org_tree_wanted() {
-            return Ok(());
-        }
         let Ok(_reload) = self.org_reload.try_lock() else { return Ok(()) };
         if !self.org_tree_wanted() {
             return Ok(());

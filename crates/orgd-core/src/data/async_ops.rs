@@ -90,10 +90,9 @@ pub fn export_request(
             faults.push(fault(k, "unknown field"));
         }
     }
-    if !matches!(b.get("query"), None | Some(Value::Null) | Some(Value::Object(_))) {
-        faults.push(fault("query", "must be an object"));
+    if let Err(e) = export::query_output(&body) {
+        faults.extend(e);
     }
-    faults.extend(unknown_query_keys(&body));
     location(b.get("exportLocation"), "exportLocation", &["PUT", "POST"], allow_http, &mut faults);
     location(b.get("callback"), "callback", &["GET", "POST"], allow_http, &mut faults);
     match b.get("linkingRelationships") {
@@ -128,7 +127,7 @@ pub fn plan_async_export(ds: &Dataset, req: &Value) -> Result<ExportPlan, ApiErr
     let params: Vec<(String, String)> = serde_json::from_value(req["params"].clone()).unwrap_or_default();
     let (unix, generated) = super::ops::output_options(&params)?;
     let empty = Map::new();
-    let output = req["body"].get("query").and_then(|q| q.get("output")).and_then(Value::as_object).unwrap_or(&empty);
+    let output = export::query_output(&req["body"]).map_err(ApiError::invalid_fields)?.unwrap_or(&empty);
     let mut faults = Vec::new();
     let filter = match output.get("filter") {
         None | Some(Value::Null) => Filter::default(),
@@ -185,12 +184,6 @@ pub fn file_request(body: &Value) -> Result<(String, String), ApiError> {
         return Err(ApiError::invalid_fields(faults));
     }
     Ok((target_type, target_encoding))
-}
-
-/// Unknown keys of an export body's `query` object (only `output` is known), as faults.
-pub fn unknown_query_keys(body: &Value) -> Vec<FieldFault> {
-    let keys = body.get("query").and_then(Value::as_object).map(|q| q.keys().collect::<Vec<_>>()).unwrap_or_default();
-    keys.into_iter().filter(|k| *k != "output").map(|k| fault(&format!("query.{k}"), "unknown field")).collect()
 }
 
 /// Check an async import body; returns the stored request.
@@ -283,7 +276,16 @@ mod tests {
     #[test]
     fn unknown_keys_in_query_and_locations_are_faults() {
         let body = json!({"query": {"output": {}, "extra": 1}});
-        assert_eq!(unknown_query_keys(&body).iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["query.extra"]);
+        let faults = export::query_output(&body).unwrap_err();
+        assert_eq!(faults.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["query.extra"]);
+        let body = json!({"query": {"output": "everything"}});
+        let faults = export::query_output(&body).unwrap_err();
+        assert_eq!(
+            faults.iter().map(|f| (f.field.as_str(), f.message.as_str())).collect::<Vec<_>>(),
+            [("query.output", "must be an object")]
+        );
+        assert_eq!(export::query_output(&json!({"query": []})).unwrap_err()[0].field, "query");
+        assert_eq!(export::query_output(&json!({"query": {"output": null}})).unwrap(), None);
         let mut faults = Vec::new();
         let v = json!({"method": "PUT", "url": "https://client.example/r", "headers": {}});
         location(Some(&v), "exportLocation", &["PUT"], false, &mut faults);

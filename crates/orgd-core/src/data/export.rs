@@ -5,7 +5,7 @@ use super::hierarchy::Generated;
 use super::values::{cell, timestamp};
 use super::{Dataset, Item};
 use crate::error::FieldFault;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,31 @@ pub fn default_columns(ds: &Dataset, generated: bool) -> Vec<Column> {
 
 fn fault(field: String, message: &str) -> FieldFault {
     FieldFault { field, message: message.into() }
+}
+
+/// The `output` object of an export body, `{"query": {"output": {…}}}`, sync or async alike: absent or
+/// null at either level is none; faults name `query`, each unknown `query.<key>`, or `query.output`.
+pub fn query_output(body: &Value) -> Result<Option<&Map<String, Value>>, Vec<FieldFault>> {
+    let query = match body.get("query") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(q)) => q,
+        Some(_) => return Err(vec![fault("query".into(), "must be an object")]),
+    };
+    let mut faults: Vec<FieldFault> =
+        query.keys().filter(|k| *k != "output").map(|k| fault(format!("query.{k}"), "unknown field")).collect();
+    let output = match query.get("output") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => Some(o),
+        Some(_) => {
+            faults.push(fault("query.output".into(), "must be an object"));
+            None
+        }
+    };
+    if faults.is_empty() {
+        Ok(output)
+    } else {
+        Err(faults)
+    }
 }
 
 /// Columns of an export with a projection (§5.2). `sync` = every value must be 1 and exactly the listed

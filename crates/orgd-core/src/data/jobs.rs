@@ -143,8 +143,8 @@ impl FileRecord {
     pub fn media_type(&self) -> &'static str {
         match (self.target_encoding.as_str(), self.target_type.as_str()) {
             ("gzip", _) => "application/gzip",
-            (_, "csv") => "text/csv; charset=UTF-8",
-            _ => "application/json; charset=UTF-8",
+            (_, "csv") => super::export::Format::Csv.content_type(),
+            _ => super::export::Format::JsonRows.content_type(),
         }
     }
 }

@@ -395,18 +395,7 @@ pub fn plan_sync_export(
                     ));
                 }
             }
-            if let Some(f) = super::async_ops::unknown_query_keys(whole).into_iter().next() {
-                return Err(ApiError::invalid_fields(vec![f]));
-            }
-            match b.get("query") {
-                None | Some(Value::Null) => None,
-                Some(Value::Object(q)) => match q.get("output") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Object(o)) => Some(o.clone()),
-                    Some(_) => return Err(ApiError::invalid_field("query.output", "must be an object")),
-                },
-                Some(_) => return Err(ApiError::invalid_field("query", "must be an object")),
-            }
+            export::query_output(whole).map_err(ApiError::invalid_fields)?
         }
         Some(_) => return Err(ApiError::invalid_field("body", "must be a JSON object")),
     };
