@@ -156,6 +156,13 @@ impl ApiError {
             .with_context("queryParameter", name)
     }
 
+    /// A path parameter that is not UTF-8 once percent-decoded (`name` without braces).
+    pub fn undecodable_path(name: &str) -> Self {
+        ApiError::new(ErrorCode::PathParameterInvalid)
+            .with_message(format!("Path parameter {{{name}}} is not valid UTF-8 once percent-decoded."))
+            .with_context("pathParameter", format!("{{{name}}}"))
+    }
+
     /// An IP-rule refusal, whose messages carry the address.
     pub fn ip_refusal(code: ErrorCode, ip: &str) -> Self {
         ApiError::new(code).with_context("ip", ip)

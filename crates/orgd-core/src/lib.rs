@@ -23,6 +23,7 @@ pub mod password_rules;
 pub mod seed;
 pub mod settings;
 pub mod store;
+pub mod text;
 pub mod token;
 pub mod tree;
 pub mod usage;

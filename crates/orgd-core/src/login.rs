@@ -120,6 +120,7 @@ impl Gate {
     /// Log in with a password: the steps of model §5, in order.
     pub async fn login(&self, req: LoginRequest, ip: Option<IpAddr>) -> Result<Session, ApiError> {
         let now = self.clock.now();
+        crate::text::storable("user_id", &req.user_id).map_err(|f| ApiError::invalid_fields(vec![f]))?;
         self.logins.attempt(ip, now)?;
         let store = self.cache.store().clone();
         let orgs = self.cache.orgs().await?;

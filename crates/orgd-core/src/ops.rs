@@ -7,7 +7,7 @@ use crate::model::{Org, Role, TokenKind, TokenRecord, UsagePlan, User};
 use crate::net::CidrList;
 use crate::store::Store;
 use crate::tree::OrgIndex;
-use crate::{password, password_rules, settings, token};
+use crate::{password, password_rules, settings, text, token};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -61,6 +61,8 @@ pub async fn create_org(
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 255 {
         faults.push(fault("name", "must be 1 to 255 characters"));
+    } else if let Err(f) = text::storable("name", &name) {
+        faults.push(f);
     } else if orgs.all().iter().any(|o| o.name.to_lowercase() == name.to_lowercase()) {
         return Err(ApiError::new(ErrorCode::Conflict).with_message(format!("An org named '{name}' already exists.")));
     }
@@ -314,11 +316,14 @@ pub fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTi
             if v.chars().count() > 255 {
                 faults.push(fault(field, "must be at most 255 characters"));
             }
+            faults.extend(text::storable(field, &v).err());
             *target = v;
         }
     }
     if let Some(e) = f.email {
-        if !e.is_empty() && !is_email(&e) {
+        if let Err(nul) = text::storable("email", &e) {
+            faults.push(nul);
+        } else if !e.is_empty() && !is_email(&e) {
             faults.push(fault("email", "must be an e-mail address like jane@example.com, or empty"));
         }
         user.email = e;
@@ -340,6 +345,7 @@ pub fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTi
         if p.as_ref().is_some_and(|p| p.chars().count() > 64) {
             faults.push(fault("phone", "must be at most 64 characters"));
         }
+        faults.extend(p.as_deref().and_then(|p| text::storable("phone", p).err()));
         user.mobile_phone = p;
     }
     if let Some(pw) = f.password {
@@ -402,6 +408,7 @@ pub async fn create_user(
     if user_id.is_empty() || user_id.chars().count() > 255 {
         faults.push(fault("user_id", "must be 1 to 255 characters"));
     }
+    faults.extend(text::storable("user_id", user_id).err());
     let user = User {
         psk: 0,
         org_id: org.org_id.clone(),
@@ -442,6 +449,7 @@ pub async fn create_user(
 
 /// Find a user by login name in an org, or 404004.
 pub async fn find_user(store: &dyn Store, org: &Org, user_id: &str) -> Result<User, ApiError> {
+    text::storable("user_id", user_id).map_err(|f| ApiError::invalid_fields(vec![f]))?;
     store.find_users(user_id, Some(&org.org_id)).await?.into_iter().next().ok_or_else(|| {
         ApiError::new(ErrorCode::UserNotFound).with_message(format!("No user '{user_id}' in {}.", org.tenant_id))
     })
@@ -496,6 +504,7 @@ pub async fn create_api_token(
     if label.trim().is_empty() || label.chars().count() > 100 {
         faults.push(fault("label", "must be 1 to 100 characters"));
     }
+    faults.extend(text::storable("label", &label).err());
     let starts_at = input.starts_at.unwrap_or(now);
     if input.ends_at.is_some_and(|e| e <= starts_at) {
         faults.push(fault("ends_at", "must be later than starts_at"));

@@ -4,6 +4,7 @@
 use crate::context::RequestInfo;
 use crate::render::{Dialect, Failure};
 use crate::state::AppState;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -69,11 +70,8 @@ impl FromRequestParts<AppState> for Acting {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
         let info = info(parts);
         let op = parts.extensions.get::<Operation>().copied().unwrap_or(Operation::Read);
-        let params = RawPathParams::from_request_parts(parts, state).await.ok();
-        let param =
-            |name: &str| params.as_ref().and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
-        let (tenant, org) = (param("tenantId"), param("org_id"));
-        let target = match (&tenant, &org) {
+        let params = PathParams::from_request_parts(parts, state).await?;
+        let target = match (params.get("tenantId"), params.get("org_id")) {
             (Some(t), _) => Target::Tenant(t),
             (None, Some(o)) => Target::Org(o),
             _ => Target::Home,
@@ -99,6 +97,40 @@ impl FromRequestParts<AppState> for Acting {
         let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
         check_body_headers(&parts.headers, info.dialect, multipart_ok)?;
         Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
+    }
+}
+
+/// The decoded path parameters of the matched route. A parameter that is not UTF-8 once percent-decoded
+/// is refused (400601 naming it): a path that cannot be read never falls back to a default.
+#[derive(Debug, Clone, Default)]
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    /// The value of `name`, when the route has that parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name`, or `""` when the route has no such parameter (handlers ask only for their
+    /// route's own parameters).
+    pub fn of(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_default()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
+        match RawPathParams::from_request_parts(parts, state).await {
+            Ok(p) => Ok(PathParams(p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())),
+            Err(RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
+                let key = e.body_text();
+                let name = key.rsplit('`').nth(1).unwrap_or("path");
+                Err(ApiError::undecodable_path(name).into())
+            }
+            Err(e) => Err(ApiError::new(ErrorCode::InternalError).with_message(e.body_text()).into()),
+        }
     }
 }
 

@@ -1,10 +1,11 @@
 //! Presigned URLs (orgvue-dialect §7.2): job tickets, job results and temporary files, reached with a
 //! signature instead of a credential.
 
+use crate::extract::PathParams;
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -46,10 +47,11 @@ fn check(state: &AppState, req: &Request) -> Result<(), ApiError> {
 
 async fn ticket(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    params: PathParams,
     req: Request,
 ) -> Result<Json<serde_json::Value>, Failure> {
     check(&state, &req)?;
+    let id = params.of("jobId").to_string();
     let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
     Ok(Json(crate::jobs::ticket(&state, &job)))
 }
@@ -82,8 +84,9 @@ fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {
     Body::from_stream(chunk_stream(store, owner))
 }
 
-async fn result(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Result<Response, Failure> {
+async fn result(State(state): State<AppState>, params: PathParams, req: Request) -> Result<Response, Failure> {
     check(&state, &req)?;
+    let id = params.of("jobId").to_string();
     let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
     if job.status != JobStatus::Completed || !job.result_kept {
         return Err(ApiError::new(ErrorCode::JobNotFound).with_message("This job has no result kept by orgd.").into());
@@ -92,8 +95,9 @@ async fn result(State(state): State<AppState>, Path(id): Path<String>, req: Requ
     Ok(([(header::CONTENT_TYPE, ct)], stream_chunks(state.store.clone(), ChunkOwner::Job(id))).into_response())
 }
 
-async fn file(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Result<Response, Failure> {
+async fn file(State(state): State<AppState>, params: PathParams, req: Request) -> Result<Response, Failure> {
     check(&state, &req)?;
+    let id = params.of("fileId").to_string();
     let now = to_millis(state.clock.now());
     let f = state.store.get_file(&id).await?.filter(|f| f.expires_at > now);
     let f = f.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;

@@ -304,6 +304,7 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
         Some(n) if n.trim().is_empty() || n.chars().count() > 255 => {
             faults.push(fault("name", "must be 1 to 255 characters"))
         }
+        Some(n) => faults.extend(crate::text::storable("name", n).err()),
         _ => {}
     }
     let ty = match string("type", &mut faults) {
@@ -333,8 +334,9 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
             }
             for (i, t) in a.iter().enumerate() {
                 match t.as_str() {
-                    Some(s) if s.chars().count() <= 100 => tags.push(s.to_string()),
-                    _ => faults.push(fault(&format!("tags[{i}]"), "must be a string of at most 100 characters")),
+                    Some(s) if s.chars().count() <= 100 && !s.contains('\0') => tags.push(s.to_string()),
+                    _ => faults
+                        .push(fault(&format!("tags[{i}]"), "must be a string of at most 100 characters, without NUL")),
                 }
             }
         }
@@ -357,6 +359,8 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
                     faults.push(fault(&format!("{path}.key"), "must be a string of 1 to 255 characters"));
                 } else if key.starts_with('_') {
                     faults.push(fault(&format!("{path}.key"), "must not start with _ (reserved for system keys)"));
+                } else if let Err(f) = crate::text::storable(&format!("{path}.key"), key) {
+                    faults.push(f);
                 } else if properties.iter().any(|q| q.key == key) {
                     faults.push(fault(&format!("{path}.key"), &format!("repeats the key '{key}'")));
                 }
@@ -366,9 +370,12 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
                 }
                 let name = match p.get("name") {
                     None | Some(Value::Null) => key.to_string(),
-                    Some(Value::String(s)) if s.chars().count() <= 255 => s.clone(),
+                    Some(Value::String(s)) if s.chars().count() <= 255 && !s.contains('\0') => s.clone(),
                     Some(_) => {
-                        faults.push(fault(&format!("{path}.name"), "must be a string of at most 255 characters"));
+                        faults.push(fault(
+                            &format!("{path}.name"),
+                            "must be a string of at most 255 characters, without NUL",
+                        ));
                         key.to_string()
                     }
                 };

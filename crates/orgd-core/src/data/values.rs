@@ -76,6 +76,7 @@ pub fn parse_date(s: &str, fmt: DateFormat) -> Option<OffsetDateTime> {
 pub fn coerce(ty: PropertyType, v: &Value, fmt: DateFormat) -> Result<Value, String> {
     match ty {
         PropertyType::Text => match v {
+            Value::String(s) if s.contains('\0') => Err(crate::text::NUL_REFUSED.into()),
             Value::String(_) => Ok(v.clone()),
             Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
             _ => Err("expected text".into()),
@@ -112,6 +113,7 @@ pub fn coerce(ty: PropertyType, v: &Value, fmt: DateFormat) -> Result<Value, Str
 pub fn coerce_operand(ty: PropertyType, v: &Value) -> Result<Value, String> {
     match (ty, v) {
         (_, Value::Null) => Ok(Value::Null),
+        (PropertyType::Text, Value::String(s)) if s.contains('\0') => Err(crate::text::NUL_REFUSED.into()),
         (PropertyType::Text, Value::String(_)) => Ok(v.clone()),
         (PropertyType::Text, _) => Err("expected a string".into()),
         (PropertyType::Date, Value::String(_)) => coerce(ty, v, DateFormat::Iso),

@@ -6,6 +6,7 @@ mod contract;
 mod crash;
 mod datasets;
 mod helpers;
+mod hostile;
 mod isolation;
 mod jobs;
 mod login;

@@ -1,10 +1,10 @@
 //! `/v1/tokens` and `/v1/session`: API tokens and the presenting token's session.
 
-use crate::extract::{Acting, JsonBody, QueryList};
+use crate::extract::{Acting, JsonBody, PathParams, QueryList};
 use crate::render::Failure;
 use crate::routes::Table;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{delete, get};
 use axum::Json;
@@ -15,7 +15,6 @@ use orgd_core::net::CidrList;
 use orgd_core::ops;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// The token and session routes of `/v1`.
 pub fn routes() -> Table {
@@ -111,9 +110,9 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
 ) -> Result<Json<Value>, Failure> {
-    let token_id = params.get("token_id").cloned().unwrap_or_default();
+    let token_id = params.of("token_id").to_string();
     let orgs = state.gate.cache.orgs().await?;
     ops::revoke_token_as(state.store.as_ref(), &orgs, &acting.user, &token_id, state.clock.now()).await?;
     state.gate.cache.invalidate();

@@ -1,12 +1,12 @@
 //! Users of the acting org: `/v1/users`, `/v1/users/{psk}`, `/v2/users/info` and the unversioned aliases.
 
 use super::wire::{user_json, Fields};
-use crate::extract::Acting;
 use crate::extract::RawBody;
+use crate::extract::{Acting, PathParams};
 use crate::render::Failure;
 use crate::routes::Table;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
 use axum::{Extension, Json};
@@ -19,7 +19,6 @@ use orgd_core::ops::{self, UserFields};
 use orgd_core::password;
 use orgd_core::user_rules::{self, Touches};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 fn user_routes() -> Table {
     Table::new()
@@ -79,7 +78,7 @@ async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<Valu
 }
 
 /// The user named by `{psk}` in the acting org, or 404004.
-async fn target_user(state: &AppState, acting: &Acting, params: &HashMap<String, String>) -> Result<User, ApiError> {
+async fn target_user(state: &AppState, acting: &Acting, params: &PathParams) -> Result<User, ApiError> {
     let not_found = || ApiError::new(ErrorCode::UserNotFound);
     let psk: i64 = params.get("psk").and_then(|p| p.parse().ok()).ok_or_else(not_found)?;
     match state.store.get_user(psk).await? {
@@ -174,11 +173,7 @@ async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): Ra
     Ok(Json(json!({ "user_psk": user.psk, "user": user_json(&user, &acting.target, admin, now) })))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<Value>, Failure> {
+async fn read(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
     user_rules::check_read(&acting.user, &target)?;
     let admin = acting.user.role == Role::Administrator;
@@ -188,7 +183,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
@@ -231,11 +226,7 @@ async fn update(
     Ok(Json(json!({ "update_user_success": true, "user": user_json(&user, &acting.target, admin, now) })))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<Value>, Failure> {
+async fn remove(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
     user_rules::check_delete(&acting.user, &target, enabled_admins(&state, &acting).await?)?;
     state.store.delete_user(target.psk).await?;

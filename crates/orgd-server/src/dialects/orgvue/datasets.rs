@@ -1,10 +1,10 @@
 //! Datasets and items: list, create, metadata, delete, raw items, sync import.
 
 use crate::extract::RawBody;
-use crate::extract::{parse_json, Acting, QueryList};
+use crate::extract::{parse_json, Acting, PathParams, QueryList};
 use crate::render::Failure;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,6 @@ use orgd_core::data::ops::{self, filter_type};
 use orgd_core::data::{parse_id, Dataset, Item};
 use orgd_core::error::{ApiError, ErrorCode};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 
 /// `_links` of a dataset, absolute from the public URL.
 pub fn links(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
@@ -34,13 +33,8 @@ fn metadata_json(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
 }
 
 /// The dataset of a request path, in the acting tenant.
-pub async fn dataset_of(
-    state: &AppState,
-    acting: &Acting,
-    params: &HashMap<String, String>,
-) -> Result<Dataset, ApiError> {
-    ops::find(state.store.as_ref(), &acting.target.org_id, params.get("datasetId").map(String::as_str).unwrap_or(""))
-        .await
+pub async fn dataset_of(state: &AppState, acting: &Acting, params: &PathParams) -> Result<Dataset, ApiError> {
+    ops::find(state.store.as_ref(), &acting.target.org_id, params.of("datasetId")).await
 }
 
 /// `GET /{tenantId}/datasets`.
@@ -84,18 +78,14 @@ pub async fn create(
 pub async fn metadata(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
 ) -> Result<Json<Value>, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     Ok(Json(metadata_json(&state, acting.target.tenant_id.as_str(), &ds)))
 }
 
 /// `DELETE /{tenantId}/datasets/{datasetId}`.
-pub async fn delete(
-    State(state): State<AppState>,
-    acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<StatusCode, Failure> {
+pub async fn delete(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<StatusCode, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     ops::delete(state.store.as_ref(), &acting.target.org_id, &ds).await?;
     state.refresh_data_epoch().await;
@@ -115,7 +105,7 @@ fn raw(it: &Item) -> Value {
 pub async fn items(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
@@ -145,13 +135,9 @@ pub async fn items(
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}`.
-pub async fn item(
-    State(state): State<AppState>,
-    acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<Value>, Failure> {
+pub async fn item(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
-    let item_id = params.get("itemId").and_then(|i| parse_id(i)).ok_or_else(|| {
+    let item_id = params.get("itemId").and_then(parse_id).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString)
             .with_message("Path parameter {itemId} must be a UUID string.")
             .with_context("pathParameter", "{itemId}")
@@ -164,7 +150,7 @@ pub async fn item(
 pub async fn import(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {

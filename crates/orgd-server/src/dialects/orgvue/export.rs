@@ -2,17 +2,16 @@
 //! through a small channel, so the server's memory does not grow with the dataset.
 
 use super::datasets::dataset_of;
-use crate::extract::{parse_json, Acting, QueryList, RawBody};
+use crate::extract::{parse_json, Acting, PathParams, QueryList, RawBody};
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use orgd_core::data::ops::{self, ExportPlan};
 use orgd_core::data::Dataset;
 use orgd_core::store::Store;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -20,13 +19,13 @@ use tokio::sync::mpsc;
 pub async fn sync_export(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
-    let format = params.get("format").map(String::as_str).unwrap_or("");
+    let format = params.of("format");
     let plan = ops::plan_sync_export(&ds, format, &query.0, body.as_ref())?;
     let content_type = plan.format.content_type();
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);

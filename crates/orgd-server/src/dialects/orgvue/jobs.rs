@@ -2,11 +2,11 @@
 //! `GET /jobs/{jobId}`.
 
 use super::datasets::dataset_of;
-use crate::extract::{parse_json, Acting, QueryList, RawBody};
+use crate::extract::{parse_json, Acting, PathParams, QueryList, RawBody};
 use crate::jobs::{presign, ticket};
 use crate::render::Failure;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,6 @@ use orgd_core::data::{new_id, parse_id};
 use orgd_core::error::{ApiError, ErrorCode};
 use orgd_core::model::Role;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// Temporary files live this long.
 const FILE_MINUTES: i64 = 15;
@@ -57,7 +56,7 @@ async fn submit(
 pub async fn async_export(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
@@ -72,7 +71,7 @@ pub async fn async_export(
 pub async fn async_import(
     State(state): State<AppState>,
     acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
+    params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
@@ -85,13 +84,9 @@ pub async fn async_import(
 }
 
 /// `GET /{tenantId}/jobs/{jobId}`: the ticket with fresh URLs, for its creator or an administrator.
-pub async fn job(
-    State(state): State<AppState>,
-    acting: Acting,
-    Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<Value>, Failure> {
+pub async fn job(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
     let not_found = || ApiError::new(ErrorCode::JobNotFound);
-    let id = params.get("jobId").and_then(|j| parse_id(j)).ok_or_else(|| {
+    let id = params.get("jobId").and_then(parse_id).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString)
             .with_message("Path parameter {jobId} must be a UUID string.")
             .with_context("pathParameter", "{jobId}")
