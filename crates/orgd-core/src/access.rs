@@ -9,6 +9,7 @@ use crate::model::{Org, Role, TokenKind, TokenRecord, User};
 use crate::net::display_ip;
 use crate::store::Store;
 use crate::token;
+use crate::tree::OrgIndex;
 use crate::usage::{Admission, UsageLimiter};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -88,6 +89,26 @@ impl Access {
     }
 }
 
+/// The caller's home org and the org a request acts in.
+type HomeAndTarget = (Arc<Org>, Arc<Org>);
+
+/// The caller's home org and the target org in a tree; `None` when either is not in it. A malformed
+/// `{tenantId}` is 400601 (model §7 step 4).
+fn resolve(orgs: &OrgIndex, user: &User, target: Target<'_>) -> Result<Option<HomeAndTarget>, ApiError> {
+    let Some(home) = orgs.get(&user.org_id).cloned() else { return Ok(None) };
+    let target = match target {
+        Target::Home => Some(home.clone()),
+        Target::Tenant(t) => {
+            let t = TenantId::parse(t).ok_or_else(|| {
+                ApiError::new(ErrorCode::PathParameterInvalid).with_context("pathParameter", "{tenantId}")
+            })?;
+            orgs.by_tenant(&t).cloned()
+        }
+        Target::Org(o) => OrgId::parse(o).and_then(|o| orgs.get(&o).cloned()),
+    };
+    Ok(target.map(|t| (home, t)))
+}
+
 /// The parts a pipeline run needs.
 pub struct Gate {
     /// The store (for cache misses).
@@ -145,24 +166,19 @@ impl Gate {
 
     /// Steps 4–5: resolve the target org, org subnets, plan enabled, then rate, concurrency and quota.
     pub async fn admit(&self, caller: Caller, target: Target<'_>, ip: Option<IpAddr>) -> Result<Access, ApiError> {
-        let orgs = self.cache.orgs().await?;
-        let not_found = || ApiError::new(ErrorCode::TenantNotFound);
-        let home = orgs.get(&caller.user.org_id).cloned().ok_or_else(not_found)?;
-        let target = match target {
-            Target::Home => home.clone(),
-            Target::Tenant(t) => {
-                let t = TenantId::parse(t).ok_or_else(|| {
-                    ApiError::new(ErrorCode::PathParameterInvalid).with_context("pathParameter", "{tenantId}")
-                })?;
-                orgs.by_tenant(&t).cloned().ok_or_else(not_found)?
+        let mut orgs = self.cache.orgs().await?;
+        let (home, target) = match resolve(&orgs, &caller.user, target)? {
+            Some(found) => found,
+            // An org made a moment ago elsewhere (another node, the CLI) is not in the cached tree yet:
+            // when the store's epoch moved, the tree is loaded again before the answer is 404.
+            None if self.cache.refresh_epoch().await? => {
+                orgs = self.cache.orgs().await?;
+                resolve(&orgs, &caller.user, target)?.ok_or_else(|| ApiError::new(ErrorCode::TenantNotFound))?
             }
-            Target::Org(o) => {
-                let o = OrgId::parse(o).ok_or_else(not_found)?;
-                orgs.get(&o).cloned().ok_or_else(not_found)?
-            }
+            None => return Err(ApiError::new(ErrorCode::TenantNotFound)),
         };
         if !orgs.may_act_in(&caller.user, &target.org_id) {
-            return Err(not_found());
+            return Err(ApiError::new(ErrorCode::TenantNotFound));
         }
         if !home.allowed_subnets.allows(ip) || !target.allowed_subnets.allows(ip) {
             return Err(ApiError::ip_refusal(ErrorCode::TenantSubnetViolation, &display_ip(ip)));

@@ -53,6 +53,7 @@ error_codes! {
     PathParameterUnsupportedValue = 400604, 400, "PathParameterUnsupportedValue", "Path parameter {format} has an unsupported value.", "Path parameter has an unsupported value";
     QueryParameterInvalid = 400701, 400, "QueryParameterInvalid", "Query parameter is invalid.", "Query parameter is invalid";
     ContentTypeIsNotImplemented = 415001, 415, "ContentTypeIsNotImplemented", "The content type header value you provided is not implemented, please use application/json instead.", "Use application/json";
+    RequestTimeout = 408001, 408, "RequestTimeout", "The request body did not arrive in time.", "Request body did not arrive in time";
     PayloadTooLarge = 413001, 413, "PayloadTooLarge", "The request body is too large.", "Request body too large";
     RequestBodyNotJson = 400801, 400, "RequestBodyNotJson", "The request body is not valid JSON.", "Request body is not valid JSON";
     RequestBodyInvalid = 400802, 400, "RequestBodyInvalid", "The request body is invalid.", "Request body is invalid";

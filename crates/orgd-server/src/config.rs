@@ -69,6 +69,9 @@ pub struct ServerConfig {
     pub journal_size: usize,
     /// Redis URL of the usage counters shared by several nodes; `None` = this node counts alone.
     pub shared_limits: Option<Secret>,
+    /// How long a request body may take to arrive whole (then 408); bodies are read before the request
+    /// takes a usage-plan slot.
+    pub body_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -92,6 +95,7 @@ impl ServerConfig {
             seed: None,
             journal_size: 1000,
             shared_limits: None,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -227,9 +227,10 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
             micros: started.elapsed().as_micros() as u64,
         });
     }
+    // The slot is held while the answer streams out; an error answer is complete, so it goes at once.
     match admission {
-        Some(a) => res.map(|b| Body::new(Guarded { inner: b, _admission: a })),
-        None => res,
+        Some(a) if error.is_none() => res.map(|b| Body::new(Guarded { inner: b, _admission: a })),
+        _ => res,
     }
 }
 

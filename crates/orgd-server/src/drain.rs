@@ -1,9 +1,10 @@
-//! Early answers keep their connection: when a handler answers without reading the whole request body
-//! (a refused credential, an expired presigned URL, a route that takes no body), the rest of a body of
-//! at most [`LIMIT`] bytes is read and dropped before the answer goes out. Without it the server closes
-//! a connection with unread bytes, the peer's kernel sees a reset, and the client reads a broken pipe
-//! instead of the error that explains what to do. Larger bodies still end the connection after the
-//! answer (reading megabytes nobody wants is not worth it).
+//! Early answers reach the client: when a handler answers without reading the whole request body (a
+//! refused credential, a body over its limit, an expired presigned URL, a route that takes no body), the
+//! rest of a body of at most [`LIMIT`] bytes is read and dropped before the answer goes out. Without it an
+//! HTTP/1.1 server closes a connection with unread bytes, the peer's kernel sees a reset, and the client
+//! reads a broken pipe instead of the error that explains what to do; over HTTP/2 the stream is reset
+//! and curl reports a framing error. The rest must keep coming (a pause of [`PATIENCE`] ends the
+//! draining); past [`LIMIT`], or when the answer closes the connection (408), nothing is read.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -19,11 +20,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// The most body left unread that is still read to keep the connection.
-pub const LIMIT: usize = 1024 * 1024;
+/// The most body left unread that is still read so that the client gets the answer (64 MiB).
+pub const LIMIT: usize = 64 * 1024 * 1024;
 
-/// How long the rest of a body may take to arrive.
-const PATIENCE: Duration = Duration::from_secs(2);
+/// The longest pause in the rest of a body that is still waited for.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// The longest time spent draining one body.
+const DRAIN_TIME: Duration = Duration::from_secs(60);
 
 /// The request body, shared between the handler and this layer.
 struct Shared(Arc<Mutex<Body>>);
@@ -63,10 +67,11 @@ pub async fn drain_unread(req: Request, next: Next) -> Response {
     let shared = Arc::new(Mutex::new(body));
     let response = next.run(Request::from_parts(parts, Body::new(Shared(shared.clone())))).await;
     let mut rest = std::mem::replace(&mut *shared.lock(), Body::empty());
-    if !rest.is_end_stream() && rest.size_hint().lower() <= LIMIT as u64 {
-        let _ = tokio::time::timeout(PATIENCE, async {
+    let closing = response.headers().get(header::CONNECTION).is_some_and(|c| c == "close");
+    if !closing && !rest.is_end_stream() && rest.size_hint().lower() <= LIMIT as u64 {
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
             let mut read = 0usize;
-            while let Some(Ok(frame)) = rest.frame().await {
+            while let Ok(Some(Ok(frame))) = tokio::time::timeout(PATIENCE, rest.frame()).await {
                 read += frame.data_ref().map_or(0, Bytes::len);
                 if read > LIMIT {
                     break;

@@ -96,6 +96,10 @@ impl FromRequestParts<AppState> for Acting {
         tenant_fault(parts, state, &info, access.target.tenant_id.as_str()).await?;
         let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
         check_body_headers(&parts.headers, info.dialect, multipart_ok)?;
+        if parts.extensions.get::<crate::intake::BodyTooLarge>().is_some() {
+            let limit = if multipart_ok { MULTIPART_BODY_LIMIT } else { body_limit(info.dialect) };
+            return Err(too_large(limit).into());
+        }
         Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
     }
 }

@@ -10,6 +10,7 @@ pub mod cors;
 pub mod dialects;
 mod drain;
 pub mod extract;
+pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;

@@ -119,7 +119,10 @@ async fn file(State(state): State<AppState>, params: PathParams, req: Request) -
     let mut body = req.into_body().into_data_stream();
     let (mut buf, mut n, mut total) = (Vec::with_capacity(UPLOAD_CHUNK), 0i64, 0usize);
     while let Some(frame) = body.next().await {
-        let frame = frame.map_err(|_| ApiError::invalid_field("body", "the upload broke off"))?;
+        let frame = frame.map_err(|e| match e.into_inner().downcast::<crate::intake::BodyTimedOut>() {
+            Ok(_) => crate::intake::too_slow(state.config.body_timeout),
+            Err(_) => ApiError::invalid_field("body", "the upload broke off"),
+        })?;
         total += frame.len();
         if total > jobs::FILE_LIMIT {
             state.store.delete_chunks(&owner).await?;

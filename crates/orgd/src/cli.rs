@@ -112,6 +112,9 @@ pub struct ServeArgs {
     /// node (or this one) takes it again [default: 60].
     #[arg(long, env = "ORGD_JOB_STALE_SECONDS", value_name = "N")]
     pub job_stale_seconds: Option<u64>,
+    /// Seconds a request body may take to arrive whole; a slower one is answered 408 [default: 30].
+    #[arg(long, env = "ORGD_BODY_TIMEOUT_SECONDS", value_name = "N")]
+    pub body_timeout_seconds: Option<u64>,
     /// Apply this seed file (YAML or JSON) at start; with --control-token, POST /_orgd/reset goes back to it.
     #[arg(long, env = "ORGD_SEED", value_name = "FILE")]
     pub seed: Option<PathBuf>,

@@ -27,6 +27,7 @@ pub struct FileConfig {
     jobs_retention_minutes: Option<i64>,
     job_workers: Option<usize>,
     job_stale_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
     seed: Option<PathBuf>,
     control_token: Option<String>,
     journal_size: Option<usize>,
@@ -135,6 +136,11 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<t
         seed,
         journal_size: args.journal_size.or(file.journal_size).unwrap_or(defaults.journal_size).clamp(1, 1_000_000),
         shared_limits: args.shared_limits.clone().or(file.shared_limits.clone()).map(orgd_server::Secret),
+        body_timeout: args
+            .body_timeout_seconds
+            .or(file.body_timeout_seconds)
+            .map(|s| std::time::Duration::from_secs(s.max(1)))
+            .unwrap_or(defaults.body_timeout),
     };
     Ok((config, temp))
 }

@@ -298,7 +298,11 @@ async fn sigterm_lets_a_request_in_flight_finish_with_its_answer() {
     let database = format!("sqlite://{}/orgd.db", dir.path().display());
     let store = SqlStore::open(&database).await.unwrap();
     let PeopleTenant { token, dataset: ds, actions, .. } = people_tenant(&store, "DRAIN", true).await;
-    let node = start(dir.path(), &database);
+    let node = start_with(dir.path(), &database, &["--control-token", "drain-control-secret"]);
+    // The stand-in's latency rule keeps the import in flight, once its caller is known, for 3 s.
+    let rule = serde_json::json!({"rules": [{"tenant": "DRAIN", "latencyMs": 3000}]});
+    let r = node.http.put(format!("{}/_orgd/faults", node.base)).bearer_auth("drain-control-secret").json(&rule);
+    assert_eq!(r.send().await.unwrap().status(), 200);
     let url = format!("{}/api/v1/DRAIN/datasets/{}/items?autoId=true", node.base, ds.id);
     let import = {
         let (http, token, body) = (node.http.clone(), token.clone(), serde_json::to_vec(&actions).unwrap());

@@ -22,7 +22,10 @@ pub enum Db {
 pub struct TestApp {
     pub server: Server,
     pub url: String,
+    /// Speaks HTTP/2 (negotiated by ALPN, as curl and browsers do over TLS).
     pub client: reqwest::Client,
+    /// Speaks HTTP/1.1 only.
+    pub client_h1: reqwest::Client,
     pub store: Arc<SqlStore>,
     pub database_url: String,
     pub _dir: TempDir,
@@ -37,6 +40,7 @@ pub struct Builder {
     journal_size: Option<usize>,
     database: Option<String>,
     shared_limits: Option<String>,
+    body_timeout: Option<std::time::Duration>,
 }
 
 impl TestApp {
@@ -59,6 +63,7 @@ impl TestApp {
             journal_size: None,
             database: None,
             shared_limits: None,
+            body_timeout: None,
         }
     }
 
@@ -174,6 +179,12 @@ impl Builder {
         self
     }
 
+    /// How long a request body may take to arrive.
+    pub fn body_timeout(mut self, t: std::time::Duration) -> Self {
+        self.body_timeout = Some(t);
+        self
+    }
+
     pub fn journal_size(mut self, n: usize) -> Self {
         self.journal_size = Some(n);
         self
@@ -194,6 +205,9 @@ impl Builder {
         if let Some(n) = self.journal_size {
             config.journal_size = n;
         }
+        if let Some(t) = self.body_timeout {
+            config.body_timeout = t;
+        }
         if let Some(text) = &self.seed {
             let path = dir.path().join("seed.yaml");
             std::fs::write(&path, text).unwrap();
@@ -211,14 +225,16 @@ impl Builder {
         let store = Arc::new(SqlStore::open(&database_url).await.unwrap());
         let server = start(config, store.clone()).await?;
         let pem = std::fs::read(server.cert_path.as_ref().unwrap()).unwrap();
-        let client = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-            .resolve("localhost", server.addr)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = || {
+            reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+                .resolve("localhost", server.addr)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let client_h1 = client().http1_only().build().unwrap();
+        let client = client().build().unwrap();
         let url = server.public_url.clone();
-        Ok(TestApp { server, url, client, store, database_url, _dir: dir })
+        Ok(TestApp { server, url, client, client_h1, store, database_url, _dir: dir })
     }
 }
 

@@ -110,3 +110,160 @@ async fn nul_characters_are_refused_naming_the_field() {
     );
     assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 0);
 }
+
+/// A raw HTTP/1.1 connection over TLS to the test server.
+async fn tls_stream(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let pem = std::fs::read(app.server.cert_path.as_ref().unwrap()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap()
+}
+
+/// Start a request whose body never finishes: headers announce `length` bytes, a few are sent.
+async fn trickle(
+    app: &TestApp,
+    path: &str,
+    auth: &str,
+    length: usize,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tls_stream(app).await;
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\n{auth}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n["
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.flush().await.unwrap();
+    s
+}
+
+async fn read_answer(s: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A body trickled in holds no usage-plan slot while it arrives, and is answered 408 in the dialect's
+/// envelope when it takes longer than the body timeout.
+#[tokio::test]
+async fn slow_bodies_hold_no_slot_and_end_in_408() {
+    let app = TestApp::builder().body_timeout(std::time::Duration::from_secs(2)).spawn().await;
+    let (org, _admin, admin_token) = app.tenant_with_admin("ACME").await;
+    app.update_org(&org, orgd_core::ops::OrgPatch { max_concurrent: Some(2), ..Default::default() }).await;
+    let plain = app.user(&org, "plain@acme.test", orgd_core::model::Role::User).await;
+    let plain_token = app.token(&plain, orgd_core::ops::NewToken::default()).await;
+    let path = "/api/v1/ACME/datasets/F97434FC-D1B0-701E-D310-A44CC4C84947/items";
+    let mut slow = Vec::new();
+    for _ in 0..6 {
+        slow.push(trickle(&app, path, &format!("Authorization: Bearer {plain_token}"), 10_000).await);
+    }
+    let mut apperian = trickle(&app, "/v1/users", &format!("X-TOKEN: {plain_token}"), 10_000).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        let r = app.get_bearer("/api/v1/ACME/datasets", &admin_token).await;
+        assert_eq!(r.status(), 200, "slow bodies hold none of the org's 2 slots: {}", r.text().await.unwrap());
+    }
+    for s in slow.iter_mut() {
+        let out = read_answer(s).await;
+        assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+        assert!(out.contains(r#""code":"408001""#), "in the Orgvue envelope: {out}");
+    }
+    let out = read_answer(&mut apperian).await;
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(out.contains(r#"{"error":{"code":408001"#), "in the Apperian envelope: {out}");
+}
+
+/// `curl` (the client most people try an API with), sending `body` from a file when given: its status
+/// code with HTTP version, and the answer's body.
+fn curl(app: &TestApp, args: &[&str], body: Option<&[u8]>) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("body"), dir.path().join("answer"));
+    let mut cmd = std::process::Command::new("curl");
+    if let Some(body) = body {
+        std::fs::write(&input, body).unwrap();
+        cmd.args(["--data-binary", &format!("@{}", input.display())]);
+    }
+    let port = app.server.addr.port();
+    let out = cmd
+        .args(["-sS", "--cacert", app.server.cert_path.as_ref().unwrap().to_str().unwrap()])
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1"), "-o", output.to_str().unwrap()])
+        .args(["-w", "%{http_code} %{http_version}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let status = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "curl {args:?} failed: {status} {}", String::from_utf8_lossy(&out.stderr));
+    (status, std::fs::read_to_string(&output).unwrap_or_default())
+}
+
+/// An oversized body gets its 413 in the dialect's envelope over HTTP/1.1 and HTTP/2 (read and dropped
+/// up to 64 MiB), whether its length is announced or not, and the connection serves the next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_get_their_413_on_http1_and_http2() {
+    let app = TestApp::spawn().await;
+    let (org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let ds = json!({"name": "Teams", "type": "LOOKUP", "autoId": "k", "labelId": "k",
+        "properties": [{"key": "k", "type": "text", "isRequired": true}]});
+    let r = app.request(Method::POST, "/api/v1/ACME/datasets").bearer_auth(&token).json(&ds).send().await.unwrap();
+    let id = r.json::<Value>().await.unwrap()["datasetId"].as_str().unwrap().to_string();
+    let big = format!(
+        "[{}]",
+        vec![r#"{"_action":"create","k":"0123456789012345678901234567890123456789"}"#; 120_000].join(",")
+    );
+    assert!(big.len() > 7_000_000);
+    let url = format!("{}/api/v1/ACME/datasets/{id}/items?autoId=true", app.url);
+    let bearer = format!("Authorization: Bearer {token}");
+    let json_type = "Content-Type: application/json";
+    for (protocol, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        for expect in ["Expect: 100-continue", "Expect:"] {
+            let args = [protocol, "-X", "PUT", "-H", &bearer, "-H", json_type, "-H", expect, &url];
+            let (status, body) = tokio::task::block_in_place(|| curl(&app, &args, Some(big.as_bytes())));
+            assert_eq!(status, format!("413 {version}"), "{protocol} {expect}: {body}");
+            assert!(body.contains(r#""code":"413001""#), "{protocol} {expect}: {body}");
+        }
+        let cert = vec![7u8; 2_500_000];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("push.p12"), &cert).unwrap();
+        let file = format!("push_cert_file=@{}", dir.path().join("push.p12").display());
+        let token_header = format!("X-TOKEN: {token}");
+        let org_url = format!("{}/v3/organizations/{}", app.url, org.org_id);
+        let args = [
+            protocol,
+            "-X",
+            "PUT",
+            "-H",
+            &token_header,
+            "-F",
+            r#"data={"support_email": "s@acme.test"}"#,
+            "-F",
+            &file,
+            &org_url,
+        ];
+        let (status, body) = tokio::task::block_in_place(|| curl(&app, &args, None));
+        assert_eq!(status, format!("413 {version}"), "{protocol} multipart: {body}");
+        assert!(body.contains(r#"{"error":{"code":413001"#), "{protocol} multipart: {body}");
+    }
+    for (client, version) in [(&app.client_h1, reqwest::Version::HTTP_11), (&app.client, reqwest::Version::HTTP_2)] {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            big.as_bytes().chunks(65536).map(|c| Ok(c.to_vec())).collect();
+        let streamed = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        let r = client.put(&url).bearer_auth(&token).header("content-type", "application/json").body(streamed);
+        let r = r.send().await.unwrap_or_else(|e| panic!("{version:?}: the 413 reaches the client: {e:?}"));
+        assert_eq!(r.version(), version);
+        let (s, c, _) = orgvue_error(r).await;
+        assert_eq!((s, c.as_str()), (413, "413001"), "{version:?}, length not announced");
+        let r = client.get(format!("{}/api/v1/ACME/datasets", app.url)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{version:?}: the client goes on");
+    }
+    assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 0);
+}

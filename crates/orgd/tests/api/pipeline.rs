@@ -361,3 +361,34 @@ async fn an_org_tree_nobody_uses_is_not_loaded_again() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(cache.org_tree_age().unwrap() >= TTL, "an idle server leaves an expired tree alone");
 }
+
+/// An org, user and token made elsewhere (the CLI, another node) are usable at once: a tenant the
+/// cached org tree does not know is looked up again before 404 is answered.
+#[tokio::test]
+async fn an_org_made_elsewhere_is_found_at_once_not_404() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    for round in 0..20 {
+        assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &token).await.status(), 200, "the tree is cached");
+        let store = app.store.as_ref();
+        let tenant = format!("FRESH{round}");
+        let input =
+            orgd_core::ops::NewOrg { tenant_id: Some(tenant.clone()), name: tenant.clone(), ..Default::default() };
+        let plan = orgd_core::model::UsagePlan::default();
+        let org = orgd_core::ops::create_org(store, input, &plan, app.now()).await.unwrap();
+        let fields = UserFields {
+            role: Some(Role::Administrator),
+            token_access: Some(true),
+            email: Some("a@fresh.test".into()),
+            ..UserFields::default()
+        };
+        let user = orgd_core::ops::create_user(store, &org, "a@fresh.test", fields, app.now()).await.unwrap();
+        let fresh = orgd_core::ops::create_api_token(store, &user, NewToken::default(), app.now()).await.unwrap().0;
+        let r = app.get_bearer(&format!("/api/v1/{tenant}/datasets"), &fresh).await;
+        assert_eq!(r.status(), 200, "round {round}: {}", r.text().await.unwrap());
+        let r = app.get("/v1/organizations/").header("X-TOKEN", &fresh).send().await.unwrap();
+        assert_eq!(r.status(), 200, "round {round}");
+    }
+    let (s, c, _) = orgvue_error(app.get_bearer("/api/v1/NOSUCH/datasets", &token).await).await;
+    assert_eq!((s, c.as_str()), (404, "40401"), "a tenant that does not exist is still 404");
+}
