@@ -6,7 +6,7 @@ use crate::server::Bench;
 use crate::Settings;
 use anyhow::{anyhow, bail};
 use futures_util::StreamExt;
-use orgd_core::data::actions::Change;
+use orgd_core::data::row::Row;
 use orgd_core::data::stream::{self, Sink};
 use orgd_core::data::{new_id, ops, Item};
 use orgd_core::store::Store;
@@ -153,18 +153,21 @@ pub async fn import(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Figure>> {
 pub async fn seed_export(b: &Bench, n: usize) -> anyhow::Result<String> {
     let id = create_dataset(b, "Export").await?;
     let store = SqlStore::open(&b.database).await?;
+    let ds = store.get_dataset(&id).await?.ok_or_else(|| anyhow!("the dataset is gone"))?;
     let mut seq = 0i64;
     let step = 50_000;
     for start in (1..=n).step_by(step) {
-        let changes: Vec<Change> = (start..(start + step).min(n + 1))
+        let rows: Vec<Row> = (start..(start + step).min(n + 1))
             .map(|i| {
                 seq += 1;
                 let Value::Object(values) = person(i) else { unreachable!() };
-                Change::Insert(Item { id: new_id(), seq, created_at: 0, modified_at: 0, values })
+                Row::from_item(&ds, &Item { id: new_id(), seq, created_at: 0, modified_at: 0, values })
             })
             .collect();
-        let mut w = store.begin_write(&id).await?;
-        w.apply(&changes, seq, &ops::new_cache_key(), 0).await?;
+        let count = rows.len() as i64;
+        let mut w = store.begin_items(&ds).await?;
+        w.write(rows, Vec::new(), Vec::new()).await?;
+        w.finish(count, &ops::new_cache_key(), 0).await?;
         w.commit().await?;
     }
     store.close().await;

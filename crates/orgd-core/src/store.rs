@@ -1,8 +1,8 @@
 //! The storage port: everything the core needs from a database. `orgd-store` implements it for SQLite
 //! and PostgreSQL, and both pass the same conformance suite.
 
-use crate::data::actions::Change;
 use crate::data::jobs::{ChunkOwner, FileRecord, Job};
+use crate::data::row::{Row, Val};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
 use crate::ids::OrgId;
@@ -16,26 +16,60 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A new user, as the core hands it to the store (the store assigns `psk`).
 pub type NewUser = User;
 
-/// One dataset write in progress: a transaction that holds the dataset's write lock.
+/// How an import looks items up.
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'a> {
+    /// By `_id`.
+    Ids(&'a [String]),
+    /// By the values of these properties (indexes into the dataset's properties), one tuple per key.
+    Values {
+        /// Property indexes.
+        props: &'a [usize],
+        /// Tuples, each as long as `props`.
+        keys: &'a [Vec<Val>],
+    },
+}
+
+/// One import in progress: a transaction that holds the dataset's write lock. Every read sees the
+/// import's own earlier writes; nothing is visible to others before [`commit`](ItemWrite::commit), and
+/// dropping it without a commit leaves nothing behind.
 #[async_trait]
-pub trait DatasetWrite: Send {
-    /// Every item of the dataset, in creation order.
-    async fn items(&mut self) -> StoreResult<Vec<Item>>;
-    /// Apply the changes and the new bookkeeping.
-    async fn apply(
-        &mut self,
-        changes: &[Change],
-        item_count: i64,
-        cache_key: &str,
-        modified_at: i64,
-    ) -> StoreResult<()>;
+pub trait ItemWrite: Send {
+    /// The highest `seq` ever given in the dataset (0 when none).
+    async fn last_seq(&mut self) -> StoreResult<i64>;
+    /// Items of `ds` (the import's dataset, or a LINKS end) that `lookup` names, with all their values.
+    async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>>;
+    /// Write rows: new ones, changed ones (whole), and deletions by `seq`.
+    async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()>;
+    /// Remember that the import named these items (`implicitDelete` keeps them).
+    async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()>;
+    /// Items the import did not name, in creation order: up to `limit` with `seq > after`, as
+    /// `(seq, _id)`.
+    async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>>;
+    /// The dataset's bookkeeping after a change: item count moved by `count_delta`, a new cache key and
+    /// modification time.
+    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()>;
     /// The outcome an import job kept when it applied in an earlier attempt (its node died after that).
     async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>>;
     /// Keep an import job's outcome with the changes it applies, so it never applies twice.
     async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()>;
+    /// Store chunk `n` of the job's result with the changes.
+    async fn put_result_chunk(&mut self, job_id: &str, n: i64, data: &[u8]) -> StoreResult<()>;
     /// Make it all visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
+
+/// A consistent read of a dataset's items in creation order, a page at a time.
+#[async_trait]
+pub trait ItemScan: Send {
+    /// The next page: rows whose cells are the scanned properties, in the order asked for, and the pass
+    /// they belong to. `None` after the last row of the last pass.
+    async fn next(&mut self) -> StoreResult<Option<(usize, Vec<Row>)>>;
+}
+
+/// One item's place in its dataset's hierarchy, in creation order: `(seq, parent's seq, has a parent
+/// value)`.
+pub type TreeLink = (i64, Option<i64>, bool);
 
 /// The persistence of orgs, users, tokens and datasets.
 #[async_trait]
@@ -99,7 +133,8 @@ pub trait Store: Send + Sync + 'static {
     /// Record token uses in one batch (does not change the auth epoch).
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()>;
 
-    /// Insert a dataset; `Conflict` when its name (case-insensitive) is taken in the org.
+    /// Insert a dataset (with the place for its items); `Conflict` when its name (case-insensitive) is
+    /// taken in the org.
     async fn insert_dataset(&self, ds: &Dataset) -> StoreResult<()>;
     /// Datasets of an org (unsorted).
     async fn list_datasets(&self, org_id: &OrgId) -> StoreResult<Vec<Dataset>>;
@@ -107,12 +142,18 @@ pub trait Store: Send + Sync + 'static {
     async fn get_dataset(&self, dataset_id: &str) -> StoreResult<Option<Dataset>>;
     /// Delete a dataset with its items.
     async fn delete_dataset(&self, dataset_id: &str) -> StoreResult<bool>;
-    /// Up to `limit` items with `seq > after`, in creation order (exports read in pages).
-    async fn item_page(&self, dataset_id: &str, after: i64, limit: i64) -> StoreResult<Vec<Item>>;
+    /// Up to `limit` items with `seq > after`, in creation order.
+    async fn item_page(&self, ds: &Dataset, after: i64, limit: i64) -> StoreResult<Vec<Item>>;
     /// One item.
-    async fn get_item(&self, dataset_id: &str, item_id: &str) -> StoreResult<Option<Item>>;
-    /// Start a write: a transaction holding the dataset's write lock.
-    async fn begin_write(&self, dataset_id: &str) -> StoreResult<Box<dyn DatasetWrite>>;
+    async fn get_item(&self, ds: &Dataset, item_id: &str) -> StoreResult<Option<Item>>;
+    /// Read the given properties (indexes) of every item, `passes` times over, from one snapshot.
+    async fn scan(&self, ds: &Dataset, props: &[usize], passes: usize) -> StoreResult<Box<dyn ItemScan>>;
+    /// Every item's parent in the hierarchy, in creation order (hierarchical datasets).
+    async fn tree_links(&self, ds: &Dataset) -> StoreResult<Vec<TreeLink>>;
+    /// Make finding items by these properties (indexes) an index lookup.
+    async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()>;
+    /// Start an import: a transaction holding the dataset's write lock.
+    async fn begin_items(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>>;
 
     /// A named server secret shared by every node, created at random on first use.
     async fn secret(&self, name: &str) -> StoreResult<String>;
@@ -128,7 +169,8 @@ pub trait Store: Send + Sync + 'static {
     /// Heartbeat of a running job.
     async fn touch_job(&self, job_id: &str, now: i64) -> StoreResult<()>;
     /// Running jobs whose heartbeat is older than `before` (their node died): queue them again (dropping
-    /// their partial results) while they were taken fewer than `max_attempts` times, else fail them with
+    /// their partial results, but not the results an import kept with its changes) while they were taken
+    /// fewer than `max_attempts` times, else fail them with
     /// `errors`; returns (queued again, failed).
     async fn requeue_stale_jobs(
         &self,
@@ -137,7 +179,8 @@ pub trait Store: Send + Sync + 'static {
         max_attempts: i64,
         errors: &str,
     ) -> StoreResult<(u64, u64)>;
-    /// Give a running job back to the queue (this node is shutting down), dropping its partial result;
+    /// Give a running job back to the queue (this node is shutting down), dropping its partial result (but
+    /// not an import's kept one);
     /// the attempt does not count. False when the job was not running.
     async fn release_job(&self, job_id: &str, now: i64) -> StoreResult<bool>;
     /// Delete final jobs (with their results) that ended before `before`.

@@ -72,6 +72,8 @@ pub struct ServerConfig {
     /// How long a request body may take to arrive whole (then 408); bodies are read before the request
     /// takes a usage-plan slot.
     pub body_timeout: std::time::Duration,
+    /// The most bytes a gzip import file may unpack to (then the job fails, naming the limit).
+    pub gzip_expanded_limit: u64,
 }
 
 impl ServerConfig {
@@ -96,6 +98,7 @@ impl ServerConfig {
             journal_size: 1000,
             shared_limits: None,
             body_timeout: std::time::Duration::from_secs(30),
+            gzip_expanded_limit: orgd_core::data::source::GZIP_EXPANDED_LIMIT,
         }
     }
 }

@@ -6,12 +6,13 @@ use crate::state::AppState;
 use futures_util::StreamExt;
 use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::async_ops::{self, Location};
+use orgd_core::data::import::{self, Run};
 use orgd_core::data::jobs::{self, ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::ops;
+use orgd_core::data::source::{ChannelReader, Format, Parsed};
 use orgd_core::data::stream::{self, Sink};
 use orgd_core::error::{ApiError, ErrorCode};
 use serde_json::{json, Value};
-use std::io::Read;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -46,7 +47,7 @@ pub fn ticket(state: &AppState, job: &Job) -> Value {
 
 /// Queue again the jobs whose node stopped sending heartbeats, or fail those taken [`MAX_ATTEMPTS`] times
 /// (at start-up and every heartbeat). An import applied before its node died is not applied again
-/// (`ops::import_for_job`); an export is made again from the start.
+/// (`import::run` keeps a job's results with its changes); an export is made again from the start.
 pub async fn requeue_stale(state: &AppState) {
     let now = now_ms(state);
     let errors = json!([{"name": "InternalError", "code": "500001",
@@ -254,27 +255,29 @@ fn own_file(state: &AppState, url: &str) -> Result<Option<String>, ApiError> {
     Ok(signed.then(|| id.to_string()))
 }
 
-/// The bytes at an import location: one of our own temporary files, or an outbound GET.
-async fn fetch_source(state: &AppState, url: &str, org_id: &str) -> Result<(Vec<u8>, bool), ApiError> {
+/// The bytes at an import location, as a reader fed by a task (one of our own temporary files read from
+/// the store, or an outbound GET), its format, and the gzip limit when the bytes are gzip.
+async fn open_source(
+    state: &AppState,
+    url: &str,
+    org_id: &str,
+) -> Result<(Box<dyn std::io::Read + Send>, Format, Option<u64>), ApiError> {
+    let (tx, reader) = ChannelReader::new();
     if let Some(id) = own_file(state, url)? {
         let file = state.store.get_file(&id).await?.filter(|f| f.org_id == org_id && f.uploaded);
         let file = file.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;
-        let mut bytes = Vec::new();
-        let mut chunks =
-            std::pin::pin!(crate::signed::chunk_stream(state.store.clone(), ChunkOwner::File(file.id.clone())));
-        while let Some(c) = chunks.next().await {
-            bytes.extend_from_slice(
-                &c.map_err(|e| ApiError::new(ErrorCode::InternalError).with_message(e.to_string()))?,
-            );
-        }
-        if file.target_encoding == "gzip" {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|_| ApiError::invalid_field("importLocation", "the uploaded file is not valid gzip"))?;
-            bytes = out;
-        }
-        return Ok((bytes, file.target_type == "csv"));
+        let format = if file.target_type == "csv" { Format::Csv } else { Format::Json };
+        let gzip = (file.target_encoding == "gzip").then_some(state.config.gzip_expanded_limit);
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            let mut chunks = std::pin::pin!(crate::signed::chunk_stream(store, ChunkOwner::File(file.id.clone())));
+            while let Some(c) = chunks.next().await {
+                if tx.send(c.map(|b| b.to_vec())).await.is_err() {
+                    return;
+                }
+            }
+        });
+        return Ok((Box::new(reader), format, gzip));
     }
     let r = state
         .outbound
@@ -287,52 +290,46 @@ async fn fetch_source(state: &AppState, url: &str, org_id: &str) -> Result<(Vec<
     }
     let csv = r.headers().get("content-type").and_then(|c| c.to_str().ok()).is_some_and(|c| c.starts_with("text/csv"))
         || url.split('?').next().is_some_and(|p| p.ends_with(".csv"));
-    let mut bytes = Vec::new();
-    let mut s = r.bytes_stream();
-    while let Some(chunk) = s.next().await {
-        let chunk = chunk.map_err(|e| remote_failed(url, format!("Remote location broke off: {e}")))?;
-        if bytes.len() + chunk.len() > jobs::FILE_LIMIT {
-            return Err(ApiError::new(ErrorCode::PayloadTooLarge).with_message("The import file exceeds 256 MiB."));
+    let format = if csv { Format::Csv } else { Format::Json };
+    let clean = url.split('?').next().unwrap_or(url).to_string();
+    tokio::spawn(async move {
+        let mut s = r.bytes_stream();
+        let mut total = 0usize;
+        while let Some(chunk) = s.next().await {
+            let piece = match chunk {
+                Ok(c) if total + c.len() > jobs::FILE_LIMIT => {
+                    Err(std::io::Error::other(format!("the file at {clean} exceeds {} bytes", jobs::FILE_LIMIT)))
+                }
+                Ok(c) => {
+                    total += c.len();
+                    Ok(c.to_vec())
+                }
+                Err(e) => Err(std::io::Error::other(format!("the remote location broke off: {e}"))),
+            };
+            let failed = piece.is_err();
+            if tx.send(piece).await.is_err() || failed {
+                return;
+            }
         }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok((bytes, csv))
+    });
+    Ok((Box::new(reader), format, None))
 }
 
 async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
     let ds =
         state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
-    let params: Vec<(String, String)> = serde_json::from_value(job.request["params"].clone()).unwrap_or_default();
+    let stored =
+        |what: &str| ApiError::new(ErrorCode::InternalError).with_message(format!("The job's {what} is unreadable."));
+    let params: Vec<(String, String)> =
+        serde_json::from_value(job.request["params"].clone()).map_err(|_| stored("query parameters"))?;
     let opts = ops::import_options(&ds, &params)?;
-    let url = job.request["body"]["importLocation"]["url"].as_str().unwrap_or_default().to_string();
-    let (bytes, is_csv) = fetch_source(state, &url, &job.org_id).await?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ApiError::invalid_field("importLocation", "the file is not UTF-8 text"))?;
-    let actions = if is_csv {
-        orgd_core::data::csv_actions::parse(&text)?
-    } else {
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(a)) => a,
-            Ok(_) => {
-                return Err(ApiError::invalid_field(
-                    "importLocation",
-                    "the file must hold a JSON array of item actions",
-                ))
-            }
-            Err(_) => {
-                return Err(
-                    ApiError::new(ErrorCode::RequestBodyNotJson).with_message("The import file is not valid JSON.")
-                )
-            }
-        }
-    };
-    let outcome = ops::import_for_job(state.store.as_ref(), &ds, &actions, &opts, now_ms(state), &job.id).await?;
-    let body = Value::Array(outcome.results).to_string();
+    let url = job.request["body"]["importLocation"]["url"].as_str().ok_or_else(|| stored("import location"))?;
+    let (reader, format, gzip) = open_source(state, url, &job.org_id).await?;
+    let mut source = Parsed::spawn(reader, format, gzip, &ds);
+    let run = Run { now_ms: now_ms(state), cache_key: ops::new_cache_key(), job: Some(&job.id) };
+    import::run(state.store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await?;
     let owner = ChunkOwner::Job(job.id.clone());
     let ct = "application/json; charset=UTF-8".to_string();
-    for (n, chunk) in body.as_bytes().chunks(stream::CHUNK).enumerate() {
-        state.store.put_chunk(&owner, n as i64, chunk).await?;
-    }
     match location_of(job.request["body"].get("resultLocation")) {
         Some(loc) => {
             deliver(state, &owner, &loc, &ct).await?;

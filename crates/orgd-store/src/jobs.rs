@@ -171,7 +171,8 @@ impl SqlStore {
     ) -> StoreResult<(u64, u64)> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(
-            "DELETE FROM job_chunks WHERE job_id IN (SELECT job_id FROM jobs WHERE status = 'running' AND modified_at < $1)",
+            "DELETE FROM job_chunks WHERE job_id IN (SELECT job_id FROM jobs WHERE status = 'running' AND modified_at < $1) \
+             AND job_id NOT IN (SELECT job_id FROM job_outcomes)",
         )
         .bind(before)
         .execute(&mut *tx)
@@ -203,7 +204,11 @@ impl SqlStore {
 
     pub(crate) async fn release_job_impl(&self, id: &str, now: i64) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
-        sqlx::query("DELETE FROM job_chunks WHERE job_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM job_chunks WHERE job_id = $1 AND job_id NOT IN (SELECT job_id FROM job_outcomes)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let done = sqlx::query(
             "UPDATE jobs SET status = 'created', modified_at = $2, attempts = attempts - 1 \
              WHERE job_id = $1 AND status = 'running'",

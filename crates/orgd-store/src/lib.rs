@@ -3,6 +3,7 @@
 //! engines share; only the migrations differ.
 
 mod datasets;
+mod items;
 mod jobs;
 mod rows;
 pub mod testing;
@@ -14,7 +15,7 @@ use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
 use orgd_core::ids::OrgId;
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
-use orgd_core::store::{DatasetWrite, Store, StoreResult};
+use orgd_core::store::{ItemScan, ItemWrite, Store, StoreResult, TreeLink};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub enum Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    items: items::Items,
 }
 
 /// Map a driver error to the core's store error.
@@ -87,7 +89,7 @@ impl SqlStore {
         let opts = match backend {
             Backend::Sqlite => opts.max_connections(8).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON;")
                         .await?;
                     Ok(())
                 })
@@ -100,7 +102,23 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        Ok(SqlStore { pool, backend })
+        let items = match backend {
+            Backend::Sqlite => {
+                let file = url.trim_start_matches("sqlite://");
+                let path = std::path::PathBuf::from(file.split('?').next().unwrap_or(file));
+                let at = path.clone();
+                tokio::task::spawn_blocking(move || items::upgrade::sqlite(&at))
+                    .await
+                    .map_err(|e| StoreError::Other(format!("the upgrade stopped: {e}")))??;
+                items::Items::Lite(items::lite::Lite::new(path))
+            }
+            Backend::Postgres => {
+                let pg = items::pg::Pg::connect(&url).await?;
+                items::upgrade::postgres(pg.pool()).await?;
+                items::Items::Pg(pg)
+            }
+        };
+        Ok(SqlStore { pool, backend, items })
     }
 
     /// The engine.
@@ -113,8 +131,9 @@ impl SqlStore {
         &self.pool
     }
 
-    /// Close the pool.
+    /// Close the pools.
     pub async fn close(&self) {
+        self.items.close().await;
         self.pool.close().await;
     }
 }
@@ -234,6 +253,7 @@ impl Store for SqlStore {
         if children.0 > 0 {
             return Err(StoreError::Conflict("the org still has child orgs; delete them first".into()));
         }
+        datasets::drop_item_tables(&mut tx, "WHERE org_id = $1", Some(org_id.as_str())).await?;
         sqlx::query("DELETE FROM tokens WHERE user_psk IN (SELECT psk FROM users WHERE org_id = $1)")
             .bind(org_id.as_str())
             .execute(&mut *tx)
@@ -489,22 +509,14 @@ impl Store for SqlStore {
 
     async fn wipe(&self) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        for table in [
-            "file_chunks",
-            "files",
-            "job_chunks",
-            "job_outcomes",
-            "jobs",
-            "items",
-            "datasets",
-            "tokens",
-            "users",
-            "orgs",
-        ] {
+        datasets::drop_item_tables(&mut tx, "", None).await?;
+        for table in
+            ["file_chunks", "files", "job_chunks", "job_outcomes", "jobs", "datasets", "tokens", "users", "orgs"]
+        {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(map_err)?;
         }
         let restart = match self.backend {
-            Backend::Sqlite => "DELETE FROM sqlite_sequence WHERE name IN ('users', 'items')",
+            Backend::Sqlite => "DELETE FROM sqlite_sequence WHERE name = 'users'",
             Backend::Postgres => "SELECT setval(pg_get_serial_sequence('users', 'psk'), 1, false)",
         };
         sqlx::query(restart).execute(&mut *tx).await.map_err(map_err)?;
@@ -570,16 +582,28 @@ impl Store for SqlStore {
         self.delete_dataset_impl(dataset_id).await
     }
 
-    async fn item_page(&self, dataset_id: &str, after: i64, limit: i64) -> StoreResult<Vec<Item>> {
-        self.item_page_impl(dataset_id, after, limit).await
+    async fn item_page(&self, ds: &Dataset, after: i64, limit: i64) -> StoreResult<Vec<Item>> {
+        self.items.item_page(ds, after, limit).await
     }
 
-    async fn get_item(&self, dataset_id: &str, item_id: &str) -> StoreResult<Option<Item>> {
-        self.get_item_impl(dataset_id, item_id).await
+    async fn get_item(&self, ds: &Dataset, item_id: &str) -> StoreResult<Option<Item>> {
+        self.items.get_item(ds, item_id).await
     }
 
-    async fn begin_write(&self, dataset_id: &str) -> StoreResult<Box<dyn DatasetWrite>> {
-        self.begin_write_impl(dataset_id).await
+    async fn scan(&self, ds: &Dataset, props: &[usize], passes: usize) -> StoreResult<Box<dyn ItemScan>> {
+        self.items.scan(ds, props, passes).await
+    }
+
+    async fn tree_links(&self, ds: &Dataset) -> StoreResult<Vec<TreeLink>> {
+        self.items.tree_links(ds).await
+    }
+
+    async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
+        self.items.index_items(ds, props).await
+    }
+
+    async fn begin_items(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>> {
+        self.items.begin(ds).await
     }
 
     async fn secret(&self, name: &str) -> StoreResult<String> {

@@ -1,13 +1,13 @@
 //! The store conformance suite: the same checks against SQLite and PostgreSQL.
 
 use orgd_core::clock::parse_date_or_datetime;
-use orgd_core::data::actions::Change;
 use orgd_core::data::jobs::{ChunkOwner, Job, JobKind, JobStatus};
-use orgd_core::data::{Dataset, Item};
+use orgd_core::data::row::{Row, Val};
+use orgd_core::data::Dataset;
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
-use orgd_core::store::Store;
+use orgd_core::store::{Lookup, Store};
 use orgd_core::{settings, token, StoreError};
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use orgd_store::SqlStore;
@@ -168,15 +168,21 @@ async fn root_again(store: &dyn Store) -> Org {
     o
 }
 
-fn item(id: &str, seq: i64, name: &str) -> Item {
-    let mut values = serde_json::Map::new();
-    values.insert("name".into(), serde_json::json!(name));
-    Item { id: id.into(), seq, created_at: 1, modified_at: 2, values }
+fn row(id: &str, seq: i64, name: &str, grade: Option<f64>, active: Option<bool>) -> Row {
+    Row {
+        id: id.into(),
+        seq,
+        created_at: 1,
+        modified_at: 2,
+        cells: vec![Some(Val::Text(name.into())), grade.map(Val::Number), active.map(Val::Bool), None],
+    }
 }
 
 async fn datasets(store: &dyn Store, o: &Org) {
     let def = serde_json::json!({"name": "People", "type": "PEOPLE", "autoId": "name", "labelId": "name",
-        "properties": [{"key": "name", "type": "text", "isRequired": true}]});
+        "treeId": "name", "treeParentId": "boss",
+        "properties": [{"key": "name", "type": "text", "isRequired": true}, {"key": "grade", "type": "number"},
+            {"key": "active", "type": "boolean"}, {"key": "boss", "type": "text"}]});
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
     let ds = Dataset {
         id: orgd_core::data::new_id(),
@@ -185,8 +191,8 @@ async fn datasets(store: &dyn Store, o: &Org) {
         ty: n.ty,
         auto_id: n.auto_id,
         label_id: n.label_id,
-        tree_id: None,
-        tree_parent_id: None,
+        tree_id: n.tree_id,
+        tree_parent_id: n.tree_parent_id,
         tags: vec!["t".into()],
         properties: n.properties,
         from_dataset: None,
@@ -203,32 +209,87 @@ async fn datasets(store: &dyn Store, o: &Org) {
     assert_eq!(store.list_datasets(&o.org_id).await.unwrap().len(), 1);
 
     // A write that is not committed leaves nothing behind.
-    let mut w = store.begin_write(&ds.id).await.unwrap();
-    w.apply(&[Change::Insert(item("A", 1, "a"))], 1, "k1", 20).await.unwrap();
+    let mut w = store.begin_items(&ds).await.unwrap();
+    w.write(vec![row("A", 1, "a", None, None)], vec![], vec![]).await.unwrap();
+    w.finish(1, "k1", 20).await.unwrap();
     drop(w);
-    assert!(store.item_page(&ds.id, 0, 10).await.unwrap().is_empty());
+    assert!(store.item_page(&ds, 0, 10).await.unwrap().is_empty());
     assert_eq!(store.get_dataset(&ds.id).await.unwrap().unwrap().cache_key, "k0");
 
-    let mut w = store.begin_write(&ds.id).await.unwrap();
-    assert!(w.items().await.unwrap().is_empty());
-    let inserts: Vec<Change> = (1..=5).map(|i| Change::Insert(item(&format!("I{i}"), i, &format!("n{i}")))).collect();
-    w.apply(&inserts, 5, "k2", 30).await.unwrap();
+    store.index_items(&ds, &[1, 2]).await.unwrap();
+    store.index_items(&ds, &[1, 2]).await.expect("asking again is fine");
+    let mut w = store.begin_items(&ds).await.unwrap();
+    assert_eq!(w.last_seq().await.unwrap(), 0);
+    let mut rows: Vec<Row> =
+        (1..=5).map(|i| row(&format!("I{i}"), i, &format!("n{i}"), Some(i as f64 * 1.5), Some(i % 2 == 0))).collect();
+    rows[1].cells[3] = Some(Val::Text("n1".into()));
+    rows[2].cells[0] = Some(Val::Text("tab\there \\ new\nline é".into()));
+    w.write(rows.clone(), vec![], vec![]).await.unwrap();
+    assert_eq!(w.last_seq().await.unwrap(), 5, "the import sees its own writes");
+    let found = w.find(&ds, Lookup::Ids(&["I2".into(), "I9".into()])).await.unwrap();
+    assert_eq!(found, vec![rows[1].clone()], "all values come back typed");
+    let keys = vec![
+        vec![Val::Text("n4".into())],
+        vec![Val::Text("tab\there \\ new\nline é".into())],
+        vec![Val::Text("zz".into())],
+    ];
+    let mut found = w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap();
+    found.sort_by_key(|r| r.seq);
+    assert_eq!(found.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
+    let tuple = vec![vec![Val::Number(6.0), Val::Bool(true)], vec![Val::Number(6.0), Val::Bool(false)]];
+    let found = w.find(&ds, Lookup::Values { props: &[1, 2], keys: &tuple }).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["I4"], "a tuple matches every column");
+    w.finish(5, "k2", 30).await.unwrap();
     w.commit().await.unwrap();
-    let mut w = store.begin_write(&ds.id).await.unwrap();
-    assert_eq!(w.items().await.unwrap().len(), 5);
-    w.apply(&[Change::Update(item("I2", 2, "changed")), Change::Delete("I3".into())], 4, "k3", 40).await.unwrap();
+
+    let mut w = store.begin_items(&ds).await.unwrap();
+    let mut changed = rows[1].clone();
+    changed.cells = vec![Some(Val::Text("changed".into())), None, None, None];
+    changed.modified_at = 40;
+    w.write(vec![], vec![changed.clone()], vec![3]).await.unwrap();
+    w.mark_seen(vec![1, 2]).await.unwrap();
+    w.mark_seen(vec![2, 5]).await.unwrap();
+    assert_eq!(w.unseen(0, 10).await.unwrap(), vec![(4, "I4".to_string())], "deleted items are not listed");
+    assert!(w.unseen(4, 10).await.unwrap().is_empty());
+    w.finish(-1, "k3", 40).await.unwrap();
     w.commit().await.unwrap();
-    let page = store.item_page(&ds.id, 0, 2).await.unwrap();
+    let page = store.item_page(&ds, 0, 2).await.unwrap();
     assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["I1", "I2"]);
-    assert_eq!(page[1].values["name"], "changed");
-    let rest = store.item_page(&ds.id, 2, 10).await.unwrap();
+    assert_eq!(page[1].values, changed.to_item(&ds).values);
+    assert_eq!(page[0].values["grade"], 1.5);
+    assert_eq!(page[0].values["active"], false);
+    let rest = store.item_page(&ds, 2, 10).await.unwrap();
     assert_eq!(rest.iter().map(|i| i.seq).collect::<Vec<_>>(), [4, 5]);
-    assert_eq!(store.get_item(&ds.id, "I4").await.unwrap().unwrap().values["name"], "n4");
-    assert!(store.get_item(&ds.id, "I3").await.unwrap().is_none());
+    assert_eq!(store.get_item(&ds, "I4").await.unwrap().unwrap().values["name"], "n4");
+    assert!(store.get_item(&ds, "I3").await.unwrap().is_none());
     let after = store.get_dataset(&ds.id).await.unwrap().unwrap();
     assert_eq!((after.item_count, after.cache_key.as_str(), after.modified_at), (4, "k3", 40));
+    let mut w = store.begin_items(&ds).await.unwrap();
+    assert!(w.unseen(0, 10).await.unwrap().len() == 4, "what an earlier import marked is forgotten");
+    drop(w);
+
+    // A scan reads one snapshot, every pass alike, whatever commits meanwhile.
+    let mut scan = store.scan(&ds, &[3, 0], 2).await.unwrap();
+    let mut w = store.begin_items(&ds).await.unwrap();
+    w.write(vec![row("I6", 6, "n6", None, None)], vec![], vec![]).await.unwrap();
+    w.commit().await.unwrap();
+    let mut seen = Vec::new();
+    while let Some((pass, rows)) = scan.next().await.unwrap() {
+        for r in rows {
+            seen.push((pass, r.seq, r.cells.clone()));
+        }
+    }
+    assert_eq!(seen.len(), 8, "4 items twice, not the one added meanwhile: {seen:?}");
+    assert_eq!(seen[1], (0, 2, vec![None, Some(Val::Text("changed".into()))]), "cells in the order asked for");
+    assert_eq!(seen[4].0, 1);
+    let links = store.tree_links(&ds).await.unwrap();
+    assert_eq!(links, vec![(1, None, false), (2, None, false), (4, None, false), (5, None, false), (6, None, false)]);
+
     assert!(store.delete_dataset(&ds.id).await.unwrap());
-    assert!(store.item_page(&ds.id, 0, 10).await.unwrap().is_empty());
+    assert!(store.get_dataset(&ds.id).await.unwrap().is_none());
+    store.insert_dataset(&ds).await.unwrap();
+    assert!(store.item_page(&ds, 0, 10).await.unwrap().is_empty(), "a dataset made again starts empty");
+    assert!(store.delete_dataset(&ds.id).await.unwrap());
 }
 
 #[tokio::test]
@@ -399,19 +460,22 @@ async fn job_queue(store: &dyn Store) {
         modified_at: 10,
     };
     store.insert_dataset(&ds).await.unwrap();
-    let mut w = store.begin_write(&ds.id).await.unwrap();
+    let mut w = store.begin_items(&ds).await.unwrap();
     w.keep_job_outcome("J1", "[1]").await.unwrap();
+    w.put_result_chunk("J1", 0, b"[1]").await.unwrap();
     drop(w);
-    let mut w = store.begin_write(&ds.id).await.unwrap();
+    let mut w = store.begin_items(&ds).await.unwrap();
     assert_eq!(w.job_outcome("J1").await.unwrap(), None, "a rolled-back outcome is not kept");
-    w.keep_job_outcome("J1", r#"[{"_action":"create"}]"#).await.unwrap();
+    w.keep_job_outcome("J1", r#"{"chunks":1}"#).await.unwrap();
+    w.put_result_chunk("J1", 0, b"[kept]").await.unwrap();
     w.commit().await.unwrap();
-    let mut w = store.begin_write(&ds.id).await.unwrap();
-    assert_eq!(w.job_outcome("J1").await.unwrap().as_deref(), Some(r#"[{"_action":"create"}]"#));
+    let mut w = store.begin_items(&ds).await.unwrap();
+    assert_eq!(w.job_outcome("J1").await.unwrap().as_deref(), Some(r#"{"chunks":1}"#));
     drop(w);
+    assert_eq!(store.chunks(&ChunkOwner::Job("J1".into()), 0, 5).await.unwrap(), vec![(0, b"[kept]".to_vec())]);
     store.purge_jobs(601).await.unwrap();
     assert!(store.get_job("J1").await.unwrap().is_none());
-    let mut w = store.begin_write(&ds.id).await.unwrap();
+    let mut w = store.begin_items(&ds).await.unwrap();
     assert_eq!(w.job_outcome("J1").await.unwrap(), None, "purged with its job");
 }
 

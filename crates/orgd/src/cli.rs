@@ -364,9 +364,10 @@ pub enum DatasetCommand {
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
         tenant: String,
     },
-    /// Import item actions from a JSON array or CSV file, in one transaction (all or nothing).
+    /// Import item actions from a JSON array or CSV file (optionally gzip), streamed, in one transaction
+    /// (all or nothing).
     #[command(
-        after_help = "Example:\n  orgd admin dataset import --tenant ACME --dataset ID --file items.json --auto-id\n  orgd admin dataset import --tenant ACME --dataset ID --file items.csv --id-key \"First Name\" --id-key \"Last Name\" --date-format DD/MM/YYYY\n\nCSV files have a header row of property keys including _action; an empty cell leaves the key out."
+        after_help = "Example:\n  orgd admin dataset import --tenant ACME --dataset ID --file items.json --auto-id\n  orgd admin dataset import --tenant ACME --dataset ID --file items.csv --id-key \"First Name\" --id-key \"Last Name\" --date-format DD/MM/YYYY\n  orgd admin dataset import --tenant ACME --dataset ID --file people.csv.gz --auto-id --implicit-delete\n\nCSV files have a header row of property keys including _action; an empty cell leaves the key out.\nA file ending in .gz is unpacked on the way. The file is read as it is applied, so memory stays flat\nwhatever its size; a progress bar shows rows per second on a terminal."
     )]
     Import {
         /// The org, by tenant id or org id.
@@ -375,7 +376,7 @@ pub enum DatasetCommand {
         /// The dataset id.
         #[arg(long, value_name = "ID")]
         dataset: String,
-        /// items.json (an array of actions) or items.csv.
+        /// items.json (an array of actions) or items.csv, optionally gzip (items.csv.gz).
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
         /// Identify items by the dataset's autoId property.

@@ -5,12 +5,16 @@ use crate::cli::DatasetCommand;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use orgd_core::clock::to_millis;
+use orgd_core::data::import::{self, Run};
 use orgd_core::data::ops;
+use orgd_core::data::source::{Format, Parsed};
 use orgd_core::data::stream::{self, Sink};
 use orgd_core::store::Store;
 use orgd_store::SqlStore;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Run a dataset command.
@@ -60,54 +64,72 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
                 params.push(("onActionValidationFailure".into(), "skip".into()));
             }
             let opts = ops::import_options(&ds, &params).map_err(fail)?;
-            let bar = spinner(&format!("reading {}", file.display()));
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let is_csv = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-            let actions: Vec<Value> = if is_csv {
-                orgd_core::data::csv_actions::parse(&text).map_err(fail)?
-            } else {
-                match serde_json::from_str::<Value>(&text) {
-                    Ok(Value::Array(a)) => a,
-                    Ok(_) => anyhow::bail!("{} must hold a JSON array of item actions", file.display()),
-                    Err(e) => anyhow::bail!("{} is not valid JSON: {e}", file.display()),
-                }
+            let name = file.to_string_lossy().to_ascii_lowercase();
+            let gzip = name.ends_with(".gz");
+            let format = if name.trim_end_matches(".gz").ends_with(".csv") { Format::Csv } else { Format::Json };
+            let opened = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
+            let read = Arc::new(AtomicU64::new(0));
+            let counted = Counted { inner: opened, read: read.clone() };
+            let gzip_limit = gzip.then_some(orgd_core::data::source::GZIP_EXPANDED_LIMIT);
+            let mut source = Parsed::spawn(Box::new(counted), format, gzip_limit, &ds);
+            let bar = import_bar(size);
+            let started = std::time::Instant::now();
+            let run = Run { now_ms: to_millis(now), cache_key: ops::new_cache_key(), job: None };
+            let (b2, r2) = (bar.clone(), read.clone());
+            let mut progress = move |rows: u64| {
+                b2.set_position(r2.load(Ordering::Relaxed));
+                let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
+                b2.set_message(format!("{rows} rows, {rate:.0} rows/s"));
             };
-            bar.set_message(format!("applying {} actions in one transaction", actions.len()));
-            let result = ops::import(store, &ds, &actions, &opts, to_millis(now)).await;
+            let result = import::run(store, &ds, &mut source, &opts, run, &mut progress).await;
             bar.finish_and_clear();
-            let outcome = match result {
+            let mut outcome = match result {
                 Ok(o) => o,
                 Err(e) if !e.listed.is_empty() => {
-                    for err in e.listed.iter().take(20) {
+                    let failures: Vec<&Value> = e.listed.iter().filter(|x| x.get("actionIndex").is_some()).collect();
+                    for err in failures.iter().take(20) {
+                        let at = match err.get("line") {
+                            Some(line) => format!("line {line}"),
+                            None => format!("action {}", err["actionIndex"]),
+                        };
                         eprintln!(
-                            "action {}: {} ({})",
-                            err["actionIndex"],
+                            "{at}: {} ({})",
                             err["message"].as_str().unwrap_or(""),
                             err["path"].as_str().unwrap_or("")
                         );
                     }
-                    if e.listed.len() > 20 {
-                        eprintln!("… and {} more", e.listed.len() - 20);
+                    let count = e.listed.iter().find_map(|x| x["errorCount"].as_u64()).unwrap_or(failures.len() as u64);
+                    if count > 20 {
+                        eprintln!("… and {} more", count - 20);
                     }
                     anyhow::bail!(
-                        "{} of {} actions failed; nothing was applied (use --skip-failures to apply the rest)",
-                        e.listed.len(),
-                        actions.len()
+                        "{count} action(s) failed; nothing was applied (use --skip-failures to apply the rest)"
                     );
                 }
                 Err(e) => return Err(fail(e)),
             };
-            let ok = outcome.results.iter().filter(|r| r["_status"] == "success").count();
-            let failed = outcome.results.len() - ok;
+            let ok = outcome.actions - outcome.failed;
+            let secs = started.elapsed().as_secs_f64();
             if json_out {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"succeeded": ok, "failed": failed, "results": outcome.results})
-                    )?
-                );
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                write!(
+                    out,
+                    "{{\"succeeded\":{ok},\"failed\":{},\"implicitDeletes\":{},\"seconds\":{secs:.3},\"results\":",
+                    outcome.failed, outcome.implicit_deletes
+                )?;
+                outcome.results.for_each_piece(1 << 16, |p| out.write_all(p))?;
+                writeln!(out, "}}")?;
+                out.flush()?;
             } else {
-                println!("imported into {}: {ok} succeeded, {failed} failed", ds.name);
+                println!(
+                    "imported into {}: {ok} succeeded, {} failed, {} deleted as not named ({:.1} s, {:.0} rows/s)",
+                    ds.name,
+                    outcome.failed,
+                    outcome.implicit_deletes,
+                    secs,
+                    outcome.actions as f64 / secs.max(0.001)
+                );
             }
         }
         DatasetCommand::Export { tenant, dataset, format, unix, generated, output } => {
@@ -146,14 +168,29 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
     Ok(())
 }
 
-fn spinner(msg: &str) -> ProgressBar {
+/// A progress bar over the bytes of the file, with rows per second (hidden when stderr is no terminal).
+fn import_bar(size: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let b = ProgressBar::new_spinner();
-    b.set_message(msg.to_string());
-    b.enable_steady_tick(std::time::Duration::from_millis(120));
+    let b = ProgressBar::new(size);
+    b.set_style(ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} eta {eta}").expect("template"));
+    b.enable_steady_tick(std::time::Duration::from_millis(200));
     b
+}
+
+/// A file whose bytes read so far are counted (for the progress bar).
+struct Counted {
+    inner: std::fs::File,
+    read: Arc<AtomicU64>,
+}
+
+impl std::io::Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 struct WriteSink(Box<dyn Write + Send>);

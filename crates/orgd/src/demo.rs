@@ -93,7 +93,7 @@ async fn seed_datasets(store: &SqlStore, org: &orgd_core::model::Org) -> anyhow:
         identify: Some(orgd_core::data::actions::Identify::AutoId),
         ..Default::default()
     };
-    data::import(store, &people, &actions, &auto, now).await.map_err(fail)?;
+    data::import(store, &people, actions, &auto, now).await.map_err(fail)?;
     let positions = data::create(
         store,
         &org.org_id,
@@ -111,7 +111,7 @@ async fn seed_datasets(store: &SqlStore, org: &orgd_core::model::Org) -> anyhow:
             "Department": DEPARTMENTS[i as usize % DEPARTMENTS.len()]})
         })
         .collect();
-    data::import(store, &positions, &actions, &auto, now).await.map_err(fail)?;
+    data::import(store, &positions, actions, &auto, now).await.map_err(fail)?;
     let links = data::create(
         store,
         &org.org_id,
@@ -124,7 +124,7 @@ async fn seed_datasets(store: &SqlStore, org: &orgd_core::model::Org) -> anyhow:
     let actions: Vec<serde_json::Value> = (1..=200u32)
         .map(|i| json!({"_action": "create", "from_id": i, "to_id": format!("P{i:04}"), "Since": "2024-01-01"}))
         .collect();
-    data::import(store, &links, &actions, &Default::default(), now).await.map_err(fail)?;
+    data::import(store, &links, actions, &Default::default(), now).await.map_err(fail)?;
     Ok(())
 }
 

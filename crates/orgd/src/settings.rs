@@ -141,6 +141,7 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<t
             .or(file.body_timeout_seconds)
             .map(|s| std::time::Duration::from_secs(s.max(1)))
             .unwrap_or(defaults.body_timeout),
+        gzip_expanded_limit: defaults.gzip_expanded_limit,
     };
     Ok((config, temp))
 }

@@ -1,11 +1,14 @@
-//! Item actions (orgvue-dialect §6): identification, value coercion, the seven actions, implicit
-//! deletion, and the per-action results. Pure: works on the dataset's items in memory and returns the
-//! changes to write, so one transaction can apply them or none.
+//! Item actions (orgvue-dialect §6): identification, value coercion, the seven actions and the
+//! per-action results. Pure: a batch of actions is [prepared](prepare) (parsed and coerced), tells which
+//! items it [needs](Needs), and is [applied](apply_batch) to a working set that holds exactly those items
+//! (the store finds them by index), returning the rows to write. An import runs batch after batch in one
+//! transaction, so memory follows the batch, never the dataset.
 
-use super::values::{coerce, DateFormat};
-use super::{new_id, Dataset, DatasetType, Item, PropertyType};
+use super::row::{write_json_string, Row, Val};
+use super::values::{coerce_raw, DateFormat, Raw};
+use super::{new_id, Dataset, DatasetType, PropertyType};
 use crate::error::ErrorCode;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
 /// How actions identify items.
@@ -41,39 +44,59 @@ pub struct Options {
     pub derived_ids: Option<String>,
 }
 
-/// One write to make.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// A new item.
-    Insert(Item),
-    /// A changed item.
-    Update(Item),
-    /// A deleted item id.
-    Delete(String),
+impl Options {
+    /// The identification mode for a dataset.
+    pub fn identify_for(&self, ds: &Dataset) -> Identify {
+        match (&self.identify, ds.ty) {
+            (_, DatasetType::Links) => Identify::Link,
+            (Some(i), _) => i.clone(),
+            (None, _) => Identify::Id,
+        }
+    }
 }
 
-/// What an import produced.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// One result per action, then the implicit deletions (the 200 body).
-    pub results: Vec<Value>,
-    /// Every failing action's error object (the 400 body in `fail` mode).
-    pub errors: Vec<Value>,
-    /// The writes (empty when `fail` mode found a failure).
-    pub changes: Vec<Change>,
-}
-
+/// The actions, as `_action` names them.
 const ACTIONS: &[&str] = &["create", "update", "replace", "delete", "noop", "createOrUpdate", "createOrReplace"];
 
-fn key_of(v: &Value) -> String {
-    v.to_string()
+/// One action as it arrived: a JSON value (any value; non-objects fail) or a CSV record.
+#[derive(Debug, Clone)]
+pub enum RawAction {
+    /// From a JSON array.
+    Json(Value),
+    /// From a CSV file: `(key, cell)` pairs of the non-empty cells, and the record's line.
+    Csv {
+        /// Keys with their cells.
+        fields: Vec<(std::sync::Arc<str>, String)>,
+        /// The line the record starts on (the header is line 1).
+        line: u64,
+    },
 }
 
-struct Failure {
-    code: ErrorCode,
-    path: String,
-    reason: &'static str,
-    message: String,
+impl RawAction {
+    /// The CSV line of the action, when it came from a CSV file.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            RawAction::Csv { line, .. } => Some(*line),
+            RawAction::Json(_) => None,
+        }
+    }
+}
+
+/// Why one action failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// 400802 or 409001.
+    pub code: ErrorCode,
+    /// `[i]` or `[i].key`.
+    pub path: String,
+    /// One of the §6.4 reasons.
+    pub reason: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// The action's index.
+    pub index: usize,
+    /// The CSV line, for actions from a CSV file.
+    pub line: Option<u64>,
 }
 
 fn fail(i: usize, key: Option<&str>, reason: &'static str, message: impl Into<String>) -> Failure {
@@ -86,250 +109,240 @@ fn fail(i: usize, key: Option<&str>, reason: &'static str, message: impl Into<St
         Some(k) => format!("[{i}].{k}"),
         None => format!("[{i}]"),
     };
-    Failure { code, path, reason, message: message.into() }
+    Failure { code, path, reason, message: message.into(), index: i, line: None }
 }
 
 impl Failure {
-    fn to_json(&self, i: usize) -> Value {
-        json!({"name": self.code.name(), "code": self.code.code().to_string(), "message": self.message,
-               "path": self.path, "actionIndex": i, "reason": self.reason})
+    /// The §6.4 error object.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"name": self.code.name(), "code": self.code.code().to_string(), "message": self.message,
+               "path": self.path, "actionIndex": self.index, "reason": self.reason});
+        if let Some(line) = self.line {
+            v["line"] = json!(line);
+        }
+        v
     }
 }
 
-/// The in-memory state actions work on.
-struct State<'a> {
+/// The seven actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    Noop,
+    CreateOrUpdate,
+    CreateOrReplace,
+}
+
+impl Act {
+    fn parse(s: &str) -> Option<Act> {
+        Some(match s {
+            "create" => Act::Create,
+            "update" => Act::Update,
+            "replace" => Act::Replace,
+            "delete" => Act::Delete,
+            "noop" => Act::Noop,
+            "createOrUpdate" => Act::CreateOrUpdate,
+            "createOrReplace" => Act::CreateOrReplace,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        ACTIONS[self as usize]
+    }
+
+    fn may_create(self) -> bool {
+        matches!(self, Act::Create | Act::CreateOrUpdate | Act::CreateOrReplace)
+    }
+
+    fn replaces(self) -> bool {
+        matches!(self, Act::Replace | Act::CreateOrReplace)
+    }
+}
+
+/// How a prepared action finds its item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ident {
+    /// By `_id`.
+    Id(String),
+    /// By the values of [`Keyed::props`].
+    Key(Vec<Val>),
+    /// Nothing to find: a `create`/`createOr*` without `_id` (identification by `_id`).
+    New,
+}
+
+/// The property columns an import identifies items by (autoId, idKey, or `link_id`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyed {
+    /// Property indexes.
+    pub props: Vec<usize>,
+}
+
+/// An action parsed and coerced, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    index: usize,
+    act: Act,
+    ident: Ident,
+    /// Values the identifiers put on a created or replaced item.
+    ident_values: Vec<(usize, Val)>,
+    /// Values to set (`None` = clear).
+    set: Vec<(usize, Option<Val>)>,
+    /// LINKS: the from and to values, checked against the linked datasets.
+    link_ends: Option<(Val, Val)>,
+}
+
+/// The parts of a dataset an import works with, worked out once.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
     ds: &'a Dataset,
-    items: Vec<Option<Item>>,
-    by_id: HashMap<String, usize>,
-    by_auto: HashMap<String, usize>,
-    by_tree: HashMap<String, usize>,
-    by_keys: HashMap<Vec<String>, Vec<usize>>,
-    keys: Vec<String>,
-    next_seq: i64,
+    identify: Identify,
+    keyed: Option<Keyed>,
+    /// Property index of the unique key: autoId, or `link_id` on LINKS.
+    unique: Option<usize>,
+    /// Property index of `treeId`.
+    tree: Option<usize>,
+    index_of: HashMap<&'a str, usize>,
+    opts: &'a Options,
+    /// LINKS: the types of `from_id` and `to_id` values.
+    link_types: (PropertyType, PropertyType),
 }
 
-impl<'a> State<'a> {
-    fn new(ds: &'a Dataset, items: Vec<Item>, keys: Vec<String>) -> Self {
-        let next_seq = items.iter().map(|i| i.seq).max().unwrap_or(0) + 1;
-        let mut s = State {
-            ds,
-            items: Vec::with_capacity(items.len()),
-            by_id: HashMap::new(),
-            by_auto: HashMap::new(),
-            by_tree: HashMap::new(),
-            by_keys: HashMap::new(),
-            keys,
-            next_seq,
+impl<'a> Plan<'a> {
+    /// The plan of an import into `ds`.
+    pub fn new(ds: &'a Dataset, opts: &'a Options) -> Plan<'a> {
+        let index_of: HashMap<&str, usize> =
+            ds.properties.iter().enumerate().map(|(i, p)| (p.key.as_str(), i)).collect();
+        let identify = opts.identify_for(ds);
+        let keyed = match &identify {
+            Identify::Id => None,
+            Identify::AutoId => ds.auto_id.as_deref().and_then(|k| index_of.get(k)).map(|&i| Keyed { props: vec![i] }),
+            Identify::Keys(keys) => {
+                Some(Keyed { props: keys.iter().filter_map(|k| index_of.get(k.as_str()).copied()).collect() })
+            }
+            Identify::Link => index_of.get("link_id").map(|&i| Keyed { props: vec![i] }),
         };
-        for it in items {
-            let idx = s.items.len();
-            s.items.push(Some(it));
-            s.index(idx);
-        }
-        s
-    }
-
-    fn auto_key(&self) -> Option<&str> {
-        if self.ds.ty == DatasetType::Links {
-            Some("link_id")
+        let unique = if ds.ty == DatasetType::Links {
+            index_of.get("link_id").copied()
         } else {
-            self.ds.auto_id.as_deref()
-        }
+            ds.auto_id.as_deref().and_then(|k| index_of.get(k).copied())
+        };
+        let tree = ds.tree_id.as_deref().and_then(|k| index_of.get(k).copied());
+        let ty = |k: &str| index_of.get(k).map(|&i| ds.properties[i].ty).unwrap_or(PropertyType::Text);
+        let link_types = (ty("from_id"), ty("to_id"));
+        Plan { ds, identify, keyed, unique, tree, index_of, opts, link_types }
     }
 
-    fn tuple(&self, it: &Item) -> Option<Vec<String>> {
-        self.keys.iter().map(|k| it.values.get(k).map(key_of)).collect()
+    /// The dataset.
+    pub fn dataset(&self) -> &Dataset {
+        self.ds
     }
 
-    fn index(&mut self, idx: usize) {
-        let Some(it) = self.items[idx].clone() else { return };
-        self.by_id.insert(it.id.clone(), idx);
-        if let Some(v) = self.auto_key().and_then(|k| it.values.get(k)) {
-            self.by_auto.insert(key_of(v), idx);
-        }
-        if let Some(v) = self.ds.tree_id.as_ref().and_then(|k| it.values.get(k)) {
-            self.by_tree.insert(key_of(v), idx);
-        }
-        if !self.keys.is_empty() {
-            if let Some(t) = self.tuple(&it) {
-                self.by_keys.entry(t).or_default().push(idx);
-            }
-        }
+    /// The columns items are identified by (`None`: by `_id`).
+    pub fn keyed(&self) -> Option<&Keyed> {
+        self.keyed.as_ref()
     }
 
-    fn unindex(&mut self, idx: usize) {
-        let Some(it) = self.items[idx].clone() else { return };
-        self.by_id.remove(&it.id);
-        if let Some(v) = self.auto_key().and_then(|k| it.values.get(k)) {
-            if self.by_auto.get(&key_of(v)) == Some(&idx) {
-                self.by_auto.remove(&key_of(v));
-            }
-        }
-        if let Some(v) = self.ds.tree_id.as_ref().and_then(|k| it.values.get(k)) {
-            if self.by_tree.get(&key_of(v)) == Some(&idx) {
-                self.by_tree.remove(&key_of(v));
-            }
-        }
-        if let Some(t) = self.tuple(&it) {
-            if let Some(list) = self.by_keys.get_mut(&t) {
-                list.retain(|x| *x != idx);
-            }
+    /// The property index of the unique key (autoId or `link_id`).
+    pub fn unique(&self) -> Option<usize> {
+        self.unique
+    }
+
+    /// The property index of `treeId`.
+    pub fn tree(&self) -> Option<usize> {
+        self.tree
+    }
+
+    /// The property index of a key.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        self.index_of.get(key).copied()
+    }
+
+    fn ident_keys(&self) -> Vec<&'a str> {
+        match &self.identify {
+            Identify::Id => vec![],
+            Identify::AutoId => self.ds.auto_id.as_deref().into_iter().collect(),
+            Identify::Keys(k) => k.iter().filter_map(|k| self.ds.property(k).map(|p| p.key.as_str())).collect(),
+            Identify::Link => vec!["from_id", "to_id"],
         }
     }
 }
 
-/// Link-end values that exist (the autoId values of the from and to datasets).
-#[derive(Debug, Default, Clone)]
-pub struct LinkEnds {
-    /// Type of `from_id` values.
-    pub from_type: Option<PropertyType>,
-    /// Type of `to_id` values.
-    pub to_type: Option<PropertyType>,
-    /// Existing from-side keys (`key_of` form).
-    pub from: HashSet<String>,
-    /// Existing to-side keys.
-    pub to: HashSet<String>,
+/// The `link_id` text of a link: the JSON text of `[from_id, to_id]`.
+pub fn link_id(from: &Val, to: &Val) -> String {
+    let mut s = String::from("[");
+    from.write_json(&mut s);
+    s.push(',');
+    to.write_json(&mut s);
+    s.push(']');
+    s
 }
 
-/// The canonical key text of a normalized value (for link-end sets).
-pub fn canonical_key(v: &Value) -> String {
-    key_of(v)
+/// The action's name as sent (for its result), `""` when there is none.
+pub fn action_name(raw: &RawAction) -> String {
+    match raw {
+        RawAction::Json(v) => v.get("_action").and_then(Value::as_str).unwrap_or("").to_string(),
+        RawAction::Csv { fields, .. } => {
+            fields.iter().find(|(k, _)| &**k == "_action").map(|(_, v)| v.clone()).unwrap_or_default()
+        }
+    }
 }
 
-/// Run an import: `actions` must be a JSON array (else the caller answers 400802).
-pub fn apply(
-    ds: &Dataset,
-    items: Vec<Item>,
-    actions: &[Value],
-    opts: &Options,
-    links: &LinkEnds,
-    now_ms: i64,
-) -> Outcome {
-    let identify = match (&opts.identify, ds.ty) {
-        (_, DatasetType::Links) => Identify::Link,
-        (Some(i), _) => i.clone(),
-        (None, _) => Identify::Id,
+/// Parse and coerce one action (everything that does not depend on the dataset's items).
+pub fn prepare(plan: &Plan, index: usize, raw: &RawAction) -> Result<Prepared, Failure> {
+    prepare_fields(plan, index, raw).map_err(|mut f| {
+        f.line = raw.line();
+        f
+    })
+}
+
+fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Failure> {
+    let fields: Vec<(&str, Raw)> = match raw {
+        RawAction::Json(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), Raw::Json(v))).collect(),
+        RawAction::Json(_) => return Err(fail(i, None, "notAnObject", "Each action must be a JSON object.")),
+        RawAction::Csv { fields, .. } => fields.iter().map(|(k, v)| (&**k, Raw::Str(v))).collect(),
     };
-    let keys = match &identify {
-        Identify::Keys(k) => k.clone(),
-        _ => Vec::new(),
-    };
-    let original: HashMap<String, Item> = items.iter().map(|i| (i.id.clone(), i.clone())).collect();
-    let mut st = State::new(ds, items, keys);
-    let mut results = Vec::with_capacity(actions.len());
-    let mut errors = Vec::new();
-    let mut identified: HashSet<String> = HashSet::new();
-    for (i, action) in actions.iter().enumerate() {
-        let name = action.get("_action").and_then(Value::as_str).unwrap_or("").to_string();
-        match run_one(&mut st, i, action, &identify, opts, links, now_ms, &mut identified) {
-            Ok(id) => results.push(json!({"_id": id, "_action": name, "_status": "success"})),
-            Err(f) => {
-                let e = f.to_json(i);
-                errors.push(e.clone());
-                let mut r = Map::new();
-                r.insert("_action".into(), json!(name));
-                r.insert("_status".into(), json!("failed"));
-                r.insert("errors".into(), json!([e]));
-                results.push(Value::Object(r));
-            }
-        }
-    }
-    if !errors.is_empty() && !opts.skip_failures {
-        return Outcome { results: Vec::new(), errors, changes: Vec::new() };
-    }
-    if opts.implicit_delete {
-        for idx in 0..st.items.len() {
-            let Some(it) = st.items[idx].clone() else { continue };
-            if !identified.contains(&it.id) {
-                st.unindex(idx);
-                st.items[idx] = None;
-                results.push(json!({"_id": it.id, "_action": "delete", "_status": "success", "_implicit": true}));
-            }
-        }
-    }
-    let mut changes = Vec::new();
-    let mut alive: HashSet<String> = HashSet::new();
-    for it in st.items.iter().flatten() {
-        alive.insert(it.id.clone());
-        match original.get(&it.id) {
-            None => changes.push(Change::Insert(it.clone())),
-            Some(o) if o != it => changes.push(Change::Update(it.clone())),
-            _ => {}
-        }
-    }
-    for id in original.keys() {
-        if !alive.contains(id) {
-            changes.push(Change::Delete(id.clone()));
-        }
-    }
-    Outcome { results, errors, changes }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    st: &mut State,
-    i: usize,
-    action: &Value,
-    identify: &Identify,
-    opts: &Options,
-    links: &LinkEnds,
-    now_ms: i64,
-    identified: &mut HashSet<String>,
-) -> Result<String, Failure> {
-    let Some(obj) = action.as_object() else {
-        return Err(fail(i, None, "notAnObject", "Each action must be a JSON object."));
-    };
-    let name = match obj.get("_action").and_then(Value::as_str) {
-        Some(a) if ACTIONS.contains(&a) => a,
-        Some(a) => {
-            return Err(fail(
+    let get = |k: &str| fields.iter().find(|(f, _)| *f == k).map(|(_, v)| *v).filter(|v| !v.is_null());
+    let action = get("_action");
+    let act = match action.as_ref().map(|a| a.as_str()) {
+        Some(Some(a)) => Act::parse(a).ok_or_else(|| {
+            fail(
                 i,
                 Some("_action"),
                 "invalidAction",
                 format!("Unknown _action '{a}'; use one of {}.", ACTIONS.join(", ")),
-            ))
-        }
+            )
+        })?,
+        Some(None) => return Err(fail(i, Some("_action"), "invalidAction", "_action must be a string.")),
         None => return Err(fail(i, Some("_action"), "invalidAction", "_action is missing.")),
     };
-    let ds = st.ds;
-    // Which keys identify, with their coerced values.
-    let ident_keys: Vec<String> = match identify {
-        Identify::Id => vec![],
-        Identify::AutoId => vec![ds.auto_id.clone().unwrap_or_default()],
-        Identify::Keys(k) => k.clone(),
-        Identify::Link => vec!["from_id".into(), "to_id".into()],
-    };
-    let mut ident_values: Vec<(String, Value)> = Vec::new();
+    let ds = plan.ds;
+    let ident_keys = plan.ident_keys();
+    let mut ident_values: Vec<(usize, Val)> = Vec::with_capacity(ident_keys.len());
     for k in &ident_keys {
-        let raw = obj.get(k).filter(|v| !v.is_null());
-        let Some(raw) = raw else {
+        let Some(raw) = get(k) else {
             return Err(fail(i, Some(k), "missingIdentifier", format!("{k} identifies items here and is required.")));
         };
-        let ty = match (identify, k.as_str()) {
-            (Identify::Link, "from_id") => links.from_type.unwrap_or(PropertyType::Text),
-            (Identify::Link, _) => links.to_type.unwrap_or(PropertyType::Text),
-            _ => ds.property(k).map(|p| p.ty).unwrap_or(PropertyType::Text),
+        let idx = plan.index_of(k).expect("identifying keys are properties");
+        let ty = match (&plan.identify, *k) {
+            (Identify::Link, "from_id") => plan.link_types.0,
+            (Identify::Link, _) => plan.link_types.1,
+            _ => ds.properties[idx].ty,
         };
-        let v = coerce(ty, raw, opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
-        ident_values.push((k.clone(), v));
+        let v = coerce_raw(ty, raw, plan.opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
+        ident_values.push((idx, v));
     }
-    if *identify == Identify::Link {
-        for (k, v) in &ident_values {
-            let set = if k == "from_id" { &links.from } else { &links.to };
-            if !set.contains(&key_of(v)) {
-                return Err(fail(i, Some(k), "linkEndNotFound", format!("No item of the linked dataset has {k} {v}.")));
-            }
-        }
-    }
-    // Find the item.
-    let id_field = obj.get("_id").filter(|v| !v.is_null());
-    let found: Option<usize> = match identify {
-        Identify::Id => match id_field {
+    let mut link_ends = None;
+    let ident = match &plan.identify {
+        Identify::Id => match get("_id") {
             Some(v) => {
                 let Some(id) = v.as_str().and_then(super::parse_id) else {
                     return Err(fail(i, Some("_id"), "invalidValue", "_id must be a UUID string."));
                 };
-                if name == "create" {
+                if act == Act::Create {
                     return Err(fail(
                         i,
                         Some("_id"),
@@ -337,63 +350,306 @@ fn run_one(
                         "create must not carry _id; use createOrUpdate to address an item by _id.",
                     ));
                 }
-                match st.by_id.get(&id) {
-                    Some(x) => Some(*x),
-                    None => return Err(fail(i, Some("_id"), "itemNotFound", format!("No item has _id {id}."))),
-                }
+                Ident::Id(id)
             }
-            None if matches!(name, "create" | "createOrUpdate" | "createOrReplace") => None,
-            None => return Err(fail(i, Some("_id"), "missingIdentifier", format!("{name} needs _id."))),
+            None if act.may_create() => Ident::New,
+            None => return Err(fail(i, Some("_id"), "missingIdentifier", format!("{} needs _id.", act.name()))),
         },
-        Identify::AutoId => st.by_auto.get(&key_of(&ident_values[0].1)).copied(),
         Identify::Link => {
-            let link = json!([ident_values[0].1, ident_values[1].1]).to_string();
-            st.by_auto.get(&key_of(&Value::String(link))).copied()
+            let (from, to) = (ident_values[0].1.clone(), ident_values[1].1.clone());
+            let link = Val::Text(link_id(&from, &to));
+            link_ends = Some((from, to));
+            Ident::Key(vec![link])
         }
-        Identify::Keys(_) => {
-            let t: Vec<String> = ident_values.iter().map(|(_, v)| key_of(v)).collect();
-            match st.by_keys.get(&t).map(Vec::as_slice) {
-                Some([one]) => Some(*one),
-                Some([]) | None => None,
-                Some(_) => return Err(fail(i, None, "ambiguousIdentifier", "Several items match these idKey values.")),
-            }
-        }
+        _ => Ident::Key(ident_values.iter().map(|(_, v)| v.clone()).collect()),
     };
-    if let Some(idx) = found {
-        if let Some(it) = &st.items[idx] {
-            identified.insert(it.id.clone());
-        }
-    }
-    // Values to set.
-    let mut set: Vec<(String, Option<Value>)> = Vec::new();
-    for (k, v) in obj {
-        if k == "_action" || k == "_id" || ident_keys.contains(k) {
+    let mut set = Vec::new();
+    for (k, v) in &fields {
+        if *k == "_action" || *k == "_id" || ident_keys.contains(k) {
             continue;
         }
-        let Some(p) = ds.property(k) else {
-            let reason = if k.starts_with('_') { "readOnlyProperty" } else { "unknownProperty" };
-            let msg = if reason == "readOnlyProperty" {
-                format!("{k} is read-only.")
+        let Some(idx) = plan.index_of(k) else {
+            return Err(if k.starts_with('_') {
+                fail(i, Some(k), "readOnlyProperty", format!("{k} is read-only."))
             } else {
-                format!("'{k}' is not a property of this dataset (keys are case-sensitive).")
-            };
-            return Err(fail(i, Some(k), reason, msg));
+                fail(
+                    i,
+                    Some(k),
+                    "unknownProperty",
+                    format!("'{k}' is not a property of this dataset (keys are case-sensitive)."),
+                )
+            });
         };
+        let p = &ds.properties[idx];
         if p.read_only {
             return Err(fail(i, Some(k), "readOnlyProperty", format!("{k} is computed by orgd and read-only.")));
         }
-        if v.as_str().is_some_and(|s| Some(s) == opts.noop_token.as_deref()) {
+        let text = v.as_str();
+        if text.is_some() && text == plan.opts.noop_token.as_deref() {
             continue;
         }
-        if v.is_null() || v.as_str().is_some_and(|s| Some(s) == opts.clear_token.as_deref()) {
-            set.push((k.clone(), None));
+        if v.is_null() || (text.is_some() && text == plan.opts.clear_token.as_deref()) {
+            set.push((idx, None));
             continue;
         }
-        let c = coerce(p.ty, v, opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
-        set.push((k.clone(), Some(c)));
+        let c = coerce_raw(p.ty, *v, plan.opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
+        set.push((idx, Some(c)));
     }
-    let creating = match (name, found) {
-        ("create", Some(_)) => {
+    Ok(Prepared { index: i, act, ident, ident_values, set, link_ends })
+}
+
+/// What a batch needs from the store: the items it names and the items holding the unique values it
+/// sets, plus (LINKS) the link ends it names.
+#[derive(Debug, Default)]
+pub struct Needs {
+    /// `_id`s.
+    pub ids: Vec<String>,
+    /// Identifier tuples on [`Plan::keyed`].
+    pub keys: Vec<Vec<Val>>,
+    /// Values set on the unique key (autoId / `link_id`).
+    pub unique: Vec<Val>,
+    /// Values set on `treeId`.
+    pub tree: Vec<Val>,
+    /// LINKS: `from_id` values.
+    pub from: Vec<Val>,
+    /// LINKS: `to_id` values.
+    pub to: Vec<Val>,
+}
+
+/// Gather what `batch` needs (each value once).
+pub fn needs<'b>(plan: &Plan, batch: impl IntoIterator<Item = &'b Prepared>) -> Needs {
+    let mut n = Needs::default();
+    let (mut ids, mut keys, mut unique, mut tree, mut from, mut to) =
+        (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
+    for p in batch {
+        match &p.ident {
+            Ident::Id(id) if ids.insert(id.clone()) => n.ids.push(id.clone()),
+            Ident::Key(k) if keys.insert(k.clone()) => n.keys.push(k.clone()),
+            _ => {}
+        }
+        let set = p.set.iter().filter_map(|(i, v)| v.as_ref().map(|v| (*i, v)));
+        for (idx, v) in set.chain(p.ident_values.iter().map(|(i, v)| (*i, v))) {
+            if Some(idx) == plan.unique && unique.insert(v.clone()) {
+                n.unique.push(v.clone());
+            }
+            if Some(idx) == plan.tree && tree.insert(v.clone()) {
+                n.tree.push(v.clone());
+            }
+        }
+        if let Some((f, t)) = &p.link_ends {
+            if from.insert(f.clone()) {
+                n.from.push(f.clone());
+            }
+            if to.insert(t.clone()) {
+                n.to.push(t.clone());
+            }
+        }
+    }
+    n
+}
+
+/// The link ends that exist (LINKS imports): values of the from and to datasets' autoId properties.
+#[derive(Debug, Default, Clone)]
+pub struct LinkEnds {
+    /// Existing from-side values.
+    pub from: HashSet<Val>,
+    /// Existing to-side values.
+    pub to: HashSet<Val>,
+}
+
+/// One action's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// Applied; the item's id.
+    Success { id: String },
+    /// Failed.
+    Failed(Failure),
+}
+
+/// What one batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// `(action name, result)` per action, in order.
+    pub results: Vec<(String, Done)>,
+    /// New rows.
+    pub inserts: Vec<Row>,
+    /// Changed rows (whole).
+    pub updates: Vec<Row>,
+    /// Deleted rows' `seq`.
+    pub deletes: Vec<i64>,
+    /// `seq` of every item an action identified (implicit deletion keeps them).
+    pub seen: Vec<i64>,
+}
+
+/// The items a batch works on, indexed by every way an action can find them.
+struct State<'a> {
+    plan: &'a Plan<'a>,
+    rows: Vec<Option<Row>>,
+    original: HashMap<i64, Row>,
+    by_id: HashMap<String, usize>,
+    by_unique: HashMap<Val, usize>,
+    by_tree: HashMap<Val, usize>,
+    by_keys: HashMap<Vec<Val>, Vec<usize>>,
+}
+
+impl<'a> State<'a> {
+    fn new(plan: &'a Plan<'a>, working: Vec<Row>) -> Self {
+        let mut s = State {
+            plan,
+            rows: Vec::with_capacity(working.len()),
+            original: HashMap::with_capacity(working.len()),
+            by_id: HashMap::new(),
+            by_unique: HashMap::new(),
+            by_tree: HashMap::new(),
+            by_keys: HashMap::new(),
+        };
+        for r in working {
+            if s.by_id.contains_key(&r.id) {
+                continue;
+            }
+            s.original.insert(r.seq, r.clone());
+            let idx = s.rows.len();
+            s.rows.push(Some(r));
+            s.index(idx);
+        }
+        s
+    }
+
+    fn tuple(&self, r: &Row) -> Option<Vec<Val>> {
+        let keyed = self.plan.keyed.as_ref()?;
+        keyed.props.iter().map(|&i| r.cells[i].clone()).collect()
+    }
+
+    fn index(&mut self, idx: usize) {
+        let Some(r) = self.rows[idx].as_ref() else { return };
+        let (id, unique, tree, tuple) = (
+            r.id.clone(),
+            self.plan.unique.and_then(|i| r.cells[i].clone()),
+            self.plan.tree.and_then(|i| r.cells[i].clone()),
+            self.tuple(r),
+        );
+        self.by_id.insert(id, idx);
+        if let Some(v) = unique {
+            self.by_unique.insert(v, idx);
+        }
+        if let Some(v) = tree {
+            self.by_tree.insert(v, idx);
+        }
+        if let Some(t) = tuple {
+            self.by_keys.entry(t).or_default().push(idx);
+        }
+    }
+
+    fn unindex(&mut self, idx: usize) {
+        let Some(r) = self.rows[idx].as_ref() else { return };
+        let (id, unique, tree, tuple) = (
+            r.id.clone(),
+            self.plan.unique.and_then(|i| r.cells[i].clone()),
+            self.plan.tree.and_then(|i| r.cells[i].clone()),
+            self.tuple(r),
+        );
+        self.by_id.remove(&id);
+        if let Some(v) = unique {
+            if self.by_unique.get(&v) == Some(&idx) {
+                self.by_unique.remove(&v);
+            }
+        }
+        if let Some(v) = tree {
+            if self.by_tree.get(&v) == Some(&idx) {
+                self.by_tree.remove(&v);
+            }
+        }
+        if let Some(t) = tuple {
+            if let Some(list) = self.by_keys.get_mut(&t) {
+                list.retain(|x| *x != idx);
+            }
+        }
+    }
+}
+
+/// Apply a batch in order to `working`, which must hold every item the batch [`needs`] (more is fine).
+/// New items take `seq` from `next_seq`. Each action sees the effect of the earlier ones.
+pub fn apply_batch(
+    plan: &Plan,
+    working: Vec<Row>,
+    batch: Vec<Result<Prepared, Failure>>,
+    names: Vec<String>,
+    links: &LinkEnds,
+    now_ms: i64,
+    next_seq: &mut i64,
+) -> BatchOutcome {
+    let mut st = State::new(plan, working);
+    let mut out = BatchOutcome { results: Vec::with_capacity(batch.len()), ..BatchOutcome::default() };
+    let mut seen: HashSet<i64> = HashSet::new();
+    for (p, name) in batch.into_iter().zip(names) {
+        let done = match p {
+            Err(f) => Done::Failed(f),
+            Ok(p) => match run_one(&mut st, &p, links, now_ms, next_seq, &mut seen) {
+                Ok(id) => Done::Success { id },
+                Err(f) => Done::Failed(f),
+            },
+        };
+        out.results.push((name, done));
+    }
+    for r in st.rows.iter().flatten() {
+        match st.original.get(&r.seq) {
+            None => out.inserts.push(r.clone()),
+            Some(o) if o != r => out.updates.push(r.clone()),
+            _ => {}
+        }
+    }
+    let alive: HashSet<i64> = st.rows.iter().flatten().map(|r| r.seq).collect();
+    out.deletes = st.original.keys().filter(|s| !alive.contains(s)).copied().collect();
+    out.deletes.sort_unstable();
+    out.seen = seen.into_iter().collect();
+    out.seen.sort_unstable();
+    out
+}
+
+fn run_one(
+    st: &mut State,
+    p: &Prepared,
+    links: &LinkEnds,
+    now_ms: i64,
+    next_seq: &mut i64,
+    seen: &mut HashSet<i64>,
+) -> Result<String, Failure> {
+    let plan = st.plan;
+    let i = p.index;
+    if let Some((from, to)) = &p.link_ends {
+        for (k, v, set) in [("from_id", from, &links.from), ("to_id", to, &links.to)] {
+            if !set.contains(v) {
+                return Err(fail(
+                    i,
+                    Some(k),
+                    "linkEndNotFound",
+                    format!("No item of the linked dataset has {k} {}.", v.to_json()),
+                ));
+            }
+        }
+    }
+    let found: Option<usize> = match &p.ident {
+        Ident::New => None,
+        Ident::Id(id) => match st.by_id.get(id) {
+            Some(x) => Some(*x),
+            None => return Err(fail(i, Some("_id"), "itemNotFound", format!("No item has _id {id}."))),
+        },
+        Ident::Key(k) if plan.identify == Identify::AutoId || plan.identify == Identify::Link => {
+            st.by_unique.get(&k[0]).copied()
+        }
+        Ident::Key(k) => match st.by_keys.get(k).map(Vec::as_slice) {
+            Some([one]) => Some(*one),
+            Some([]) | None => None,
+            Some(_) => return Err(fail(i, None, "ambiguousIdentifier", "Several items match these idKey values.")),
+        },
+    };
+    if let Some(idx) = found {
+        if let Some(r) = &st.rows[idx] {
+            seen.insert(r.seq);
+        }
+    }
+    let creating = match (p.act, found) {
+        (Act::Create, Some(_)) => {
             return Err(fail(
                 i,
                 None,
@@ -401,91 +657,116 @@ fn run_one(
                 "An item with this identifier already exists; use update or createOrUpdate.",
             ))
         }
-        ("create", None) | ("createOrUpdate", None) | ("createOrReplace", None) => true,
+        (a, None) if a.may_create() => true,
         (_, None) => return Err(fail(i, None, "itemNotFound", "No item matches this identifier.")),
         _ => false,
     };
-    let replace = name == "replace" || name == "createOrReplace";
-    let mut item = match found {
-        Some(idx) => st.items[idx].clone().expect("indexed items exist"),
+    let ds = plan.ds;
+    let mut row = match found {
+        Some(idx) => st.rows[idx].clone().expect("indexed rows exist"),
         None => {
-            let id = match &opts.derived_ids {
+            let id = match &plan.opts.derived_ids {
                 Some(base) => super::derived_id(&format!("{base}/{i}")),
                 None => new_id(),
             };
-            Item { id, seq: 0, created_at: now_ms, modified_at: now_ms, values: Map::new() }
+            Row { id, seq: 0, created_at: now_ms, modified_at: now_ms, cells: vec![None; ds.properties.len()] }
         }
     };
-    match name {
-        "delete" => {
+    match p.act {
+        Act::Delete => {
             let idx = found.expect("checked");
             st.unindex(idx);
-            st.items[idx] = None;
-            return Ok(item.id);
+            st.rows[idx] = None;
+            return Ok(row.id);
         }
-        "noop" => return Ok(item.id),
+        Act::Noop => return Ok(row.id),
         _ => {}
     }
-    let before = item.values.clone();
-    if replace || creating {
-        item.values = Map::new();
-        for (k, v) in &ident_values {
-            item.values.insert(k.clone(), v.clone());
+    let before = row.cells.clone();
+    if p.act.replaces() || creating {
+        row.cells = vec![None; ds.properties.len()];
+        for (idx, v) in &p.ident_values {
+            row.cells[*idx] = Some(v.clone());
         }
     }
-    for (k, v) in set {
-        match v {
-            Some(v) => {
-                item.values.insert(k, v);
-            }
-            None => {
-                item.values.remove(&k);
-            }
-        }
+    for (idx, v) in &p.set {
+        row.cells[*idx] = v.clone();
     }
     if ds.ty == DatasetType::Links {
-        let link = json!([item.values.get("from_id"), item.values.get("to_id")]).to_string();
-        item.values.insert("link_id".into(), Value::String(link));
+        if let (Some(f), Some(t), Some(l)) =
+            (plan.index_of("from_id"), plan.index_of("to_id"), plan.index_of("link_id"))
+        {
+            row.cells[l] = match (&row.cells[f], &row.cells[t]) {
+                (Some(a), Some(b)) => Some(Val::Text(link_id(a, b))),
+                _ => None,
+            };
+        }
     }
-    if creating || replace {
-        for p in &ds.properties {
-            let exempt = ds.tree_parent_id.as_deref() == Some(p.key.as_str()) || p.read_only;
-            if p.required && !exempt && !item.values.contains_key(&p.key) {
-                return Err(fail(i, Some(&p.key), "missingRequired", format!("{} is required.", p.key)));
+    if creating || p.act.replaces() {
+        for (idx, prop) in ds.properties.iter().enumerate() {
+            let exempt = ds.tree_parent_id.as_deref() == Some(prop.key.as_str()) || prop.read_only;
+            if prop.required && !exempt && row.cells[idx].is_none() {
+                return Err(fail(i, Some(&prop.key), "missingRequired", format!("{} is required.", prop.key)));
             }
         }
     }
-    // Uniqueness of autoId and treeId values.
-    let checks = [st.auto_key().map(String::from), ds.tree_id.clone()];
-    for (n, k) in checks.iter().enumerate() {
-        let Some(k) = k else { continue };
-        let Some(v) = item.values.get(k) else { continue };
-        let map = if n == 0 { &st.by_auto } else { &st.by_tree };
-        if let Some(other) = map.get(&key_of(v)) {
+    for (n, idx) in [plan.unique, plan.tree].into_iter().enumerate() {
+        let Some(idx) = idx else { continue };
+        let Some(v) = &row.cells[idx] else { continue };
+        let map = if n == 0 { &st.by_unique } else { &st.by_tree };
+        if let Some(other) = map.get(v) {
             if Some(*other) != found {
-                return Err(fail(i, Some(k), "duplicateKey", format!("Another item already has {k} {v}.")));
+                let k = &ds.properties[idx].key;
+                return Err(fail(i, Some(k), "duplicateKey", format!("Another item already has {k} {}.", v.to_json())));
             }
         }
     }
-    if item.values != before || creating {
-        item.modified_at = now_ms;
+    if row.cells != before || creating {
+        row.modified_at = now_ms;
     }
     match found {
         Some(idx) => {
             st.unindex(idx);
-            st.items[idx] = Some(item.clone());
+            st.rows[idx] = Some(row.clone());
             st.index(idx);
         }
         None => {
-            item.seq = st.next_seq;
-            st.next_seq += 1;
-            let idx = st.items.len();
-            st.items.push(Some(item.clone()));
+            row.seq = *next_seq;
+            *next_seq += 1;
+            let idx = st.rows.len();
+            st.rows.push(Some(row.clone()));
             st.index(idx);
         }
     }
-    identified.insert(item.id.clone());
-    Ok(item.id)
+    seen.insert(row.seq);
+    Ok(row.id)
+}
+
+/// Append the result object of one action to `out` (JSON text).
+pub fn write_result(name: &str, done: &Done, out: &mut String) {
+    match done {
+        Done::Success { id } => {
+            out.push_str("{\"_id\":");
+            write_json_string(id, out);
+            out.push_str(",\"_action\":");
+            write_json_string(name, out);
+            out.push_str(",\"_status\":\"success\"}");
+        }
+        Done::Failed(f) => {
+            out.push_str("{\"_action\":");
+            write_json_string(name, out);
+            out.push_str(",\"_status\":\"failed\",\"errors\":[");
+            out.push_str(&f.to_json().to_string());
+            out.push_str("]}");
+        }
+    }
+}
+
+/// Append the result object of an implicit deletion.
+pub fn write_implicit_delete(id: &str, out: &mut String) {
+    out.push_str("{\"_id\":");
+    write_json_string(id, out);
+    out.push_str(",\"_action\":\"delete\",\"_status\":\"success\",\"_implicit\":true}");
 }
 
 #[cfg(test)]
@@ -497,7 +778,7 @@ mod tests {
         let n = parse_new(
             &json!({"name":"People","type":"PEOPLE","autoId":"Employee ID","labelId":"Full Name","treeId":"Employee ID",
             "treeParentId":"Manager ID","properties":[{"key":"Employee ID","type":"number","isRequired":true},
-            {"key":"Manager ID","type":"number","isRequired":true},{"key":"Full Name","type":"text","isRequired":true},
+            {"key":"Manager ID","type":"number"},{"key":"Full Name","type":"text","isRequired":true},
             {"key":"Start Date","type":"date"}]}),
         )
         .unwrap();
@@ -525,28 +806,44 @@ mod tests {
         Options { identify: Some(Identify::AutoId), ..Options::default() }
     }
 
-    fn items_after(ds: &Dataset, items: Vec<Item>, actions: Value, opts: &Options) -> (Outcome, Vec<Item>) {
-        let out = apply(ds, items.clone(), actions.as_array().unwrap(), opts, &LinkEnds::default(), 1);
-        let mut state: HashMap<String, Item> = items.into_iter().map(|i| (i.id.clone(), i)).collect();
-        for c in &out.changes {
-            match c {
-                Change::Insert(i) | Change::Update(i) => {
-                    state.insert(i.id.clone(), i.clone());
-                }
-                Change::Delete(id) => {
-                    state.remove(id);
-                }
-            }
+    /// Run `actions` as one batch over a dataset that holds `rows` (the whole dataset as working set).
+    fn run(ds: &Dataset, rows: Vec<Row>, actions: Value, opts: &Options) -> (BatchOutcome, Vec<Row>) {
+        let plan = Plan::new(ds, opts);
+        let raw: Vec<RawAction> = actions.as_array().unwrap().iter().cloned().map(RawAction::Json).collect();
+        let prepared: Vec<_> = raw.iter().enumerate().map(|(i, a)| prepare(&plan, i, a)).collect();
+        let names = raw.iter().map(action_name).collect();
+        let mut next = rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1;
+        let out = apply_batch(&plan, rows.clone(), prepared, names, &LinkEnds::default(), 1, &mut next);
+        let mut state: HashMap<i64, Row> = rows.into_iter().map(|r| (r.seq, r)).collect();
+        for r in out.inserts.iter().chain(&out.updates) {
+            state.insert(r.seq, r.clone());
         }
-        let mut v: Vec<Item> = state.into_values().collect();
-        v.sort_by_key(|i| i.seq);
+        for s in &out.deletes {
+            state.remove(s);
+        }
+        let mut v: Vec<Row> = state.into_values().collect();
+        v.sort_by_key(|r| r.seq);
         (out, v)
+    }
+
+    fn failures(out: &BatchOutcome) -> Vec<&Failure> {
+        out.results
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Done::Failed(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn json_of(ds: &Dataset, r: &Row) -> Value {
+        Value::Object(r.to_item(ds).values)
     }
 
     #[test]
     fn the_contract_example_runs() {
         let ds = people();
-        let (_, items) = items_after(
+        let (_, rows) = run(
             &ds,
             vec![],
             json!([
@@ -554,30 +851,30 @@ mod tests {
             {"_action":"create","Employee ID":1002,"Full Name":"Gone","Manager ID":1000}]),
             &auto(),
         );
-        assert_eq!(items.len(), 2);
-        let opts = Options { date_format: DateFormat::DayFirst, implicit_delete: true, skip_failures: true, ..auto() };
-        let (out, after) = items_after(
+        assert_eq!(rows.len(), 2);
+        let opts = Options { date_format: DateFormat::DayFirst, skip_failures: true, ..auto() };
+        let (out, after) = run(
             &ds,
-            items,
+            rows,
             json!([
             {"_action":"createOrUpdate","Employee ID":"1001","Full Name":"Ana Lima","Manager ID":1000,"Start Date":"01/03/2020"},
             {"_action":"delete","Employee ID":1003}]),
             &opts,
         );
-        assert_eq!(out.results[0]["_status"], "success");
-        assert_eq!(out.results[1]["errors"][0]["reason"], "itemNotFound");
-        assert_eq!(out.results[1]["errors"][0]["actionIndex"], 1);
-        let implicit: Vec<&Value> = out.results.iter().filter(|r| r["_implicit"] == true).collect();
-        assert_eq!(implicit.len(), 2, "Boss and Gone were not named");
-        assert_eq!(after.len(), 1);
-        assert_eq!(after[0].values["Start Date"], "2020-03-01T00:00:00.000Z");
-        assert_eq!(after[0].values["Employee ID"], 1001);
+        assert!(matches!(out.results[0].1, Done::Success { .. }));
+        let f = failures(&out);
+        assert_eq!((f[0].reason, f[0].index), ("itemNotFound", 1));
+        assert_eq!(after.len(), 3);
+        let ana = json_of(&ds, &after[2]);
+        assert_eq!(ana["Start Date"], "2020-03-01T00:00:00.000Z");
+        assert_eq!(ana["Employee ID"], 1001);
+        assert_eq!(out.seen, vec![3], "the created item counts as named");
     }
 
     #[test]
-    fn fail_mode_lists_every_failure_and_changes_nothing() {
+    fn every_failure_is_named() {
         let ds = people();
-        let out = apply(
+        let (out, _) = run(
             &ds,
             vec![],
             json!([
@@ -589,15 +886,12 @@ mod tests {
                 {"_action":"create","Employee ID":4},
                 {"_action":"update","Full Name":"no id"},
                 5,
-                {"_action":"create","Employee ID":6,"Full Name":"F","_depth":3}
-            ])
-            .as_array()
-            .unwrap(),
+                {"_action":"create","Employee ID":6,"Full Name":"F","_depth":3},
+                {"_action":"create","Employee ID":7,"Full Name":"N\u{0}UL"}
+            ]),
             &auto(),
-            &LinkEnds::default(),
-            1,
         );
-        let reasons: Vec<&str> = out.errors.iter().map(|e| e["reason"].as_str().unwrap()).collect();
+        let reasons: Vec<&str> = failures(&out).iter().map(|e| e.reason).collect();
         assert_eq!(
             reasons,
             [
@@ -608,18 +902,20 @@ mod tests {
                 "missingRequired",
                 "missingIdentifier",
                 "notAnObject",
-                "readOnlyProperty"
+                "readOnlyProperty",
+                "invalidValue"
             ]
         );
-        assert_eq!(out.errors[0]["code"], "409001");
-        assert_eq!(out.errors[2]["path"], "[3].Employee ID");
-        assert!(out.changes.is_empty());
+        let f = failures(&out);
+        assert_eq!(f[0].code.code(), 409001);
+        assert_eq!(f[2].path, "[3].Employee ID");
+        assert_eq!(out.inserts.len(), 1);
     }
 
     #[test]
     fn ids_keys_replace_and_tokens() {
         let ds = people();
-        let (out, items) = items_after(
+        let (out, rows) = run(
             &ds,
             vec![],
             json!([
@@ -627,42 +923,59 @@ mod tests {
             {"_action":"create","Employee ID":2,"Full Name":"B","Manager ID":1}]),
             &Options::default(),
         );
-        let a_id = out.results[0]["_id"].as_str().unwrap().to_string();
-        // By _id: update keeps others, replace clears them; tokens skip and clear.
+        let Done::Success { id: a_id } = &out.results[0].1 else { panic!() };
         let opts = Options { noop_token: Some("~".into()), clear_token: Some("<clear>".into()), ..Options::default() };
-        let (_, items) = items_after(
+        let (_, rows) = run(
             &ds,
-            items,
-            json!([
-            {"_action":"update","_id":a_id.to_lowercase(),"Full Name":"~","Start Date":"<clear>"}]),
+            rows,
+            json!([{"_action":"update","_id":a_id.to_lowercase(),"Full Name":"~","Start Date":"<clear>"}]),
             &opts,
         );
-        assert_eq!(items[0].values["Full Name"], "A");
-        assert!(!items[0].values.contains_key("Start Date"));
-        let (out, _) =
-            items_after(&ds, items.clone(), json!([{"_action":"replace","_id":a_id,"Full Name":"Z"}]), &opts);
-        assert_eq!(out.errors[0]["reason"], "missingRequired", "replace clears Employee ID when found by _id");
-        // Composite keys; a tuple matching several items is ambiguous.
+        let a = json_of(&ds, &rows[0]);
+        assert_eq!(a["Full Name"], "A");
+        assert!(a.get("Start Date").is_none());
+        let (out, _) = run(&ds, rows.clone(), json!([{"_action":"replace","_id":a_id,"Full Name":"Z"}]), &opts);
+        assert_eq!(failures(&out)[0].reason, "missingRequired", "replace clears Employee ID when found by _id");
         let keys = Options { identify: Some(Identify::Keys(vec!["Full Name".into()])), ..Options::default() };
-        let (out, _) = items_after(
-            &ds,
-            items.clone(),
-            json!([{"_action":"update","Full Name":"B","Start Date":"2021-01-01"}]),
-            &keys,
-        );
-        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let (out, _) =
+            run(&ds, rows.clone(), json!([{"_action":"update","Full Name":"B","Start Date":"2021-01-01"}]), &keys);
+        assert!(failures(&out).is_empty());
+        assert_eq!(out.updates.len(), 1);
         let (_, dup) =
-            items_after(&ds, items, json!([{"_action":"create","Employee ID":3,"Full Name":"B"}]), &Options::default());
-        let (out, _) = items_after(&ds, dup, json!([{"_action":"update","Full Name":"B"}]), &keys);
-        assert_eq!(out.errors[0]["reason"], "ambiguousIdentifier");
-        // Tree ids stay unique.
-        let (out, _) = items_after(
+            run(&ds, rows, json!([{"_action":"create","Employee ID":3,"Full Name":"B"}]), &Options::default());
+        let (out, _) = run(&ds, dup, json!([{"_action":"update","Full Name":"B"}]), &keys);
+        assert_eq!(failures(&out)[0].reason, "ambiguousIdentifier");
+        let (out, _) = run(
             &ds,
             vec![],
-            json!([
-            {"_action":"create","Employee ID":1,"Full Name":"A"},{"_action":"create","Employee ID":1,"Full Name":"B"}]),
+            json!([{"_action":"create","Employee ID":1,"Full Name":"A"},{"_action":"create","Employee ID":1,"Full Name":"B"}]),
             &Options::default(),
         );
-        assert_eq!(out.errors[0]["reason"], "duplicateKey");
+        assert_eq!(failures(&out)[0].reason, "duplicateKey");
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_writes_nothing() {
+        let ds = people();
+        let (_, rows) = run(&ds, vec![], json!([{"_action":"create","Employee ID":1,"Full Name":"A"}]), &auto());
+        let (out, _) = run(&ds, rows, json!([{"_action":"update","Employee ID":1,"Full Name":"A"}]), &auto());
+        assert!(out.updates.is_empty() && out.inserts.is_empty() && out.deletes.is_empty());
+        assert_eq!(out.seen, vec![1]);
+    }
+
+    #[test]
+    fn the_batch_needs_identifiers_and_the_unique_values_it_sets() {
+        let ds = people();
+        let opts = Options::default();
+        let plan = Plan::new(&ds, &opts);
+        let raw = [
+            RawAction::Json(json!({"_action":"createOrUpdate","Employee ID":7,"Full Name":"A"})),
+            RawAction::Json(json!({"_action":"update","_id":"123E4567-E89B-12D3-A456-426614174000","Employee ID":"8"})),
+        ];
+        let prepared: Vec<Prepared> = raw.iter().enumerate().map(|(i, a)| prepare(&plan, i, a).unwrap()).collect();
+        let n = needs(&plan, &prepared);
+        assert_eq!(n.ids, ["123E4567-E89B-12D3-A456-426614174000"]);
+        assert_eq!(n.unique, [Val::Number(7.0), Val::Number(8.0)]);
+        assert_eq!(n.tree, [Val::Number(7.0), Val::Number(8.0)], "treeId is Employee ID too");
     }
 }

@@ -2,8 +2,10 @@
 //! each format, produced row by row so that a response can stream.
 
 use super::hierarchy::Generated;
-use super::values::{cell, timestamp};
-use super::{Dataset, Item};
+use super::row::{write_json_string, Row, Val};
+use super::values::timestamp;
+use super::Dataset;
+use crate::clock::{from_millis, iso_millis};
 use crate::error::FieldFault;
 use serde_json::{json, Map, Value};
 
@@ -185,32 +187,127 @@ pub fn project(
     Ok(chosen.into_iter().map(|(c, _, _)| c).collect())
 }
 
-/// The value of a column for an item.
-pub fn value(col: &Column, item: &Item, generated: Option<&Generated>) -> Value {
-    key_value(&col.key, item, generated)
+/// Where a column's values come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A property, by its index in the dataset.
+    Property(usize),
+    /// `_id`.
+    Id,
+    /// `_createdAt`.
+    CreatedAt,
+    /// `_modifiedAt`.
+    ModifiedAt,
+    /// `_change` (always `"none"`).
+    Change,
+    /// A generated hierarchy value (§4.2).
+    Generated(GeneratedKey),
 }
 
-/// A key's value for a filter: `None` when the item has no value there.
-pub fn lookup(key: &str, item: &Item, generated: Option<&Generated>) -> Option<Value> {
-    match key_value(key, item, generated) {
-        Value::Null => None,
-        v => Some(v),
+/// The generated hierarchy keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratedKey {
+    /// `_depth`.
+    Depth,
+    /// `_is_leaf`.
+    IsLeaf,
+    /// `_is_orphan`.
+    IsOrphan,
+    /// `_children`.
+    Children,
+    /// `_descendants`.
+    Descendants,
+}
+
+/// Where the values of `key` come from in `ds`.
+pub fn source(ds: &Dataset, key: &str) -> Option<Source> {
+    if let Some(i) = ds.properties.iter().position(|p| p.key == key) {
+        return Some(Source::Property(i));
+    }
+    Some(match key {
+        "_id" => Source::Id,
+        "_createdAt" => Source::CreatedAt,
+        "_modifiedAt" => Source::ModifiedAt,
+        "_change" => Source::Change,
+        "_depth" => Source::Generated(GeneratedKey::Depth),
+        "_is_leaf" => Source::Generated(GeneratedKey::IsLeaf),
+        "_is_orphan" => Source::Generated(GeneratedKey::IsOrphan),
+        "_children" => Source::Generated(GeneratedKey::Children),
+        "_descendants" => Source::Generated(GeneratedKey::Descendants),
+        _ => return None,
+    })
+}
+
+/// One value on its way out.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    /// No value.
+    Null,
+    /// A stored value.
+    Val(&'a Val),
+    /// Text (`_id`, `_change`).
+    Str(&'a str),
+    /// A timestamp in ms, printed as ISO 8601.
+    Millis(i64),
+    /// A whole number.
+    Int(u32),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Cell<'_> {
+    /// The JSON form (for filters).
+    pub fn to_json(self) -> Option<Value> {
+        match self {
+            Cell::Null => None,
+            Cell::Val(v) => Some(v.to_json()),
+            Cell::Str(s) => Some(Value::String(s.to_string())),
+            Cell::Millis(ms) => Some(timestamp(ms)),
+            Cell::Int(n) => Some(json!(n)),
+            Cell::Bool(b) => Some(Value::Bool(b)),
+        }
+    }
+
+    fn write_json(self, out: &mut String) {
+        match self {
+            Cell::Null => out.push_str("null"),
+            Cell::Val(v) => v.write_json(out),
+            Cell::Str(s) => write_json_string(s, out),
+            Cell::Millis(ms) => {
+                out.push('"');
+                out.push_str(&iso_millis(from_millis(ms)));
+                out.push('"');
+            }
+            Cell::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
+            Cell::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        }
     }
 }
 
-/// The value of a property, system or generated key for an item (`null` when it has none).
-pub fn key_value(key: &str, item: &Item, generated: Option<&Generated>) -> Value {
-    match key {
-        "_id" => Value::String(item.id.clone()),
-        "_createdAt" => timestamp(item.created_at),
-        "_modifiedAt" => timestamp(item.modified_at),
-        "_change" => json!("none"),
-        "_depth" => json!(generated.map(|g| g.depth)),
-        "_is_leaf" => json!(generated.map(|g| g.is_leaf)),
-        "_is_orphan" => json!(generated.map(|g| g.is_orphan)),
-        "_children" => json!(generated.map(|g| g.children)),
-        "_descendants" => json!(generated.map(|g| g.descendants)),
-        k => item.values.get(k).cloned().unwrap_or(Value::Null),
+/// The value of a column's source for a row (`g` = its generated values, when computed).
+pub fn cell<'a>(
+    source: Source,
+    row: &'a Row,
+    cells: &'a [Option<Val>],
+    slot: Option<usize>,
+    g: Option<&Generated>,
+) -> Cell<'a> {
+    match source {
+        Source::Property(_) => slot.and_then(|s| cells[s].as_ref()).map_or(Cell::Null, Cell::Val),
+        Source::Id => Cell::Str(&row.id),
+        Source::CreatedAt => Cell::Millis(row.created_at),
+        Source::ModifiedAt => Cell::Millis(row.modified_at),
+        Source::Change => Cell::Str("none"),
+        Source::Generated(k) => match g {
+            None => Cell::Null,
+            Some(g) => match k {
+                GeneratedKey::Depth => Cell::Int(g.depth),
+                GeneratedKey::IsLeaf => Cell::Bool(g.is_leaf),
+                GeneratedKey::IsOrphan => Cell::Bool(g.is_orphan),
+                GeneratedKey::Children => Cell::Int(g.children),
+                GeneratedKey::Descendants => Cell::Int(g.descendants),
+            },
+        },
     }
 }
 
@@ -218,14 +315,33 @@ pub fn key_value(key: &str, item: &Item, generated: Option<&Generated>) -> Value
 pub struct Encoder {
     format: Format,
     columns: Vec<Column>,
+    /// `"key":` of each column, for `jsonObjects`.
+    object_keys: Vec<String>,
     eol: &'static str,
     first: bool,
+    scratch: String,
 }
 
 impl Encoder {
     /// An encoder; `unix` = LF line endings for CSV/TSV (else CRLF).
     pub fn new(format: Format, columns: Vec<Column>, unix: bool) -> Self {
-        Encoder { format, columns, eol: if unix { "\n" } else { "\r\n" }, first: true }
+        let object_keys = columns
+            .iter()
+            .map(|c| {
+                let mut k = String::new();
+                write_json_string(&c.key, &mut k);
+                k.push(':');
+                k
+            })
+            .collect();
+        Encoder {
+            format,
+            columns,
+            object_keys,
+            eol: if unix { "\n" } else { "\r\n" },
+            first: true,
+            scratch: String::new(),
+        }
     }
 
     /// The columns.
@@ -247,13 +363,29 @@ impl Encoder {
     }
 
     fn quote(&self, s: &str, out: &mut String) {
-        let sep = self.sep();
-        if s.contains([sep, '"', '\r', '\n']) {
+        let sep = self.sep() as u8;
+        if s.bytes().any(|b| b == sep || b == b'"' || b == b'\r' || b == b'\n') {
             out.push('"');
             out.push_str(&s.replace('"', "\"\""));
             out.push('"');
         } else {
             out.push_str(s);
+        }
+    }
+
+    fn write_plain(&mut self, c: Cell, out: &mut String) {
+        match c {
+            Cell::Null => {}
+            Cell::Val(Val::Text(s)) => self.quote(s, out),
+            Cell::Str(s) => self.quote(s, out),
+            Cell::Val(v) => v.write_plain(out),
+            other => {
+                self.scratch.clear();
+                let mut tmp = std::mem::take(&mut self.scratch);
+                other.write_json(&mut tmp);
+                out.push_str(tmp.trim_matches('"'));
+                self.scratch = tmp;
+            }
         }
     }
 
@@ -264,10 +396,10 @@ impl Encoder {
             Format::JsonColumns => out.push_str(&format!("{{\"headers\":{},\"columns\":[", self.headers_json())),
             Format::JsonObjects => out.push('['),
             Format::Csv | Format::Tsv => {
-                let sep = self.sep().to_string();
-                for (i, c) in self.columns.clone().iter().enumerate() {
+                let sep = self.sep();
+                for (i, c) in self.columns.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(&sep);
+                        out.push(sep);
                     }
                     self.quote(&c.key, out);
                 }
@@ -276,32 +408,37 @@ impl Encoder {
         }
     }
 
-    /// One row (every format but `jsonColumns`).
-    pub fn row(&mut self, values: &[Value], out: &mut String) {
+    /// One row (every format but `jsonColumns`): the cells in column order.
+    pub fn row<'a>(&mut self, cells: impl Iterator<Item = Cell<'a>>, out: &mut String) {
         match self.format {
             Format::JsonRows => {
-                if !self.first {
-                    out.push(',');
+                out.push_str(if self.first { "[" } else { ",[" });
+                for (i, c) in cells.enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    c.write_json(out);
                 }
-                out.push_str(&Value::Array(values.to_vec()).to_string());
+                out.push(']');
             }
             Format::JsonObjects => {
-                if !self.first {
-                    out.push(',');
+                out.push_str(if self.first { "{" } else { ",{" });
+                for (i, c) in cells.enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&self.object_keys[i]);
+                    c.write_json(out);
                 }
-                let mut m = serde_json::Map::new();
-                for (c, v) in self.columns.iter().zip(values) {
-                    m.insert(c.key.clone(), v.clone());
-                }
-                out.push_str(&Value::Object(m).to_string());
+                out.push('}');
             }
             Format::Csv | Format::Tsv => {
-                let sep = self.sep().to_string();
-                for (i, v) in values.iter().enumerate() {
+                let sep = self.sep();
+                for (i, c) in cells.enumerate() {
                     if i > 0 {
-                        out.push_str(&sep);
+                        out.push(sep);
                     }
-                    self.quote(&cell(v), out);
+                    self.write_plain(c, out);
                 }
                 out.push_str(self.eol);
             }
@@ -320,11 +457,11 @@ impl Encoder {
     }
 
     /// `jsonColumns`: one value of the open column.
-    pub fn column_value(&mut self, v: &Value, out: &mut String) {
+    pub fn column_value(&mut self, c: Cell, out: &mut String) {
         if !self.first {
             out.push(',');
         }
-        out.push_str(&v.to_string());
+        c.write_json(out);
         self.first = false;
     }
 
@@ -356,7 +493,10 @@ mod tests {
     }
 
     fn run(format: Format, unix: bool) -> String {
-        let rows = [vec![json!("a"), json!("Ana"), Value::Null], vec![json!("b"), json!("Bob, \"B\""), json!("a")]];
+        let (a, ana, b, bob) =
+            (Val::Text("a".into()), Val::Text("Ana".into()), Val::Text("b".into()), Val::Text("Bob, \"B\"".into()));
+        let rows =
+            [vec![Cell::Val(&a), Cell::Val(&ana), Cell::Null], vec![Cell::Val(&b), Cell::Val(&bob), Cell::Val(&a)]];
         let mut e = Encoder::new(format, cols(), unix);
         let mut out = String::new();
         e.head(&mut out);
@@ -364,13 +504,13 @@ mod tests {
             for i in 0..3 {
                 e.column_start(i, &mut out);
                 for r in &rows {
-                    e.column_value(&r[i], &mut out);
+                    e.column_value(r[i], &mut out);
                 }
                 e.column_end(&mut out);
             }
         } else {
             for r in &rows {
-                e.row(r, &mut out);
+                e.row(r.iter().copied(), &mut out);
             }
         }
         e.tail(&mut out);

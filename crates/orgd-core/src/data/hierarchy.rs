@@ -1,7 +1,5 @@
 //! Generated hierarchy properties (orgvue-dialect §4.2): depth, leaf, orphan, children, descendants.
-//! Needs one compact pass over the tree keys of every item (not the whole items).
-
-use std::collections::HashMap;
+//! Needs each item's parent (a position), not the items.
 
 /// Generated values of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,24 +16,26 @@ pub struct Generated {
     pub descendants: u32,
 }
 
-/// Compute the generated values for items given as `(tree key, parent key)` pairs (canonical key text),
-/// in the same order.
-pub fn compute(nodes: &[(Option<String>, Option<String>)]) -> Vec<Generated> {
-    let n = nodes.len();
-    let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(n);
-    for (i, (k, _)) in nodes.iter().enumerate() {
-        if let Some(k) = k {
-            by_key.entry(k.as_str()).or_insert(i);
-        }
-    }
+/// An item's parent, as the hierarchy links tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// No parent value, or the item's own key: a root.
+    Root,
+    /// A parent value that names no item: an orphan.
+    Missing,
+    /// The item at this position.
+    Item(usize),
+}
+
+/// Compute the generated values of items given by their parents (positions in the same list).
+pub fn compute(parents: &[Parent]) -> Vec<Generated> {
+    let n = parents.len();
     let mut out = vec![Generated::default(); n];
     let mut parent: Vec<Option<usize>> = vec![None; n];
-    for (i, (k, p)) in nodes.iter().enumerate() {
+    for (i, p) in parents.iter().enumerate() {
         match p {
-            Some(p) if Some(p) != k.as_ref() => match by_key.get(p.as_str()) {
-                Some(&j) => parent[i] = Some(j),
-                None => out[i].is_orphan = true,
-            },
+            Parent::Item(j) if *j != i => parent[i] = Some(*j),
+            Parent::Missing => out[i].is_orphan = true,
             _ => {}
         }
     }
@@ -114,23 +114,10 @@ pub fn compute(nodes: &[(Option<String>, Option<String>)]) -> Vec<Generated> {
 mod tests {
     use super::*;
 
-    fn n(k: &str, p: Option<&str>) -> (Option<String>, Option<String>) {
-        (Some(k.into()), p.map(String::from))
-    }
-
     #[test]
     fn depths_counts_orphans_and_cycles() {
-        let nodes = vec![
-            n("1", None),
-            n("2", Some("1")),
-            n("3", Some("2")),
-            n("4", Some("1")),
-            n("5", Some("99")),
-            n("6", Some("7")),
-            n("7", Some("6")),
-            n("8", Some("8")),
-        ];
-        let g = compute(&nodes);
+        use Parent::*;
+        let g = compute(&[Root, Item(0), Item(1), Item(0), Missing, Item(6), Item(5), Item(7)]);
         assert_eq!(g[0], Generated { depth: 1, is_leaf: false, is_orphan: false, children: 2, descendants: 3 });
         assert_eq!(g[2], Generated { depth: 3, is_leaf: true, is_orphan: false, children: 0, descendants: 0 });
         assert!(g[4].is_orphan && g[4].depth == 1);

@@ -7,9 +7,13 @@ pub mod csv_actions;
 pub mod export;
 pub mod filter;
 pub mod hierarchy;
+pub mod import;
 pub mod jobs;
 pub mod ops;
+pub mod row;
 pub mod schema;
+pub mod source;
+pub mod spool;
 pub mod stream;
 pub mod values;
 

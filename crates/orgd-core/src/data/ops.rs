@@ -1,20 +1,18 @@
 //! Dataset operations over the store: create (with LINKS ends), import, and the plan of an export.
 //! Roles are checked by the pipeline (`Operation::WriteData` for writes, `Read` for the rest).
 
-use super::actions::{self, Change, Identify, LinkEnds, Options, Outcome};
+use super::actions::{Identify, Options};
 use super::export::{self, Column, Format};
 use super::filter::Filter;
+use super::import::{self, Outcome, Run};
 use super::schema::{parse_new, Property};
+use super::source::InMemory;
 use super::values::DateFormat;
-use super::{new_id, parse_id, Dataset, DatasetType, Item, PropertyType};
-use crate::error::{ApiError, ErrorCode, StoreError};
+use super::{new_id, parse_id, Dataset, DatasetType, PropertyType};
+use crate::error::{ApiError, ErrorCode};
 use crate::ids::OrgId;
 use crate::store::Store;
 use serde_json::Value;
-use std::collections::HashSet;
-
-/// Rows read per store round trip when scanning a dataset.
-pub const PAGE: i64 = 2000;
 
 /// A fresh opaque cache key.
 pub fn new_cache_key() -> String {
@@ -204,50 +202,12 @@ pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Optio
     })
 }
 
-/// Read every item of a dataset page by page, calling `f` for each.
-pub async fn scan(store: &dyn Store, dataset_id: &str, mut f: impl FnMut(Item)) -> Result<(), ApiError> {
-    let mut after = 0;
-    loop {
-        let page = store.item_page(dataset_id, after, PAGE).await?;
-        let n = page.len();
-        for it in page {
-            after = it.seq;
-            f(it);
-        }
-        if (n as i64) < PAGE {
-            return Ok(());
-        }
-    }
-}
-
-async fn link_ends(store: &dyn Store, ds: &Dataset) -> Result<LinkEnds, ApiError> {
-    let mut ends = LinkEnds::default();
-    if ds.ty != DatasetType::Links {
-        return Ok(ends);
-    }
-    ends.from_type = ds.property("from_id").map(|p| p.ty);
-    ends.to_type = ds.property("to_id").map(|p| p.ty);
-    for (id, set) in [(&ds.from_dataset, &mut ends.from), (&ds.to_dataset, &mut ends.to)] {
-        let Some(id) = id else { continue };
-        let Some(end) = store.get_dataset(id).await? else { continue };
-        let Some(auto) = end.auto_id.clone() else { continue };
-        let mut keys = HashSet::new();
-        scan(store, id, |it| {
-            if let Some(v) = it.values.get(&auto) {
-                keys.insert(actions::canonical_key(v));
-            }
-        })
-        .await?;
-        *set = keys;
-    }
-    Ok(ends)
-}
-
-/// Run an import in one transaction: every action applies, or (in `fail` mode with a failure) none.
+/// Run an import of actions held in memory (a sync request body) in one transaction: every action
+/// applies, or (in `fail` mode with a failure) none.
 pub async fn import(
     store: &dyn Store,
     ds: &Dataset,
-    actions: &[Value],
+    actions: Vec<Value>,
     opts: &Options,
     now_ms: i64,
 ) -> Result<Outcome, ApiError> {
@@ -258,76 +218,14 @@ pub async fn import(
 pub async fn import_as(
     store: &dyn Store,
     ds: &Dataset,
-    actions: &[Value],
+    actions: Vec<Value>,
     opts: &Options,
     now_ms: i64,
     cache_key: String,
 ) -> Result<Outcome, ApiError> {
-    import_in(store, ds, actions, opts, now_ms, cache_key, None).await
-}
-
-/// [`import`] for an async job: the outcome is kept in the same transaction, so when the job is taken
-/// again (its node died after the commit) it answers with the kept outcome and applies nothing twice.
-pub async fn import_for_job(
-    store: &dyn Store,
-    ds: &Dataset,
-    actions: &[Value],
-    opts: &Options,
-    now_ms: i64,
-    job_id: &str,
-) -> Result<Outcome, ApiError> {
-    import_in(store, ds, actions, opts, now_ms, new_cache_key(), Some(job_id)).await
-}
-
-async fn import_in(
-    store: &dyn Store,
-    ds: &Dataset,
-    actions: &[Value],
-    opts: &Options,
-    now_ms: i64,
-    cache_key: String,
-    job: Option<&str>,
-) -> Result<Outcome, ApiError> {
-    let links = link_ends(store, ds).await?;
-    let mut tx = store.begin_write(&ds.id).await?;
-    if let Some(job) = job {
-        if let Some(kept) = tx.job_outcome(job).await? {
-            let results = serde_json::from_str(&kept).map_err(|e| StoreError::Other(e.to_string()))?;
-            return Ok(Outcome { results, errors: Vec::new(), changes: Vec::new() });
-        }
-    }
-    let items = tx.items().await?;
-    let count = items.len() as i64;
-    let outcome = actions::apply(ds, items, actions, opts, &links, now_ms);
-    if !outcome.errors.is_empty() && !opts.skip_failures {
-        drop(tx);
-        let first = outcome.errors[0]["code"].as_str().and_then(|c| c.parse::<u32>().ok());
-        let code =
-            if first == Some(ErrorCode::Conflict.code()) { ErrorCode::Conflict } else { ErrorCode::RequestBodyInvalid };
-        let mut e = ApiError::new(code)
-            .with_message(format!("{} action(s) failed; nothing was applied.", outcome.errors.len()));
-        e.listed = outcome.errors;
-        return Err(e);
-    }
-    if let Some(job) = job {
-        tx.keep_job_outcome(job, &Value::from(outcome.results.clone()).to_string()).await?;
-    }
-    if outcome.changes.is_empty() {
-        tx.commit().await?;
-        return Ok(outcome);
-    }
-    let delta: i64 = outcome
-        .changes
-        .iter()
-        .map(|c| match c {
-            Change::Insert(_) => 1,
-            Change::Delete(_) => -1,
-            Change::Update(_) => 0,
-        })
-        .sum();
-    tx.apply(&outcome.changes, count + delta, &cache_key, now_ms).await?;
-    tx.commit().await?;
-    Ok(outcome)
+    let mut source = InMemory::new(actions);
+    let run = Run { now_ms, cache_key, job: None };
+    import::run(store, ds, &mut source, opts, run, &mut |_| {}).await
 }
 
 /// What an export will do.

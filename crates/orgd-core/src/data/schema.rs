@@ -454,7 +454,12 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
             ));
         }
         required_key("treeId", &tree_id, &mut faults);
-        required_key("treeParentId", &tree_parent_id, &mut faults);
+        // An HR file leaves the manager of the top person empty: the parent key may be optional.
+        if let Some(k) = &tree_parent_id {
+            if !properties.iter().any(|p| &p.key == k) {
+                faults.push(fault("treeParentId", &format!("names '{k}', which is not a property of the dataset")));
+            }
+        }
     }
     for k in b.keys() {
         if ![

@@ -1,35 +1,75 @@
-//! Running an export: rows read page by page from the store, filtered, encoded, and handed to a sink in
-//! chunks, so memory stays flat whatever the dataset's size (only the compact hierarchy index, when
-//! generated properties are asked for, grows with it).
+//! Running an export: typed rows read from one snapshot of the store page by page, filtered, encoded
+//! straight into text, and handed to a sink in chunks, so memory stays flat whatever the dataset's size.
+//! Only generated hierarchy values need a pass over every item first, and keep a few bytes per item.
 
-use super::export::{self, Encoder, Format};
+use super::export::{self, Encoder, Format, Source};
+use super::filter::Filter;
 use super::hierarchy::{self, Generated};
-use super::ops::{self, ExportPlan, PAGE};
+use super::ops::ExportPlan;
+use super::row::write_json_string;
+use super::row::Row;
 use super::Dataset;
-use crate::store::Store;
-use serde_json::Value;
-use std::collections::HashMap;
+use crate::store::{Store, TreeLink};
 
 /// Bytes gathered before a chunk goes to the sink.
 pub const CHUNK: usize = 64 * 1024;
-
-async fn hierarchy_of(store: &dyn Store, ds: &Dataset) -> Result<HashMap<i64, Generated>, String> {
-    let (Some(tree), Some(parent)) = (ds.tree_id.clone(), ds.tree_parent_id.clone()) else { return Ok(HashMap::new()) };
-    let mut seqs = Vec::new();
-    let mut nodes = Vec::new();
-    ops::scan(store, &ds.id, |it| {
-        seqs.push(it.seq);
-        nodes.push((it.values.get(&tree).map(|v| v.to_string()), it.values.get(&parent).map(|v| v.to_string())));
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(seqs.into_iter().zip(hierarchy::compute(&nodes)).collect())
-}
 
 /// Where export output goes: an HTTP response channel, a file, standard output.
 pub trait Sink: Send {
     /// Take one chunk; an error stops the export.
     fn write(&mut self, chunk: String) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
+
+/// Generated values by `seq`, in creation order, from the hierarchy links of the items.
+pub fn generated(links: &[TreeLink]) -> Vec<(i64, Generated)> {
+    let pos: std::collections::HashMap<i64, usize> = links.iter().enumerate().map(|(i, l)| (l.0, i)).collect();
+    let parents: Vec<hierarchy::Parent> = links
+        .iter()
+        .enumerate()
+        .map(|(i, (_, parent, has_value))| match parent.and_then(|p| pos.get(&p)) {
+            Some(&p) if p != i => hierarchy::Parent::Item(p),
+            Some(_) => hierarchy::Parent::Root,
+            None if *has_value => hierarchy::Parent::Missing,
+            None => hierarchy::Parent::Root,
+        })
+        .collect();
+    links.iter().map(|l| l.0).zip(hierarchy::compute(&parents)).collect()
+}
+
+/// What the export reads of each row: the scanned properties and where each column and filter key finds
+/// its value.
+struct Layout {
+    props: Vec<usize>,
+    columns: Vec<(Source, Option<usize>)>,
+    filter_keys: Vec<(String, Source, Option<usize>)>,
+}
+
+fn layout(ds: &Dataset, plan: &ExportPlan) -> Layout {
+    let mut props: Vec<usize> = Vec::new();
+    let mut slot = |s: Source| match s {
+        Source::Property(i) => Some(props.iter().position(|p| *p == i).unwrap_or_else(|| {
+            props.push(i);
+            props.len() - 1
+        })),
+        _ => None,
+    };
+    let columns = plan
+        .columns
+        .iter()
+        .map(|c| {
+            let s = export::source(ds, &c.key).unwrap_or(Source::Change);
+            (s, slot(s))
+        })
+        .collect();
+    let filter_keys = plan
+        .filter
+        .keys()
+        .map(|k| {
+            let s = export::source(ds, k).unwrap_or(Source::Change);
+            (k.to_string(), s, slot(s))
+        })
+        .collect();
+    Layout { props, columns, filter_keys }
 }
 
 /// Run `plan` over `ds`, giving each chunk of output to `sink`; `progress` gets the number of items
@@ -41,44 +81,53 @@ pub async fn run(
     sink: &mut impl Sink,
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<(), String> {
-    let gen = if plan.needs_hierarchy { hierarchy_of(store, ds).await? } else { HashMap::new() };
+    let gen = if plan.needs_hierarchy {
+        generated(&store.tree_links(ds).await.map_err(|e| e.to_string())?)
+    } else {
+        Vec::new()
+    };
+    let lay = layout(ds, plan);
+    let columns_format = plan.format == Format::JsonColumns;
+    let passes = if columns_format { plan.columns.len() } else { 1 };
+    let mut scan = store.scan(ds, &lay.props, passes.max(1)).await.map_err(|e| e.to_string())?;
     let mut enc = Encoder::new(plan.format, plan.columns.clone(), plan.unix);
     let mut buf = String::with_capacity(CHUNK * 2);
     enc.head(&mut buf);
-    let columns_format = plan.format == Format::JsonColumns;
-    let passes = if columns_format { plan.columns.len() } else { 1 };
-    let mut read = 0u64;
-    for pass in 0..passes {
-        if columns_format {
-            enc.column_start(pass, &mut buf);
+    let (mut pass, mut at, mut read) = (0usize, 0usize, 0u64);
+    if columns_format && passes > 0 {
+        enc.column_start(0, &mut buf);
+    }
+    while let Some((p, rows)) = scan.next().await.map_err(|e| e.to_string())? {
+        if columns_format && p != pass {
+            enc.column_end(&mut buf);
+            enc.column_start(p, &mut buf);
+            pass = p;
+            at = 0;
         }
-        let mut after = 0;
-        loop {
-            let page = store.item_page(&ds.id, after, PAGE).await.map_err(|e| e.to_string())?;
-            let n = page.len();
-            for it in &page {
-                after = it.seq;
-                let g = gen.get(&it.seq);
-                if !plan.filter.is_empty() && !plan.filter.matches(|k| export::lookup(k, it, g)) {
-                    continue;
-                }
-                if columns_format {
-                    enc.column_value(&export::value(&plan.columns[pass], it, g), &mut buf);
-                } else {
-                    let row: Vec<Value> = plan.columns.iter().map(|c| export::value(c, it, g)).collect();
-                    enc.row(&row, &mut buf);
-                }
+        for row in &rows {
+            let g = generated_of(&gen, &mut at, row.seq);
+            if !plan.filter.is_empty() && !matches(plan, &lay, row, g) {
+                continue;
             }
-            read += n as u64;
+            if columns_format {
+                let (s, slot) = lay.columns[pass];
+                enc.column_value(export::cell(s, row, &row.cells, slot, g), &mut buf);
+            } else {
+                enc.row(lay.columns.iter().map(|&(s, slot)| export::cell(s, row, &row.cells, slot, g)), &mut buf);
+            }
+        }
+        if pass == 0 {
+            read += rows.len() as u64;
             progress(read);
-            if buf.len() >= CHUNK {
-                sink.write(std::mem::take(&mut buf)).await?;
-            }
-            if (n as i64) < PAGE {
-                break;
-            }
         }
-        if columns_format {
+        if buf.len() >= CHUNK {
+            sink.write(std::mem::replace(&mut buf, String::with_capacity(CHUNK * 2))).await?;
+        }
+    }
+    if columns_format && passes > 0 {
+        enc.column_end(&mut buf);
+        for p in pass + 1..passes {
+            enc.column_start(p, &mut buf);
             enc.column_end(&mut buf);
         }
     }
@@ -87,4 +136,84 @@ pub async fn run(
         sink.write(buf).await?;
     }
     Ok(())
+}
+
+/// Stream the saved raw values of the items that match `filter` (orgvue-dialect §3.8): a JSON array of
+/// objects with `_id` and the properties that hold a value, in creation order.
+pub async fn raw_items(store: &dyn Store, ds: &Dataset, filter: &Filter, sink: &mut impl Sink) -> Result<(), String> {
+    let props: Vec<usize> = (0..ds.properties.len()).collect();
+    let keys: Vec<String> = ds
+        .properties
+        .iter()
+        .map(|p| {
+            let mut k = String::from(",");
+            write_json_string(&p.key, &mut k);
+            k.push(':');
+            k
+        })
+        .collect();
+    let mut scan = store.scan(ds, &props, 1).await.map_err(|e| e.to_string())?;
+    let mut buf = String::with_capacity(CHUNK * 2);
+    buf.push('[');
+    let mut first = true;
+    while let Some((_, rows)) = scan.next().await.map_err(|e| e.to_string())? {
+        for row in &rows {
+            if !filter.is_empty() && !filter.matches(|k| raw_value(ds, row, k)) {
+                continue;
+            }
+            buf.push_str(if std::mem::take(&mut first) { "{\"_id\":" } else { ",{\"_id\":" });
+            write_json_string(&row.id, &mut buf);
+            for (v, key) in row.cells.iter().zip(&keys) {
+                if let Some(v) = v {
+                    buf.push_str(key);
+                    v.write_json(&mut buf);
+                }
+            }
+            buf.push('}');
+        }
+        if buf.len() >= CHUNK {
+            sink.write(std::mem::replace(&mut buf, String::with_capacity(CHUNK * 2))).await?;
+        }
+    }
+    buf.push(']');
+    sink.write(buf).await
+}
+
+/// A raw value or a system key's value, for raw-item filters.
+fn raw_value(ds: &Dataset, row: &Row, key: &str) -> Option<serde_json::Value> {
+    match export::source(ds, key)? {
+        s @ Source::Property(i) => export::cell(s, row, &row.cells, Some(i), None).to_json(),
+        s => export::cell(s, row, &row.cells, None, None).to_json(),
+    }
+}
+
+/// The generated values of the row with `seq`, walking `gen` (in creation order) forward from `at`.
+fn generated_of<'a>(gen: &'a [(i64, Generated)], at: &mut usize, seq: i64) -> Option<&'a Generated> {
+    while *at < gen.len() && gen[*at].0 < seq {
+        *at += 1;
+    }
+    gen.get(*at).filter(|(s, _)| *s == seq).map(|(_, g)| g)
+}
+
+fn matches(plan: &ExportPlan, lay: &Layout, row: &Row, g: Option<&Generated>) -> bool {
+    plan.filter.matches(|k| {
+        let (_, s, slot) = lay.filter_keys.iter().find(|(key, _, _)| key == k)?;
+        export::cell(*s, row, &row.cells, *slot, g).to_json()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_values_follow_parent_links() {
+        let links = vec![(1, None, false), (2, Some(1), true), (5, Some(2), true), (7, None, true), (9, Some(9), true)];
+        let g = super::generated(&links);
+        assert_eq!(g.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2, 5, 7, 9]);
+        assert_eq!((g[0].1.depth, g[0].1.descendants, g[2].1.depth), (1, 2, 3));
+        assert!(g[3].1.is_orphan, "a parent value that names no item");
+        assert!(!g[4].1.is_orphan && g[4].1.depth == 1, "a self-parent is a root");
+        let mut at = 0;
+        assert!(super::generated_of(&g, &mut at, 3).is_none());
+        assert_eq!(super::generated_of(&g, &mut at, 5).map(|x| x.depth), Some(3));
+    }
 }

@@ -1,6 +1,7 @@
 //! Typed values (orgvue-dialect §6.3 coercion, §4.1 output): what a sent value becomes for a property
 //! type, how values compare, and how they print in CSV.
 
+use super::row::Val;
 use super::PropertyType;
 use crate::clock::{from_millis, iso_millis};
 use serde_json::Value;
@@ -72,40 +73,75 @@ pub fn parse_date(s: &str, fmt: DateFormat) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
 }
 
-/// Coerce a sent value to a property type (never `null`; the caller handles clearing).
+/// Coerce a sent value to a property type, in its JSON form (never `null`; the caller handles clearing).
 pub fn coerce(ty: PropertyType, v: &Value, fmt: DateFormat) -> Result<Value, String> {
-    match ty {
-        PropertyType::Text => match v {
-            Value::String(s) if s.contains('\0') => Err(crate::text::NUL_REFUSED.into()),
-            Value::String(_) => Ok(v.clone()),
-            Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
-            _ => Err("expected text".into()),
+    coerce_raw(ty, Raw::Json(v), fmt).map(|v| v.to_json())
+}
+
+/// A value as an action carries it: a JSON value, or the text of a CSV cell (coerced like a JSON string).
+#[derive(Debug, Clone, Copy)]
+pub enum Raw<'a> {
+    /// From JSON.
+    Json(&'a Value),
+    /// From a CSV cell.
+    Str(&'a str),
+}
+
+impl Raw<'_> {
+    /// JSON `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Raw::Json(Value::Null))
+    }
+
+    /// The text, when the value is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Raw::Json(Value::String(s)) => Some(s),
+            Raw::Json(_) => None,
+            Raw::Str(s) => Some(s),
+        }
+    }
+}
+
+/// Coerce a sent value to a property type, as a typed value (never `null`; the caller handles clearing).
+pub fn coerce_raw(ty: PropertyType, v: Raw, fmt: DateFormat) -> Result<Val, String> {
+    let text = |s: &str| {
+        if s.contains('\0') {
+            Err(crate::text::NUL_REFUSED.to_string())
+        } else {
+            Ok(Val::Text(s.to_string()))
+        }
+    };
+    match (ty, v) {
+        (PropertyType::Text, Raw::Str(s)) => text(s),
+        (PropertyType::Text, Raw::Json(Value::String(s))) => text(s),
+        (PropertyType::Text, Raw::Json(v @ (Value::Number(_) | Value::Bool(_)))) => Ok(Val::Text(v.to_string())),
+        (PropertyType::Text, _) => Err("expected text".into()),
+        (PropertyType::Number, Raw::Json(Value::Number(n))) => Ok(Val::Number(n.as_f64().unwrap_or(0.0))),
+        (PropertyType::Number, v) => match v.as_str() {
+            Some(s) => parse_number(s).map(Val::Number).ok_or_else(|| format!("'{s}' is not a number")),
+            None => Err("expected a number".into()),
         },
-        PropertyType::Number => match v {
-            Value::Number(n) => Ok(number(n.as_f64().unwrap_or(0.0))),
-            Value::String(s) => {
-                let t = s.trim();
-                let ok = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-                match t.parse::<f64>() {
-                    Ok(f) if ok && f.is_finite() => Ok(number(f)),
-                    _ => Err(format!("'{s}' is not a number")),
-                }
-            }
-            _ => Err("expected a number".into()),
-        },
-        PropertyType::Date => match v {
-            Value::String(s) => parse_date(s, fmt)
-                .map(|t| Value::String(iso_millis(t)))
+        (PropertyType::Date, v) => match v.as_str() {
+            Some(s) => parse_date(s, fmt)
+                .map(|t| Val::Text(iso_millis(t)))
                 .ok_or_else(|| format!("'{s}' is not a date in the dateFormat or an ISO 8601 date-time")),
-            _ => Err("expected a date string".into()),
+            None => Err("expected a date string".into()),
         },
-        PropertyType::Boolean => match v {
-            Value::Bool(_) => Ok(v.clone()),
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+        (PropertyType::Boolean, Raw::Json(Value::Bool(b))) => Ok(Val::Bool(*b)),
+        (PropertyType::Boolean, v) => match v.as_str() {
+            Some(s) if s.eq_ignore_ascii_case("true") => Ok(Val::Bool(true)),
+            Some(s) if s.eq_ignore_ascii_case("false") => Ok(Val::Bool(false)),
             _ => Err("expected true or false".into()),
         },
     }
+}
+
+/// A decimal number in text form (digits, sign, point, exponent), finite.
+fn parse_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let ok = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    t.parse::<f64>().ok().filter(|f| ok && f.is_finite()).map(|f| if f == 0.0 { 0.0 } else { f })
 }
 
 /// A filter operand coerced to a property type (orgvue-dialect §5.1): dates accept any ISO date or

@@ -297,7 +297,7 @@ impl Run<'_> {
                 derived_ids: Some(id.clone()),
                 ..Options::default()
             };
-            if let Err(e) = data::import_as(self.store, &ds, &d.actions, &opts, now_ms, fingerprint).await {
+            if let Err(e) = data::import_as(self.store, &ds, d.actions.clone(), &opts, now_ms, fingerprint).await {
                 let _ = self.store.delete_dataset(&id).await;
                 if e.listed.is_empty() {
                     return Err(self.api(&d.items_path, e));

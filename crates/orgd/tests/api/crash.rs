@@ -146,7 +146,7 @@ async fn crash_during_writes(database: String) {
     let mut rows = 0;
     let mut after_seq = 0;
     loop {
-        let page = store.item_page(&ds.id, after_seq, 10_000).await.unwrap();
+        let page = store.item_page(&ds, after_seq, 10_000).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -222,7 +222,7 @@ async fn sigterm_gives_a_running_export_back_and_lets_a_running_import_finish() 
     let store = SqlStore::open(&database).await.unwrap();
     let PeopleTenant { token, dataset: ds, actions, .. } = people_tenant(&store, "TERM", false).await;
     let opts = orgd_core::data::ops::import_options(&ds, &[]).unwrap();
-    orgd_core::data::ops::import(&store, &ds, &actions, &opts, 0).await.unwrap();
+    orgd_core::data::ops::import(&store, &ds, actions, &opts, 0).await.unwrap();
     let items = format!("/api/v1/TERM/datasets/{}/items", ds.id);
 
     // An async export running at SIGTERM stops after its current chunk and goes back to the queue.
@@ -287,7 +287,7 @@ async fn sigterm_gives_a_running_export_back_and_lets_a_running_import_finish() 
         "the import finished before the process exited: {:?}",
         job.errors.map(|e| e[0].clone())
     );
-    let page = store.item_page(&ds.id, 0, 10_000).await.unwrap();
+    let page = store.item_page(&ds, 0, 10_000).await.unwrap();
     assert!(page.iter().all(|i| i.values["Name"].as_str().unwrap().starts_with("Renamed")));
     store.close().await;
 }

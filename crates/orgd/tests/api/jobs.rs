@@ -229,14 +229,42 @@ async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
     let (_token, path) = setup(&app).await;
     let ds_id = path.rsplit('/').next().unwrap();
     let ds = app.store.get_dataset(ds_id).await.unwrap().unwrap();
-    let actions = json!([{"_action":"create","id":7,"name":"Gil","boss":1}]);
-    let actions = actions.as_array().unwrap();
+    let job = orgd_core::data::jobs::Job {
+        id: "JOB7".into(),
+        org_id: ds.org_id.clone(),
+        dataset_id: ds.id.clone(),
+        kind: orgd_core::data::jobs::JobKind::Import,
+        status: orgd_core::data::jobs::JobStatus::Running,
+        created_by: "admin".into(),
+        created_by_psk: 1,
+        trace_id: "t".into(),
+        request: json!({}),
+        result_type: None,
+        result_kept: true,
+        errors: None,
+        error_count: 0,
+        created_at: 0,
+        modified_at: 0,
+        finished_at: None,
+    };
+    app.store.insert_job(&job).await.unwrap();
     let opts = orgd_core::data::ops::import_options(&ds, &[("autoId".into(), "true".into())]).unwrap();
-    let import = |n| orgd_core::data::ops::import_for_job(app.store.as_ref(), &ds, actions, &opts, n, "JOB7");
+    let import = |n| {
+        let (ds, opts) = (ds.clone(), opts.clone());
+        let store = app.store.clone();
+        async move {
+            let actions = vec![json!({"_action":"create","id":7,"name":"Gil","boss":1})];
+            let mut source = orgd_core::data::source::InMemory::new(actions);
+            let run = orgd_core::data::import::Run { now_ms: n, cache_key: "k".into(), job: Some("JOB7") };
+            orgd_core::data::import::run(store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await
+        }
+    };
     let first = import(1_000).await.unwrap();
-    assert_eq!(first.changes.len(), 1);
+    assert!(!first.kept);
+    let kept = app.store.chunks(&orgd_core::data::jobs::ChunkOwner::Job("JOB7".into()), 0, 10).await.unwrap();
+    let results: Value = serde_json::from_slice(&kept.into_iter().flat_map(|(_, c)| c).collect::<Vec<u8>>()).unwrap();
+    assert_eq!(results[0]["_status"], "success", "the results are kept with the changes: {results}");
     let again = import(2_000).await.unwrap();
-    assert!(again.changes.is_empty(), "the second attempt finds the kept outcome");
-    assert_eq!(again.results, first.results, "and answers with it");
+    assert!(again.kept, "the second attempt finds the kept outcome and applies nothing");
     assert_eq!(app.store.get_dataset(ds_id).await.unwrap().unwrap().item_count, 3, "Gil is there once");
 }

@@ -224,7 +224,7 @@ async fn an_async_import_survives_the_death_of_its_node_and_applies_once() {
     assert_eq!(after.item_count as usize, crate::crash::ITEMS);
     let (mut rows, mut after_seq) = (0, 0);
     loop {
-        let page = store.item_page(&ds.id, after_seq, 10_000).await.unwrap();
+        let page = store.item_page(&ds, after_seq, 10_000).await.unwrap();
         let Some(last) = page.last() else { break };
         after_seq = last.seq;
         rows += page.len();

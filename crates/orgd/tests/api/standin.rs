@@ -124,7 +124,7 @@ async fn snapshot(store: &SqlStore) -> String {
         datasets.sort_by(|a, b| a.id.cmp(&b.id));
         for d in datasets {
             out += &format!("{d:?}\n");
-            for i in store.item_page(&d.id, 0, 10_000).await.unwrap() {
+            for i in store.item_page(&d, 0, 10_000).await.unwrap() {
                 out += &format!("{i:?}\n");
             }
         }

@@ -1,5 +1,6 @@
 //! Datasets and items: list, create, metadata, delete, raw items, sync import.
 
+use super::export::streamed;
 use crate::extract::RawBody;
 use crate::extract::{parse_json, Acting, PathParams, QueryList};
 use crate::render::Failure;
@@ -9,7 +10,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orgd_core::clock::{to_millis, Clock};
-use orgd_core::data::export;
 use orgd_core::data::filter::Filter;
 use orgd_core::data::ops::{self, filter_type};
 use orgd_core::data::{parse_id, Dataset, Item};
@@ -101,13 +101,13 @@ fn raw(it: &Item) -> Value {
     Value::Object(m)
 }
 
-/// `GET|POST /{tenantId}/datasets/{datasetId}/items`: saved raw values, optionally filtered.
+/// `GET|POST /{tenantId}/datasets/{datasetId}/items`: saved raw values, optionally filtered, streamed.
 pub async fn items(
     State(state): State<AppState>,
     acting: Acting,
     params: PathParams,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Response, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     let filter = if body.is_empty() {
         Filter::default()
@@ -124,14 +124,10 @@ pub async fn items(
             Some(f) => Filter::parse(f, &|k| filter_type(&ds, k, true), "filter").map_err(ApiError::invalid_fields)?,
         }
     };
-    let mut out = Vec::new();
-    ops::scan(state.store.as_ref(), &ds.id, |it| {
-        if filter.matches(|k| export::lookup(k, &it, None)) {
-            out.push(raw(&it));
-        }
-    })
-    .await?;
-    Ok(Json(Value::Array(out)))
+    let store = state.store.clone();
+    Ok(streamed(JSON, move |mut sink| async move {
+        orgd_core::data::stream::raw_items(store.as_ref(), &ds, &filter, &mut sink).await
+    }))
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}`.
@@ -142,7 +138,7 @@ pub async fn item(State(state): State<AppState>, acting: Acting, params: PathPar
             .with_message("Path parameter {itemId} must be a UUID string.")
             .with_context("pathParameter", "{itemId}")
     })?;
-    let it = state.store.get_item(&ds.id, &item_id).await?.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
+    let it = state.store.get_item(&ds, &item_id).await?.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
     Ok(Json(raw(&it)))
 }
 
@@ -153,14 +149,18 @@ pub async fn import(
     params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Response, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     let opts = ops::import_options(&ds, &query.0)?;
-    let v = parse_json(&body)?;
-    let Some(actions) = v.as_array() else {
+    let Value::Array(actions) = parse_json(&body)? else {
         return Err(ApiError::invalid_field("body", "must be a JSON array of item actions").into());
     };
     let now = to_millis(state.clock.now());
     let outcome = ops::import(state.store.as_ref(), &ds, actions, &opts, now).await?;
-    Ok(Json(Value::Array(outcome.results)))
+    let results =
+        outcome.results.into_bytes().map_err(|e| ApiError::from(orgd_core::error::StoreError::Other(e.to_string())))?;
+    Ok(([(header::CONTENT_TYPE, JSON)], results).into_response())
 }
+
+/// The JSON content type of answers.
+const JSON: &str = "application/json; charset=UTF-8";

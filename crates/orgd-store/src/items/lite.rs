@@ -1,0 +1,503 @@
+//! Items on SQLite through rusqlite, on blocking threads: prepared statements stepped at the engine's own
+//! speed. An import holds one connection in `BEGIN IMMEDIATE` for its whole run and takes its batches as
+//! calls; a scan reads one snapshot on its own connection and hands pages over a small channel.
+
+use super::{select_list, table, PAGE};
+use async_trait::async_trait;
+use orgd_core::data::row::{Row, Val};
+use orgd_core::data::{Dataset, Item, PropertyType};
+use orgd_core::error::StoreError;
+use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
+use parking_lot::Mutex;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, ToSql};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a statement waits for another writer's lock before it gives up.
+pub(crate) const BUSY_TIMEOUT_MS: u32 = 60_000;
+
+/// Idle connections kept for reuse.
+const IDLE: usize = 8;
+
+/// The item side of a SQLite store.
+#[derive(Clone)]
+pub(crate) struct Lite {
+    path: PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl std::fmt::Debug for Lite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lite").field("path", &self.path).finish()
+    }
+}
+
+/// A pooled connection, back to the pool when dropped outside a transaction.
+struct Conn {
+    conn: Option<Connection>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+            let mut idle = self.idle.lock();
+            if idle.len() < IDLE {
+                idle.push(c);
+            }
+        }
+    }
+}
+
+/// A driver error as a store error.
+pub(crate) fn lite_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable(e.to_string()),
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+        Some(ErrorCode::DiskFull | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+fn gone() -> StoreError {
+    StoreError::Other("the database thread stopped".into())
+}
+
+/// A value bound to a statement.
+struct Bind<'a>(&'a Option<Val>);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            None => ToSqlOutput::Borrowed(ValueRef::Null),
+            Some(Val::Text(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Some(Val::Number(f)) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            Some(Val::Bool(b)) => ToSqlOutput::Borrowed(ValueRef::Integer(*b as i64)),
+        })
+    }
+}
+
+/// A key value bound to a statement.
+struct Key<'a>(&'a Val);
+
+impl ToSql for Key<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Val::Number(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            Val::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(*b as i64)),
+        })
+    }
+}
+
+/// Decode `seq, item_id, created_at, modified_at` and the columns of `props`.
+fn decode(r: &rusqlite::Row, types: &[PropertyType]) -> rusqlite::Result<Row> {
+    let mut row = super::empty_row(types.len());
+    row.seq = r.get(0)?;
+    row.id = r.get(1)?;
+    row.created_at = r.get(2)?;
+    row.modified_at = r.get(3)?;
+    for (j, ty) in types.iter().enumerate() {
+        row.cells.push(match r.get_ref(4 + j)? {
+            ValueRef::Null | ValueRef::Blob(_) => None,
+            ValueRef::Integer(n) => Some(match ty {
+                PropertyType::Boolean => Val::Bool(n != 0),
+                PropertyType::Number => Val::Number(n as f64),
+                _ => Val::Text(n.to_string()),
+            }),
+            ValueRef::Real(f) => Some(Val::Number(f)),
+            ValueRef::Text(t) => Some(Val::Text(String::from_utf8_lossy(t).into_owned())),
+        });
+    }
+    Ok(row)
+}
+
+fn types_of(ds: &Dataset, props: &[usize]) -> Vec<PropertyType> {
+    props.iter().map(|&i| ds.properties[i].ty).collect()
+}
+
+fn all_props(ds: &Dataset) -> Vec<usize> {
+    (0..ds.properties.len()).collect()
+}
+
+impl Lite {
+    /// The item side of the SQLite file at `path`.
+    pub(crate) fn new(path: PathBuf) -> Lite {
+        Lite { path, idle: Arc::default() }
+    }
+
+    fn take(&self) -> rusqlite::Result<Conn> {
+        let conn = match self.idle.lock().pop() {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                c.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
+                c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;")?;
+                c
+            }
+        };
+        Ok(Conn { conn: Some(conn), idle: self.idle.clone() })
+    }
+
+    /// Run `f` on a pooled connection on a blocking thread.
+    pub(crate) async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let lite = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = lite.take()?;
+            f(&mut c)
+        })
+        .await
+        .map_err(|_| gone())?
+        .map_err(lite_err)
+    }
+
+    pub(crate) async fn item_page(&self, ds: &Dataset, after: i64, limit: i64) -> StoreResult<Vec<Item>> {
+        let ds = ds.clone();
+        self.run(move |c| {
+            let props = all_props(&ds);
+            let sql = format!(
+                "SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                select_list(props.clone()),
+                table(&ds.id)
+            );
+            let types = types_of(&ds, &props);
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map([after, limit], |r| decode(r, &types))?;
+            rows.map(|r| r.map(|r| r.to_item(&ds))).collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn get_item(&self, ds: &Dataset, item_id: &str) -> StoreResult<Option<Item>> {
+        let (ds, id) = (ds.clone(), item_id.to_string());
+        self.run(move |c| {
+            let props = all_props(&ds);
+            let sql = format!("SELECT {} FROM {} WHERE item_id = ?1", select_list(props.clone()), table(&ds.id));
+            let types = types_of(&ds, &props);
+            let mut st = c.prepare_cached(&sql)?;
+            let mut rows = st.query([id])?;
+            rows.next()?.map(|r| decode(r, &types).map(|r| r.to_item(&ds))).transpose()
+        })
+        .await
+    }
+
+    pub(crate) async fn scan(&self, ds: &Dataset, props: &[usize], passes: usize) -> StoreResult<Box<dyn ItemScan>> {
+        let (tx, rx) = mpsc::channel(2);
+        let (ready, started) = oneshot::channel();
+        let (lite, ds, props) = (self.clone(), ds.clone(), props.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let read = || -> rusqlite::Result<bool> {
+                let c = lite.take()?;
+                // The snapshot starts with the first read, before `scan` returns.
+                c.execute_batch("BEGIN")?;
+                c.query_row(
+                    &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1)", table(&ds.id)),
+                    [],
+                    |_| Ok(()),
+                )?;
+                let _ = ready.send(());
+                let sql = format!("SELECT {} FROM {} ORDER BY seq", select_list(props.iter().copied()), table(&ds.id));
+                let types = types_of(&ds, &props);
+                for pass in 0..passes {
+                    let mut st = c.prepare_cached(&sql)?;
+                    let mut rows = st.query([])?;
+                    let mut page = Vec::with_capacity(PAGE);
+                    while let Some(r) = rows.next()? {
+                        page.push(decode(r, &types)?);
+                        if page.len() == PAGE && tx.blocking_send(Ok((pass, std::mem::take(&mut page)))).is_err() {
+                            return Ok(false);
+                        }
+                    }
+                    if !page.is_empty() && tx.blocking_send(Ok((pass, page))).is_err() {
+                        return Ok(false);
+                    }
+                }
+                c.execute_batch("COMMIT")?;
+                Ok(true)
+            };
+            if let Err(e) = read() {
+                let _ = tx.blocking_send(Err(lite_err(e)));
+            }
+        });
+        let _ = started.await;
+        Ok(Box::new(Scan { rx }))
+    }
+
+    pub(crate) async fn tree_links(&self, ds: &Dataset) -> StoreResult<Vec<TreeLink>> {
+        let ds = ds.clone();
+        self.run(move |c| {
+            let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
+            let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
+            let t = table(&ds.id);
+            let (tc, pc) = (super::column(tree), super::column(parent));
+            let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
+                format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
+            } else {
+                format!("SELECT seq, NULL, {pc} IS NOT NULL FROM {t} ORDER BY seq")
+            };
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
+        let sql = super::create_index(&table(&ds.id), props);
+        self.run(move |c| c.execute_batch(&sql)).await
+    }
+
+    pub(crate) async fn begin(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>> {
+        let (calls, rx) = std::sync::mpsc::channel::<Call>();
+        let (ready, started) = oneshot::channel();
+        let lite = self.clone();
+        let dataset_id = ds.id.clone();
+        tokio::task::spawn_blocking(move || {
+            let open = || -> rusqlite::Result<Conn> {
+                let c = lite.take()?;
+                c.execute_batch("BEGIN IMMEDIATE")?;
+                c.execute_batch(
+                    "CREATE TEMP TABLE IF NOT EXISTS import_seen (seq INTEGER PRIMARY KEY); DELETE FROM import_seen;",
+                )?;
+                Ok(c)
+            };
+            let mut conn = match open() {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready.send(Ok(()));
+            while let Ok(call) = rx.recv() {
+                call(&mut conn);
+            }
+        });
+        started.await.map_err(|_| gone())?.map_err(lite_err)?;
+        Ok(Box::new(LiteWrite { calls, ds: Arc::new(ds.clone()), dataset_id }))
+    }
+}
+
+struct Scan {
+    rx: mpsc::Receiver<StoreResult<(usize, Vec<Row>)>>,
+}
+
+#[async_trait]
+impl ItemScan for Scan {
+    async fn next(&mut self) -> StoreResult<Option<(usize, Vec<Row>)>> {
+        self.rx.recv().await.transpose()
+    }
+}
+
+type Call = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// An import's transaction, on the connection of its blocking thread.
+struct LiteWrite {
+    calls: std::sync::mpsc::Sender<Call>,
+    ds: Arc<Dataset>,
+    dataset_id: String,
+}
+
+impl LiteWrite {
+    async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let (tx, rx) = oneshot::channel();
+        self.calls.send(Box::new(move |c| drop(tx.send(f(c))))).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?.map_err(lite_err)
+    }
+}
+
+#[async_trait]
+impl ItemWrite for LiteWrite {
+    async fn last_seq(&mut self) -> StoreResult<i64> {
+        let sql = format!("SELECT COALESCE(MAX(seq), 0) FROM {}", table(&self.dataset_id));
+        self.call(move |c| c.query_row(&sql, [], |r| r.get(0))).await
+    }
+
+    async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
+        let ds = ds.clone();
+        let props = all_props(&ds);
+        let types = types_of(&ds, &props);
+        let head = format!("SELECT {} FROM {}", select_list(props), table(&ds.id));
+        match lookup {
+            Lookup::Ids(ids) => {
+                let ids = ids.to_vec();
+                self.call(move |c| {
+                    let mut st = c.prepare_cached(&format!("{head} WHERE item_id = ?1"))?;
+                    let mut out = Vec::new();
+                    for id in &ids {
+                        let mut rows = st.query([id])?;
+                        while let Some(r) = rows.next()? {
+                            out.push(decode(r, &types)?);
+                        }
+                    }
+                    Ok(out)
+                })
+                .await
+            }
+            Lookup::Values { props, keys } => {
+                let (props, keys) = (props.to_vec(), keys.to_vec());
+                self.call(move |c| {
+                    let cond: Vec<String> =
+                        props.iter().enumerate().map(|(j, &i)| format!("{} = ?{}", super::column(i), j + 1)).collect();
+                    let mut st = c.prepare_cached(&format!("{head} WHERE {}", cond.join(" AND ")))?;
+                    let mut out = Vec::new();
+                    for key in &keys {
+                        for (j, v) in key.iter().enumerate() {
+                            st.raw_bind_parameter(j + 1, Key(v))?;
+                        }
+                        let mut rows = st.raw_query();
+                        while let Some(r) = rows.next()? {
+                            out.push(decode(r, &types)?);
+                        }
+                    }
+                    Ok(out)
+                })
+                .await
+            }
+        }
+    }
+
+    async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {
+        let t = table(&self.dataset_id);
+        let width = self.ds.properties.len();
+        self.call(move |c| {
+            if !inserts.is_empty() {
+                let marks: Vec<String> = (1..=width + 4).map(|i| format!("?{i}")).collect();
+                let sql = format!("INSERT INTO {t} ({}) VALUES ({})", select_list(0..width), marks.join(", "));
+                let mut st = c.prepare_cached(&sql)?;
+                for r in &inserts {
+                    bind_row(&mut st, r)?;
+                    st.raw_execute()?;
+                }
+            }
+            if !updates.is_empty() {
+                let sets: Vec<String> = (0..width).map(|i| format!("{} = ?{}", super::column(i), i + 5)).collect();
+                let sql = format!(
+                    "UPDATE {t} SET item_id = ?2, created_at = ?3, modified_at = ?4{}{} WHERE seq = ?1",
+                    if width > 0 { ", " } else { "" },
+                    sets.join(", ")
+                );
+                let mut st = c.prepare_cached(&sql)?;
+                for r in &updates {
+                    bind_row(&mut st, r)?;
+                    st.raw_execute()?;
+                }
+            }
+            if !deletes.is_empty() {
+                let mut st = c.prepare_cached(&format!("DELETE FROM {t} WHERE seq = ?1"))?;
+                for s in &deletes {
+                    st.execute([s])?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()> {
+        self.call(move |c| {
+            let mut st = c.prepare_cached("INSERT OR IGNORE INTO import_seen (seq) VALUES (?1)")?;
+            for s in &seqs {
+                st.execute([s])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
+        let sql = format!(
+            "SELECT seq, item_id FROM {} WHERE seq > ?1 AND seq NOT IN (SELECT seq FROM import_seen) ORDER BY seq LIMIT ?2",
+            table(&self.dataset_id)
+        );
+        self.call(move |c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map([after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()> {
+        let (id, key) = (self.dataset_id.clone(), cache_key.to_string());
+        self.call(move |c| {
+            c.execute(
+                "UPDATE datasets SET item_count = item_count + ?2, cache_key = ?3, modified_at = ?4 WHERE dataset_id = ?1",
+                rusqlite::params![id, count_delta, key, modified_at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>> {
+        let id = job_id.to_string();
+        self.call(move |c| {
+            let mut st = c.prepare_cached("SELECT body FROM job_outcomes WHERE job_id = ?1")?;
+            let mut rows = st.query([id])?;
+            rows.next()?.map(|r| r.get(0)).transpose()
+        })
+        .await
+    }
+
+    async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()> {
+        let (id, body) = (job_id.to_string(), body.to_string());
+        self.call(move |c| c.execute("INSERT INTO job_outcomes (job_id, body) VALUES (?1, ?2)", [id, body]).map(drop))
+            .await
+    }
+
+    async fn put_result_chunk(&mut self, job_id: &str, n: i64, data: &[u8]) -> StoreResult<()> {
+        let (id, data) = (job_id.to_string(), data.to_vec());
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO job_chunks (job_id, n, data) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (job_id, n) DO UPDATE SET data = excluded.data",
+                rusqlite::params![id, n, data],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.call(|c| c.execute_batch("COMMIT")).await
+    }
+}
+
+/// Bind `seq, item_id, created_at, modified_at` and every cell of a row, in that order.
+fn bind_row(st: &mut rusqlite::CachedStatement, r: &Row) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(1, r.seq)?;
+    st.raw_bind_parameter(2, r.id.as_str())?;
+    st.raw_bind_parameter(3, r.created_at)?;
+    st.raw_bind_parameter(4, r.modified_at)?;
+    for (j, v) in r.cells.iter().enumerate() {
+        st.raw_bind_parameter(5 + j, Bind(v))?;
+    }
+    Ok(())
+}
