@@ -8,8 +8,8 @@ use super::row::{write_json_string, Row, Val};
 use super::values::{coerce_raw, DateFormat, Raw};
 use super::{new_id, Dataset, DatasetType, PropertyType};
 use crate::error::ErrorCode;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
 
 /// How actions identify items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,8 +419,14 @@ pub struct Needs {
 /// Gather what `batch` needs (each value once).
 pub fn needs<'b>(plan: &Plan, batch: impl IntoIterator<Item = &'b Prepared>) -> Needs {
     let mut n = Needs::default();
-    let (mut ids, mut keys, mut unique, mut tree, mut from, mut to) =
-        (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
+    let (mut ids, mut keys, mut unique, mut tree, mut from, mut to) = (
+        HashSet::default(),
+        HashSet::default(),
+        HashSet::default(),
+        HashSet::default(),
+        HashSet::default(),
+        HashSet::default(),
+    );
     for p in batch {
         match &p.ident {
             Ident::Id(id) if ids.insert(id.clone()) => n.ids.push(id.clone()),
@@ -497,11 +503,11 @@ impl<'a> State<'a> {
         let mut s = State {
             plan,
             rows: Vec::with_capacity(working.len()),
-            original: HashMap::with_capacity(working.len()),
-            by_id: HashMap::new(),
-            by_unique: HashMap::new(),
-            by_tree: HashMap::new(),
-            by_keys: HashMap::new(),
+            original: HashMap::default(),
+            by_id: HashMap::default(),
+            by_unique: HashMap::default(),
+            by_tree: HashMap::default(),
+            by_keys: HashMap::default(),
         };
         for r in working {
             if s.by_id.contains_key(&r.id) {
@@ -580,7 +586,7 @@ pub fn apply_batch(
 ) -> BatchOutcome {
     let mut st = State::new(plan, working);
     let mut out = BatchOutcome { results: Vec::with_capacity(batch.len()), ..BatchOutcome::default() };
-    let mut seen: HashSet<i64> = HashSet::new();
+    let mut seen: HashSet<i64> = HashSet::default();
     for (p, name) in batch.into_iter().zip(names) {
         let done = match p {
             Err(f) => Done::Failed(f),
@@ -591,15 +597,15 @@ pub fn apply_batch(
         };
         out.results.push((name, done));
     }
-    for r in st.rows.iter().flatten() {
-        match st.original.get(&r.seq) {
-            None => out.inserts.push(r.clone()),
-            Some(o) if o != r => out.updates.push(r.clone()),
-            _ => {}
+    let mut original = std::mem::take(&mut st.original);
+    for r in std::mem::take(&mut st.rows).into_iter().flatten() {
+        match original.remove(&r.seq) {
+            None => out.inserts.push(r),
+            Some(o) if o != r => out.updates.push(r),
+            Some(_) => {}
         }
     }
-    let alive: HashSet<i64> = st.rows.iter().flatten().map(|r| r.seq).collect();
-    out.deletes = st.original.keys().filter(|s| !alive.contains(s)).copied().collect();
+    out.deletes = original.into_keys().collect();
     out.deletes.sort_unstable();
     out.seen = seen.into_iter().collect();
     out.seen.sort_unstable();
@@ -724,22 +730,25 @@ fn run_one(
     if row.cells != before || creating {
         row.modified_at = now_ms;
     }
-    match found {
-        Some(idx) => {
-            st.unindex(idx);
-            st.rows[idx] = Some(row.clone());
-            st.index(idx);
-        }
-        None => {
-            row.seq = *next_seq;
-            *next_seq += 1;
-            let idx = st.rows.len();
-            st.rows.push(Some(row.clone()));
-            st.index(idx);
-        }
+    if found.is_none() {
+        row.seq = *next_seq;
+        *next_seq += 1;
     }
     seen.insert(row.seq);
-    Ok(row.id)
+    let id = row.id.clone();
+    let idx = match found {
+        Some(idx) => {
+            st.unindex(idx);
+            st.rows[idx] = Some(row);
+            idx
+        }
+        None => {
+            st.rows.push(Some(row));
+            st.rows.len() - 1
+        }
+    };
+    st.index(idx);
+    Ok(id)
 }
 
 /// Append the result object of one action to `out` (JSON text).

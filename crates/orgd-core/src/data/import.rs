@@ -10,6 +10,7 @@ use super::spool::Spool;
 use super::{Dataset, DatasetType};
 use crate::error::{ApiError, ErrorCode, StoreError};
 use crate::store::{ItemWrite, Lookup, Store};
+use rustc_hash::FxHashSet as HashSet;
 use serde_json::{json, Value};
 
 /// The most failing actions an answer lists; the count of all of them comes after.
@@ -90,32 +91,38 @@ async fn existing(
     Ok(rows.into_iter().filter_map(|r| r.cells[*auto].clone()).collect())
 }
 
+/// One lookup of a batch: the property columns, the keys to find, and the keys already asked for.
+type KeyLookup = (Vec<usize>, Vec<Vec<Val>>, HashSet<Vec<Val>>);
+
 /// The items a batch needs, found in the store: one lookup per column set (the identifying columns, the
 /// unique key, `treeId`; merged when they are the same columns).
-async fn working_set(tx: &mut dyn ItemWrite, plan: &Plan<'_>, n: &actions::Needs) -> Result<Vec<Row>, ApiError> {
+async fn working_set(tx: &mut dyn ItemWrite, plan: &Plan<'_>, n: actions::Needs) -> Result<Vec<Row>, ApiError> {
     let ds = plan.dataset();
     let mut rows = Vec::new();
     if !n.ids.is_empty() {
         rows.extend(tx.find(ds, Lookup::Ids(&n.ids)).await?);
     }
-    let mut lookups: Vec<(Vec<usize>, Vec<Vec<Val>>)> = Vec::new();
+    let mut lookups: Vec<KeyLookup> = Vec::new();
     let mut add = |props: Vec<usize>, keys: Vec<Vec<Val>>| {
         if keys.is_empty() {
             return;
         }
-        match lookups.iter_mut().find(|(p, _)| *p == props) {
-            Some((_, k)) => {
-                for key in keys {
-                    if !k.contains(&key) {
-                        k.push(key);
-                    }
-                }
+        let at = match lookups.iter().position(|(p, _, _)| *p == props) {
+            Some(at) => at,
+            None => {
+                lookups.push((props, Vec::new(), HashSet::default()));
+                lookups.len() - 1
             }
-            None => lookups.push((props, keys)),
+        };
+        let (_, list, known) = &mut lookups[at];
+        for key in keys {
+            if known.insert(key.clone()) {
+                list.push(key);
+            }
         }
     };
     if let Some(k) = plan.keyed() {
-        add(k.props.clone(), n.keys.clone());
+        add(k.props.clone(), n.keys);
     }
     if let Some(u) = plan.unique() {
         add(vec![u], tuples(&n.unique));
@@ -123,7 +130,7 @@ async fn working_set(tx: &mut dyn ItemWrite, plan: &Plan<'_>, n: &actions::Needs
     if let Some(t) = plan.tree() {
         add(vec![t], tuples(&n.tree));
     }
-    for (props, keys) in &lookups {
+    for (props, keys, _) in &lookups {
         rows.extend(tx.find(ds, Lookup::Values { props, keys }).await?);
     }
     Ok(rows)
@@ -171,7 +178,7 @@ pub async fn run(
         let mut links = LinkEnds::default();
         links.from.extend(existing(tx.as_mut(), &ends.from, &n.from).await?);
         links.to.extend(existing(tx.as_mut(), &ends.to, &n.to).await?);
-        let working = working_set(tx.as_mut(), &plan, &n).await?;
+        let working = working_set(tx.as_mut(), &plan, n).await?;
         let batch = apply_batch(&plan, working, prepared, names, &links, run.now_ms, &mut next_seq);
         text.clear();
         for (name, done) in &batch.results {

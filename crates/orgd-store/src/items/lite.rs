@@ -278,7 +278,8 @@ impl Lite {
         tokio::task::spawn_blocking(move || {
             let open = || -> rusqlite::Result<Conn> {
                 let c = lite.take()?;
-                c.execute_batch("BEGIN IMMEDIATE")?;
+                // A large import works on a larger page cache, given back when it ends.
+                c.execute_batch("PRAGMA cache_size = -32768; BEGIN IMMEDIATE")?;
                 c.execute_batch(
                     "CREATE TEMP TABLE IF NOT EXISTS import_seen (seq INTEGER PRIMARY KEY); DELETE FROM import_seen;",
                 )?;
@@ -295,9 +296,13 @@ impl Lite {
             while let Ok(call) = rx.recv() {
                 call(&mut conn);
             }
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            let _ = conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA shrink_memory;");
         });
         started.await.map_err(|_| gone())?.map_err(lite_err)?;
-        Ok(Box::new(LiteWrite { calls, ds: Arc::new(ds.clone()), dataset_id }))
+        Ok(Box::new(LiteWrite { calls, ds: Arc::new(ds.clone()), dataset_id, failed: Arc::default() }))
     }
 }
 
@@ -314,21 +319,56 @@ impl ItemScan for Scan {
 
 type Call = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// An import's transaction, on the connection of its blocking thread.
+/// An import's transaction, on the connection of its blocking thread. Writes are queued without waiting
+/// for them (the thread runs calls in order, so a later lookup sees them), so that the engine prepares
+/// the next batch while SQLite writes this one; a failed write fails the next call and the commit.
 struct LiteWrite {
     calls: std::sync::mpsc::Sender<Call>,
     ds: Arc<Dataset>,
     dataset_id: String,
+    failed: Arc<Mutex<Option<rusqlite::Error>>>,
 }
 
 impl LiteWrite {
+    fn check(&self) -> StoreResult<()> {
+        match self.failed.lock().take() {
+            Some(e) => Err(lite_err(e)),
+            None => Ok(()),
+        }
+    }
+
     async fn call<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> StoreResult<R> {
         let (tx, rx) = oneshot::channel();
-        self.calls.send(Box::new(move |c| drop(tx.send(f(c))))).map_err(|_| gone())?;
+        let failed = self.failed.clone();
+        self.calls
+            .send(Box::new(move |c| {
+                let r = match failed.lock().take() {
+                    Some(e) => Err(e),
+                    None => f(c),
+                };
+                drop(tx.send(r));
+            }))
+            .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?.map_err(lite_err)
+    }
+
+    /// Queue `f` without waiting; its failure is kept for the next call.
+    fn queue(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static) -> StoreResult<()> {
+        self.check()?;
+        let failed = self.failed.clone();
+        self.calls
+            .send(Box::new(move |c| {
+                if failed.lock().is_some() {
+                    return;
+                }
+                if let Err(e) = f(c) {
+                    *failed.lock() = Some(e);
+                }
+            }))
+            .map_err(|_| gone())
     }
 }
 
@@ -386,7 +426,7 @@ impl ItemWrite for LiteWrite {
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {
         let t = table(&self.dataset_id);
         let width = self.ds.properties.len();
-        self.call(move |c| {
+        self.queue(move |c| {
             if !inserts.is_empty() {
                 let marks: Vec<String> = (1..=width + 4).map(|i| format!("?{i}")).collect();
                 let sql = format!("INSERT INTO {t} ({}) VALUES ({})", select_list(0..width), marks.join(", "));
@@ -417,18 +457,16 @@ impl ItemWrite for LiteWrite {
             }
             Ok(())
         })
-        .await
     }
 
     async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()> {
-        self.call(move |c| {
+        self.queue(move |c| {
             let mut st = c.prepare_cached("INSERT OR IGNORE INTO import_seen (seq) VALUES (?1)")?;
             for s in &seqs {
                 st.execute([s])?;
             }
             Ok(())
         })
-        .await
     }
 
     async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
