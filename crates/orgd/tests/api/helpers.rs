@@ -41,6 +41,7 @@ pub struct Builder {
     database: Option<String>,
     shared_limits: Option<String>,
     body_timeout: Option<std::time::Duration>,
+    gzip_expanded_limit: Option<u64>,
 }
 
 impl TestApp {
@@ -64,6 +65,7 @@ impl TestApp {
             database: None,
             shared_limits: None,
             body_timeout: None,
+            gzip_expanded_limit: None,
         }
     }
 
@@ -185,6 +187,12 @@ impl Builder {
         self
     }
 
+    /// The most a gzip import file may unpack to.
+    pub fn gzip_expanded_limit(mut self, n: u64) -> Self {
+        self.gzip_expanded_limit = Some(n);
+        self
+    }
+
     pub fn journal_size(mut self, n: usize) -> Self {
         self.journal_size = Some(n);
         self
@@ -207,6 +215,9 @@ impl Builder {
         }
         if let Some(t) = self.body_timeout {
             config.body_timeout = t;
+        }
+        if let Some(n) = self.gzip_expanded_limit {
+            config.gzip_expanded_limit = n;
         }
         if let Some(text) = &self.seed {
             let path = dir.path().join("seed.yaml");

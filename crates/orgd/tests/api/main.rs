@@ -1,5 +1,6 @@
 //! Black-box tests of orgd over HTTPS on a real socket, each with its own database.
 
+mod bulk;
 mod cli;
 mod console;
 mod contract;
