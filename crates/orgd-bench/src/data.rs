@@ -1,42 +1,71 @@
-//! Dataset scenarios: the import of PEOPLE items in 6 MB batches against raw prepared inserts in one
-//! transaction, and the streamed export against reading and serializing the same rows in-process.
+//! Dataset scenarios at HR scale, against the storage engine's own tools on the same rows in the same run:
+//! a 1,000,000-row CSV imported by the CLI and by an async job (beside `sqlite3 .import --csv` and psql
+//! `\copy … FROM`), a full refresh with `implicitDelete`, 100-action writes into the full dataset in each
+//! identification mode, streamed exports (beside `sqlite3 -csv` / `-json` and psql `\copy … TO`), the
+//! memory of generated hierarchy values, and another tenant's reads while a big import runs.
 
-use crate::report::Figure;
-use crate::server::Bench;
+use crate::report::{Figure, Latency};
+use crate::server::{orgd_binary, Bench};
 use crate::Settings;
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 use futures_util::StreamExt;
-use orgd_core::data::row::Row;
-use orgd_core::data::stream::{self, Sink};
-use orgd_core::data::{new_id, ops, Item};
-use orgd_core::store::Store;
+use orgd_core::clock::{Clock, SystemClock};
+use orgd_core::model::{Role, UsagePlan};
+use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_store::SqlStore;
 use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-const BATCH_BYTES: usize = 6_000_000;
-
-fn person(i: usize) -> Value {
-    json!({"Employee ID": i, "Manager ID": if i == 1 { Value::Null } else { json!((i - 2) / 5 + 1) },
-        "Full Name": format!("Person {i}"), "Department": format!("Department {}", i % 17),
-        "Start Date": "2020-01-01T00:00:00.000Z", "Salary": 40_000 + i % 50_000})
-}
-
+/// The PEOPLE dataset of the scenarios: 10 properties, a hierarchy with an empty manager at the top.
 fn schema(name: &str) -> Value {
     json!({"name": name, "type": "PEOPLE", "autoId": "Employee ID", "labelId": "Full Name",
         "treeId": "Employee ID", "treeParentId": "Manager ID",
-        "properties": [{"key": "Employee ID", "type": "number", "isRequired": true},
-            {"key": "Manager ID", "type": "number", "isRequired": true}, {"key": "Full Name", "type": "text", "isRequired": true},
-            {"key": "Department", "type": "text"}, {"key": "Start Date", "type": "date"}, {"key": "Salary", "type": "number"}]})
+        "properties": [{"key": "Employee ID", "type": "number", "isRequired": true}, {"key": "Manager ID", "type": "number"},
+            {"key": "Full Name", "type": "text", "isRequired": true}, {"key": "Email", "type": "text"},
+            {"key": "Department", "type": "text"}, {"key": "Location", "type": "text"}, {"key": "Job Title", "type": "text"},
+            {"key": "Grade", "type": "number"}, {"key": "Start Date", "type": "date"}, {"key": "Active", "type": "boolean"}]})
 }
 
-async fn create_dataset(b: &Bench, name: &str) -> anyhow::Result<String> {
+/// The plain table of the baselines: the same columns, no keys or indexes.
+const PLAIN_COLUMNS: &str =
+    "action TEXT, employee_id REAL, manager_id REAL, full_name TEXT, email TEXT, department TEXT, \
+    location TEXT, job_title TEXT, grade REAL, start_date TEXT, active BOOLEAN";
+
+/// Write `n` rows of `action` actions as CSV.
+fn write_csv(path: &Path, n: usize, action: &str) -> anyhow::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        f,
+        "_action,Employee ID,Manager ID,Full Name,Email,Department,Location,Job Title,Grade,Start Date,Active"
+    )?;
+    for i in 1..=n {
+        let manager = if i == 1 { String::new() } else { ((i - 2) / 8 + 1).to_string() };
+        writeln!(
+            f,
+            "{action},{i},{manager},Person {i},person{i}@acme.test,Department {},City {},Title {},{},2020-{:02}-{:02},{}",
+            i % 97,
+            i % 31,
+            i % 53,
+            i % 12,
+            1 + i % 12,
+            1 + i % 28,
+            i % 3 != 0
+        )?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+async fn create_dataset(b: &Bench, tenant: &str, token: &str, name: &str) -> anyhow::Result<String> {
     let r = b
         .client
-        .post(format!("{}/api/v1/BENCH/datasets", b.url))
-        .bearer_auth(&b.token)
+        .post(format!("{}/api/v1/{tenant}/datasets", b.url))
+        .bearer_auth(token)
         .json(&schema(name))
         .send()
         .await?;
@@ -47,265 +76,559 @@ async fn create_dataset(b: &Bench, name: &str) -> anyhow::Result<String> {
     Ok(v["datasetId"].as_str().unwrap_or_default().to_string())
 }
 
-fn batches(n: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::from("[");
-    for i in 1..=n {
-        let mut a = person(i);
-        a["_action"] = json!("create");
-        let s = a.to_string();
-        if cur.len() + s.len() + 2 > BATCH_BYTES {
-            cur.push(']');
-            out.push(std::mem::replace(&mut cur, String::from("[")));
-        }
-        if cur.len() > 1 {
-            cur.push(',');
-        }
-        cur.push_str(&s);
-    }
-    cur.push(']');
-    out.push(cur);
-    out
+async fn delete_dataset(b: &Bench, id: &str) -> anyhow::Result<()> {
+    let r = b.client.delete(format!("{}/api/v1/BENCH/datasets/{id}", b.url)).bearer_auth(&b.token).send().await?;
+    anyhow::ensure!(r.status() == 204, "deleting a dataset answered {}", r.status());
+    Ok(())
 }
 
-/// Raw baseline: the same rows inserted with one prepared statement in one transaction.
-async fn raw_insert(database: &str, n: usize, run: usize) -> anyhow::Result<f64> {
-    use sqlx::Executor;
-    let table = format!("bench_raw_{run}_{}", std::process::id());
-    let rows: Vec<(String, String)> = (1..=n).map(|i| (new_id(), person(i).to_string())).collect();
-    let started;
+fn rss_of(pid: u32) -> u64 {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    st.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Samples a process's RSS every 20 ms until dropped; `peak()` is the highest seen.
+struct Sampler {
+    peak: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+}
+
+impl Sampler {
+    fn start(pid: u32) -> Sampler {
+        let (peak, done) = (Arc::new(AtomicU64::new(rss_of(pid))), Arc::new(AtomicBool::new(false)));
+        let (p, d) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !d.load(Ordering::Relaxed) {
+                p.fetch_max(rss_of(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Sampler { peak, done }
+    }
+
+    fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// `orgd admin dataset import` of `file` into `dataset`: seconds and the CLI's peak RSS growth over its
+/// RSS right after start.
+fn cli_import(b: &Bench, dataset: &str, file: &Path, extra: &[&str]) -> anyhow::Result<(f64, u64)> {
+    let t = Instant::now();
+    let child = Command::new(orgd_binary()?)
+        .args(["admin", "--database", &b.database, "dataset", "import", "--tenant", "BENCH", "--dataset", dataset])
+        .arg("--file")
+        .arg(file)
+        .args(["--auto-id"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(30));
+    let start_rss = rss_of(pid);
+    let sampler = Sampler::start(pid);
+    let out = child.wait_with_output()?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!("orgd admin dataset import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok((secs, sampler.peak().saturating_sub(start_rss)))
+}
+
+/// The engine's own bulk load of `file` into a plain table of the same columns: seconds.
+fn engine_import(database: &str, file: &Path, run: usize) -> anyhow::Result<f64> {
+    let table = format!("plain_{run}_{}", std::process::id());
     if let Some(path) = database.strip_prefix("sqlite://") {
-        let raw = format!("{path}.raw");
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&raw)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
-        let pool = sqlx::SqlitePool::connect_with(opts).await?;
-        pool.execute(format!("CREATE TABLE {table} (dataset_id TEXT, item_id TEXT, seq BIGINT, data TEXT, created_at BIGINT, modified_at BIGINT, PRIMARY KEY (dataset_id, item_id))").as_str()).await?;
-        started = Instant::now();
-        let mut tx = pool.begin().await?;
-        for (seq, (id, data)) in rows.iter().enumerate() {
-            sqlx::query(&format!("INSERT INTO {table} VALUES ('d', ?1, ?2, ?3, 0, 0)"))
-                .bind(id)
-                .bind(seq as i64)
-                .bind(data)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let db = format!("{path}.plain");
+        let _ = std::fs::remove_file(&db);
+        let create =
+            Command::new("sqlite3").arg(&db).arg(format!("CREATE TABLE {table} ({PLAIN_COLUMNS})")).status()?;
+        anyhow::ensure!(create.success(), "sqlite3 could not make the plain table");
+        let t = Instant::now();
+        let s = Command::new("sqlite3")
+            .arg(&db)
+            .arg(format!(".import --csv --skip 1 {} {table}", file.display()))
+            .status()
+            .context("sqlite3 (install Debian's sqlite3)")?;
+        let secs = t.elapsed().as_secs_f64();
+        anyhow::ensure!(s.success(), "sqlite3 .import failed");
+        let _ = std::fs::remove_file(&db);
+        Ok(secs)
     } else {
-        let pool = sqlx::PgPool::connect(database).await?;
-        pool.execute(format!("CREATE TABLE {table} (dataset_id TEXT, item_id TEXT, seq BIGINT, data TEXT, created_at BIGINT, modified_at BIGINT, PRIMARY KEY (dataset_id, item_id))").as_str()).await?;
-        started = Instant::now();
-        let mut tx = pool.begin().await?;
-        for (seq, (id, data)) in rows.iter().enumerate() {
-            sqlx::query(&format!("INSERT INTO {table} VALUES ('d', $1, $2, $3, 0, 0)"))
-                .bind(id)
-                .bind(seq as i64)
-                .bind(data)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        psql(database, &format!("CREATE TABLE {table} ({PLAIN_COLUMNS})"))?;
+        let t = Instant::now();
+        psql(database, &format!("\\copy {table} FROM '{}' (FORMAT csv, HEADER true)", file.display()))?;
+        let secs = t.elapsed().as_secs_f64();
+        psql(database, &format!("DROP TABLE {table}"))?;
+        Ok(secs)
     }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Import scenario.
-pub async fn import(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Figure>> {
-    let bodies = batches(s.import_items);
-    let (mut values, mut base) = (Vec::new(), Vec::new());
+fn psql(database: &str, command: &str) -> anyhow::Result<Vec<u8>> {
+    let out = Command::new("psql").args([database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command]).output()?;
+    anyhow::ensure!(out.status.success(), "psql {command}: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(out.stdout)
+}
+
+/// Upload `file` to a `files/generate` URL, import it by an async job and wait: seconds from the job's
+/// submission to its end.
+async fn async_import(b: &Bench, dataset: &str, file: &Path) -> anyhow::Result<f64> {
+    let f: Value = b
+        .client
+        .post(format!("{}/api/v1/BENCH/files/generate", b.url))
+        .bearer_auth(&b.token)
+        .json(&json!({"targetType": "csv", "targetEncoding": "identity"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let put = f["_links"]["put"]["url"].as_str().ok_or_else(|| anyhow!("no upload URL: {f}"))?;
+    let body = tokio::fs::read(file).await?;
+    let r = b.client.put(put).body(body).send().await?;
+    anyhow::ensure!(r.status() == 200, "the upload answered {}", r.status());
+    let t = Instant::now();
+    let url = format!("{}/api/v1/BENCH/datasets/{dataset}/items/import?autoId=true", b.url);
+    let job: Value = b
+        .client
+        .put(url)
+        .bearer_auth(&b.token)
+        .json(&json!({"importLocation": {"method": "GET", "url": f["_links"]["get"]["url"]}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = job["jobId"].as_str().ok_or_else(|| anyhow!("no job: {job}"))?.to_string();
+    loop {
+        let t2: Value = b
+            .client
+            .get(format!("{}/api/v1/BENCH/jobs/{id}", b.url))
+            .bearer_auth(&b.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match t2["jobStatus"].as_str() {
+            Some("completed") => return Ok(t.elapsed().as_secs_f64()),
+            Some("failed") => bail!("the import job failed: {t2}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Import figures.
+pub async fn import(b: &Bench, s: &Settings) -> anyhow::Result<(Vec<Figure>, String)> {
+    let n = s.import_items;
+    let dir = b._dir.path();
+    let file = dir.join("people.csv");
+    let refresh = dir.join("refresh.csv");
+    write_csv(&file, n, "create")?;
+    write_csv(&refresh, n, "createOrUpdate")?;
+    let size = std::fs::metadata(&file)?.len();
+    let (mut cli, mut cli_base, mut cli_rss) = (Vec::new(), Vec::new(), 0u64);
+    let (mut job, mut job_base, mut job_rss) = (Vec::new(), Vec::new(), 0u64);
+    let mut full = String::new();
     for run in 0..s.runs {
-        let ds = create_dataset(b, &format!("Import {run}")).await?;
-        let started = Instant::now();
-        for body in &bodies {
-            let r = b
-                .client
-                .put(format!("{}/api/v1/BENCH/datasets/{ds}/items?autoId=true", b.url))
-                .bearer_auth(&b.token)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await?;
-            if r.status() != 200 {
-                bail!("import answered {}: {}", r.status(), r.text().await?);
-            }
-        }
-        let rate = s.import_items as f64 / started.elapsed().as_secs_f64();
-        let raw = raw_insert(&b.database, s.import_items, run).await?;
-        eprintln!("import run {run}: {rate:.0} rows/s (raw {raw:.0})");
-        values.push(rate);
-        base.push(raw);
-    }
-    Ok(vec![Figure {
-        name: format!("{} PEOPLE items in {} batches", s.import_items, bodies.len()),
-        unit: "rows/s",
-        values,
-        baseline: "raw prepared inserts, one transaction".into(),
-        baseline_values: base,
-        target: 0.5,
-        note: String::new(),
-    }])
-}
-
-/// A dataset of `n` people written straight into the store (the export and cold-start scenarios).
-pub async fn seed_export(b: &Bench, n: usize) -> anyhow::Result<String> {
-    let id = create_dataset(b, "Export").await?;
-    let store = SqlStore::open(&b.database).await?;
-    let ds = store.get_dataset(&id).await?.ok_or_else(|| anyhow!("the dataset is gone"))?;
-    let mut seq = 0i64;
-    let step = 50_000;
-    for start in (1..=n).step_by(step) {
-        let rows: Vec<Row> = (start..(start + step).min(n + 1))
-            .map(|i| {
-                seq += 1;
-                let Value::Object(values) = person(i) else { unreachable!() };
-                Row::from_item(&ds, &Item { id: new_id(), seq, created_at: 0, modified_at: 0, values })
-            })
-            .collect();
-        let count = rows.len() as i64;
-        let mut w = store.begin_items(&ds).await?;
-        w.write(rows, Vec::new(), Vec::new()).await?;
-        w.finish(count, &ops::new_cache_key(), 0).await?;
-        w.commit().await?;
-    }
-    store.close().await;
-    Ok(id)
-}
-
-/// Move the store's auth epoch (revoking a token that does not exist), so the server drops its caches and
-/// its background poll loads the org tree again; returns the server's peak RSS growth meanwhile.
-async fn reload_org_tree(b: &Bench, store: &SqlStore) -> anyhow::Result<u64> {
-    let before = b.rss();
-    store.revoke_token("bench-no-such-token", time::OffsetDateTime::now_utc()).await?;
-    let mut peak = before;
-    // The poll sees the move within 200 ms; loading 10,000 orgs takes a few hundred more.
-    for _ in 0..75 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        peak = peak.max(b.rss());
-    }
-    Ok(peak.saturating_sub(before))
-}
-
-/// Counts the bytes an export produces, optionally gzipping them as the server's compression layer does.
-struct Counter(u64, Option<flate2::write::GzEncoder<std::io::Sink>>);
-
-impl Sink for Counter {
-    async fn write(&mut self, chunk: String) -> Result<(), String> {
-        self.0 += chunk.len() as u64;
-        if let Some(gz) = &mut self.1 {
-            std::io::Write::write_all(gz, chunk.as_bytes()).map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    }
-}
-
-/// Export scenario.
-pub async fn export(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Figure>> {
-    eprintln!("seeding {} items", s.export_items);
-    let id = seed_export(b, s.export_items).await?;
-    let store = SqlStore::open(&b.database).await?;
-    let ds = store.get_dataset(&id).await?.ok_or_else(|| anyhow!("seeded dataset missing"))?;
-    let mut figs = Vec::new();
-    for (format, gzip) in [("jsonRows", false), ("csv", false), ("csv", true)] {
-        let (mut values, mut base, mut peak_growth, mut compressed) = (Vec::new(), Vec::new(), 0u64, 0.0);
-        let mut tree_growth = 0u64;
-        for run in 0..s.runs {
-            // Each run starts on a freshly loaded org tree (the 10,000 orgs of the request scenarios): the
-            // server reloads a tree in use a few seconds before its 30 s TTL, so no reload falls inside the
-            // export whose memory is measured. The reload's own memory is reported beside the figure.
-            tree_growth = tree_growth.max(reload_org_tree(b, &store).await?);
-            let warm = b.client.get(format!("{}/api/v1/BENCH/datasets", b.url)).bearer_auth(&b.token).send().await?;
-            anyhow::ensure!(warm.status().is_success(), "the warm-up request answered {}", warm.status());
-            let before = b.rss();
-            let peak = Arc::new(AtomicU64::new(before));
-            let done = Arc::new(AtomicBool::new(false));
-            let sampler = {
-                let (peak, done, pid) = (peak.clone(), done.clone(), b.pid);
-                tokio::spawn(async move {
-                    while !done.load(Ordering::Relaxed) {
-                        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                        if let Some(kb) = st
-                            .lines()
-                            .find(|l| l.starts_with("VmRSS:"))
-                            .and_then(|l| l.split_whitespace().nth(1))
-                            .and_then(|k| k.parse::<u64>().ok())
-                        {
-                            peak.fetch_max(kb * 1024, Ordering::Relaxed);
-                        }
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
-                })
-            };
-            let started = Instant::now();
-            let mut req =
-                b.client.get(format!("{}/api/v1/BENCH/datasets/{id}/export/{format}", b.url)).bearer_auth(&b.token);
-            if gzip {
-                req = req.header("accept-encoding", "gzip");
-            }
-            let r = req.send().await?;
-            if r.status() != 200 {
-                bail!("export answered {}", r.status());
-            }
-            if gzip && r.headers().get("content-encoding").is_none_or(|e| e != "gzip") {
-                bail!("the export was not gzipped");
-            }
-            let mut bytes = 0u64;
-            let mut body = r.bytes_stream();
-            while let Some(c) = body.next().await {
-                bytes += c?.len() as u64;
-            }
-            let secs = started.elapsed().as_secs_f64();
-            done.store(true, Ordering::Relaxed);
-            let _ = sampler.await;
-            peak_growth = peak_growth.max(peak.load(Ordering::Relaxed).saturating_sub(before));
-            let plan = ops::plan_sync_export(&ds, format, &[], None).map_err(|e| anyhow!(e.to_string()))?;
-            let t = Instant::now();
-            let mut counter = Counter(
-                0,
-                gzip.then(|| flate2::write::GzEncoder::new(std::io::sink(), flate2::Compression::default())),
-            );
-            stream::run(&store, &ds, &plan, &mut counter, |_| {}).await.map_err(|e| anyhow!(e))?;
-            if let Some(gz) = counter.1.take() {
-                gz.finish()?;
-            }
-            let raw = counter.0 as f64 / t.elapsed().as_secs_f64() / 1e6;
-            if gzip {
-                compressed = bytes as f64 / counter.0 as f64;
-            }
-            let rate = if gzip { counter.0 as f64 } else { bytes as f64 } / secs / 1e6;
-            eprintln!("export {format} run {run}: {rate:.1} MB/s ({bytes} bytes; raw {raw:.1} MB/s)");
-            values.push(rate);
-            base.push(raw);
-        }
-        let (name, baseline, extra) = if gzip {
-            (
-                format!("{format} of {} items over HTTPS, gzip (uncompressed MB/s)", s.export_items),
-                "in-process read + serialize + gzip (level 6), no HTTP",
-                format!("; the body is {:.0}% of the csv", compressed * 100.0),
-            )
+        let ds = create_dataset(b, "BENCH", &b.token, &format!("Import {run}")).await?;
+        let (secs, rss) = tokio::task::block_in_place(|| cli_import(b, &ds, &file, &[]))?;
+        let base = tokio::task::block_in_place(|| engine_import(&b.database, &file, run))?;
+        eprintln!(
+            "cli import run {run}: {secs:.2} s ({:.0} rows/s), engine {base:.2} s, RSS +{:.0} MB",
+            n as f64 / secs,
+            mb(rss)
+        );
+        cli.push(n as f64 / secs);
+        cli_base.push(n as f64 / base);
+        cli_rss = cli_rss.max(rss);
+        if run + 1 < s.runs {
+            delete_dataset(b, &ds).await?;
         } else {
-            (
-                format!("{format} of {} items over HTTPS", s.export_items),
-                "in-process read + serialize, no HTTP",
-                String::new(),
-            )
-        };
-        figs.push(Figure {
-            name,
-            unit: "MB/s",
-            values,
-            baseline: baseline.into(),
-            baseline_values: base,
+            full = ds;
+        }
+        let ds = create_dataset(b, "BENCH", &b.token, &format!("Async {run}")).await?;
+        let before = b.rss();
+        let sampler = Sampler::start(b.pid);
+        let secs = async_import(b, &ds, &file).await?;
+        job_rss = job_rss.max(sampler.peak().saturating_sub(before));
+        drop(sampler);
+        let base = tokio::task::block_in_place(|| engine_import(&b.database, &file, run))?;
+        eprintln!("async import run {run}: {secs:.2} s, engine {base:.2} s");
+        job.push(n as f64 / secs);
+        job_base.push(n as f64 / base);
+        delete_dataset(b, &ds).await?;
+    }
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for run in 0..s.runs {
+        let (plain, _) = tokio::task::block_in_place(|| cli_import(b, &full, &refresh, &[]))?;
+        let (implicit, _) = tokio::task::block_in_place(|| cli_import(b, &full, &refresh, &["--implicit-delete"]))?;
+        eprintln!("refresh run {run}: {plain:.2} s, with implicitDelete {implicit:.2} s");
+        without.push(n as f64 / plain);
+        with.push(n as f64 / implicit);
+    }
+    let engine = if b.database.starts_with("sqlite://") {
+        "`sqlite3 .import --csv` into a plain table of the same columns"
+    } else {
+        "psql `\\copy … FROM … (FORMAT csv)` into a plain table of the same columns"
+    };
+    let figs = vec![
+        Figure {
+            name: format!(
+                "{n}-row CSV ({} MB, 10 properties) into an empty dataset, `orgd admin dataset import --auto-id`",
+                size / 1_000_000
+            ),
+            unit: "rows/s",
+            values: cli,
+            baseline: engine.into(),
+            baseline_values: cli_base,
             target: 0.5,
             note: format!(
-                "server peak RSS growth {:.1} MB (limit 64 MB){extra}; each run starts on a fresh org tree, whose background reload before it grew RSS by up to {:.1} MB",
-                peak_growth as f64 / 1e6,
-                tree_growth as f64 / 1e6
+                "CLI peak RSS growth {:.0} MB (limit 128 MB); one transaction, every key looked up",
+                mb(cli_rss)
+            ),
+        },
+        Figure {
+            name: "the same file uploaded, then an async import job (submission to completed)".to_string(),
+            unit: "rows/s",
+            values: job,
+            baseline: engine.into(),
+            baseline_values: job_base,
+            target: 0.5,
+            note: format!("server peak RSS growth {:.0} MB (limit 128 MB); results kept as job chunks", mb(job_rss)),
+        },
+        Figure {
+            name: format!("full refresh of the {n}-item dataset (`createOrUpdate` every row) with `implicitDelete`"),
+            unit: "rows/s",
+            values: with,
+            baseline: "the same refresh without implicitDelete".into(),
+            baseline_values: without,
+            target: 0.5,
+            note: "ratio ≥ 0.5 = at most twice the time".into(),
+        },
+    ];
+    Ok((figs, full))
+}
+
+/// 100 mixed actions per request into the full dataset, in each identification mode.
+pub async fn writes(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<Vec<Latency>> {
+    let n = s.import_items;
+    let url = format!("{}/api/v1/BENCH/datasets/{dataset}/items", b.url);
+    let ids: Vec<String> = {
+        let store = SqlStore::open(&b.database).await?;
+        let ds = orgd_core::store::Store::get_dataset(&store, dataset).await?.ok_or_else(|| anyhow!("no dataset"))?;
+        let mut ids = Vec::new();
+        let mut after = 0;
+        while ids.len() < 5000 {
+            let page = orgd_core::store::Store::item_page(&store, &ds, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq + 197;
+            ids.extend(page.into_iter().step_by(7).map(|i| i.id));
+        }
+        store.close().await;
+        ids
+    };
+    let mut out = Vec::new();
+    for (m, mode) in ["_id", "autoId", "idKey"].into_iter().enumerate() {
+        let mut times = Vec::new();
+        let before = b.rss();
+        let sampler = Sampler::start(b.pid);
+        for req in 0..s.runs * 10 {
+            let mut actions = Vec::new();
+            for k in 0..100usize {
+                let i = 1 + (req * 7919 + k * 104_729) % n;
+                let new = 10_000_000 * (m + 1) + req * 100 + k;
+                let a = match (mode, k % 4) {
+                    ("_id", 0 | 1) => {
+                        json!({"_action": "update", "_id": ids[(req * 100 + k) % ids.len()], "Grade": k % 12})
+                    }
+                    ("_id", 2) => {
+                        json!({"_action": "createOrUpdate", "_id": ids[(req * 31 + k) % ids.len()], "Location": "Moved"})
+                    }
+                    ("_id", _) => json!({"_action": "create", "Employee ID": new, "Full Name": "New hire"}),
+                    ("autoId", 0 | 1) => {
+                        json!({"_action": "createOrUpdate", "Employee ID": i, "Full Name": format!("Person {i}"), "Grade": k % 12})
+                    }
+                    ("autoId", 2) => json!({"_action": "update", "Employee ID": i, "Location": "Moved"}),
+                    ("autoId", _) => json!({"_action": "create", "Employee ID": new, "Full Name": "New hire"}),
+                    (_, 0 | 1) => {
+                        json!({"_action": "update", "Email": format!("person{i}@acme.test"), "Grade": k % 12})
+                    }
+                    (_, 2) => {
+                        json!({"_action": "createOrUpdate", "Email": format!("person{i}@acme.test"), "Full Name": format!("Person {i}"), "Employee ID": i})
+                    }
+                    (_, _) => {
+                        json!({"_action": "create", "Email": format!("new{new}@acme.test"), "Employee ID": new, "Full Name": "New hire"})
+                    }
+                };
+                actions.push(a);
+            }
+            let q = match mode {
+                "_id" => "",
+                "autoId" => "?autoId=true",
+                _ => "?idKey=Email",
+            };
+            let t = Instant::now();
+            let r = b.client.put(format!("{url}{q}")).bearer_auth(&b.token).json(&actions).send().await?;
+            let status = r.status();
+            let body = r.text().await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(status == 200, "PUT ({mode}) answered {status}: {}", &body[..body.len().min(300)]);
+        }
+        let growth = sampler.peak().saturating_sub(before);
+        drop(sampler);
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let runs: Vec<f64> = times.chunks(10).map(|c| c[c.len() / 2]).collect();
+        eprintln!("PUT 100 actions by {mode}: median {:.1} ms, RSS +{:.1} MB", times[times.len() / 2], mb(growth));
+        out.push(Latency {
+            name: format!("PUT …/items, 100 mixed actions (update, createOrUpdate, create) identified by {mode}, into the {n}-item dataset"),
+            values: runs,
+            limit: 20.0,
+            note: format!(
+                "median of each run's 10 requests; p max {:.1} ms; server RSS growth {:.1} MB (limit 16 MB){}",
+                times[times.len() - 1],
+                mb(growth),
+                if mode == "idKey" { "; the first idKey import made its index" } else { "" }
             ),
         });
     }
+    Ok(out)
+}
+
+/// Export figures over the full dataset, against the engine's own export of the same rows.
+pub async fn export(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<(Vec<Figure>, Vec<Latency>)> {
+    let table = format!("items_{}", dataset.replace('-', "").to_ascii_lowercase());
+    let columns: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+    let select = format!("SELECT {} FROM {table} ORDER BY seq", columns.join(", "));
+    let mut figs = Vec::new();
+    for format in ["csv", "jsonRows"] {
+        let (mut values, mut base, mut growth) = (Vec::new(), Vec::new(), 0u64);
+        for run in 0..s.runs {
+            let (secs, bytes, g) = http_export(b, dataset, format, "").await?;
+            growth = growth.max(g);
+            let (bsecs, bbytes) = tokio::task::block_in_place(|| engine_export(&b.database, &select, format))?;
+            eprintln!(
+                "export {format} run {run}: {:.1} MB/s, engine {:.1} MB/s",
+                bytes as f64 / secs / 1e6,
+                bbytes as f64 / bsecs / 1e6
+            );
+            values.push(bytes as f64 / secs / 1e6);
+            base.push(bbytes as f64 / bsecs / 1e6);
+        }
+        let engine = match (b.database.starts_with("sqlite://"), format) {
+            (true, "csv") => "`sqlite3 -csv -header` of the same rows",
+            (true, _) => "`sqlite3 -json` of the same rows",
+            (false, _) => "psql `\\copy (SELECT …) TO STDOUT (FORMAT csv)` of the same rows",
+        };
+        figs.push(Figure {
+            name: format!("sync `{format}` export of {} items over HTTPS", s.import_items),
+            unit: "MB/s",
+            values,
+            baseline: engine.into(),
+            baseline_values: base,
+            target: 0.5,
+            note: format!("server peak RSS growth {:.1} MB (limit 64 MB)", mb(growth)),
+        });
+    }
+    let (mut secs, mut peak) = (Vec::new(), 0u64);
+    for _ in 0..s.runs {
+        let (t, _, g) = http_export(b, dataset, "csv", "?generated=true").await?;
+        eprintln!("export csv with generated values: {t:.2} s, RSS +{:.0} MB", mb(g));
+        secs.push(t * 1000.0);
+        peak = peak.max(g);
+    }
+    let lat = vec![Latency {
+        name: format!(
+            "sync `csv` export with the generated hierarchy values (`generated=true`) of {} items",
+            s.import_items
+        ),
+        values: secs,
+        limit: 60_000.0,
+        note: format!("server peak RSS growth {:.0} MB (limit 200 MB); the limit of the time is ours", mb(peak)),
+    }];
+    Ok((figs, lat))
+}
+
+/// One sync export over HTTPS: seconds, bytes, server peak RSS growth.
+async fn http_export(b: &Bench, dataset: &str, format: &str, query: &str) -> anyhow::Result<(f64, u64, u64)> {
+    let before = b.rss();
+    let sampler = Sampler::start(b.pid);
+    let t = Instant::now();
+    let r = b
+        .client
+        .get(format!("{}/api/v1/BENCH/datasets/{dataset}/export/{format}{query}", b.url))
+        .bearer_auth(&b.token)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "export answered {}", r.status());
+    let mut bytes = 0u64;
+    let mut body = r.bytes_stream();
+    while let Some(c) = body.next().await {
+        bytes += c?.len() as u64;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    Ok((secs, bytes, sampler.peak().saturating_sub(before)))
+}
+
+/// The engine's own export of the same rows to a pipe: seconds and bytes.
+fn engine_export(database: &str, select: &str, format: &str) -> anyhow::Result<(f64, u64)> {
+    let t = Instant::now();
+    let out = if let Some(path) = database.strip_prefix("sqlite://") {
+        let mode = if format == "csv" { "-csv" } else { "-json" };
+        Command::new("sqlite3").args([mode, "-header", path, select]).output()?
+    } else {
+        Command::new("psql")
+            .args([database, "-X", "-q", "-c", &format!("\\copy ({select}) TO STDOUT (FORMAT csv)")])
+            .output()?
+    };
+    anyhow::ensure!(out.status.success(), "the engine's export failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok((t.elapsed().as_secs_f64(), out.stdout.len() as u64))
+}
+
+/// Another tenant's reads (and, on SQLite, its writes) while tenant BENCH imports the whole file.
+pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>> {
+    let store = SqlStore::open(&b.database).await?;
+    let now = SystemClock::default().now();
+    let new = NewOrg { tenant_id: Some("OTHER".into()), name: "Other".into(), ..NewOrg::default() };
+    let fail = |e: orgd_core::ApiError| anyhow!(e.to_string());
+    let org = match ops::create_org(&store, new, &UsagePlan::default(), now).await {
+        Ok(o) => o,
+        Err(_) => (*ops::load_org(&store, "OTHER").await.map_err(fail)?).clone(),
+    };
+    let unlimited = OrgPatch {
+        rate_per_second: Some(1_000_000),
+        burst: Some(1_000_000),
+        max_concurrent: Some(10_000),
+        daily_quota: Some(None),
+        ..OrgPatch::default()
+    };
+    ops::update_org(&store, "OTHER", unlimited).await.map_err(fail)?;
+    let fields = UserFields {
+        role: Some(Role::Administrator),
+        token_access: Some(true),
+        email: Some("o@other.test".into()),
+        ..UserFields::default()
+    };
+    let user = match ops::create_user(&store, &org, "o@other.test", fields, now).await {
+        Ok(u) => u,
+        Err(_) => ops::find_user(&store, &org, "o@other.test").await.map_err(fail)?,
+    };
+    let (token, _) = ops::create_api_token(&store, &user, NewToken::default(), now).await.map_err(fail)?;
     store.close().await;
-    Ok(figs)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let other = create_dataset(b, "OTHER", &token, "Small").await?;
+    let small: Vec<Value> =
+        (1..=1000).map(|i| json!({"_action": "create", "Employee ID": i, "Full Name": format!("P{i}")})).collect();
+    let r = b
+        .client
+        .put(format!("{}/api/v1/OTHER/datasets/{other}/items?autoId=true", b.url))
+        .bearer_auth(&token)
+        .json(&small)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "the small import answered {}", r.status());
+    let file = b._dir.path().join("people.csv");
+    let (mut reads_p99, mut writes_max) = (Vec::new(), Vec::new());
+    for run in 0..s.runs {
+        let big = create_dataset(b, "BENCH", &b.token, &format!("Busy {run}")).await?;
+        let (bb, big2, file2) = (b.database.clone(), big.clone(), file.clone());
+        let bin = orgd_binary()?;
+        let importer = std::thread::spawn(move || {
+            Command::new(bin)
+                .args([
+                    "admin",
+                    "--database",
+                    &bb,
+                    "dataset",
+                    "import",
+                    "--tenant",
+                    "BENCH",
+                    "--dataset",
+                    &big2,
+                    "--auto-id",
+                ])
+                .arg("--file")
+                .arg(file2)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        let mut k = 0usize;
+        while !importer.is_finished() {
+            let t = Instant::now();
+            let r = b
+                .client
+                .get(format!("{}/api/v1/OTHER/datasets/{other}/export/csv", b.url))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status() == 200, "B's read answered {}", r.status());
+            r.bytes().await?;
+            let r = b.client.get(format!("{}/api/v1/OTHER/datasets/{other}", b.url)).bearer_auth(&token).send().await?;
+            anyhow::ensure!(r.status() == 200);
+            reads.push(t.elapsed().as_secs_f64() * 1000.0);
+            k += 1;
+            if k.is_multiple_of(10) {
+                let t = Instant::now();
+                let a =
+                    json!([{"_action": "update", "Employee ID": 1 + k % 1000, "Full Name": format!("Renamed {k}")}]);
+                let r = b
+                    .client
+                    .put(format!("{}/api/v1/OTHER/datasets/{other}/items?autoId=true", b.url))
+                    .bearer_auth(&token)
+                    .json(&a)
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 200, "B's write answered {}", r.status());
+                writes.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        importer.join().map_err(|_| anyhow!("the importer panicked"))??;
+        reads.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let p99 = reads[(reads.len() * 99 / 100).min(reads.len() - 1)];
+        let wmax = writes.iter().fold(0f64, |a, b| a.max(*b));
+        eprintln!(
+            "while A imports: B's reads p99 {p99:.1} ms over {}, B's writes max {wmax:.0} ms over {}",
+            reads.len(),
+            writes.len()
+        );
+        reads_p99.push(p99);
+        writes_max.push(wmax);
+        delete_dataset(b, &big).await?;
+    }
+    let sqlite = b.database.starts_with("sqlite://");
+    let mut out = vec![Latency {
+        name: format!(
+            "p99 of tenant B's reads (metadata + csv export of its 1,000 items) while tenant A imports {} rows",
+            s.import_items
+        ),
+        values: reads_p99,
+        limit: 50.0,
+        note: "reads run on their own snapshot, never waiting for A's write lock".into(),
+    }];
+    out.push(Latency {
+        name: "the slowest of tenant B's one-action writes meanwhile".into(),
+        values: writes_max,
+        limit: if sqlite { 60_000.0 } else { 50.0 },
+        note: if sqlite {
+            "SQLite has one writer: B's write waits for A's commit (the limit is the busy timeout, 60 s)".into()
+        } else {
+            "PostgreSQL locks per dataset: B writes while A imports".into()
+        },
+    });
+    Ok(out)
 }

@@ -14,24 +14,22 @@ mod server;
 mod standin;
 
 use anyhow::Context;
-use report::{Figure, Report};
+use report::Report;
 use std::time::Instant;
 
 /// Settings from the command line.
 pub struct Settings {
     /// Runs per figure (min/median/max).
     pub runs: usize,
-    /// Items per import run.
+    /// Rows of the import file (and items of the exported dataset).
     pub import_items: usize,
-    /// Items in the exported dataset.
-    pub export_items: usize,
     /// Seconds of each wrk run.
     pub seconds: u32,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|requests|import|export|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--export-items N] [--backend sqlite|postgresql] [--out FILE]\n\n\
+        "usage: orgd-bench all|requests|import|export|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--backend sqlite|postgresql] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
     );
     std::process::exit(2)
@@ -47,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
     if !["all", "requests", "import", "export", "coldstart", "standin"].contains(&what.as_str()) {
         usage();
     }
-    let mut s = Settings { runs: 5, import_items: 100_000, export_items: 1_000_000, seconds: 5 };
+    let mut s = Settings { runs: 5, import_items: 1_000_000, seconds: 5 };
     let mut out = "BENCHMARKS.md".to_string();
     let mut backend: Option<String> = None;
     let mut i = 1;
@@ -57,7 +55,6 @@ async fn main() -> anyhow::Result<()> {
             "--runs" => s.runs = v.parse().unwrap_or_else(|_| usage()),
             "--seconds" => s.seconds = v.parse().unwrap_or_else(|_| usage()),
             "--import-items" => s.import_items = v.parse().unwrap_or_else(|_| usage()),
-            "--export-items" => s.export_items = v.parse().unwrap_or_else(|_| usage()),
             "--out" => out = v,
             "--backend" => backend = Some(v),
             _ => usage(),
@@ -93,17 +90,21 @@ async fn main() -> anyhow::Result<()> {
             report.latencies(name, "Latency: paced small requests and the org tree", latencies);
             report.counts(name, "Throttling under a flood", counts);
         }
-        if what == "all" || what == "import" {
-            let figs = data::import(&srv, &s).await?;
-            report.section(name, "Import (PUT …/items, 6 MB batches)", figs);
-        }
-        if what == "all" || what == "export" {
-            let figs: Vec<Figure> = data::export(&srv, &s).await?;
-            report.section(name, "Export (sync, streamed)", figs);
-        }
-        if what == "coldstart" {
-            eprintln!("seeding {} items", s.export_items);
-            data::seed_export(&srv, s.export_items).await?;
+        if ["all", "import", "export", "coldstart"].contains(&what.as_str()) {
+            eprintln!("importing {} rows", s.import_items);
+            // Export and cold start only need the full dataset: one import run makes it.
+            let runs = if what == "all" || what == "import" { s.runs } else { 1 };
+            let (figs, full) = data::import(&srv, &Settings { runs, ..s }).await?;
+            if what == "all" || what == "import" {
+                report.section(name, &format!("Import at HR scale ({} rows)", s.import_items), figs);
+                report.latencies(name, "Writes into the full dataset", data::writes(&srv, &s, &full).await?);
+                report.latencies(name, "Another tenant during a big import", data::neighbours(&srv, &s).await?);
+            }
+            if what == "all" || what == "export" {
+                let (figs, lat) = data::export(&srv, &s, &full).await?;
+                report.section(name, &format!("Export at HR scale ({} items)", s.import_items), figs);
+                report.latencies(name, "Generated hierarchy values", lat);
+            }
         }
         if what == "all" || what == "export" || what == "coldstart" {
             let mut cold = Vec::new();
@@ -116,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
                 vec![report::Latency {
                     name: format!(
                         "process start to first successful /readyz, database holding {} items",
-                        s.export_items
+                        s.import_items
                     ),
                     values: cold,
                     limit: 200.0,

@@ -72,8 +72,8 @@ impl Report {
         Report {
             sections: Vec::new(),
             settings: format!(
-                "{} runs per figure; {} items per import run; {} items exported; wrk runs of {} s",
-                s.runs, s.import_items, s.export_items, s.seconds
+                "{} runs per figure; {} rows per import file and items exported; wrk runs of {} s",
+                s.runs, s.import_items, s.seconds
             ),
         }
     }

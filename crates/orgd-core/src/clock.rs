@@ -85,19 +85,42 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// ISO 8601 UTC with milliseconds: `2024-05-01T09:30:00.000Z`.
+/// ISO 8601 UTC with milliseconds: `2024-05-01T09:30:00.000Z` (written by hand: imports and exports
+/// print a date per row).
 pub fn iso_millis(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let mut out = String::with_capacity(24);
+    let mut digits = |n: u32, width: usize, sep: char| {
+        let mut buf = [b'0'; 4];
+        let mut n = n;
+        for i in (0..width).rev() {
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        out.push_str(std::str::from_utf8(&buf[..width]).unwrap_or("0000"));
+        out.push(sep);
+    };
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            year,
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+    }
+    digits(year as u32, 4, '-');
+    digits(t.month() as u32, 2, '-');
+    digits(t.day() as u32, 2, 'T');
+    digits(t.hour() as u32, 2, ':');
+    digits(t.minute() as u32, 2, ':');
+    digits(t.second() as u32, 2, '.');
+    digits(t.millisecond() as u32, 3, 'Z');
+    out
 }
 
 /// Parse a DATE as the CLI and APIs accept it: `YYYY-MM-DD` (midnight UTC) or RFC 3339.

@@ -55,6 +55,12 @@ pub trait ItemWrite: Send {
     async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()>;
     /// Store chunk `n` of the job's result with the changes.
     async fn put_result_chunk(&mut self, job_id: &str, n: i64, data: &[u8]) -> StoreResult<()>;
+    /// A first load into an empty dataset: drop the indexes other than `seq`'s (they are built again,
+    /// at once, by [`end_bulk`](ItemWrite::end_bulk)); false when the dataset is not empty. The caller
+    /// finds items without indexes meanwhile, so it looks up only keys it may have written itself.
+    async fn begin_bulk(&mut self) -> StoreResult<bool>;
+    /// Build the indexes [`begin_bulk`](ItemWrite::begin_bulk) dropped.
+    async fn end_bulk(&mut self) -> StoreResult<()>;
     /// Make it all visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

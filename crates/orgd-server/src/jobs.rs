@@ -326,7 +326,7 @@ async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
     let url = job.request["body"]["importLocation"]["url"].as_str().ok_or_else(|| stored("import location"))?;
     let (reader, format, gzip) = open_source(state, url, &job.org_id).await?;
     let mut source = Parsed::spawn(reader, format, gzip, &ds);
-    let run = Run { now_ms: now_ms(state), cache_key: ops::new_cache_key(), job: Some(&job.id) };
+    let run = Run { now_ms: now_ms(state), cache_key: ops::new_cache_key(), results: true, job: Some(&job.id) };
     import::run(state.store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await?;
     let owner = ChunkOwner::Job(job.id.clone());
     let ct = "application/json; charset=UTF-8".to_string();

@@ -289,6 +289,30 @@ async fn datasets(store: &dyn Store, o: &Org) {
     assert!(store.get_dataset(&ds.id).await.unwrap().is_none());
     store.insert_dataset(&ds).await.unwrap();
     assert!(store.item_page(&ds, 0, 10).await.unwrap().is_empty(), "a dataset made again starts empty");
+
+    // A bulk load into the empty dataset drops its indexes and builds them again; finding still works
+    // meanwhile, and a rolled-back bulk load leaves the indexes as they were.
+    for commit in [false, true] {
+        let mut w = store.begin_items(&ds).await.unwrap();
+        assert!(w.begin_bulk().await.unwrap(), "the dataset is empty");
+        w.write((1..=3).map(|i| row(&format!("B{i}"), i, &format!("b{i}"), None, None)).collect(), vec![], vec![])
+            .await
+            .unwrap();
+        let keys = vec![vec![Val::Text("b2".into())]];
+        assert_eq!(w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap().len(), 1);
+        assert_eq!(w.find(&ds, Lookup::Ids(&["B3".into()])).await.unwrap().len(), 1);
+        w.end_bulk().await.unwrap();
+        w.finish(3, "kb", 50).await.unwrap();
+        if commit {
+            w.commit().await.unwrap();
+        }
+    }
+    let mut w = store.begin_items(&ds).await.unwrap();
+    assert!(!w.begin_bulk().await.unwrap(), "not on a dataset with items");
+    let keys = vec![vec![Val::Text("b1".into())]];
+    assert_eq!(w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap().len(), 1);
+    drop(w);
+    store.index_items(&ds, &[0]).await.expect("the index of the unique key is there again");
     assert!(store.delete_dataset(&ds.id).await.unwrap());
 }
 

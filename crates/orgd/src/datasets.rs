@@ -75,7 +75,7 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             let mut source = Parsed::spawn(Box::new(counted), format, gzip_limit, &ds);
             let bar = import_bar(size);
             let started = std::time::Instant::now();
-            let run = Run { now_ms: to_millis(now), cache_key: ops::new_cache_key(), job: None };
+            let run = Run { now_ms: to_millis(now), cache_key: ops::new_cache_key(), results: json_out, job: None };
             let (b2, r2) = (bar.clone(), read.clone());
             let mut progress = move |rows: u64| {
                 b2.set_position(r2.load(Ordering::Relaxed));

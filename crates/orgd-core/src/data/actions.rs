@@ -63,10 +63,12 @@ const ACTIONS: &[&str] = &["create", "update", "replace", "delete", "noop", "cre
 pub enum RawAction {
     /// From a JSON array.
     Json(Value),
-    /// From a CSV file: `(key, cell)` pairs of the non-empty cells, and the record's line.
+    /// From a CSV file: the record (an empty cell means the key is not sent), its header, and its line.
     Csv {
-        /// Keys with their cells.
-        fields: Vec<(std::sync::Arc<str>, String)>,
+        /// The column keys.
+        header: std::sync::Arc<[String]>,
+        /// The cells, one per column.
+        record: csv::StringRecord,
         /// The line the record starts on (the header is line 1).
         line: u64,
     },
@@ -285,9 +287,12 @@ pub fn link_id(from: &Val, to: &Val) -> String {
 pub fn action_name(raw: &RawAction) -> String {
     match raw {
         RawAction::Json(v) => v.get("_action").and_then(Value::as_str).unwrap_or("").to_string(),
-        RawAction::Csv { fields, .. } => {
-            fields.iter().find(|(k, _)| &**k == "_action").map(|(_, v)| v.clone()).unwrap_or_default()
-        }
+        RawAction::Csv { header, record, .. } => header
+            .iter()
+            .zip(record.iter())
+            .find(|(k, _)| *k == "_action")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -303,7 +308,12 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
     let fields: Vec<(&str, Raw)> = match raw {
         RawAction::Json(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), Raw::Json(v))).collect(),
         RawAction::Json(_) => return Err(fail(i, None, "notAnObject", "Each action must be a JSON object.")),
-        RawAction::Csv { fields, .. } => fields.iter().map(|(k, v)| (&**k, Raw::Str(v))).collect(),
+        RawAction::Csv { header, record, .. } => header
+            .iter()
+            .zip(record.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.as_str(), Raw::Str(v)))
+            .collect(),
     };
     let get = |k: &str| fields.iter().find(|(f, _)| *f == k).map(|(_, v)| *v).filter(|v| !v.is_null());
     let action = get("_action");
@@ -433,8 +443,11 @@ pub fn needs<'b>(plan: &Plan, batch: impl IntoIterator<Item = &'b Prepared>) -> 
             Ident::Key(k) if keys.insert(k.clone()) => n.keys.push(k.clone()),
             _ => {}
         }
+        // Identifying values are found by the identifier lookup already when they are the key itself.
+        let covered = |idx: usize| plan.keyed.as_ref().is_some_and(|k| k.props == [idx]);
         let set = p.set.iter().filter_map(|(i, v)| v.as_ref().map(|v| (*i, v)));
-        for (idx, v) in set.chain(p.ident_values.iter().map(|(i, v)| (*i, v))) {
+        let idents = p.ident_values.iter().filter(|(i, _)| !covered(*i)).map(|(i, v)| (*i, v));
+        for (idx, v) in set.chain(idents) {
             if Some(idx) == plan.unique && unique.insert(v.clone()) {
                 n.unique.push(v.clone());
             }
@@ -526,13 +539,26 @@ impl<'a> State<'a> {
         keyed.props.iter().map(|&i| r.cells[i].clone()).collect()
     }
 
+    /// The `treeId` column when it is not the unique key's (then the unique index answers for both).
+    fn own_tree(&self) -> Option<usize> {
+        self.plan.tree.filter(|t| Some(*t) != self.plan.unique)
+    }
+
+    /// The tuple of the identifying columns, when they are not just the unique key.
+    fn own_tuple(&self, r: &Row) -> Option<Vec<Val>> {
+        if self.plan.identify == Identify::AutoId || self.plan.identify == Identify::Link {
+            return None;
+        }
+        self.tuple(r)
+    }
+
     fn index(&mut self, idx: usize) {
         let Some(r) = self.rows[idx].as_ref() else { return };
         let (id, unique, tree, tuple) = (
             r.id.clone(),
             self.plan.unique.and_then(|i| r.cells[i].clone()),
-            self.plan.tree.and_then(|i| r.cells[i].clone()),
-            self.tuple(r),
+            self.own_tree().and_then(|i| r.cells[i].clone()),
+            self.own_tuple(r),
         );
         self.by_id.insert(id, idx);
         if let Some(v) = unique {
@@ -551,8 +577,8 @@ impl<'a> State<'a> {
         let (id, unique, tree, tuple) = (
             r.id.clone(),
             self.plan.unique.and_then(|i| r.cells[i].clone()),
-            self.plan.tree.and_then(|i| r.cells[i].clone()),
-            self.tuple(r),
+            self.own_tree().and_then(|i| r.cells[i].clone()),
+            self.own_tuple(r),
         );
         self.by_id.remove(&id);
         if let Some(v) = unique {
@@ -716,7 +742,7 @@ fn run_one(
             }
         }
     }
-    for (n, idx) in [plan.unique, plan.tree].into_iter().enumerate() {
+    for (n, idx) in [plan.unique, st.own_tree()].into_iter().enumerate() {
         let Some(idx) = idx else { continue };
         let Some(v) = &row.cells[idx] else { continue };
         let map = if n == 0 { &st.by_unique } else { &st.by_tree };

@@ -42,6 +42,9 @@ pub struct Run<'a> {
     pub now_ms: i64,
     /// The cache key the dataset gets when something changes.
     pub cache_key: String,
+    /// Whether the per-action results are wanted (else [`Outcome::results`] stays an empty array and only
+    /// the counts are kept: an operator's import that prints counts).
+    pub results: bool,
     /// An async import's job id: its results are kept in the same transaction as its changes, so that a
     /// job taken again after its node died does not apply twice.
     pub job: Option<&'a str>,
@@ -91,49 +94,135 @@ async fn existing(
     Ok(rows.into_iter().filter_map(|r| r.cells[*auto].clone()).collect())
 }
 
-/// One lookup of a batch: the property columns, the keys to find, and the keys already asked for.
-type KeyLookup = (Vec<usize>, Vec<Vec<Val>>, HashSet<Vec<Val>>);
-
-/// The items a batch needs, found in the store: one lookup per column set (the identifying columns, the
-/// unique key, `treeId`; merged when they are the same columns).
-async fn working_set(tx: &mut dyn ItemWrite, plan: &Plan<'_>, n: actions::Needs) -> Result<Vec<Row>, ApiError> {
-    let ds = plan.dataset();
-    let mut rows = Vec::new();
-    if !n.ids.is_empty() {
-        rows.extend(tx.find(ds, Lookup::Ids(&n.ids)).await?);
+/// The column sets a batch looks items up by: the identifying columns, the unique key, `treeId` (merged
+/// when they are the same columns).
+fn column_sets(plan: &Plan<'_>) -> Vec<Vec<usize>> {
+    let mut sets: Vec<Vec<usize>> = Vec::new();
+    for props in [plan.keyed().map(|k| k.props.clone()), plan.unique().map(|u| vec![u]), plan.tree().map(|t| vec![t])]
+        .into_iter()
+        .flatten()
+    {
+        if !sets.contains(&props) {
+            sets.push(props);
+        }
     }
-    let mut lookups: Vec<KeyLookup> = Vec::new();
-    let mut add = |props: Vec<usize>, keys: Vec<Vec<Val>>| {
-        if keys.is_empty() {
-            return;
-        }
-        let at = match lookups.iter().position(|(p, _, _)| *p == props) {
-            Some(at) => at,
-            None => {
-                lookups.push((props, Vec::new(), HashSet::default()));
-                lookups.len() - 1
+    sets
+}
+
+/// A first load into an empty dataset runs without its indexes (built once at the end, which is much
+/// cheaper than keeping them up to date row by row); meanwhile, a key is looked up only when this import
+/// may have written it: the fingerprints of every id and key it wrote tell. Past [`BULK_MISSES`] lookups
+/// that had to go to the table (duplicates in the file), the indexes are built and the load goes on as
+/// any import.
+struct Bulk {
+    /// Fingerprints of the ids written (only when actions identify items by `_id`).
+    ids: Option<HashSet<u64>>,
+    keys: Vec<HashSet<u64>>,
+    misses: usize,
+}
+
+/// Table lookups a bulk load tolerates before it builds its indexes.
+const BULK_MISSES: usize = 1000;
+
+fn fingerprint<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(v)
+}
+
+impl Bulk {
+    fn remember(&mut self, sets: &[Vec<usize>], rows: &[Row]) {
+        for r in rows {
+            if let Some(ids) = self.ids.as_mut() {
+                ids.insert(fingerprint(r.id.as_str()));
             }
-        };
-        let (_, list, known) = &mut lookups[at];
-        for key in keys {
-            if known.insert(key.clone()) {
-                list.push(key);
+            for (set, props) in self.keys.iter_mut().zip(sets) {
+                let key: Option<Vec<&Val>> = props.iter().map(|&i| r.cells[i].as_ref()).collect();
+                if let Some(key) = key {
+                    set.insert(fingerprint(&key));
+                }
             }
         }
-    };
-    if let Some(k) = plan.keyed() {
-        add(k.props.clone(), n.keys);
+    }
+}
+
+/// The items a batch needs, found in the store: one lookup per column set. In a bulk load, only the keys
+/// the import may have written are looked up.
+async fn working_set(
+    tx: &mut dyn ItemWrite,
+    plan: &Plan<'_>,
+    sets: &[Vec<usize>],
+    n: actions::Needs,
+    bulk: &mut Option<Bulk>,
+) -> Result<Vec<Row>, ApiError> {
+    let ds = plan.dataset();
+    let mut lookups: Vec<Vec<Vec<Val>>> = vec![Vec::new(); sets.len()];
+    let mut known: Vec<HashSet<&[Val]>> = vec![HashSet::default(); sets.len()];
+    let keyed = plan.keyed().map(|k| k.props.clone());
+    let mut wanted: Vec<(Vec<usize>, Vec<Vec<Val>>)> = Vec::new();
+    if let Some(k) = keyed {
+        wanted.push((k, n.keys));
     }
     if let Some(u) = plan.unique() {
-        add(vec![u], tuples(&n.unique));
+        wanted.push((vec![u], tuples(&n.unique)));
     }
     if let Some(t) = plan.tree() {
-        add(vec![t], tuples(&n.tree));
+        wanted.push((vec![t], tuples(&n.tree)));
     }
-    for (props, keys, _) in &lookups {
-        rows.extend(tx.find(ds, Lookup::Values { props, keys }).await?);
+    let mut ids = n.ids;
+    if let Some(b) = bulk.as_mut() {
+        ids.retain(|id| b.ids.as_ref().is_some_and(|known| known.contains(&fingerprint(id.as_str()))));
+        b.misses += ids.len();
+    }
+    for (props, keys) in &wanted {
+        let at = sets.iter().position(|s| s == props).expect("every column set is listed");
+        for key in keys {
+            if let Some(b) = bulk.as_mut() {
+                let refs: Vec<&Val> = key.iter().collect();
+                if !b.keys[at].contains(&fingerprint(&refs)) {
+                    continue;
+                }
+                b.misses += 1;
+            }
+            if known[at].insert(key.as_slice()) {
+                lookups[at].push(key.clone());
+            }
+        }
+    }
+    drop(known);
+    if bulk.as_ref().is_some_and(|b| b.misses > BULK_MISSES) {
+        tx.end_bulk().await?;
+        *bulk = None;
+    }
+    let mut rows = Vec::new();
+    if !ids.is_empty() {
+        rows.extend(tx.find(ds, Lookup::Ids(&ids)).await?);
+    }
+    for (props, keys) in sets.iter().zip(&lookups) {
+        if !keys.is_empty() {
+            rows.extend(tx.find(ds, Lookup::Values { props, keys }).await?);
+        }
     }
     Ok(rows)
+}
+
+/// A batch read and prepared, waiting for its turn.
+struct Staged {
+    raw_len: usize,
+    prepared: Vec<Result<actions::Prepared, actions::Failure>>,
+    names: Vec<String>,
+    needs: actions::Needs,
+}
+
+/// Read the next batch and prepare it (pure work, no store); `None` at the end.
+async fn read_batch(source: &mut dyn ActionSource, plan: &Plan<'_>, base: usize) -> Result<Option<Staged>, ApiError> {
+    let raw = source.next_batch().await?;
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let prepared: Vec<_> = raw.iter().enumerate().map(|(j, a)| actions::prepare(plan, base + j, a)).collect();
+    let names = raw.iter().map(action_name).collect();
+    let needs = needs(plan, prepared.iter().filter_map(|p| p.as_ref().ok()));
+    Ok(Some(Staged { raw_len: raw.len(), prepared, names, needs }))
 }
 
 /// Run an import of `source` into `ds` in one transaction: every action applies, or (in `fail` mode with
@@ -159,27 +248,35 @@ pub async fn run(
         }
     }
     let mut next_seq = tx.last_seq().await? + 1;
+    let sets = column_sets(&plan);
+    let mut bulk: Option<Bulk> = None;
+    let mut first_batch = true;
     let mut out = Outcome::default();
     let mut text = String::with_capacity(1 << 16);
     let mut listed: Vec<Value> = Vec::new();
     let (mut delta, mut changed, mut first) = (0i64, false, true);
     out.results.push_str("[").map_err(store_fault)?;
-    loop {
-        let raw = source.next_batch().await?;
-        if raw.is_empty() {
-            break;
-        }
-        let base = out.actions as usize;
-        out.actions += raw.len() as u64;
-        let prepared: Vec<_> = raw.iter().enumerate().map(|(j, a)| actions::prepare(&plan, base + j, a)).collect();
-        let names: Vec<String> = raw.iter().map(action_name).collect();
-        drop(raw);
-        let n = needs(&plan, prepared.iter().filter_map(|p| p.as_ref().ok()));
+    let mut next = read_batch(source, &plan, 0).await?;
+    while let Some(Staged { raw_len, prepared, names, needs: n }) = next.take() {
+        out.actions += raw_len as u64;
         let mut links = LinkEnds::default();
         links.from.extend(existing(tx.as_mut(), &ends.from, &n.from).await?);
         links.to.extend(existing(tx.as_mut(), &ends.to, &n.to).await?);
-        let working = working_set(tx.as_mut(), &plan, n).await?;
+        // A load that fills a whole first batch into an empty dataset is a bulk load.
+        if std::mem::take(&mut first_batch)
+            && raw_len == super::source::BATCH
+            && next_seq == 1
+            && tx.begin_bulk().await?
+        {
+            let ids = (plan.keyed().is_none()).then(HashSet::default);
+            bulk = Some(Bulk { ids, keys: vec![HashSet::default(); sets.len()], misses: 0 });
+        }
+        let working = working_set(tx.as_mut(), &plan, &sets, n, &mut bulk).await?;
         let batch = apply_batch(&plan, working, prepared, names, &links, run.now_ms, &mut next_seq);
+        if let Some(b) = bulk.as_mut() {
+            b.remember(&sets, &batch.inserts);
+            b.remember(&sets, &batch.updates);
+        }
         text.clear();
         for (name, done) in &batch.results {
             if let Done::Failed(f) = done {
@@ -188,21 +285,30 @@ pub async fn run(
                     listed.push(f.to_json());
                 }
             }
-            if !std::mem::take(&mut first) {
-                text.push(',');
+            if run.results {
+                if !std::mem::take(&mut first) {
+                    text.push(',');
+                }
+                actions::write_result(name, done, &mut text);
             }
-            actions::write_result(name, done, &mut text);
         }
         out.results.push_str(&text).map_err(store_fault)?;
+        if opts.implicit_delete && !batch.seen.is_empty() {
+            tx.mark_seen(batch.seen).await?;
+        }
         // After a failure in `fail` mode nothing will be kept; the rest is applied only so that later
-        // actions see the earlier ones and every failure is listed.
+        // actions see the earlier ones and every failure is listed. The next batch is read and prepared
+        // while the database takes this one's rows.
+        let base = out.actions as usize;
         if !batch.inserts.is_empty() || !batch.updates.is_empty() || !batch.deletes.is_empty() {
             delta += batch.inserts.len() as i64 - batch.deletes.len() as i64;
             changed = true;
-            tx.write(batch.inserts, batch.updates, batch.deletes).await?;
-        }
-        if opts.implicit_delete && !batch.seen.is_empty() {
-            tx.mark_seen(batch.seen).await?;
+            let (written, read) =
+                tokio::join!(tx.write(batch.inserts, batch.updates, batch.deletes), read_batch(source, &plan, base));
+            written?;
+            next = read?;
+        } else {
+            next = read_batch(source, &plan, base).await?;
         }
         progress(out.actions);
     }
@@ -217,7 +323,7 @@ pub async fn run(
             let Some(&(last, _)) = gone.last() else { break };
             after = last;
             text.clear();
-            for (_, id) in &gone {
+            for (_, id) in gone.iter().filter(|_| run.results) {
                 if !std::mem::take(&mut first) {
                     text.push(',');
                 }
@@ -232,6 +338,9 @@ pub async fn run(
         }
     }
     out.results.push_str("]").map_err(store_fault)?;
+    if bulk.is_some() {
+        tx.end_bulk().await?;
+    }
     if changed {
         tx.finish(delta, &run.cache_key, run.now_ms).await?;
     }

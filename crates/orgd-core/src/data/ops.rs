@@ -224,7 +224,7 @@ pub async fn import_as(
     cache_key: String,
 ) -> Result<Outcome, ApiError> {
     let mut source = InMemory::new(actions);
-    let run = Run { now_ms, cache_key, job: None };
+    let run = Run { now_ms, cache_key, results: true, job: None };
     import::run(store, ds, &mut source, opts, run, &mut |_| {}).await
 }
 

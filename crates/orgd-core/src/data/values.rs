@@ -35,17 +35,19 @@ impl DateFormat {
     fn date(self, s: &str) -> Option<Date> {
         let (y, m, d) = match self {
             Self::Iso => {
-                let p: Vec<&str> = s.split('-').collect();
-                (p.len() == 3 && p[0].len() == 4 && p[1].len() == 2 && p[2].len() == 2).then_some(())?;
-                (p[0], p[1], p[2])
+                let mut p = s.split('-');
+                let (a, b, c) = (p.next()?, p.next()?, p.next()?);
+                (p.next().is_none() && a.len() == 4 && b.len() == 2 && c.len() == 2).then_some(())?;
+                (a, b, c)
             }
             Self::DayFirst | Self::MonthFirst => {
-                let p: Vec<&str> = s.split('/').collect();
-                (p.len() == 3 && p[2].len() == 4 && p[0].len() == 2 && p[1].len() == 2).then_some(())?;
+                let mut p = s.split('/');
+                let (a, b, c) = (p.next()?, p.next()?, p.next()?);
+                (p.next().is_none() && c.len() == 4 && a.len() == 2 && b.len() == 2).then_some(())?;
                 if self == Self::DayFirst {
-                    (p[2], p[1], p[0])
+                    (c, b, a)
                 } else {
-                    (p[2], p[0], p[1])
+                    (c, a, b)
                 }
             }
         };

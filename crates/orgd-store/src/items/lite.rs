@@ -302,7 +302,14 @@ impl Lite {
             let _ = conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA shrink_memory;");
         });
         started.await.map_err(|_| gone())?.map_err(lite_err)?;
-        Ok(Box::new(LiteWrite { calls, ds: Arc::new(ds.clone()), dataset_id, failed: Arc::default() }))
+        Ok(Box::new(LiteWrite {
+            calls,
+            ds: Arc::new(ds.clone()),
+            dataset_id,
+            failed: Arc::default(),
+            dropped: Vec::new(),
+            in_flight: None,
+        }))
     }
 }
 
@@ -327,6 +334,10 @@ struct LiteWrite {
     ds: Arc<Dataset>,
     dataset_id: String,
     failed: Arc<Mutex<Option<rusqlite::Error>>>,
+    /// The statements of the indexes a bulk load dropped.
+    dropped: Vec<String>,
+    /// Ends when the write queued last is done.
+    in_flight: Option<oneshot::Receiver<()>>,
 }
 
 impl LiteWrite {
@@ -355,18 +366,27 @@ impl LiteWrite {
         rx.await.map_err(|_| gone())?.map_err(lite_err)
     }
 
-    /// Queue `f` without waiting; its failure is kept for the next call.
-    fn queue(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static) -> StoreResult<()> {
+    /// Queue `f` without waiting for it, once the write queued before it is done (so at most one write
+    /// is in flight and memory does not pile up); its failure is kept for the next call.
+    async fn queue(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> StoreResult<()> {
+        if let Some(previous) = self.in_flight.take() {
+            let _ = previous.await;
+        }
         self.check()?;
         let failed = self.failed.clone();
+        let (done, finished) = oneshot::channel();
+        self.in_flight = Some(finished);
         self.calls
             .send(Box::new(move |c| {
-                if failed.lock().is_some() {
-                    return;
+                if failed.lock().is_none() {
+                    if let Err(e) = f(c) {
+                        *failed.lock() = Some(e);
+                    }
                 }
-                if let Err(e) = f(c) {
-                    *failed.lock() = Some(e);
-                }
+                let _ = done.send(());
             }))
             .map_err(|_| gone())
     }
@@ -457,6 +477,7 @@ impl ItemWrite for LiteWrite {
             }
             Ok(())
         })
+        .await
     }
 
     async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()> {
@@ -467,6 +488,7 @@ impl ItemWrite for LiteWrite {
             }
             Ok(())
         })
+        .await
     }
 
     async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
@@ -519,6 +541,43 @@ impl ItemWrite for LiteWrite {
                 rusqlite::params![id, n, data],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn begin_bulk(&mut self) -> StoreResult<bool> {
+        let t = table(&self.dataset_id);
+        let dropped = self
+            .call(move |c| {
+                let empty: bool = c.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"), [], |r| r.get(0))?;
+                if !empty {
+                    return Ok(None);
+                }
+                // Rows only go at the end of the table now, and the index builds sort in this much memory.
+                c.execute_batch("PRAGMA cache_size = -8192")?;
+                let mut st = c.prepare(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+                )?;
+                let indexes: Vec<(String, String)> =
+                    st.query_map([&t], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                for (name, _) in &indexes {
+                    c.execute_batch(&format!("DROP INDEX {name}"))?;
+                }
+                Ok(Some(indexes.into_iter().map(|(_, sql)| sql).collect::<Vec<String>>()))
+            })
+            .await?;
+        let bulk = dropped.is_some();
+        self.dropped = dropped.unwrap_or_default();
+        Ok(bulk)
+    }
+
+    async fn end_bulk(&mut self) -> StoreResult<()> {
+        let sql = std::mem::take(&mut self.dropped);
+        self.call(move |c| {
+            for s in &sql {
+                c.execute_batch(s)?;
+            }
+            Ok(())
         })
         .await
     }

@@ -222,7 +222,14 @@ impl Pg {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(Box::new(PgWrite { tx, ds: ds.clone(), seen: false, staged: false }))
+        Ok(Box::new(PgWrite {
+            tx,
+            ds: ds.clone(),
+            seen: false,
+            staged: false,
+            dropped: Vec::new(),
+            pending: String::new(),
+        }))
     }
 }
 
@@ -242,18 +249,35 @@ struct PgWrite {
     ds: Dataset,
     seen: bool,
     staged: bool,
+    /// The definitions of the indexes a bulk load dropped.
+    dropped: Vec<String>,
+    /// New rows in COPY text not sent yet: inserts go in large COPYs, sent before anything reads.
+    pending: String,
 }
+
+/// New rows gathered before one COPY sends them.
+const PENDING: usize = 4 * 1024 * 1024;
 
 impl PgWrite {
     fn table(&self) -> String {
         table(&self.ds.id)
     }
 
-    async fn copy(&mut self, target: &str, rows: &[Row]) -> StoreResult<()> {
+    async fn copy(&mut self, target: &str, text: String) -> StoreResult<()> {
         let cols = select_list(0..self.ds.properties.len());
         let mut copy = self.tx.copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN")).await.map_err(map_err)?;
-        copy.send(copy_text(rows).into_bytes()).await.map_err(map_err)?;
+        copy.send(text.into_bytes()).await.map_err(map_err)?;
         copy.finish().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Send the new rows gathered so far.
+    async fn flush(&mut self) -> StoreResult<()> {
+        if !self.pending.is_empty() {
+            let text = std::mem::take(&mut self.pending);
+            let t = self.table();
+            self.copy(&t, text).await?;
+        }
         Ok(())
     }
 
@@ -273,12 +297,14 @@ impl PgWrite {
 #[async_trait]
 impl ItemWrite for PgWrite {
     async fn last_seq(&mut self) -> StoreResult<i64> {
+        self.flush().await?;
         let sql = format!("SELECT COALESCE(MAX(seq), 0)::bigint FROM {}", self.table());
         let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&mut *self.tx).await.map_err(map_err)?;
         Ok(n)
     }
 
     async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
+        self.flush().await?;
         let props: Vec<usize> = (0..ds.properties.len()).collect();
         let types = types_of(ds, &props);
         let head = format!("SELECT {} FROM {}", select_list(props), table(&ds.id));
@@ -314,6 +340,9 @@ impl ItemWrite for PgWrite {
     }
 
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {
+        if !updates.is_empty() || !deletes.is_empty() {
+            self.flush().await?;
+        }
         let t = self.table();
         if !deletes.is_empty() {
             sqlx::query(&format!("DELETE FROM {t} WHERE seq = ANY($1)"))
@@ -332,7 +361,7 @@ impl ItemWrite for PgWrite {
                 self.staged = true;
             }
             sqlx::query(&format!("TRUNCATE {stage}")).execute(&mut *self.tx).await.map_err(map_err)?;
-            self.copy(&stage, &updates).await?;
+            self.copy(&stage, copy_text(&updates)).await?;
             let mut sets = vec![
                 "item_id = s.item_id".to_string(),
                 "created_at = s.created_at".into(),
@@ -345,7 +374,10 @@ impl ItemWrite for PgWrite {
                 .map_err(map_err)?;
         }
         if !inserts.is_empty() {
-            self.copy(&t, &inserts).await?;
+            self.pending.push_str(&copy_text(&inserts));
+            if self.pending.len() >= PENDING {
+                self.flush().await?;
+            }
         }
         Ok(())
     }
@@ -361,6 +393,7 @@ impl ItemWrite for PgWrite {
     }
 
     async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
+        self.flush().await?;
         self.seen_table().await?;
         let sql = format!(
             "SELECT t.seq, t.item_id FROM {} t WHERE t.seq > $1 AND NOT EXISTS \
@@ -371,6 +404,7 @@ impl ItemWrite for PgWrite {
     }
 
     async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()> {
+        self.flush().await?;
         sqlx::query(
             "UPDATE datasets SET item_count = item_count + $2, cache_key = $3, modified_at = $4 WHERE dataset_id = $1",
         )
@@ -417,7 +451,40 @@ impl ItemWrite for PgWrite {
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
+    async fn begin_bulk(&mut self) -> StoreResult<bool> {
+        let t = self.table();
+        let (empty,): (bool,) = sqlx::query_as(&format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"))
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        if !empty {
+            return Ok(false);
+        }
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.indexname::text, i.indexdef FROM pg_indexes i WHERE i.tablename = $1 AND i.schemaname = current_schema() \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        )
+        .bind(&t)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        for (name, _) in &indexes {
+            sqlx::query(&format!("DROP INDEX {name}")).execute(&mut *self.tx).await.map_err(map_err)?;
+        }
+        self.dropped = indexes.into_iter().map(|(_, def)| def).collect();
+        Ok(true)
+    }
+
+    async fn end_bulk(&mut self) -> StoreResult<()> {
+        self.flush().await?;
+        for def in std::mem::take(&mut self.dropped) {
+            sqlx::query(&def).execute(&mut *self.tx).await.map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.flush().await?;
         self.tx.commit().await.map_err(map_err)
     }
 }

@@ -255,7 +255,8 @@ async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
         async move {
             let actions = vec![json!({"_action":"create","id":7,"name":"Gil","boss":1})];
             let mut source = orgd_core::data::source::InMemory::new(actions);
-            let run = orgd_core::data::import::Run { now_ms: n, cache_key: "k".into(), job: Some("JOB7") };
+            let run =
+                orgd_core::data::import::Run { now_ms: n, cache_key: "k".into(), results: true, job: Some("JOB7") };
             orgd_core::data::import::run(store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await
         }
     };
