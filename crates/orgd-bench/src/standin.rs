@@ -33,7 +33,8 @@ async fn start(seed: Option<&Path>) -> anyhow::Result<Started> {
         cmd.arg("--seed").arg(seed).args(["--control-token", CONTROL]);
     }
     let t0 = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let log = std::fs::File::create(std::env::temp_dir().join("orgd-bench-standin.log"))?;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?).read_line(&mut line)?;
     let ready: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("ready line: {line}"))?;
@@ -66,7 +67,8 @@ pub async fn measure(s: &Settings) -> anyhow::Result<Vec<Latency>> {
         for _ in 0..5 {
             let t = Instant::now();
             let r = srv.client.post(format!("{}/_orgd/reset", srv.url)).bearer_auth(CONTROL).send().await?;
-            anyhow::ensure!(r.status().is_success(), "reset answered {}", r.status());
+            let status = r.status();
+            anyhow::ensure!(status.is_success(), "reset answered {status}: {}", r.text().await.unwrap_or_default());
             let body: serde_json::Value = r.json().await?;
             resets.push(t.elapsed().as_secs_f64() * 1000.0);
             server_side.push(body["millis"].as_f64().unwrap_or_default());

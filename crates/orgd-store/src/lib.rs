@@ -509,6 +509,9 @@ impl Store for SqlStore {
 
     async fn wipe(&self) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // A write first: on SQLite it takes the write lock now, before the read of the dataset list (a
+        // transaction that reads, then writes after another connection wrote, fails at once).
+        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
         datasets::drop_item_tables(&mut tx, "", None).await?;
         for table in
             ["file_chunks", "files", "job_chunks", "job_outcomes", "jobs", "datasets", "tokens", "users", "orgs"]
