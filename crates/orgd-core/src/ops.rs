@@ -24,11 +24,19 @@ pub fn find_org<'a>(orgs: &'a OrgIndex, reference: &str) -> Option<&'a Arc<Org>>
         .or_else(|| OrgId::parse(reference).and_then(|o| orgs.get(&o)))
 }
 
-/// Load the org tree and find one org, or 40401 naming the reference.
+/// Find one org by `tenant_id` or `org_id` in the store (not the whole tree), or 40401 naming the reference.
 pub async fn load_org(store: &dyn Store, reference: &str) -> Result<Arc<Org>, ApiError> {
-    let orgs = OrgIndex::new(store.list_orgs().await?);
-    find_org(&orgs, reference)
-        .cloned()
+    let by_tenant = match TenantId::parse(reference) {
+        Some(t) => store.get_org_by_tenant(&t).await?,
+        None => None,
+    };
+    let found = match (by_tenant, OrgId::parse(reference)) {
+        (Some(o), _) => Some(o),
+        (None, Some(id)) => store.get_org(&id).await?,
+        (None, None) => None,
+    };
+    found
+        .map(Arc::new)
         .ok_or_else(|| ApiError::new(ErrorCode::TenantNotFound).with_message(format!("No org '{reference}'.")))
 }
 

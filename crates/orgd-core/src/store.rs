@@ -5,7 +5,7 @@ use crate::data::jobs::{ChunkOwner, FileRecord, Job};
 use crate::data::row::{Row, Val};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
-use crate::ids::OrgId;
+use crate::ids::{OrgId, TenantId};
 use crate::model::{Org, TokenRecord, TokenUse, User};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -97,6 +97,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
     /// One org by `org_id`.
     async fn get_org(&self, org_id: &OrgId) -> StoreResult<Option<Org>>;
+    /// One org by `tenant_id`.
+    async fn get_org_by_tenant(&self, tenant_id: &TenantId) -> StoreResult<Option<Org>>;
     /// Delete a leaf org with everything that belongs to it.
     async fn delete_org(&self, org_id: &OrgId) -> StoreResult<bool>;
 

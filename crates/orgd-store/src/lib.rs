@@ -13,7 +13,7 @@ use orgd_core::clock::to_millis;
 use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job};
 use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
-use orgd_core::ids::OrgId;
+use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
 use orgd_core::store::{ItemScan, ItemWrite, Store, StoreResult, TreeLink};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -240,6 +240,10 @@ impl Store for SqlStore {
 
     async fn get_org(&self, org_id: &OrgId) -> StoreResult<Option<Org>> {
         self.one_org(&format!("SELECT {ORG_COLS} FROM orgs WHERE org_id = $1"), org_id.as_str()).await
+    }
+
+    async fn get_org_by_tenant(&self, tenant_id: &TenantId) -> StoreResult<Option<Org>> {
+        self.one_org(&format!("SELECT {ORG_COLS} FROM orgs WHERE tenant_id = $1"), tenant_id.as_str()).await
     }
 
     async fn delete_org(&self, org_id: &OrgId) -> StoreResult<bool> {

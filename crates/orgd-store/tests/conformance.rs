@@ -86,6 +86,8 @@ async fn conformance(store: &dyn Store) {
     store.insert_org(&child).await.unwrap();
     assert!(store.auth_epoch().await.unwrap() > e0);
     assert_eq!(store.get_org(&root.org_id).await.unwrap().as_ref(), Some(&root));
+    assert_eq!(store.get_org_by_tenant(&root.tenant_id).await.unwrap().as_ref(), Some(&root));
+    assert_eq!(store.get_org_by_tenant(&TenantId::parse("NOPE").unwrap()).await.unwrap(), None);
     assert!(matches!(store.insert_org(&org("Other", "ACME", None)).await, Err(StoreError::Conflict(_))));
     assert!(matches!(store.insert_org(&org("ACME LTD", "OTHER", None)).await, Err(StoreError::Conflict(_))));
     let mut changed = child.clone();
