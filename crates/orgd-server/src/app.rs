@@ -1,17 +1,25 @@
 //! The route table of the whole server.
 
+use crate::config::TlsSource;
 use crate::context::request_context;
 use crate::render::Failure;
 use crate::state::AppState;
 use crate::system;
-use axum::http::Uri;
+use axum::http::{header, HeaderValue, Uri};
 use axum::routing::get;
 use axum::{middleware, Router};
 use orgd_core::error::{ApiError, ErrorCode};
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Build the router with every route, the request-context middleware and response compression.
+/// Build the router with every route, the request-context middleware, response compression and the
+/// headers every answer carries (`nosniff`; HSTS when orgd itself serves TLS).
 pub fn router(state: AppState) -> Router {
+    let hsts = match state.config.tls {
+        TlsSource::InsecureHttp => None,
+        _ => Some(HeaderValue::from_static("max-age=31536000")),
+    };
     let control = match state.standin {
         Some(_) => Router::new().nest("/_orgd", crate::control::routes(&state)),
         None => Router::new(),
@@ -31,6 +39,14 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), request_context))
         .layer(CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn(crate::drain::drain_unread))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts)),
+        )
         .with_state(state)
 }
 

@@ -263,11 +263,7 @@ impl QueryList {
 
     /// The single value of `name`; 400701 when it is given more than once.
     pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.all(name).as_slice() {
-            [] => Ok(None),
-            [v] => Ok(Some(v)),
-            _ => Err(ApiError::invalid_query(name, "may be given only once")),
-        }
+        orgd_core::data::ops::one(&self.0, name)
     }
 }
 

@@ -60,6 +60,18 @@ impl IntoResponse for Failure {
     }
 }
 
+/// An answer that carries a secret (a token, a session, a presigned URL): never stored by a cache.
+pub struct Secret<T>(pub T);
+
+impl<T: IntoResponse> IntoResponse for Secret<T> {
+    fn into_response(self) -> Response {
+        let mut r = self.0.into_response();
+        r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+        r.headers_mut().insert(axum::http::header::PRAGMA, axum::http::HeaderValue::from_static("no-cache"));
+        r
+    }
+}
+
 /// The HTTP status of an error in a dialect.
 pub fn status(e: &ApiError, dialect: Dialect) -> StatusCode {
     let code = if dialect == Dialect::Apperian && e.code.is_missing_credential() { 401 } else { e.code.status() };

@@ -77,8 +77,9 @@ pub fn export_request(
     allow_http: bool,
     links_of_tenant: &[Dataset],
 ) -> Result<Value, ApiError> {
-    let format = params.iter().find(|(k, _)| k == "exportFormat").map(|(_, v)| v.clone());
-    let Some(format) = format else { return Err(ApiError::invalid_query("exportFormat", "is required")) };
+    let Some(format) = super::ops::one(params, "exportFormat")?.map(String::from) else {
+        return Err(ApiError::invalid_query("exportFormat", "is required"));
+    };
     if Format::parse(&format).is_none() {
         return Err(ApiError::invalid_query("exportFormat", "must be jsonRows, jsonColumns, jsonObjects, csv or tsv"));
     }
@@ -125,7 +126,7 @@ pub fn export_request(
 pub fn plan_async_export(ds: &Dataset, req: &Value) -> Result<ExportPlan, ApiError> {
     let format = Format::parse(req["format"].as_str().unwrap_or("")).expect("validated at submission");
     let params: Vec<(String, String)> = serde_json::from_value(req["params"].clone()).unwrap_or_default();
-    let (unix, generated) = super::ops::output_options(&params)?;
+    let (text, generated) = super::ops::output_options(&params)?;
     let empty = Map::new();
     let output = export::query_output(&req["body"]).map_err(ApiError::invalid_fields)?.unwrap_or(&empty);
     let mut faults = Vec::new();
@@ -161,7 +162,7 @@ pub fn plan_async_export(ds: &Dataset, req: &Value) -> Result<ExportPlan, ApiErr
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
     }
-    Ok(ExportPlan::new(ds, format, columns, filter, unix))
+    Ok(ExportPlan::new(ds, format, columns, filter, text))
 }
 
 /// Check a `files/generate` body: its `targetType` and `targetEncoding`, nothing else.

@@ -311,6 +311,17 @@ pub fn cell<'a>(
     }
 }
 
+/// How CSV and TSV text is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// LF line endings instead of CRLF (`lineEndings=unix`).
+    pub unix: bool,
+    /// Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+    /// carriage return) get a leading `'` (`safeCsv=true`, OWASP's CSV injection advice). Off by default:
+    /// the export is then the data as stored.
+    pub safe: bool,
+}
+
 /// Streams one export: `head`, then `row` per item (or the column methods for `jsonColumns`), then `tail`.
 pub struct Encoder {
     format: Format,
@@ -318,13 +329,14 @@ pub struct Encoder {
     /// `"key":` of each column, for `jsonObjects`.
     object_keys: Vec<String>,
     eol: &'static str,
+    safe: bool,
     first: bool,
     scratch: String,
 }
 
 impl Encoder {
-    /// An encoder; `unix` = LF line endings for CSV/TSV (else CRLF).
-    pub fn new(format: Format, columns: Vec<Column>, unix: bool) -> Self {
+    /// An encoder; `text` says how CSV and TSV are written.
+    pub fn new(format: Format, columns: Vec<Column>, text: TextOptions) -> Self {
         let object_keys = columns
             .iter()
             .map(|c| {
@@ -338,7 +350,8 @@ impl Encoder {
             format,
             columns,
             object_keys,
-            eol: if unix { "\n" } else { "\r\n" },
+            eol: if text.unix { "\n" } else { "\r\n" },
+            safe: text.safe,
             first: true,
             scratch: String::new(),
         }
@@ -373,11 +386,20 @@ impl Encoder {
         }
     }
 
+    /// A text cell, neutralised when asked.
+    fn text(&self, s: &str, out: &mut String) {
+        if self.safe && s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            self.quote(&format!("'{s}"), out);
+        } else {
+            self.quote(s, out);
+        }
+    }
+
     fn write_plain(&mut self, c: Cell, out: &mut String) {
         match c {
             Cell::Null => {}
-            Cell::Val(Val::Text(s)) => self.quote(s, out),
-            Cell::Str(s) => self.quote(s, out),
+            Cell::Val(Val::Text(s)) => self.text(s, out),
+            Cell::Str(s) => self.text(s, out),
             Cell::Val(v) => v.write_plain(out),
             other => {
                 self.scratch.clear();
@@ -497,7 +519,7 @@ mod tests {
             (Val::Text("a".into()), Val::Text("Ana".into()), Val::Text("b".into()), Val::Text("Bob, \"B\"".into()));
         let rows =
             [vec![Cell::Val(&a), Cell::Val(&ana), Cell::Null], vec![Cell::Val(&b), Cell::Val(&bob), Cell::Val(&a)]];
-        let mut e = Encoder::new(format, cols(), unix);
+        let mut e = Encoder::new(format, cols(), TextOptions { unix, safe: false });
         let mut out = String::new();
         e.head(&mut out);
         if format == Format::JsonColumns {
@@ -528,5 +550,21 @@ mod tests {
         assert_eq!(objs[0], json!({"id": "a", "name": "Ana", "parent_id": null}));
         assert_eq!(run(Format::Csv, false), "id,name,parent_id\r\na,Ana,\r\nb,\"Bob, \"\"B\"\"\",a\r\n");
         assert_eq!(run(Format::Tsv, true), "id\tname\tparent_id\na\tAna\t\nb\t\"Bob, \"\"B\"\"\"\ta\n");
+    }
+
+    #[test]
+    fn safe_csv_neutralises_formulas_in_text_cells_only() {
+        let cells = ["=SUM(A1)", "+1", "-2", "@cmd", "\tx", "plain", "a=b"].map(|t| Val::Text(t.into()));
+        let n = Val::Number(-5.0);
+        let columns: Vec<Column> =
+            (0..8).map(|i| Column { key: format!("c{i}"), name: String::new(), ty: "text" }).collect();
+        let write = |safe| {
+            let mut e = Encoder::new(Format::Csv, columns.clone(), TextOptions { unix: true, safe });
+            let mut out = String::new();
+            e.row(cells.iter().map(Cell::Val).chain([Cell::Val(&n)]), &mut out);
+            out
+        };
+        assert_eq!(write(true), "'=SUM(A1),'+1,'-2,'@cmd,'\tx,plain,a=b,-5\n");
+        assert_eq!(write(false), "=SUM(A1),+1,-2,@cmd,\tx,plain,a=b,-5\n", "off by default: the data as stored");
     }
 }

@@ -2,7 +2,7 @@
 //! Roles are checked by the pipeline (`Operation::WriteData` for writes, `Read` for the rest).
 
 use super::actions::{Identify, Options};
-use super::export::{self, Column, Format};
+use super::export::{self, Column, Format, TextOptions};
 use super::filter::Filter;
 use super::import::{self, Outcome, Run};
 use super::schema::{parse_new, Property};
@@ -131,7 +131,9 @@ fn query_fault(name: &str, why: &str) -> ApiError {
     ApiError::invalid_query(name, why)
 }
 
-fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
+/// The single value of query parameter `name`; 400701 when it is given more than once (the one rule for
+/// every single-valued parameter).
+pub fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
     let all: Vec<&str> = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect();
     match all.as_slice() {
         [] => Ok(None),
@@ -237,30 +239,31 @@ pub struct ExportPlan {
     pub columns: Vec<Column>,
     /// Row filter.
     pub filter: Filter,
-    /// LF instead of CRLF.
-    pub unix: bool,
+    /// How CSV and TSV text is written.
+    pub text: TextOptions,
     /// Whether generated hierarchy values are needed (columns or filter).
     pub needs_hierarchy: bool,
 }
 
 impl ExportPlan {
     /// A plan; hierarchy values are computed only when a column or the filter uses one.
-    pub fn new(ds: &Dataset, format: Format, columns: Vec<Column>, filter: Filter, unix: bool) -> ExportPlan {
+    pub fn new(ds: &Dataset, format: Format, columns: Vec<Column>, filter: Filter, text: TextOptions) -> ExportPlan {
         let generated = |k: &str| export::GENERATED.iter().any(|(g, _)| *g == k);
         let needs_hierarchy =
             ds.is_hierarchical() && (columns.iter().any(|c| generated(&c.key)) || filter.keys().any(generated));
-        ExportPlan { format, columns, filter, unix, needs_hierarchy }
+        ExportPlan { format, columns, filter, text, needs_hierarchy }
     }
 }
 
-/// `lineEndings` (LF when `unix`) and `generated` of an export's query parameters.
-pub fn output_options(params: &[(String, String)]) -> Result<(bool, bool), ApiError> {
+/// `lineEndings`, `safeCsv` and `generated` of an export's query parameters (the first two shape CSV and
+/// TSV text; JSON formats check and ignore them).
+pub fn output_options(params: &[(String, String)]) -> Result<(TextOptions, bool), ApiError> {
     let unix = match one(params, "lineEndings")? {
         None | Some("windows") => false,
         Some("unix") => true,
         Some(_) => return Err(query_fault("lineEndings", "must be windows or unix")),
     };
-    Ok((unix, flag(params, "generated")?))
+    Ok((TextOptions { unix, safe: flag(params, "safeCsv")? }, flag(params, "generated")?))
 }
 
 /// The type of a key usable in a filter of a dataset (properties, system and generated keys).
@@ -281,7 +284,7 @@ pub fn plan_sync_export(
     let format = Format::parse(format).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterUnsupportedValue).with_context("pathParameter", "{format}")
     })?;
-    let (unix, generated) = output_options(params)?;
+    let (text, generated) = output_options(params)?;
     let output = match body {
         None => None,
         Some(whole @ Value::Object(b)) => {
@@ -325,5 +328,5 @@ pub fn plan_sync_export(
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
     }
-    Ok(ExportPlan::new(ds, format, columns, filter, unix))
+    Ok(ExportPlan::new(ds, format, columns, filter, text))
 }

@@ -4,6 +4,7 @@
 //! batches, whatever the size of the input.
 
 use super::actions::RawAction;
+use super::csv_actions::CsvRows;
 use super::Dataset;
 use crate::error::{ApiError, ErrorCode};
 use async_trait::async_trait;
@@ -205,50 +206,18 @@ fn json_fault(e: serde_json::Error) -> ApiError {
     }
 }
 
-fn csv_fault(line: u64, message: impl Into<String>) -> ApiError {
-    ApiError::invalid_field(format!("line {line}"), message)
-}
-
 fn parse_csv(reader: impl Read, properties: &[String], tx: &Tx) -> Result<(), ApiError> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
-    let mut record = csv::StringRecord::new();
-    let read = |rdr: &mut csv::Reader<_>, record: &mut csv::StringRecord| {
-        rdr.read_record(record).map_err(|e| match e.kind() {
-            csv::ErrorKind::Io(io) => broken(io),
-            csv::ErrorKind::Utf8 { pos, .. } => csv_fault(pos.as_ref().map_or(0, |p| p.line()), "is not UTF-8 text"),
-            _ => csv_fault(e.position().map_or(0, |p| p.line()), e.to_string()),
-        })
-    };
-    if !read(&mut rdr, &mut record)? {
-        return Err(csv_fault(1, "the file is empty; the first line names the columns, _action among them"));
+    let mut rows = CsvRows::open(reader, broken)?;
+    let header = rows.header().clone();
+    if let Some(h) = header.iter().find(|h| *h != "_action" && *h != "_id" && !properties.iter().any(|p| p == *h)) {
+        return Err(rows.fault(1, format!("column '{h}' is not a property of the dataset (keys are case-sensitive)")));
     }
-    let mut header: Vec<String> = Vec::with_capacity(record.len());
-    for (i, h) in record.iter().enumerate() {
-        let h = if i == 0 { h.trim_start_matches('\u{feff}') } else { h };
-        if header.iter().any(|k| k == h) {
-            return Err(csv_fault(1, format!("column '{h}' appears twice")));
-        }
-        if h != "_action" && h != "_id" && !properties.iter().any(|p| p == h) {
-            return Err(csv_fault(
-                1,
-                format!("column '{h}' is not a property of the dataset (keys are case-sensitive)"),
-            ));
-        }
-        header.push(h.to_string());
-    }
-    let header: Arc<[String]> = header.into();
     if !header.iter().any(|h| h == "_action") {
-        return Err(csv_fault(1, "the header row must include _action"));
+        return Err(rows.fault(1, "the header row must include _action"));
     }
     let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        if !read(&mut rdr, &mut record)? {
-            break;
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != header.len() {
-            return Err(csv_fault(line, format!("has {} fields where the header has {}", record.len(), header.len())));
-        }
+    let mut record = csv::StringRecord::new();
+    while let Some(line) = rows.next(&mut record)? {
         batch.push(RawAction::Csv { header: header.clone(), record: std::mem::take(&mut record), line });
         if batch.len() == BATCH
             && tx.blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err()
@@ -367,6 +336,11 @@ mod tests {
             (3, "", 4),
             "the empty cell is kept empty; the quoted newline counts"
         );
+        let got = all(Parsed::spawn(bytes("_action,k\rcreate,a\rcreate,b\n\ncreate,c"), Format::Csv, None, &ds()))
+            .await
+            .unwrap();
+        let lines: Vec<_> = got.iter().map(|a| a.line().unwrap()).collect();
+        assert_eq!(lines, [1, 1, 3], "lines count \\n as wc -l and sed do; a lone \\r ends a row, not a line");
         for (text, why) in [
             ("_action,k,k\n", "appears twice"),
             ("_action,k,Salary\n", "not a property"),

@@ -90,7 +90,7 @@ pub async fn run(
     let columns_format = plan.format == Format::JsonColumns;
     let passes = if columns_format { plan.columns.len() } else { 1 };
     let mut scan = store.scan(ds, &lay.props, passes.max(1)).await.map_err(|e| e.to_string())?;
-    let mut enc = Encoder::new(plan.format, plan.columns.clone(), plan.unix);
+    let mut enc = Encoder::new(plan.format, plan.columns.clone(), plan.text);
     let mut buf = String::with_capacity(CHUNK * 2);
     enc.head(&mut buf);
     let (mut pass, mut at, mut read) = (0usize, 0usize, 0u64);

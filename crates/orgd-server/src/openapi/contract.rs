@@ -153,10 +153,11 @@ fn fail_or_skip() -> Value {
     json!({"type": "string", "enum": ["fail", "skip"]})
 }
 
-/// `lineEndings` and `generated`, read by every export.
+/// `lineEndings`, `safeCsv` and `generated`, read by every export.
 fn output_parameters() -> Vec<Value> {
     vec![
         query("lineEndings", false, json!({"type": "string", "enum": ["windows", "unix"]}), "CRLF (default) or LF"),
+        query("safeCsv", false, flag(), "CSV/TSV: a leading ' on text cells starting with = + - @ tab or CR"),
         query("generated", false, flag(), "add the generated hierarchy values"),
     ]
 }

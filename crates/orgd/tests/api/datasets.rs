@@ -219,6 +219,19 @@ async fn exports_in_every_format_with_filters_projections_and_hierarchy() {
     let mut unpacked = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
     assert_eq!(unpacked, plain.to_vec());
+    // safeCsv=true neutralises what a spreadsheet would run as a formula; by default the data is as stored.
+    let formula = json!([{"_action": "update", "Employee ID": 1001, "Full Name": "=HYPERLINK(\"x\")"}]);
+    assert_eq!(
+        send(&app, Method::PUT, &format!("{path}/items?autoId=true"), &token, Some(formula)).await.status(),
+        200
+    );
+    for (query, cell) in [("?safeCsv=true", "\"'=HYPERLINK(\"\"x\"\")\""), ("", "\"=HYPERLINK(\"\"x\"\")\"")] {
+        let csv =
+            send(&app, Method::GET, &format!("{path}/export/csv{query}"), &token, None).await.text().await.unwrap();
+        assert!(csv.contains(&format!("1001,1000,{cell},")), "{query}: {csv}");
+    }
+    let r = send(&app, Method::GET, &format!("{path}/export/csv?safeCsv=yes"), &token, None).await;
+    assert_eq!(orgvue_error(r).await.1, "400701");
 }
 
 #[tokio::test]

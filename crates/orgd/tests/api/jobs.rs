@@ -74,6 +74,10 @@ async fn async_exports_end_with_a_presigned_result() {
     let (s, c, b) = orgvue_error(send(&app, Method::POST, &format!("{path}/export"), &token, None).await).await;
     assert_eq!((s, c.as_str()), (400, "400701"));
     assert_eq!(b["errors"][0]["queryParameter"], "exportFormat");
+    // A repeated single-valued parameter is refused like every other one, never read as its first value.
+    let r = send(&app, Method::POST, &format!("{path}/export?exportFormat=csv&exportFormat=tsv"), &token, None).await;
+    let (s, c, b) = orgvue_error(r).await;
+    assert_eq!((s, c.as_str(), b["errors"][0]["queryParameter"].as_str()), (400, "400701", Some("exportFormat")));
     // The body's shape is checked as the sync export checks it: an output that is not an object is refused.
     let body = json!({"query":{"output":"everything"}});
     let r = send(&app, Method::POST, &format!("{path}/export?exportFormat=csv"), &token, Some(body)).await;

@@ -115,3 +115,35 @@ async fn session_reports_and_revokes_the_presenting_token() {
     assert_eq!((s, c), (401, 40102));
     assert_eq!(b["error"]["message"], "Missing token or session expired");
 }
+
+#[tokio::test]
+async fn answers_with_secrets_are_never_cached_and_every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let (_org, admin, token) = app.tenant_with_admin("ACME").await;
+    let no_store = |r: &reqwest::Response| r.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string());
+    let sign_in = app.login(&admin.user_id, "Passw0rd!", json!({})).await;
+    assert_eq!((sign_in.status().as_u16(), no_store(&sign_in).as_deref()), (200, Some("no-store")));
+    let made = app
+        .request(reqwest::Method::POST, "/v1/tokens")
+        .header("X-TOKEN", &token)
+        .json(&json!({"label": "ci"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((made.status().as_u16(), no_store(&made).as_deref()), (200, Some("no-store")));
+    let file = app
+        .request(reqwest::Method::POST, "/api/v1/ACME/files/generate")
+        .bearer_auth(&token)
+        .json(&json!({"targetType": "json", "targetEncoding": "identity"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((file.status().as_u16(), no_store(&file).as_deref()), (200, Some("no-store")), "presigned URLs");
+    let list = app.get("/v1/tokens").header("X-TOKEN", &token).send().await.unwrap();
+    assert_eq!(no_store(&list), None, "answers without a secret may be cached as usual");
+    // Every answer, errors included, says nosniff; orgd serves TLS here, so every answer carries HSTS.
+    for r in [list, app.get("/healthz").send().await.unwrap(), app.get("/api/v1/ACME/nowhere").send().await.unwrap()] {
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{}", r.url());
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000", "{}", r.url());
+    }
+}

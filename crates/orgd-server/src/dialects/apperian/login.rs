@@ -3,7 +3,7 @@
 use super::wire::user_json;
 use crate::context::RequestInfo;
 use crate::extract::JsonBody;
-use crate::render::Failure;
+use crate::render::{Failure, Secret};
 use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::State;
@@ -41,7 +41,7 @@ async fn authenticate(
     State(state): State<AppState>,
     Extension(info): Extension<RequestInfo>,
     JsonBody(body): JsonBody<LoginBody>,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Secret<Json<Value>>, Failure> {
     let req = LoginRequest {
         user_id: body.user_id,
         password: body.password,
@@ -58,7 +58,7 @@ async fn authenticate(
     let now = state.clock.now();
     let ttl = session.record.ends_at.map(|e| (e - session.record.created_at).whole_seconds().max(0));
     let admin_view = session.user.role == orgd_core::model::Role::Administrator;
-    Ok(Json(json!({
+    Ok(Secret(Json(json!({
         "token": session.token,
         "expires_at": session.record.ends_at.map(iso_millis),
         "ttl_in_seconds": ttl,
@@ -69,5 +69,5 @@ async fn authenticate(
             "parent_id": session.org.parent_id.as_ref().map(|p| p.as_str()),
             "tenant_id": session.org.tenant_id.as_str(),
         },
-    })))
+    }))))
 }

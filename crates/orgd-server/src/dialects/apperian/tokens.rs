@@ -1,7 +1,7 @@
 //! `/v1/tokens` and `/v1/session`: API tokens and the presenting token's session.
 
 use crate::extract::{Acting, JsonBody, PathParams, QueryList};
-use crate::render::Failure;
+use crate::render::{Failure, Secret};
 use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::State;
@@ -79,7 +79,7 @@ async fn create_token(
     State(state): State<AppState>,
     acting: Acting,
     JsonBody(body): JsonBody<NewTokenBody>,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Secret<Json<Value>>, Failure> {
     let mut faults = Vec::new();
     let mut date = |field: &str, v: &Option<String>| match v.as_deref().map(parse_date_or_datetime) {
         Some(None) => {
@@ -104,7 +104,7 @@ async fn create_token(
     let input = ops::NewToken { label: body.label, starts_at, ends_at, subnets, fixed: None };
     let (secret, record) = ops::create_api_token(state.store.as_ref(), &acting.user, input, state.clock.now()).await?;
     state.gate.cache.invalidate();
-    Ok(Json(json!({ "token": secret, "api_token": token_json(&record) })))
+    Ok(Secret(Json(json!({ "token": secret, "api_token": token_json(&record) }))))
 }
 
 async fn revoke_token(

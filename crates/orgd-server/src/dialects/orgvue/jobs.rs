@@ -4,7 +4,7 @@
 use super::datasets::dataset_of;
 use crate::extract::{parse_json, Acting, PathParams, QueryList, RawBody};
 use crate::jobs::{presign, ticket};
-use crate::render::Failure;
+use crate::render::{Failure, Secret};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -104,7 +104,7 @@ pub async fn generate_file(
     State(state): State<AppState>,
     acting: Acting,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Secret<Json<Value>>, Failure> {
     let (target_type, target_encoding) = orgd_core::data::async_ops::file_request(&parse_json(&body)?)?;
     let now = state.clock.now();
     let expires = now + time::Duration::minutes(FILE_MINUTES);
@@ -120,9 +120,9 @@ pub async fn generate_file(
     state.store.insert_file(&f).await?;
     let path = format!("/signed/v1/files/{}", f.id);
     let exp = expires.unix_timestamp();
-    Ok(Json(json!({
+    Ok(Secret(Json(json!({
         "fileId": f.id, "targetType": target_type, "targetEncoding": target_encoding, "expiresAt": iso_millis(expires),
         "_links": {"put": {"url": presign(&state, "PUT", &path, exp), "method": "PUT"},
                    "get": {"url": presign(&state, "GET", &path, exp), "method": "GET"}}
-    })))
+    }))))
 }
