@@ -403,7 +403,7 @@ pub fn set_password(
     Ok(())
 }
 
-/// Create a user in `org` (model §3).
+/// Create a user in `org` (model §3); a user id that is an e-mail address is the e-mail when none is given.
 pub async fn create_user(
     store: &dyn Store,
     org: &Org,
@@ -447,10 +447,13 @@ pub async fn create_user(
         modified_at: now,
         last_login_at: None,
     };
-    let (user, more) = apply_fields_off_thread(user, fields, org, now).await;
+    let (mut user, more) = apply_fields_off_thread(user, fields, org, now).await;
     faults.extend(more);
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults));
+    }
+    if user.email.is_empty() && is_email(&user.user_id) {
+        user.email = user.user_id.clone();
     }
     Ok(store.insert_user(&user).await?)
 }

@@ -203,8 +203,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_file(&self, file: &FileRecord) -> StoreResult<()>;
     /// One temporary file.
     async fn get_file(&self, file_id: &str) -> StoreResult<Option<FileRecord>>;
-    /// Claim the single upload of a file; false when it was already uploaded.
+    /// Claim the single upload of a file; false when it is being or was already uploaded. Until the upload
+    /// ends, the file reads as not uploaded.
     async fn claim_upload(&self, file_id: &str) -> StoreResult<bool>;
+    /// End a claimed upload: kept, the file is uploaded; not kept (refused, broken off), its chunks go and
+    /// it may be uploaded again.
+    async fn end_upload(&self, file_id: &str, kept: bool) -> StoreResult<()>;
     /// Delete files that expired before `before`.
     async fn purge_files(&self, before: i64) -> StoreResult<u64>;
 }

@@ -76,9 +76,9 @@ pub fn api() -> Table {
     use crate::dialects::{apperian, orgvue};
     Table::new()
         .nest("/api/v1", orgvue::routes())
-        .nest("/v1", apperian::v1_routes())
+        .nest("/v1", apperian::v1_routes().merge(apperian::login_routes()))
         .nest("/v1/org/{org_id}", apperian::v1_routes())
-        .nest("/v2", apperian::v2_routes().merge(apperian::v2_login_routes()))
+        .nest("/v2", apperian::v2_routes().merge(apperian::login_routes()))
         .nest("/v2/org/{org_id}", apperian::v2_routes())
         .nest("/v3", apperian::v3_routes())
         .merge(apperian::alias_routes())

@@ -112,11 +112,26 @@ async fn file(State(state): State<AppState>, params: PathParams, req: Request) -
     }
     if !state.store.claim_upload(&id).await? {
         return Err(ApiError::new(ErrorCode::Conflict)
-            .with_message("This file was already uploaded; generate a new one.")
+            .with_message("This file is being or was already uploaded; generate a new one.")
             .into());
     }
-    let owner = ChunkOwner::File(id);
-    let mut body = req.into_body().into_data_stream();
+    // On a task of its own, so that the upload ends (kept or released) even when the client goes away and
+    // this request's future is dropped.
+    let body = req.into_body();
+    let ended = tokio::spawn(async move {
+        let received = receive(&state, ChunkOwner::File(id.clone()), body).await;
+        state.store.end_upload(&id, received.is_ok()).await?;
+        received
+    });
+    ended
+        .await
+        .map_err(|e| ApiError::from(orgd_core::error::StoreError::Other(format!("the upload stopped: {e}"))))??;
+    Ok(axum::http::StatusCode::OK.into_response())
+}
+
+/// Store an upload's body as chunks; an error leaves chunks for the caller to drop.
+async fn receive(state: &AppState, owner: ChunkOwner, body: axum::body::Body) -> Result<(), ApiError> {
+    let mut body = body.into_data_stream();
     let (mut buf, mut n, mut total) = (Vec::with_capacity(UPLOAD_CHUNK), 0i64, 0usize);
     while let Some(frame) = body.next().await {
         let frame = frame.map_err(|e| match e.into_inner().downcast::<crate::intake::BodyTimedOut>() {
@@ -125,10 +140,8 @@ async fn file(State(state): State<AppState>, params: PathParams, req: Request) -
         })?;
         total += frame.len();
         if total > jobs::FILE_LIMIT {
-            state.store.delete_chunks(&owner).await?;
             return Err(ApiError::new(ErrorCode::PayloadTooLarge)
-                .with_message(format!("The upload exceeds {} bytes; generate a new file.", jobs::FILE_LIMIT))
-                .into());
+                .with_message(format!("The upload exceeds {} bytes; upload a smaller file.", jobs::FILE_LIMIT)));
         }
         buf.extend_from_slice(&frame);
         if buf.len() >= UPLOAD_CHUNK {
@@ -140,5 +153,5 @@ async fn file(State(state): State<AppState>, params: PathParams, req: Request) -
     if !buf.is_empty() {
         state.store.put_chunk(&owner, n, &buf).await?;
     }
-    Ok(axum::http::StatusCode::OK.into_response())
+    Ok(())
 }

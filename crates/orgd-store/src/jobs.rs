@@ -36,13 +36,18 @@ fn job_from_row(r: &AnyRow) -> Result<Job, StoreError> {
     })
 }
 
+/// `files.uploaded`: open for its one upload, being uploaded (claimed), uploaded.
+const OPEN: i64 = 0;
+const UPLOADED: i64 = 1;
+const UPLOADING: i64 = 2;
+
 fn file_from_row(r: &AnyRow) -> Result<FileRecord, StoreError> {
     Ok(FileRecord {
         id: r.try_get("file_id").map_err(map_err)?,
         org_id: r.try_get("org_id").map_err(map_err)?,
         target_type: r.try_get("target_type").map_err(map_err)?,
         target_encoding: r.try_get("target_encoding").map_err(map_err)?,
-        uploaded: r.try_get::<i64, _>("uploaded").map_err(map_err)? != 0,
+        uploaded: r.try_get::<i64, _>("uploaded").map_err(map_err)? == UPLOADED,
         created_at: r.try_get("created_at").map_err(map_err)?,
         expires_at: r.try_get("expires_at").map_err(map_err)?,
     })
@@ -316,12 +321,33 @@ impl SqlStore {
     }
 
     pub(crate) async fn claim_upload_impl(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE files SET uploaded = 1 WHERE file_id = $1 AND uploaded = 0")
+        let done = sqlx::query("UPDATE files SET uploaded = $2 WHERE file_id = $1 AND uploaded = $3")
             .bind(id)
+            .bind(UPLOADING)
+            .bind(OPEN)
             .execute(self.pool())
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn end_upload_impl(&self, id: &str, kept: bool) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        if !kept {
+            sqlx::query("DELETE FROM file_chunks WHERE file_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query("UPDATE files SET uploaded = $2 WHERE file_id = $1 AND uploaded = $3")
+            .bind(id)
+            .bind(if kept { UPLOADED } else { OPEN })
+            .bind(UPLOADING)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
     }
 
     pub(crate) async fn purge_files_impl(&self, before: i64) -> StoreResult<u64> {

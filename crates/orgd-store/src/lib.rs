@@ -679,6 +679,10 @@ impl Store for SqlStore {
         self.claim_upload_impl(file_id).await
     }
 
+    async fn end_upload(&self, file_id: &str, kept: bool) -> StoreResult<()> {
+        self.end_upload_impl(file_id, kept).await
+    }
+
     async fn purge_files(&self, before: i64) -> StoreResult<u64> {
         self.purge_files_impl(before).await
     }

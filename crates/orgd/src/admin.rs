@@ -76,14 +76,19 @@ impl Output {
     }
 }
 
-fn org_json(o: &Org, orgs: Option<&OrgIndex>) -> Value {
-    let parent_tenant = o.parent_id.as_ref().and_then(|p| orgs.and_then(|i| i.get(p))).map(|p| p.tenant_id.to_string());
+fn org_json(o: &Org, parent_tenant: Option<String>) -> Value {
     json!({
         "tenant_id": o.tenant_id.as_str(), "org_id": o.org_id.as_str(), "name": o.name,
         "parent_id": o.parent_id.as_ref().map(|p| p.as_str()), "parent_tenant_id": parent_tenant,
         "allowed_subnets": o.allowed_subnets.to_strings(), "api_usage_plan": o.usage_plan,
         "created_at": iso_millis(o.created_at),
     })
+}
+
+/// The tenant id of an org's parent, if it has one.
+async fn parent_tenant(store: &SqlStore, o: &Org) -> anyhow::Result<Option<String>> {
+    let Some(p) = &o.parent_id else { return Ok(None) };
+    Ok(store.get_org(p).await?.map(|p| p.tenant_id.to_string()))
 }
 
 fn plan_text(p: &UsagePlan) -> String {
@@ -102,7 +107,10 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
         OrgCommand::Create { tenant_id, name, parent, api_enabled, subnets } => {
             let input = NewOrg { tenant_id, name, parent, api_enabled, allowed_subnets: subnets, org_id: None };
             let o = ops::create_org(store, input, &out.default_plan, now).await.map_err(fail)?;
-            out.one(org_json(&o, None), format!("created org {} ({}) with org_id {}", o.tenant_id, o.name, o.org_id));
+            out.one(
+                org_json(&o, parent_tenant(store, &o).await?),
+                format!("created org {} ({}) with org_id {}", o.tenant_id, o.name, o.org_id),
+            );
         }
         OrgCommand::Update { org, api_enabled, subnets, rate, burst, concurrency, daily_quota } => {
             let patch = OrgPatch {
@@ -114,11 +122,15 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
                 daily_quota: daily_quota.map(|q| q.0),
             };
             let o = ops::update_org(store, &org, patch).await.map_err(fail)?;
-            out.one(org_json(&o, None), format!("updated org {}: plan {}", o.tenant_id, plan_text(&o.usage_plan)));
+            out.one(
+                org_json(&o, parent_tenant(store, &o).await?),
+                format!("updated org {}: plan {}", o.tenant_id, plan_text(&o.usage_plan)),
+            );
         }
         OrgCommand::List => {
             let idx = OrgIndex::new(store.list_orgs().await?);
-            let rows: Vec<Value> = idx.all().iter().map(|o| org_json(o, Some(&idx))).collect();
+            let parent = |o: &Org| o.parent_id.as_ref().and_then(|p| idx.get(p)).map(|p| p.tenant_id.to_string());
+            let rows: Vec<Value> = idx.all().iter().map(|o| org_json(o, parent(o))).collect();
             out.table(rows, &["TENANT_ID", "ORG_ID", "NAME", "PARENT", "SUBNETS", "PLAN"], |r| {
                 let plan: UsagePlan = serde_json::from_value(r["api_usage_plan"].clone()).unwrap_or_default();
                 vec![

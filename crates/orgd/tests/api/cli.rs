@@ -31,7 +31,12 @@ fn admin_creates_orgs_users_and_tokens() {
     let org: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(org["tenant_id"], "ACME");
     assert_eq!(org["org_id"].as_str().unwrap().len(), 22);
-    ok(&orgd(d, &["admin", "org", "create", "--name", "Acme EU", "--parent", "ACME", "--subnets", "10.0.0.0/8"]));
+    let out = ok(&orgd(
+        d,
+        &["admin", "--json", "org", "create", "--name", "Acme EU", "--parent", "ACME", "--subnets", "10.0.0.0/8"],
+    ));
+    let child: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((&child["parent_id"], &child["parent_tenant_id"]), (&org["org_id"], &serde_json::json!("ACME")));
     let list = ok(&orgd(d, &["admin", "org", "list"]));
     assert!(list.contains("ACME_EU") && list.contains("10.0.0.0/8"), "{list}");
 
@@ -51,6 +56,11 @@ fn admin_creates_orgs_users_and_tokens() {
             "Secr3t-pw",
         ],
     ));
+    let out = ok(&orgd(d, &["admin", "--json", "user", "create", "--tenant", "ACME", "--user-id", "bob@acme.test"]));
+    let bob: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(bob["email"], "bob@acme.test", "the e-mail defaults to a user id that is one, as --help says");
+    let out = ok(&orgd(d, &["admin", "--json", "user", "create", "--tenant", "ACME", "--user-id", "carol"]));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["email"], "");
     let line = first_err_line(&orgd(d, &["admin", "token", "create", "--tenant", "ACME", "--user", "alice@acme.test"]));
     assert!(line.contains("TokenAccess"), "{line}");
 

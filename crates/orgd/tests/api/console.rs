@@ -141,6 +141,17 @@ impl Browser {
     async fn navigate(&self, selector: &str) {
         self.client.execute("window.__orgdStale = true;", vec![]).await.unwrap();
         self.click(selector).await;
+        self.loaded(selector).await;
+    }
+
+    /// Press Enter in a form field, and wait until the page its form loads has loaded.
+    async fn enter(&self, selector: &str) {
+        self.client.execute("window.__orgdStale = true;", vec![]).await.unwrap();
+        self.css(selector).await.send_keys("\u{E007}").await.unwrap();
+        self.loaded(selector).await;
+    }
+
+    async fn loaded(&self, selector: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let done = self
@@ -150,7 +161,7 @@ impl Browser {
             if matches!(done, Ok(serde_json::Value::Bool(true))) {
                 return;
             }
-            assert!(Instant::now() < deadline, "clicking {selector} loaded no page");
+            assert!(Instant::now() < deadline, "{selector} loaded no page");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -227,6 +238,14 @@ async fn a_user_gets_token_access_makes_a_token_for_its_ip_uses_and_revokes_it()
     assert_eq!(b.text(&format!("{row} .status")).await, "revoked");
     b.shot("token-revoked").await;
     assert_eq!(app.get_bearer("/api/v1/DEMO/datasets", &secret).await.status(), 401);
+
+    // Enter in a field creates the token (the form's default action), whatever other buttons it has.
+    b.fill("#label", "by enter").await;
+    b.fill("#subnets", "10.0.0.0/8").await;
+    b.enter("#subnets").await;
+    let secret = b.text("#token-secret").await;
+    let row = format!("tr[data-token-id='{}']", orgd_core::token::lookup_id(&secret).expect("a token was made"));
+    assert_eq!(b.text(&format!("{row} td:nth-child(5)")).await, "10.0.0.0/8", "the typed subnet, not the IP");
     b.client.clone().close().await.unwrap();
 }
 

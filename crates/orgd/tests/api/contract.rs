@@ -301,10 +301,10 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a = t.call(Method::POST, "/api/v1/{tenantId}/datasets", &acme, &member_token, Send::Nothing).await;
     assert_eq!(a.status, 403, "a member may not create datasets");
 
-    // Apperian: sign-in on both paths, then the org tree, child orgs and the org object.
+    // Apperian: sign-in on every path, then the org tree, child orgs and the org object.
     let sign_in = json!({"user_id": admin.user_id, "password": "Passw0rd!"});
     let mut sessions = Vec::new();
-    for path in ["/users/authenticate", "/v2/users/authenticate", "/users/authenticate", "/users/authenticate"] {
+    for path in ["/users/authenticate", "/v2/users/authenticate", "/v1/users/authenticate", "/users/authenticate"] {
         let a = t.call(Method::POST, path, &[], "", Send::Json(sign_in.clone())).await;
         assert_eq!(a.status, 200, "{}", a.body);
         sessions.push(s(&a.body["token"]));

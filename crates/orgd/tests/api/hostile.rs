@@ -1,5 +1,5 @@
 //! Hostile and malformed input (the correctness issue): undecodable paths, NUL characters, slow and
-//! oversized bodies. Each test failed before its fix.
+//! oversized bodies, failed uploads. Each test failed before its fix.
 
 use crate::helpers::{apperian_error, orgvue_error, TestApp};
 use orgd_core::store::Store;
@@ -266,4 +266,42 @@ async fn oversized_bodies_get_their_413_on_http1_and_http2() {
         assert_eq!(r.status(), 200, "{version:?}: the client goes on");
     }
     assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 0);
+}
+
+/// A presigned upload that fails (broken off here; too large or too slow alike) keeps nothing and leaves
+/// the file uploadable; the file never reads as uploaded while its upload runs or after it failed.
+#[tokio::test]
+async fn a_failed_upload_leaves_the_file_uploadable() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let f: Value = app
+        .request(Method::POST, "/api/v1/ACME/files/generate")
+        .bearer_auth(&token)
+        .json(&json!({"targetType": "csv", "targetEncoding": "identity"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (put, get) = (f["_links"]["put"]["url"].as_str().unwrap(), f["_links"]["get"]["url"].as_str().unwrap());
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(vec![b'x'; 300_000]), Ok(vec![b'y'; 300_000]), Err(std::io::Error::other("the sender gave up"))];
+    let broken = reqwest::Body::wrap_stream(futures_util::stream::iter(pieces));
+    assert!(app.client.put(put).body(broken).send().await.is_err(), "the client's upload breaks off");
+    let csv = "_action,k\ncreate,a\n";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        let r = app.client.get(get).send().await.unwrap();
+        let (s, c, _) = orgvue_error(r).await;
+        assert_eq!((s, c.as_str()), (404, "404005"), "nothing was kept of the failed upload");
+        let status = app.client.put(put).body(csv).send().await.unwrap().status();
+        // 409 only while the server has not yet seen the broken-off body end.
+        if status != 409 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 200, "the file can be uploaded again");
+    assert_eq!(app.client.get(get).send().await.unwrap().text().await.unwrap(), csv);
 }

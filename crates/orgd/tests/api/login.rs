@@ -34,6 +34,15 @@ async fn sign_in_issues_a_session_that_slides_and_ends() {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["ttl_in_seconds"], 10080 * 60);
+    // The EASE Jenkins plugin up to 1.2.12 signs in below /v1.
+    let r = app
+        .request(Method::POST, "/v1/users/authenticate")
+        .json(&json!({"user_id": admin.user_id, "password": "Passw0rd!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["organization"]["tenant_id"], "ACME");
     // The session ends after its timeout.
     app.server.state.clock.set_offset_ms(11 * 60 * 1000);
     let (s, c, _) = apperian_error(app.call(Method::GET, "/v1/session", &token, None).await).await;

@@ -20,8 +20,9 @@ pub fn alias_routes() -> Table {
     Table::new().route("/users/authenticate", &[(Method::POST, SIGN_IN)], post(authenticate))
 }
 
+/// `/v1/users/authenticate` (the EASE Jenkins plugin up to 1.2.12 signs in there) and
 /// `/v2/users/authenticate`.
-pub fn v2_routes() -> Table {
+pub fn versioned_routes() -> Table {
     Table::new().route("/users/authenticate", &[(Method::POST, SIGN_IN)], post(authenticate))
 }
 

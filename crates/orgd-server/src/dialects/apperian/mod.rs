@@ -28,7 +28,7 @@ pub fn alias_routes() -> Table {
     users::alias_routes().merge(login::alias_routes())
 }
 
-/// `/v2/users/authenticate`.
-pub fn v2_login_routes() -> Table {
-    login::v2_routes()
+/// `users/authenticate` below `/v1` and `/v2` (not below their affiliated-org prefixes).
+pub fn login_routes() -> Table {
+    login::versioned_routes()
 }
