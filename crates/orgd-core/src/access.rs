@@ -100,7 +100,9 @@ fn resolve(orgs: &OrgIndex, user: &User, target: Target<'_>) -> Result<Option<Ho
         Target::Home => Some(home.clone()),
         Target::Tenant(t) => {
             let t = TenantId::parse(t).ok_or_else(|| {
-                ApiError::new(ErrorCode::PathParameterInvalid).with_context("pathParameter", "{tenantId}")
+                ApiError::new(ErrorCode::PathParameterInvalid).with_context("pathParameter", "{tenantId}").with_detail(
+                    "a tenant id matches ^[A-Z][A-Z0-9_]{0,29}$ (upper-case letters, digits and _, starting with a letter).",
+                )
             })?;
             orgs.by_tenant(&t).cloned()
         }

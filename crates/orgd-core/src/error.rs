@@ -55,6 +55,8 @@ error_codes! {
     ContentTypeIsNotImplemented = 415001, 415, "ContentTypeIsNotImplemented", "The content type header value you provided is not implemented, please use application/json instead.", "Use application/json";
     RequestTimeout = 408001, 408, "RequestTimeout", "The request body did not arrive in time.", "Request body did not arrive in time";
     PayloadTooLarge = 413001, 413, "PayloadTooLarge", "The request body is too large.", "Request body too large";
+    UriTooLong = 414001, 414, "UriTooLong", "The request's path and query are too long; send long filters in a POST body.", "Request URI too long";
+    HeaderFieldsTooLarge = 431001, 431, "HeaderFieldsTooLarge", "The request's headers are too large.", "Request headers too large";
     RequestBodyNotJson = 400801, 400, "RequestBodyNotJson", "The request body is not valid JSON.", "Request body is not valid JSON";
     RequestBodyInvalid = 400802, 400, "RequestBodyInvalid", "The request body is invalid.", "Request body is invalid";
     DatasetNotFound = 404001, 404, "DatasetNotFound", "Dataset not found.", "Dataset not found";
@@ -111,6 +113,8 @@ pub struct ApiError {
     pub headers: Vec<(&'static str, String)>,
     /// Ready-made Orgvue error objects (item-action failures), rendered instead of this error's own.
     pub listed: Vec<Value>,
+    /// Said after the dialect's default message (where exactly the input is at fault).
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -124,7 +128,14 @@ impl ApiError {
             retry_after: None,
             headers: Vec::new(),
             listed: Vec::new(),
+            detail: None,
         }
+    }
+
+    /// Say more after the default message of either dialect, which stays as it is.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// Replace the message.
@@ -183,9 +194,13 @@ impl ApiError {
     }
 
     fn fill(&self, template: &str) -> String {
-        match self.context.get("ip").and_then(Value::as_str) {
+        let filled = match self.context.get("ip").and_then(Value::as_str) {
             Some(ip) => template.replace("{ip}", ip),
             None => template.to_string(),
+        };
+        match &self.detail {
+            Some(d) => format!("{}: {d}", filled.trim_end_matches('.')),
+            None => filled,
         }
     }
 }

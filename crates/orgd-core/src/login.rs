@@ -81,6 +81,19 @@ pub fn is_locked(u: &User, now: OffsetDateTime) -> bool {
     u.locked_permanently || u.locked_until.is_some_and(|t| t > now)
 }
 
+/// Why a user cannot sign in at `now`, in a few words; `None` when it can.
+pub fn disabled_reason(u: &User, now: OffsetDateTime) -> Option<&'static str> {
+    if !u.enabled {
+        Some("disabled by an administrator")
+    } else if u.expires_at.is_some_and(|e| e <= now) {
+        Some("account expired")
+    } else if is_locked(u, now) {
+        Some("locked after failed sign-ins")
+    } else {
+        None
+    }
+}
+
 fn rules_for(org: &Org, user: &User) -> Value {
     settings::password_rules_for(&org.settings, user.role == Role::Administrator)
 }

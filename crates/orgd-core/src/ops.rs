@@ -176,7 +176,7 @@ pub async fn create_child_org(
     match create_user(store, &org, &input.admin_user_id, fields, now).await {
         Ok(user) => Ok((org, user)),
         Err(e) => {
-            store.delete_org(&org.org_id).await?;
+            store.delete_org(&org.org_id, false).await?;
             Err(ApiError { faults: prefixed(e.faults, "admin."), ..e })
         }
     }
@@ -401,6 +401,34 @@ pub fn set_password(
     user.password_hash = Some(password::hash(pw));
     user.password_changed_at = Some(now);
     Ok(())
+}
+
+/// Delete an affiliated org with everything that belongs to it (users, tokens, sessions, datasets, jobs,
+/// files), in one transaction; with `cascade`, the orgs below it too, else 409 while it has any. `actor` is
+/// the administrator asking, who may delete orgs below its own, never its own or one above it (`None`: the
+/// operator, through the CLI). Returns the orgs deleted, deepest first.
+pub async fn delete_org(
+    store: &dyn Store,
+    orgs: &OrgIndex,
+    actor: Option<&User>,
+    target: &Org,
+    cascade: bool,
+) -> Result<Vec<OrgId>, ApiError> {
+    if let Some(user) = actor.filter(|u| !orgs.is_ancestor(&u.org_id, &target.org_id)) {
+        if user.org_id == target.org_id {
+            return Err(ApiError::new(ErrorCode::Conflict)
+                .with_message("An org cannot delete itself; an administrator of an org above it can delete it."));
+        }
+        return Err(ApiError::new(ErrorCode::TenantNotFound));
+    }
+    let below = orgs.subtree(&target.org_id).len().saturating_sub(1);
+    if below > 0 && !cascade {
+        return Err(ApiError::new(ErrorCode::Conflict).with_message(format!(
+            "'{}' has {below} affiliated org(s) below it; delete them first, or delete them with it (cascade=true).",
+            target.name
+        )));
+    }
+    Ok(store.delete_org(&target.org_id, cascade).await?)
 }
 
 /// Create a user in `org` (model §3); a user id that is an e-mail address is the e-mail when none is given.

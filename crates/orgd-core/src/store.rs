@@ -99,8 +99,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_org(&self, org_id: &OrgId) -> StoreResult<Option<Org>>;
     /// One org by `tenant_id`.
     async fn get_org_by_tenant(&self, tenant_id: &TenantId) -> StoreResult<Option<Org>>;
-    /// Delete a leaf org with everything that belongs to it.
-    async fn delete_org(&self, org_id: &OrgId) -> StoreResult<bool>;
+    /// Delete an org with everything that belongs to it (users with their tokens and sessions, datasets,
+    /// jobs, files) and, with `descendants`, every org below it, deepest first, in one transaction; returns
+    /// the orgs deleted (none when it is unknown). Without `descendants` an org with child orgs is a
+    /// `Conflict`.
+    async fn delete_org(&self, org_id: &OrgId, descendants: bool) -> StoreResult<Vec<OrgId>>;
 
     /// Insert a user, returning it with its assigned `psk`; `Conflict` when the user id is taken in the org.
     async fn insert_user(&self, user: &NewUser) -> StoreResult<User>;

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/info", get(system::info))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::intake::read_body))
+        .layer(middleware::from_fn(crate::head_limits::check))
         .layer(middleware::from_fn_with_state(state.clone(), request_context))
         .layer(CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn(crate::drain::drain_unread))

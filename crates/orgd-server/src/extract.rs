@@ -37,7 +37,7 @@ pub const MULTIPART_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Parse a JSON body, or 400801.
 pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|_| ApiError::new(ErrorCode::RequestBodyNotJson))
+    serde_json::from_slice(bytes).map_err(|e| ApiError::new(ErrorCode::RequestBodyNotJson).with_detail(format!("{e}.")))
 }
 
 /// A caller that passed the access pipeline for the operation its route declares.
@@ -263,7 +263,12 @@ impl QueryList {
 
     /// The single value of `name`; 400701 when it is given more than once.
     pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        orgd_core::data::ops::one(&self.0, name)
+        orgd_core::query::one(&self.0, name)
+    }
+
+    /// A `true`/`false` parameter, false when absent; 400701 otherwise.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        orgd_core::query::flag(&self.0, name)
     }
 }
 

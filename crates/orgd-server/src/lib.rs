@@ -10,6 +10,7 @@ pub mod cors;
 pub mod dialects;
 mod drain;
 pub mod extract;
+mod head_limits;
 pub mod intake;
 pub mod jobs;
 pub mod metrics;

@@ -27,7 +27,7 @@ impl Dialect {
 
     /// The dialect a path belongs to.
     pub fn of_path(path: &str) -> Dialect {
-        let apperian = ["/v1", "/v2", "/v3", "/users"]
+        let apperian = ["/v1", "/v2", "/v3", "/users", "/organizations"]
             .iter()
             .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
         if apperian {

@@ -76,7 +76,7 @@ pub fn api() -> Table {
     use crate::dialects::{apperian, orgvue};
     Table::new()
         .nest("/api/v1", orgvue::routes())
-        .nest("/v1", apperian::v1_routes().merge(apperian::login_routes()))
+        .nest("/v1", apperian::v1_routes().merge(apperian::login_routes()).merge(apperian::org_deletion_routes()))
         .nest("/v1/org/{org_id}", apperian::v1_routes())
         .nest("/v2", apperian::v2_routes().merge(apperian::login_routes()))
         .nest("/v2/org/{org_id}", apperian::v2_routes())

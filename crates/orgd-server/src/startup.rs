@@ -173,7 +173,9 @@ pub async fn serve_router(
                 app.clone().oneshot(req.map(Body::new))
             });
             let mut builder = Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+            let head = crate::head_limits::CONNECTION_HEAD_LIMIT;
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30)).max_buf_size(head);
+            builder.http2().max_header_list_size(head as u32);
             match acceptor {
                 Some(acceptor) => {
                     if !looks_like_tls(&stream).await {

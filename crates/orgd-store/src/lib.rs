@@ -246,35 +246,42 @@ impl Store for SqlStore {
         self.one_org(&format!("SELECT {ORG_COLS} FROM orgs WHERE tenant_id = $1"), tenant_id.as_str()).await
     }
 
-    async fn delete_org(&self, org_id: &OrgId) -> StoreResult<bool> {
+    async fn delete_org(&self, org_id: &OrgId, descendants: bool) -> StoreResult<Vec<OrgId>> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Writes first, so that SQLite takes its write lock before the reads (see `wipe`).
         sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        let children: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orgs WHERE parent_id = $1")
-            .bind(org_id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if children.0 > 0 {
-            return Err(StoreError::Conflict("the org still has child orgs; delete them first".into()));
+        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let below: Vec<(String, i64)> = sqlx::query_as(
+            "WITH RECURSIVE below (org_id, depth) AS (SELECT org_id, 0 FROM orgs WHERE org_id = $1 \
+             UNION ALL SELECT o.org_id, b.depth + 1 FROM orgs o JOIN below b ON o.parent_id = b.org_id) \
+             SELECT org_id, depth FROM below ORDER BY depth DESC, org_id",
+        )
+        .bind(org_id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if below.len() > 1 && !descendants {
+            return Err(StoreError::Conflict(format!(
+                "the org has {} org(s) below it; delete them first, or delete them with it",
+                below.len() - 1
+            )));
         }
-        datasets::drop_item_tables(&mut tx, "WHERE org_id = $1", Some(org_id.as_str())).await?;
-        sqlx::query("DELETE FROM tokens WHERE user_psk IN (SELECT psk FROM users WHERE org_id = $1)")
-            .bind(org_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query("DELETE FROM users WHERE org_id = $1")
-            .bind(org_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM orgs WHERE org_id = $1")
-            .bind(org_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let mut deleted = Vec::with_capacity(below.len());
+        for (id, _) in below {
+            datasets::drop_item_tables(&mut tx, "WHERE org_id = $1", Some(&id)).await?;
+            for sql in [
+                "DELETE FROM job_outcomes WHERE job_id IN (SELECT job_id FROM jobs WHERE org_id = $1)",
+                "DELETE FROM tokens WHERE user_psk IN (SELECT psk FROM users WHERE org_id = $1)",
+                "DELETE FROM users WHERE org_id = $1",
+                // Datasets, jobs and files (with their chunks) go by their foreign keys.
+                "DELETE FROM orgs WHERE org_id = $1",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *tx).await.map_err(map_err)?;
+            }
+            deleted.extend(OrgId::parse(&id));
+        }
         tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
+        Ok(deleted)
     }
 
     async fn insert_user(&self, u: &User) -> StoreResult<User> {

@@ -146,14 +146,16 @@ async fn conformance(store: &dyn Store) {
     assert!(!store.revoke_token("unknownunknownu", at).await.unwrap());
     assert!(store.auth_epoch().await.unwrap() > before);
 
-    // Deletion: a user takes its tokens; an org with children refuses; a leaf goes with its users.
+    // Deletion: a user takes its tokens; an org with children refuses unless its descendants go too; a
+    // leaf goes with its users.
     assert!(store.delete_user(u.psk).await.unwrap());
     assert!(store.get_token(&rec.token_id).await.unwrap().is_none());
-    assert!(matches!(store.delete_org(&root.org_id).await, Err(StoreError::Conflict(_))));
-    assert!(store.delete_org(&child.org_id).await.unwrap());
+    assert!(matches!(store.delete_org(&root.org_id, false).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.delete_org(&child.org_id, false).await.unwrap(), std::slice::from_ref(&child.org_id));
     assert!(store.get_user(u2.psk).await.unwrap().is_none());
-    assert!(store.delete_org(&root.org_id).await.unwrap());
+    assert_eq!(store.delete_org(&root.org_id, false).await.unwrap(), std::slice::from_ref(&root.org_id));
     assert!(store.list_orgs().await.unwrap().is_empty());
+    assert!(store.delete_org(&root.org_id, true).await.unwrap().is_empty(), "an unknown org deletes nothing");
 
     datasets(store, &root_again(store).await).await;
 
@@ -374,7 +376,23 @@ async fn wiping(store: &dyn Store) {
     assert!(!store.delete_token(&minted.token_id).await.unwrap());
     assert!(store.get_token(&minted.token_id).await.unwrap().is_none());
     assert!(store.auth_epoch().await.unwrap() > e);
-    datasets(store, &root_again(store).await).await;
+    let data = root_again(store).await;
+    datasets(store, &data).await;
+    // An org deleted with its descendants takes theirs too: users, tokens, datasets with their items.
+    let branch = org("Branch", "BRANCH", Some(&data));
+    store.insert_org(&branch).await.unwrap();
+    let leaf = org("Leaf", "LEAF", Some(&branch));
+    store.insert_org(&leaf).await.unwrap();
+    let leaf_user = store.insert_user(&user(&leaf, "leaf@acme.test")).await.unwrap();
+    let minted = token::mint();
+    store.insert_token(&token_record(&leaf_user, &minted.token_id, TokenKind::Api), &minted.hash).await.unwrap();
+    assert!(matches!(store.delete_org(&data.org_id, false).await, Err(StoreError::Conflict(_))));
+    let gone = store.delete_org(&data.org_id, true).await.unwrap();
+    assert_eq!(gone, [leaf.org_id.clone(), branch.org_id.clone(), data.org_id.clone()], "deepest first");
+    assert!(store.get_user(leaf_user.psk).await.unwrap().is_none());
+    assert!(store.get_token(&minted.token_id).await.unwrap().is_none());
+    assert!(store.list_datasets(&data.org_id).await.unwrap().is_empty());
+    assert!(store.get_org(&root.org_id).await.unwrap().is_some(), "other orgs stay");
     let e = store.auth_epoch().await.unwrap();
     store.wipe().await.unwrap();
     assert!(store.auth_epoch().await.unwrap() > e);

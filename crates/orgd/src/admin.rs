@@ -23,11 +23,26 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let store = SqlStore::open(&url).await.with_context(|| format!("cannot open the database {url}"))?;
     let now = SystemClock::default().now();
     let out = Output { json: args.json, default_plan };
-    match args.command {
+    let needs_orgs = !matches!(args.command, AdminCommand::Org(OrgCommand::Create { .. }));
+    let done = match args.command {
         AdminCommand::Org(cmd) => org(&store, cmd, now, &out).await,
         AdminCommand::User(cmd) => user(&store, cmd, now, &out).await,
         AdminCommand::Token(cmd) => token(&store, cmd, now, &out).await,
         AdminCommand::Dataset(cmd) => crate::datasets::run(&store, cmd, now, out.json).await,
+    };
+    match done {
+        Err(e) if needs_orgs && store.list_orgs().await.is_ok_and(|o| o.is_empty()) => {
+            // A database without a single org is most often the wrong data folder.
+            let which = match url.strip_prefix("sqlite://") {
+                Some(path) => format!("the database {path}"),
+                None => "the database given by --database".to_string(),
+            };
+            Err(anyhow!(
+                "{e}: {which} holds no orgs. Is it the one you meant? `orgd demo` keeps its data in ./orgd-demo \
+                 (add --data-dir ./orgd-demo), `orgd serve` in ./orgd-data unless told otherwise."
+            ))
+        }
+        done => done,
     }
 }
 
@@ -125,6 +140,33 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
             out.one(
                 org_json(&o, parent_tenant(store, &o).await?),
                 format!("updated org {}: plan {}", o.tenant_id, plan_text(&o.usage_plan)),
+            );
+        }
+        OrgCommand::Delete { org, cascade, yes } => {
+            let idx = OrgIndex::new(store.list_orgs().await?);
+            let target = ops::find_org(&idx, &org).ok_or_else(|| anyhow!("No org '{org}'."))?.clone();
+            let below: Vec<String> =
+                idx.subtree(&target.org_id).iter().skip(1).map(|o| o.tenant_id.to_string()).collect();
+            if !yes {
+                let with = if below.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and the orgs below it: {}", below.join(", "))
+                };
+                anyhow::bail!(
+                    "This would delete {} ({}){with}, with their users, tokens, datasets, jobs and files. Run again \
+                     with --yes to delete{}.",
+                    target.tenant_id,
+                    target.name,
+                    if below.is_empty() || cascade { "" } else { " (and --cascade, for the orgs below it)" }
+                );
+            }
+            let gone = ops::delete_org(store, &idx, None, &target, cascade).await.map_err(fail)?;
+            let tenants: Vec<String> =
+                gone.iter().filter_map(|id| idx.get(id)).map(|o| o.tenant_id.to_string()).collect();
+            out.one(
+                json!({"deleted_org_ids": gone.iter().map(|id| id.as_str()).collect::<Vec<_>>(), "deleted_tenant_ids": tenants}),
+                format!("deleted {}", tenants.join(", ")),
             );
         }
         OrgCommand::List => {

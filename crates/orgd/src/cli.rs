@@ -258,6 +258,22 @@ pub enum OrgCommand {
         #[arg(long, value_name = "N|unlimited", value_parser = parse_quota)]
         daily_quota: Option<Quota>,
     },
+    /// Delete an org with its users, tokens, sessions, datasets, jobs and files (and, with --cascade, the
+    /// orgs below it). Without --yes it only says what would go.
+    #[command(
+        after_help = "Example:\n  orgd admin org delete ACME_EU            # shows what would be deleted\n  orgd admin org delete ACME_EU --cascade --yes"
+    )]
+    Delete {
+        /// The org, by tenant id or org id.
+        #[arg(value_name = "TENANT_OR_ORG_ID")]
+        org: String,
+        /// Delete the orgs below it too (else an org with child orgs is refused).
+        #[arg(long)]
+        cascade: bool,
+        /// Really delete (nothing can bring it back).
+        #[arg(long)]
+        yes: bool,
+    },
     /// List every org, parents before children.
     #[command(after_help = "Example:\n  orgd admin org list\n  orgd admin --json org list")]
     List,

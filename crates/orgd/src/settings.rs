@@ -89,9 +89,13 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<t
         Some(p) => Some(std::sync::Arc::new(load_seed(&p)?)),
         None => None,
     };
-    let control_token = args.control_token.clone().or(file.control_token.clone()).filter(|t| !t.is_empty());
+    let control_token = args.control_token.clone().or(file.control_token.clone());
     if control_token.as_ref().is_some_and(|t| t.len() < 8) {
-        bail!("--control-token must be at least 8 characters");
+        bail!(
+            "--control-token must be at least 8 characters (it was {}); leave it out to serve without the control \
+             API, or generate one: --control-token \"$(openssl rand -hex 16)\"",
+            if control_token.as_deref() == Some("") { "empty".to_string() } else { "shorter".to_string() }
+        );
     }
     let tls_cert = args.tls_cert.clone().or(file.tls_cert.clone());
     let tls_key = args.tls_key.clone().or(file.tls_key.clone());

@@ -77,7 +77,7 @@ pub fn export_request(
     allow_http: bool,
     links_of_tenant: &[Dataset],
 ) -> Result<Value, ApiError> {
-    let Some(format) = super::ops::one(params, "exportFormat")?.map(String::from) else {
+    let Some(format) = crate::query::one(params, "exportFormat")?.map(String::from) else {
         return Err(ApiError::invalid_query("exportFormat", "is required"));
     };
     if Format::parse(&format).is_none() {

@@ -11,6 +11,7 @@ use super::values::DateFormat;
 use super::{new_id, parse_id, Dataset, DatasetType, PropertyType};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::OrgId;
+use crate::query::{flag, one};
 use crate::store::Store;
 use serde_json::Value;
 
@@ -129,25 +130,6 @@ pub async fn delete(store: &dyn Store, org: &OrgId, ds: &Dataset) -> Result<(), 
 
 fn query_fault(name: &str, why: &str) -> ApiError {
     ApiError::invalid_query(name, why)
-}
-
-/// The single value of query parameter `name`; 400701 when it is given more than once (the one rule for
-/// every single-valued parameter).
-pub fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
-    let all: Vec<&str> = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect();
-    match all.as_slice() {
-        [] => Ok(None),
-        [v] => Ok(Some(v)),
-        _ => Err(query_fault(name, "may be given only once")),
-    }
-}
-
-fn flag(params: &[(String, String)], name: &str) -> Result<bool, ApiError> {
-    match one(params, name)? {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(query_fault(name, "must be true or false")),
-    }
 }
 
 /// Import options from the query parameters (orgvue-dialect §3.9).

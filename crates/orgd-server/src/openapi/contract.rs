@@ -124,6 +124,12 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
         ("GET", "/organizations") => answer(200, Json("OrgTreeNode")),
         ("POST", "/organizations") => answer(200, Json("ChildOrgCreated")).with_body(json("NewChildOrg", true)),
         ("GET", "/organizations/{org_id}") => answer(200, Json("OrganizationEnvelope")),
+        ("DELETE", "/organizations/{org_id}") => answer(200, Json("OrgDeleted")).with_query(vec![query(
+            "cascade",
+            false,
+            flag(),
+            "delete the orgs below it too (else 409 while it has any)",
+        )]),
         ("PUT", "/organizations/{org_id}") => answer(200, Json("OrganizationUpdated")).with_body(Some(Body {
             schema: "OrganizationSettingsChange",
             required: true,

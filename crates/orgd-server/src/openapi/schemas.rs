@@ -370,6 +370,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
         "role": r("Role"), "disabled": boolean(), "until_date": nullable(r("Timestamp")), "token_access": boolean(),
         "allowed_subnets": strings(), "locked": boolean(), "custom_metadata": {"type": "object"},
         "created_date": r("Timestamp"), "modified_date": r("Timestamp"), "last_login_date": nullable(r("Timestamp")),
+        "deleted": boolean(), "disabled_reason": nullable(string()), "last_login_from_catalog": {"type": "null"},
     });
     let user_keys: Vec<String> = user_props.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
     let user_keys: Vec<&str> = user_keys.iter().map(String::as_str).collect();
@@ -534,6 +535,13 @@ fn apperian() -> Vec<(&'static str, Value)> {
             ),
         ),
         ("UserDeleted", object(&["delete_user_response"], json!({"delete_user_response": {"const": true}}))),
+        (
+            "OrgDeleted",
+            object(
+                &["deleted_organization", "deleted_org_ids"],
+                json!({"deleted_organization": {"const": true}, "deleted_org_ids": strings()}),
+            ),
+        ),
         (
             "Token",
             object(

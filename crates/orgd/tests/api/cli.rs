@@ -39,6 +39,17 @@ fn admin_creates_orgs_users_and_tokens() {
     assert_eq!((&child["parent_id"], &child["parent_tenant_id"]), (&org["org_id"], &serde_json::json!("ACME")));
     let list = ok(&orgd(d, &["admin", "org", "list"]));
     assert!(list.contains("ACME_EU") && list.contains("10.0.0.0/8"), "{list}");
+    // Deleting an org says what would go until --yes; an org with orgs below needs --cascade.
+    ok(&orgd(d, &["admin", "org", "create", "--name", "Acme Paris", "--parent", "ACME_EU"]));
+    let line = first_err_line(&orgd(d, &["admin", "org", "delete", "ACME_EU"]));
+    assert!(line.contains("ACME_PARIS") && line.contains("--yes") && line.contains("--cascade"), "{line}");
+    let line = first_err_line(&orgd(d, &["admin", "org", "delete", "ACME_EU", "--yes"]));
+    assert!(line.contains("1 affiliated org(s) below it"), "{line}");
+    let out = ok(&orgd(d, &["admin", "--json", "org", "delete", "ACME_EU", "--cascade", "--yes"]));
+    let gone: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(gone["deleted_tenant_ids"], serde_json::json!(["ACME_PARIS", "ACME_EU"]));
+    let list = ok(&orgd(d, &["admin", "org", "list"]));
+    assert!(list.contains("ACME") && !list.contains("ACME_EU"), "{list}");
 
     ok(&orgd(
         d,
@@ -130,6 +141,14 @@ fn admin_creates_orgs_users_and_tokens() {
         orgs[0]["api_usage_plan"],
         serde_json::json!({"enabled": false, "rate_per_second": 5, "burst": 10, "max_concurrent": 3, "daily_quota": null})
     );
+}
+
+#[test]
+fn an_admin_command_on_an_empty_database_says_which_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = first_err_line(&orgd(dir.path(), &["admin", "user", "list", "--tenant", "DEMO"]));
+    assert!(line.contains("No org 'DEMO'") && line.contains("orgd.db holds no orgs"), "{line}");
+    assert!(line.contains("--data-dir ./orgd-demo"), "{line}");
 }
 
 #[test]

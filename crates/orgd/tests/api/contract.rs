@@ -348,6 +348,16 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a = t.call(Method::GET, v3, &[("org_id", "AAAAAAAAAAAAAAAAAAAAAA")], &session, Send::Nothing).await;
     assert_eq!(a.status, 404);
     assert_eq!(t.call(Method::GET, v3, &me, "orgd_nope", Send::Nothing).await.status, 401);
+    // Affiliated orgs are deleted on every path; an org never deletes itself.
+    assert_eq!(t.call(Method::DELETE, v3, &me, &session, Send::Nothing).await.status, 409);
+    for (i, path) in ["/v1/organizations/{org_id}", v3, "/organizations/{org_id}"].into_iter().enumerate() {
+        let child = json!({"name": format!("Gone {i}"), "admin": {"user_id": format!("gone{i}@acme.test"),
+            "email": format!("gone{i}@acme.test"), "first_name": "Go", "last_name": "Ne"}});
+        let made = t.call(Method::POST, "/v1/organizations", &[], &session, Send::Json(child)).await;
+        let id = made.body["organization"]["id"].as_str().unwrap().to_string();
+        let a = t.call(Method::DELETE, path, &[("org_id", &id)], &session, Send::Nothing).await;
+        assert_eq!((a.status, &a.body["deleted_org_ids"]), (200, &json!([id])), "{path}");
+    }
 
     // Users on every prefix: list, add, read, change, delete; the signed-in user.
     for (i, base) in ["/v1/users", "/v1/org/{org_id}/users", "/users"].iter().enumerate() {

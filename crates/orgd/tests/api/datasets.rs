@@ -339,11 +339,14 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .request(Method::PUT, &format!("{path}/items"))
         .bearer_auth(&token)
         .header("content-type", "application/json")
-        .body("[{")
+        .body("[\n{")
         .send()
         .await
         .unwrap();
-    assert_eq!(orgvue_error(r).await.1, "400801");
+    let (_, c, b) = orgvue_error(r).await;
+    assert_eq!(c, "400801");
+    let message = b["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(message, "The request body is not valid JSON: EOF while parsing an object at line 2 column 1.");
     let big = format!("[{}]", vec![r#"{"_action":"noop","Employee ID":1000}"#; 200_000].join(","));
     let r = app
         .request(Method::PUT, &format!("{path}/items?autoId=true"))

@@ -3,6 +3,7 @@
 use crate::helpers::{apperian_error, TestApp};
 use orgd_core::model::Role;
 use orgd_core::ops::NewToken;
+use orgd_core::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -363,6 +364,74 @@ async fn administrators_create_child_orgs_reachable_from_both_dialects() {
     assert_eq!(s, 400);
     assert!(b["error"]["details"][0]["field"].as_str().unwrap().starts_with("admin."));
     assert!(orgd_core::ops::load_org(app.store.as_ref(), "WEAK").await.is_err());
+}
+
+/// The Apperian scripts delete affiliated orgs with `DELETE /organizations/{org_id}`: an administrator of
+/// an org above deletes it with everything in it; its own org and orgs it may not act in are refused.
+#[tokio::test]
+async fn administrators_delete_affiliated_orgs_with_everything_in_them() {
+    let app = TestApp::spawn().await;
+    let (acme, _admin, token) = app.tenant_with_admin("ACME").await;
+    let eu = app.org("ACME_EU", Some(&acme)).await;
+    let paris = app.org("ACME_PARIS", Some(&eu)).await;
+    let eu_admin = app.user(&eu, "eu@acme.test", Role::Administrator).await;
+    let eu_token = app.token(&eu_admin, NewToken::default()).await;
+    let paris_user = app.user(&paris, "p@acme.test", Role::User).await;
+    let paris_token = app.token(&paris_user, NewToken::default()).await;
+    let ds = json!({"name": "Teams", "type": "LOOKUP", "autoId": "k", "labelId": "k",
+        "properties": [{"key": "k", "type": "text", "isRequired": true}]});
+    let r = app.request(Method::POST, "/api/v1/ACME_PARIS/datasets").bearer_auth(&token).json(&ds).send().await;
+    assert_eq!(r.unwrap().status(), 201);
+    let (other, _, other_token) = app.tenant_with_admin("OTHER").await;
+
+    // Its own org, another tenant's org, and an org above are refused; an org with orgs below needs cascade.
+    let (s, c, _) =
+        apperian_error(app.call(Method::DELETE, &format!("/v1/organizations/{}", eu.org_id), &eu_token, None).await)
+            .await;
+    assert_eq!((s, c), (409, 409001), "an org never deletes itself");
+    let (s, _, _) =
+        apperian_error(app.call(Method::DELETE, &format!("/organizations/{}", acme.org_id), &eu_token, None).await)
+            .await;
+    assert_eq!(s, 404, "an org above is out of reach");
+    let (s, _, _) =
+        apperian_error(app.call(Method::DELETE, &format!("/organizations/{}", eu.org_id), &other_token, None).await)
+            .await;
+    assert_eq!(s, 404, "another tenant's org does not exist for it");
+    let (s, c, b) =
+        apperian_error(app.call(Method::DELETE, &format!("/organizations/{}", eu.org_id), &token, None).await).await;
+    assert_eq!((s, c), (409, 409001));
+    assert!(b["error"]["message"].as_str().unwrap().contains("cascade=true"), "{b}");
+    let (s, c, _) = apperian_error(
+        app.call(Method::DELETE, &format!("/organizations/{}?cascade=yes", eu.org_id), &token, None).await,
+    )
+    .await;
+    assert_eq!((s, c), (400, 400701));
+    assert_eq!(app.get_bearer("/api/v1/ACME_PARIS/datasets", &paris_token).await.status(), 200, "nothing changed");
+
+    let r = app.call(Method::DELETE, &format!("/organizations/{}?cascade=true", eu.org_id), &token, None).await;
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["deleted_organization"], true);
+    assert_eq!(b["deleted_org_ids"], json!([paris.org_id.as_str(), eu.org_id.as_str()]), "deepest first");
+    // Gone at once, with their users, tokens and datasets; the org above and other tenants stay.
+    assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &paris_token).await.status(), 401);
+    assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &eu_token).await.status(), 401);
+    assert_eq!(app.get_bearer("/api/v1/ACME_PARIS/datasets", &token).await.status(), 404);
+    assert!(app.store.list_datasets(&paris.org_id).await.unwrap().is_empty());
+    assert!(app.store.find_users("p@acme.test", None).await.unwrap().is_empty());
+    let tree: Value = app.call(Method::GET, "/v1/organizations/", &token, None).await.json().await.unwrap();
+    assert_eq!(tree["sub_orgs"], json!([]), "{tree}");
+    assert_eq!(app.get_bearer("/api/v1/OTHER/datasets", &other_token).await.status(), 200);
+    let _ = other;
+    // A leaf goes without cascade, through /v1 and /v3 too.
+    for (i, path) in ["/v1/organizations", "/v3/organizations"].into_iter().enumerate() {
+        let leaf = app.org(&format!("LEAF{i}"), Some(&acme)).await;
+        let r = app.call(Method::DELETE, &format!("{path}/{}", leaf.org_id), &token, None).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["deleted_org_ids"], json!([leaf.org_id.as_str()]), "{path}");
+    }
+    // Unmatched paths under /organizations answer in the Apperian envelope.
+    let (s, c, _) = apperian_error(app.call(Method::GET, "/organizations/x/y", &token, None).await).await;
+    assert_eq!((s, c), (404, 404000));
 }
 
 #[tokio::test]

@@ -4,81 +4,15 @@
 
 use crate::helpers::{apperian_error, orgvue_error, TestApp};
 use orgd_core::ops::OrgPatch;
+use orgd_store::testing::PgCluster;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A private PostgreSQL cluster run by the `postgres` system user; stopped when dropped.
-struct Cluster {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn as_postgres(program: &Path) -> Command {
-    let mut c = Command::new("runuser");
-    c.args(["-u", "postgres", "--"]).arg(program);
-    c
-}
-
-impl Cluster {
-    /// `None` when this machine cannot run one (no PostgreSQL binaries, not root).
-    fn create() -> Option<Cluster> {
-        let bindir = Command::new("pg_config").arg("--bindir").output().ok()?;
-        let bin = PathBuf::from(String::from_utf8(bindir.stdout).ok()?.trim());
-        let is_root = Command::new("id").arg("-u").output().ok()?.stdout == b"0\n";
-        if !bin.join("initdb").exists() || !is_root {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        assert!(Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap().success());
-        let init =
-            as_postgres(&bin.join("initdb")).args(["-A", "trust", "-U", "postgres", "-D"]).arg(&data).output().unwrap();
-        assert!(init.status.success(), "initdb: {}", String::from_utf8_lossy(&init.stderr));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let c = Cluster { bin, data, port, _dir: dir };
-        c.start();
-        Some(c)
-    }
-
-    fn pg_ctl(&self, args: &[&str]) {
-        let out = as_postgres(&self.bin.join("pg_ctl")).arg("-D").arg(&self.data).args(args).output().unwrap();
-        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn start(&self) {
-        let socket_dir = self.data.display().to_string();
-        let opts = format!("-p {} -c listen_addresses=127.0.0.1 -k {socket_dir}", self.port);
-        self.pg_ctl(&["-w", "-l", &format!("{socket_dir}/log"), "-o", &opts, "start"]);
-    }
-
-    fn stop(&self) {
-        self.pg_ctl(&["-w", "-m", "fast", "stop"]);
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ =
-            as_postgres(&self.bin.join("pg_ctl")).arg("-D").arg(&self.data).args(["-m", "immediate", "stop"]).output();
-    }
-}
 
 #[tokio::test]
 async fn a_postgres_restart_answers_503_while_down_then_recovers_without_restarting_orgd() {
-    let Some(cluster) = Cluster::create() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but this machine cannot run a private PostgreSQL cluster (pg_config, initdb, root)");
-        }
-        eprintln!("no private PostgreSQL cluster can run here: the outage test is not run");
-        return;
+    let cluster = match PgCluster::create() {
+        Ok(c) => c,
+        Err(why) => return orgd_store::testing::skipped("the PostgreSQL outage test", &why),
     };
     let app = TestApp::builder().database(&cluster.url()).spawn().await;
     let (org, _admin, token) = app.tenant_with_admin("OUTAGE").await;

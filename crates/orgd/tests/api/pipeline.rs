@@ -199,6 +199,8 @@ async fn tenants_resolve_down_the_tree_only() {
     let (s, c, b) = orgvue_error(app.get_bearer("/api/v1/not-valid/datasets", &root_token).await).await;
     assert_eq!((s, c.as_str()), (400, "400601"));
     assert_eq!(b["errors"][0]["pathParameter"], "{tenantId}");
+    let message = b["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("Path parameter {tenantId} is invalid: a tenant id matches ^[A-Z]"), "{message}");
 
     let tenants: Vec<serde_json::Value> = app.get_bearer("/api/v1/tenants", &child_token).await.json().await.unwrap();
     let ids: Vec<&str> = tenants.iter().map(|t| t["tenantId"].as_str().unwrap()).collect();

@@ -49,7 +49,13 @@ async fn bodies_of_the_wrong_type_size_or_shape_are_refused() {
     let (s, c, _) = apperian_error(r).await;
     assert_eq!((s, c), (413, 413001));
     let r = post().header("content-type", "application/json").body("{not json").send().await.unwrap();
-    assert_eq!(apperian_error(r).await.1, 400801);
+    let (_, c, b) = apperian_error(r).await;
+    assert_eq!(c, 400801);
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Request body is not valid JSON: key must be a string at line 1 column 2"),
+        "{message}"
+    );
     let r = post().json(&serde_json::json!({"label": "x", "subnets": ["10.0.0.0/8", "nope"]})).send().await.unwrap();
     let (s, c, b) = apperian_error(r).await;
     assert_eq!((s, c), (400, 400802));
@@ -180,4 +186,28 @@ async fn a_body_refused_before_it_is_read_keeps_the_connection_for_the_next_requ
     assert!(out.starts_with("HTTP/1.1 401 Unauthorized"), "the refusal arrives: {out}");
     assert!(out.contains("40102"), "with its code: {out}");
     assert!(out.contains("HTTP/1.1 200 OK") && out.contains(r#"{"status":"ok"}"#), "and the next answer: {out}");
+}
+
+/// A path and query over 16 KiB is 414, headers over 64 KiB are 431, each in the dialect's envelope, over
+/// HTTP/1.1 and HTTP/2 (the connection layer itself only refuses heads past 1 MiB).
+#[tokio::test]
+async fn long_uris_and_large_headers_are_refused_in_the_dialect_envelope() {
+    let app = TestApp::spawn().await;
+    let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
+    let long = "a".repeat(20_000);
+    let big = "b".repeat(70_000);
+    for (client, version) in [(&app.client, "HTTP/2"), (&app.client_h1, "HTTP/1.1")] {
+        let r = client.get(format!("{}/api/v1/ACME/datasets?x={long}", app.url)).bearer_auth(&token).send().await;
+        let (s, c, b) = orgvue_error(r.unwrap()).await;
+        assert_eq!((s, c.as_str()), (414, "414001"), "{version}");
+        assert!(b["errors"][0]["message"].as_str().unwrap().contains("at most 16384"), "{version}: {b}");
+        let r = client.get(format!("{}/v1/users?x={long}", app.url)).header("X-TOKEN", &token).send().await;
+        assert_eq!(apperian_error(r.unwrap()).await.1, 414001, "{version}");
+        let r = client.get(format!("{}/api/v1/ACME/datasets", app.url)).bearer_auth(&token).header("x-big", &big);
+        let (s, c, _) = orgvue_error(r.send().await.unwrap()).await;
+        assert_eq!((s, c.as_str()), (431, "431001"), "{version}");
+        let r = client.get(format!("{}/v1/users", app.url)).header("X-TOKEN", &token).header("x-big", &big);
+        assert_eq!(apperian_error(r.send().await.unwrap()).await.1, 431001, "{version}");
+        assert_eq!(app.get_bearer("/api/v1/ACME/datasets", &token).await.status(), 200, "{version}: still served");
+    }
 }

@@ -21,6 +21,12 @@ async fn administrators_manage_users() {
     let psk = created["user_psk"].as_i64().unwrap();
     assert_eq!(created["user"]["mobile_phone"], "+1 555");
     assert_eq!(created["user"]["until_date"], "2099-01-01T00:00:00.000Z");
+    // The keys the Apperian Python client documents.
+    let u = &created["user"];
+    assert_eq!(
+        (&u["deleted"], &u["disabled_reason"], &u["last_login_from_catalog"]),
+        (&json!(false), &json!(null), &json!(null))
+    );
     let list: Value = app.call(Method::GET, "/users/", &token, None).await.json().await.unwrap();
     let psks: Vec<i64> = list["users"].as_array().unwrap().iter().map(|u| u["psk"].as_i64().unwrap()).collect();
     assert_eq!(psks, [admin.psk, psk]);
@@ -33,6 +39,7 @@ async fn administrators_manage_users() {
     assert_eq!(r["update_user_success"], true);
     assert_eq!(r["user"]["last_name"], "Smith");
     assert_eq!(r["user"]["disabled"], true);
+    assert_eq!(r["user"]["disabled_reason"], "disabled by an administrator");
     let (s, c, _) =
         apperian_error(app.call(Method::POST, "/v1/users", &token, Some(json!({"user_id": "JANE@acme.test"}))).await)
             .await;

@@ -23,9 +23,14 @@ pub fn v3_routes() -> Table {
     orgs::v3_routes()
 }
 
-/// The unversioned aliases: `/users`, `/users/{psk}`, `/users/authenticate`.
+/// The unversioned aliases: `/users`, `/users/{psk}`, `/users/authenticate`, `/organizations/{org_id}`.
 pub fn alias_routes() -> Table {
-    users::alias_routes().merge(login::alias_routes())
+    users::alias_routes().merge(login::alias_routes()).merge(orgs::deletion_routes())
+}
+
+/// `DELETE /organizations/{org_id}` (below `/v1`, not below its affiliated-org prefix).
+pub fn org_deletion_routes() -> Table {
+    orgs::deletion_routes()
 }
 
 /// `users/authenticate` below `/v1` and `/v2` (not below their affiliated-org prefixes).

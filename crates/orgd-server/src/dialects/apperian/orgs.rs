@@ -1,9 +1,10 @@
 //! Organizations: the tree (`GET /v1/organizations/`), child-org creation (`POST /v1/organizations/`),
-//! and the organization object (`GET|PUT /v3/organizations/{org_id}`).
+//! the organization object (`GET|PUT /v3/organizations/{org_id}`) and the deletion of affiliated orgs
+//! (`DELETE /organizations/{org_id}`, below `/v1` and `/v3` too).
 
 use super::wire::{user_json, Fields};
 use crate::extract::RawBody;
-use crate::extract::{Acting, AllowMultipart};
+use crate::extract::{Acting, AllowMultipart, QueryList};
 use crate::render::Failure;
 use crate::routes::Table;
 use crate::state::AppState;
@@ -43,9 +44,36 @@ pub fn v3_routes() -> Table {
         &[
             (Method::GET, "Read an org with its settings"),
             (Method::PUT, "Change an org's settings (JSON or multipart)"),
+            (Method::DELETE, DELETE_ORG),
         ],
-        get(read).put(update.layer(Extension(Operation::Administer))).route_layer(Extension(AllowMultipart)),
+        get(read)
+            .put(update.layer(Extension(Operation::Administer)))
+            .delete(remove.layer(Extension(Operation::Administer)))
+            .route_layer(Extension(AllowMultipart)),
     )
+}
+
+/// `DELETE /organizations/{org_id}`, mounted below `/v1` and unversioned, as the Apperian scripts call it.
+pub fn deletion_routes() -> Table {
+    Table::new().route(
+        "/organizations/{org_id}",
+        &[(Method::DELETE, DELETE_ORG)],
+        axum::routing::delete(remove.layer(Extension(Operation::Administer))),
+    )
+}
+
+const DELETE_ORG: &str =
+    "Delete an affiliated org with its users, tokens and data (cascade=true: and the orgs below it)";
+
+/// An administrator deletes an org below its own with everything in it; `cascade=true` takes the orgs
+/// below it too (else 409 while it has any). Answers `{"deleted_organization": true, "deleted_org_ids"}`.
+async fn remove(State(state): State<AppState>, acting: Acting, q: QueryList) -> Result<Json<Value>, Failure> {
+    let cascade = q.flag("cascade")?;
+    let orgs = state.gate.cache.orgs().await?;
+    let gone = ops::delete_org(state.store.as_ref(), &orgs, Some(&acting.user), &acting.target, cascade).await?;
+    state.gate.cache.invalidate();
+    let ids: Vec<&str> = gone.iter().map(OrgId::as_str).collect();
+    Ok(Json(json!({ "deleted_organization": true, "deleted_org_ids": ids })))
 }
 
 fn node(idx: &OrgIndex, id: &OrgId, nested: bool) -> Value {

@@ -49,8 +49,19 @@ pub fn alias_routes() -> Table {
     user_routes()
 }
 
-const USER_OBJECT_KEYS: &[&str] =
-    &["psk", "id", "org_id", "mobile_phone", "locked", "created_date", "modified_date", "last_login_date"];
+const USER_OBJECT_KEYS: &[&str] = &[
+    "psk",
+    "id",
+    "org_id",
+    "mobile_phone",
+    "locked",
+    "created_date",
+    "modified_date",
+    "last_login_date",
+    "deleted",
+    "disabled_reason",
+    "last_login_from_catalog",
+];
 const WRITABLE: &[&str] = &[
     "user_id",
     "password",

@@ -2,13 +2,15 @@
 
 use orgd_core::clock::{iso_millis, parse_date_or_datetime};
 use orgd_core::error::FieldFault;
-use orgd_core::login::is_locked;
+use orgd_core::login::{disabled_reason, is_locked};
 use orgd_core::metadata;
 use orgd_core::model::{Org, User};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-/// The user object (apperian-dialect §5.1); `password`-type metadata masked unless `admin_view`.
+/// The user object (apperian-dialect §5.1); `password`-type metadata masked unless `admin_view`. orgd
+/// deletes users for good, so `deleted` is always false, and it has no app catalog, so
+/// `last_login_from_catalog` is always null.
 pub fn user_json(u: &User, org: &Org, admin_view: bool, now: OffsetDateTime) -> Value {
     let template = org.settings.get("user_custom_metadata_template").cloned().unwrap_or(Value::Null);
     let cm = if admin_view { u.custom_metadata.clone() } else { metadata::masked(&template, &u.custom_metadata) };
@@ -23,6 +25,8 @@ pub fn user_json(u: &User, org: &Org, admin_view: bool, now: OffsetDateTime) -> 
         "mobile_phone": u.mobile_phone,
         "role": u.role.as_str(),
         "disabled": !u.enabled,
+        "disabled_reason": disabled_reason(u, now),
+        "deleted": false,
         "until_date": u.expires_at.map(iso_millis),
         "token_access": u.token_access,
         "allowed_subnets": u.allowed_subnets.to_strings(),
@@ -31,6 +35,7 @@ pub fn user_json(u: &User, org: &Org, admin_view: bool, now: OffsetDateTime) -> 
         "created_date": iso_millis(u.created_at),
         "modified_date": iso_millis(u.modified_at),
         "last_login_date": u.last_login_at.map(iso_millis),
+        "last_login_from_catalog": null,
     })
 }
 
