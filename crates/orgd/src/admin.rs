@@ -38,8 +38,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 None => "the database given by --database".to_string(),
             };
             Err(anyhow!(
-                "{e}: {which} holds no orgs. Is it the one you meant? `orgd demo` keeps its data in ./orgd-demo \
-                 (add --data-dir ./orgd-demo), `orgd serve` in ./orgd-data unless told otherwise."
+                "{}: {which} holds no orgs. Is it the one you meant? `orgd demo` keeps its data in ./orgd-demo, \
+                 `orgd serve` in ./orgd-data unless told otherwise: point the CLI at yours with --data-dir \
+                 (e.g. --data-dir ./orgd-demo).",
+                e.to_string().trim_end_matches('.')
             ))
         }
         done => done,
