@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(export_query item_actions csv_import cidr_list token org_settings multipart dataset_definition)
+[ ${#targets[@]} -eq 0 ] && targets=(export_query item_actions csv_import cidr_list token org_settings multipart dataset_definition path_params)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 corpus="$(mktemp -d)"

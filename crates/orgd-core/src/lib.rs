@@ -20,6 +20,7 @@ pub mod org_object;
 pub mod org_update;
 pub mod password;
 pub mod password_rules;
+pub mod path_params;
 pub mod query;
 pub mod seed;
 pub mod settings;

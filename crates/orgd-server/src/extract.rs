@@ -126,6 +126,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
+        // The core reads the path as it was sent against the route's full template (nested prefixes
+        // included); the router's own reading is the fallback for a shape the core does not take.
+        let template = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string());
+        let raw = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
+        if let Some(template) = template {
+            if let Some(params) = orgd_core::path_params::decode(&template, raw)? {
+                return Ok(PathParams(params));
+            }
+        }
         match RawPathParams::from_request_parts(parts, state).await {
             Ok(p) => Ok(PathParams(p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())),
             Err(RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
