@@ -21,11 +21,11 @@ pub fn skipped(group: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "\nSKIPPED: {group}: {why}");
 }
 
-/// The PostgreSQL server tests use: `ORGD_TEST_POSTGRES_URL`, or else a private cluster this test process
-/// starts once on a free port (initdb in a temporary folder; stopped and removed when the process ends)
-/// when this machine has PostgreSQL's programs. `None` when neither, said plainly by [`skipped`] (a failure
-/// under CI).
-pub fn postgres_server() -> Option<String> {
+/// The PostgreSQL server the tests of `group` use: `ORGD_TEST_POSTGRES_URL`, or else a private cluster this
+/// test process starts once on a free port (initdb in a temporary folder; stopped and removed when the
+/// process ends) when this machine has PostgreSQL's programs. `None` when neither: `group` is reported as
+/// [`skipped`] (a failure under CI).
+pub fn postgres_server(group: &str) -> Option<String> {
     if let Ok(url) = std::env::var("ORGD_TEST_POSTGRES_URL") {
         if !url.is_empty() {
             return Some(url);
@@ -35,7 +35,7 @@ pub fn postgres_server() -> Option<String> {
     match PRIVATE.get_or_init(|| PgCluster::create().map(PgCluster::keep_until_exit)) {
         Ok(url) => Some(url.clone()),
         Err(why) => {
-            skipped("the PostgreSQL tests", &format!("ORGD_TEST_POSTGRES_URL is not set and {why}"));
+            skipped(group, &format!("ORGD_TEST_POSTGRES_URL is not set and {why}"));
             None
         }
     }

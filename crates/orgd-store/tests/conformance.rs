@@ -334,10 +334,7 @@ async fn sqlite_store_conforms() {
 
 #[tokio::test]
 async fn postgres_store_conforms() {
-    let Some(server) = postgres_server() else {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL conformance not run");
-        return;
-    };
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
     let url = fresh_postgres_database(&server).await;
     let store = SqlStore::open(&url).await.unwrap();
     conformance(&store).await;
@@ -413,10 +410,7 @@ async fn sqlite_store_wipes() {
 
 #[tokio::test]
 async fn postgres_store_wipes() {
-    let Some(server) = postgres_server() else {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL conformance not run");
-        return;
-    };
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
     let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
     wiping(&store).await;
 }
@@ -532,10 +526,7 @@ async fn sqlite_job_queue_conforms() {
 
 #[tokio::test]
 async fn postgres_job_queue_conforms() {
-    let Some(server) = postgres_server() else {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL conformance not run");
-        return;
-    };
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
     let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
     job_queue(&store).await;
 }

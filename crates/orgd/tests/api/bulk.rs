@@ -25,7 +25,10 @@ const PEOPLE: &str = r#"{"name": "People", "type": "PEOPLE", "autoId": "Id", "la
 /// A database for one test: SQLite in `dir`, or a fresh PostgreSQL database when the suite runs there.
 async fn database(dir: &std::path::Path) -> String {
     match std::env::var("ORGD_TEST_DB").as_deref() {
-        Ok("postgres") => fresh_postgres_database(&postgres_server().expect("ORGD_TEST_POSTGRES_URL")).await,
+        Ok("postgres") => {
+            fresh_postgres_database(&postgres_server("the bulk tests on PostgreSQL").expect("a PostgreSQL server"))
+                .await
+        }
         _ => format!("sqlite://{}/orgd.db", dir.display()),
     }
 }
@@ -197,16 +200,7 @@ async fn many_failures_are_listed_up_to_a_thousand_then_counted() {
 
 /// Upload `bytes` to a fresh `files/generate` URL and import it asynchronously; the finished ticket.
 async fn import_upload(app: &TestApp, token: &str, dataset: &str, kind: &str, encoding: &str, bytes: Vec<u8>) -> Value {
-    let file: Value = app
-        .request(Method::POST, "/api/v1/GZ/files/generate")
-        .bearer_auth(token)
-        .json(&json!({"targetType": kind, "targetEncoding": encoding}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let file = app.generate_file("GZ", token, kind, encoding).await;
     let put = file["_links"]["put"]["url"].as_str().unwrap().to_string();
     assert_eq!(app.client.put(&put).body(bytes).send().await.unwrap().status(), 200);
     let body = json!({"importLocation": {"method": "GET", "url": file["_links"]["get"]["url"]}});

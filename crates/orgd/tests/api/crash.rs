@@ -194,10 +194,7 @@ async fn sigkill_during_writes_leaves_each_write_whole_on_sqlite() {
 
 #[tokio::test]
 async fn sigkill_during_writes_leaves_each_write_whole_on_postgres() {
-    let Some(server) = postgres_server() else {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: the PostgreSQL crash test is not run");
-        return;
-    };
+    let Some(server) = postgres_server("the PostgreSQL crash test") else { return };
     crash_during_writes(fresh_postgres_database(&server).await).await;
 }
 

@@ -229,7 +229,9 @@ impl Builder {
         if let Some(url) = &self.database {
             config.database_url = url.clone();
         } else if self.db == Db::Postgres {
-            let server = postgres_server().expect("ORGD_TEST_POSTGRES_URL must be set for PostgreSQL tests");
+            let server = postgres_server("the API suite on PostgreSQL (ORGD_TEST_DB=postgres)").expect(
+                "ORGD_TEST_DB=postgres needs a PostgreSQL server: set ORGD_TEST_POSTGRES_URL or install PostgreSQL",
+            );
             config.database_url = fresh_postgres_database(&server).await;
         }
         let database_url = config.database_url.clone();
@@ -285,6 +287,19 @@ impl TestApp {
         r.send().await.unwrap()
     }
 
+    /// A presigned file from `POST /api/v1/{tenant}/files/generate`: its ticket, with the PUT and GET URLs.
+    pub async fn generate_file(&self, tenant: &str, token: &str, kind: &str, encoding: &str) -> serde_json::Value {
+        let r = self
+            .request(reqwest::Method::POST, &format!("/api/v1/{tenant}/files/generate"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"targetType": kind, "targetEncoding": encoding}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "files/generate");
+        r.json().await.unwrap()
+    }
+
     /// Sign in; returns the response.
     pub async fn login(&self, user_id: &str, password: &str, extra: serde_json::Value) -> reqwest::Response {
         let mut body = serde_json::json!({"user_id": user_id, "password": password});
@@ -338,10 +353,10 @@ impl Receiver {
     }
 }
 
-/// The Redis URL for shared-counter tests: `ORGD_TEST_REDIS_URL`, or else a private `redis-server` this
-/// test process starts once on a free port (stopped when the process ends); `None` when neither, said
-/// plainly (a failure under CI).
-pub fn redis_server() -> Option<String> {
+/// The Redis URL the tests of `group` use: `ORGD_TEST_REDIS_URL`, or else a private `redis-server` this test
+/// process starts once on a free port (stopped when the process ends). `None` when neither: `group` is
+/// reported as skipped (a failure under CI).
+pub fn redis_server(group: &str) -> Option<String> {
     if let Ok(url) = std::env::var("ORGD_TEST_REDIS_URL") {
         if !url.is_empty() {
             return Some(url);
@@ -351,8 +366,7 @@ pub fn redis_server() -> Option<String> {
     match PRIVATE.get_or_init(private_redis) {
         Ok(url) => Some(url.clone()),
         Err(why) => {
-            let why = format!("ORGD_TEST_REDIS_URL is not set and {why}");
-            orgd_store::testing::skipped("the shared usage-counter tests", &why);
+            orgd_store::testing::skipped(group, &format!("ORGD_TEST_REDIS_URL is not set and {why}"));
             None
         }
     }

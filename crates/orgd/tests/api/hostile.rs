@@ -274,16 +274,7 @@ async fn oversized_bodies_get_their_413_on_http1_and_http2() {
 async fn a_failed_upload_leaves_the_file_uploadable() {
     let app = TestApp::spawn().await;
     let (_org, _admin, token) = app.tenant_with_admin("ACME").await;
-    let f: Value = app
-        .request(Method::POST, "/api/v1/ACME/files/generate")
-        .bearer_auth(&token)
-        .json(&json!({"targetType": "csv", "targetEncoding": "identity"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = app.generate_file("ACME", &token, "csv", "identity").await;
     let (put, get) = (f["_links"]["put"]["url"].as_str().unwrap(), f["_links"]["get"]["url"].as_str().unwrap());
     let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
         vec![Ok(vec![b'x'; 300_000]), Ok(vec![b'y'; 300_000]), Err(std::io::Error::other("the sender gave up"))];

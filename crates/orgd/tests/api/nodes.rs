@@ -33,10 +33,7 @@ async fn status(node: &Node, path: &str, token: &str) -> u16 {
 
 #[tokio::test]
 async fn a_token_revoked_on_one_node_is_refused_by_another_within_a_second() {
-    let Some(server) = postgres_server() else {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: the multi-node test is not run");
-        return;
-    };
+    let Some(server) = postgres_server("the multi-node test") else { return };
     let url = fresh_postgres_database(&server).await;
     let store = orgd_store::SqlStore::open(&url).await.unwrap();
     let PeopleTenant { token, .. } = people_tenant(&store, "NODES", false).await;
@@ -74,10 +71,8 @@ async fn a_token_revoked_on_one_node_is_refused_by_another_within_a_second() {
 
 #[tokio::test]
 async fn a_usage_plan_holds_for_all_nodes_together_through_redis() {
-    let (Some(server), Some(redis)) = (postgres_server(), redis_server()) else {
-        eprintln!("ORGD_TEST_POSTGRES_URL or ORGD_TEST_REDIS_URL is not set: the shared-limits test is not run");
-        return;
-    };
+    let group = "the shared usage-limits test";
+    let (Some(server), Some(redis)) = (postgres_server(group), redis_server(group)) else { return };
     let url = fresh_postgres_database(&server).await;
     let store = orgd_store::SqlStore::open(&url).await.unwrap();
     // Daily quota: 20 requests a day for the org, whichever node answers.
@@ -145,10 +140,7 @@ async fn a_node_counts_alone_while_redis_is_out_of_reach() {
 
 #[tokio::test]
 async fn an_async_import_survives_the_death_of_its_node_and_applies_once() {
-    let Some(server) = postgres_server() else {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: the job failover test is not run");
-        return;
-    };
+    let Some(server) = postgres_server("the job failover test") else { return };
     let url = fresh_postgres_database(&server).await;
     let store = orgd_store::SqlStore::open(&url).await.unwrap();
     let crate::crash::PeopleTenant { token, dataset: ds, actions, .. } =

@@ -6,8 +6,7 @@ use orgd_core::ops::{NewToken, OrgPatch};
 
 #[tokio::test]
 async fn the_pipeline_runs_on_postgres() {
-    if orgd_store::testing::postgres_server().is_none() {
-        eprintln!("ORGD_TEST_POSTGRES_URL is not set: PostgreSQL API test not run");
+    if orgd_store::testing::postgres_server("the PostgreSQL API test").is_none() {
         return;
     }
     let app = TestApp::builder().db(Db::Postgres).spawn().await;
