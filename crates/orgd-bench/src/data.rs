@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context};
 use futures_util::StreamExt;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::model::{Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
+use orgd_core::ops::{self, NewOrg, NewToken, UserFields};
 use orgd_store::SqlStore;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -74,6 +74,14 @@ async fn create_dataset(b: &Bench, tenant: &str, token: &str, name: &str) -> any
     }
     let v: Value = r.json().await?;
     Ok(v["datasetId"].as_str().unwrap_or_default().to_string())
+}
+
+/// `PUT …/items?autoId=true` of `actions` into tenant OTHER's dataset `id`; `what` names it when it fails.
+async fn put_items(b: &Bench, token: &str, id: &str, actions: &Value, what: &str) -> anyhow::Result<()> {
+    let url = format!("{}/api/v1/OTHER/datasets/{id}/items?autoId=true", b.url);
+    let r = b.client.put(url).bearer_auth(token).json(actions).send().await?;
+    anyhow::ensure!(r.status() == 200, "{what} answered {}", r.status());
+    Ok(())
 }
 
 async fn delete_dataset(b: &Bench, id: &str) -> anyhow::Result<()> {
@@ -522,14 +530,7 @@ pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>>
         Ok(o) => o,
         Err(_) => (*ops::load_org(&store, "OTHER").await.map_err(fail)?).clone(),
     };
-    let unlimited = OrgPatch {
-        rate_per_second: Some(1_000_000),
-        burst: Some(1_000_000),
-        max_concurrent: Some(10_000),
-        daily_quota: Some(None),
-        ..OrgPatch::default()
-    };
-    ops::update_org(&store, "OTHER", unlimited).await.map_err(fail)?;
+    ops::update_org(&store, "OTHER", crate::server::unlimited()).await.map_err(fail)?;
     let fields = UserFields {
         role: Some(Role::Administrator),
         token_access: Some(true),
@@ -546,14 +547,7 @@ pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>>
     let other = create_dataset(b, "OTHER", &token, "Small").await?;
     let small: Vec<Value> =
         (1..=1000).map(|i| json!({"_action": "create", "Employee ID": i, "Full Name": format!("P{i}")})).collect();
-    let r = b
-        .client
-        .put(format!("{}/api/v1/OTHER/datasets/{other}/items?autoId=true", b.url))
-        .bearer_auth(&token)
-        .json(&small)
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 200, "the small import answered {}", r.status());
+    put_items(b, &token, &other, &Value::from(small), "the small import").await?;
     let file = b._dir.path().join("people.csv");
     let (mut reads_p99, mut writes_max) = (Vec::new(), Vec::new());
     for run in 0..s.runs {
@@ -601,14 +595,7 @@ pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>>
                 let t = Instant::now();
                 let a =
                     json!([{"_action": "update", "Employee ID": 1 + k % 1000, "Full Name": format!("Renamed {k}")}]);
-                let r = b
-                    .client
-                    .put(format!("{}/api/v1/OTHER/datasets/{other}/items?autoId=true", b.url))
-                    .bearer_auth(&token)
-                    .json(&a)
-                    .send()
-                    .await?;
-                anyhow::ensure!(r.status() == 200, "B's write answered {}", r.status());
+                put_items(b, &token, &other, &a, "B's write").await?;
                 writes.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }

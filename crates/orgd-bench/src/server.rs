@@ -25,6 +25,17 @@ pub struct Bench {
     pub pid: u32,
 }
 
+/// A usage plan no benchmark reaches, so that only the measured work limits a figure.
+pub fn unlimited() -> OrgPatch {
+    OrgPatch {
+        rate_per_second: Some(1_000_000),
+        burst: Some(1_000_000),
+        max_concurrent: Some(10_000),
+        daily_quota: Some(None),
+        ..OrgPatch::default()
+    }
+}
+
 pub fn orgd_binary() -> anyhow::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let p = exe.parent().ok_or_else(|| anyhow!("no parent"))?.join("orgd");
@@ -91,14 +102,7 @@ impl Bench {
         )
         .await
         .map_err(|e| anyhow!(e.to_string()))?;
-        let unlimited = OrgPatch {
-            rate_per_second: Some(1_000_000),
-            burst: Some(1_000_000),
-            max_concurrent: Some(10_000),
-            daily_quota: Some(None),
-            ..OrgPatch::default()
-        };
-        ops::update_org(&store, "BENCH", unlimited).await.map_err(|e| anyhow!(e.to_string()))?;
+        ops::update_org(&store, "BENCH", unlimited()).await.map_err(|e| anyhow!(e.to_string()))?;
         let fields = UserFields {
             role: Some(Role::Administrator),
             token_access: Some(true),

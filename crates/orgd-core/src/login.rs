@@ -81,16 +81,51 @@ pub fn is_locked(u: &User, now: OffsetDateTime) -> bool {
     u.locked_permanently || u.locked_until.is_some_and(|t| t > now)
 }
 
-/// Why a user cannot sign in at `now`, in a few words; `None` when it can.
-pub fn disabled_reason(u: &User, now: OffsetDateTime) -> Option<&'static str> {
-    if !u.enabled {
-        Some("disabled by an administrator")
-    } else if u.expires_at.is_some_and(|e| e <= now) {
-        Some("account expired")
-    } else if is_locked(u, now) {
-        Some("locked after failed sign-ins")
-    } else {
-        None
+/// Whether an account can be used at `now`, as the console and the Apperian user object show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    /// Usable.
+    Enabled,
+    /// Switched off by an administrator.
+    Disabled,
+    /// Locked after failed sign-ins.
+    Locked,
+    /// Past its expiry date.
+    Expired,
+}
+
+impl AccountState {
+    /// The state of `u` at `now` (disabled first, then locked, then expired).
+    pub fn of(u: &User, now: OffsetDateTime) -> AccountState {
+        if !u.enabled {
+            AccountState::Disabled
+        } else if is_locked(u, now) {
+            AccountState::Locked
+        } else if u.expires_at.is_some_and(|e| e <= now) {
+            AccountState::Expired
+        } else {
+            AccountState::Enabled
+        }
+    }
+
+    /// One word: `enabled`, `disabled`, `locked`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Enabled => "enabled",
+            AccountState::Disabled => "disabled",
+            AccountState::Locked => "locked",
+            AccountState::Expired => "expired",
+        }
+    }
+
+    /// Why the account cannot be used, in a few words; `None` when it can.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            AccountState::Enabled => None,
+            AccountState::Disabled => Some("disabled by an administrator"),
+            AccountState::Locked => Some("locked after failed sign-ins"),
+            AccountState::Expired => Some("account expired"),
+        }
     }
 }
 

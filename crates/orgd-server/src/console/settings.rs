@@ -100,15 +100,7 @@ pub async fn overview(State(state): State<AppState>, s: Signed, Query(q): Q) -> 
             user_id: u.user_id.clone(),
             email: u.email.clone(),
             role: u.role.as_str(),
-            status: if !u.enabled {
-                "disabled".into()
-            } else if orgd_core::login::is_locked(u, now) {
-                "locked".into()
-            } else if u.expires_at.is_some_and(|e| e <= now) {
-                "expired".into()
-            } else {
-                "enabled".into()
-            },
+            status: orgd_core::login::AccountState::of(u, now).as_str().into(),
             expires: u.expires_at.map(when).unwrap_or_else(|| "never".into()),
             token_access: if u.token_access { "on" } else { "off" },
             subnets: if u.allowed_subnets.is_empty() {

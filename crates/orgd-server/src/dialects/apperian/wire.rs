@@ -2,7 +2,7 @@
 
 use orgd_core::clock::{iso_millis, parse_date_or_datetime};
 use orgd_core::error::FieldFault;
-use orgd_core::login::{disabled_reason, is_locked};
+use orgd_core::login::{is_locked, AccountState};
 use orgd_core::metadata;
 use orgd_core::model::{Org, User};
 use serde_json::{json, Map, Value};
@@ -25,7 +25,7 @@ pub fn user_json(u: &User, org: &Org, admin_view: bool, now: OffsetDateTime) -> 
         "mobile_phone": u.mobile_phone,
         "role": u.role.as_str(),
         "disabled": !u.enabled,
-        "disabled_reason": disabled_reason(u, now),
+        "disabled_reason": AccountState::of(u, now).reason(),
         "deleted": false,
         "until_date": u.expires_at.map(iso_millis),
         "token_access": u.token_access,
