@@ -172,12 +172,12 @@ impl Gate {
         let (home, target) = match resolve(&orgs, &caller.user, target)? {
             Some(found) => found,
             // An org made a moment ago elsewhere (another node, the CLI) is not in the cached tree yet:
-            // when the store's epoch moved, the tree is loaded again before the answer is 404.
-            None if self.cache.refresh_epoch().await? => {
-                orgs = self.cache.orgs().await?;
+            // when the store moved since that tree was read, it is read again before the answer is 404
+            // (whether or not the background poll has noticed the move yet).
+            None => {
+                orgs = self.cache.orgs_as_of_now().await?;
                 resolve(&orgs, &caller.user, target)?.ok_or_else(|| ApiError::new(ErrorCode::TenantNotFound))?
             }
-            None => return Err(ApiError::new(ErrorCode::TenantNotFound)),
         };
         if !orgs.may_act_in(&caller.user, &target.org_id) {
             return Err(ApiError::new(ErrorCode::TenantNotFound));

@@ -36,6 +36,8 @@ pub struct AuthCache {
     orgs: RwLock<Option<(Arc<OrgIndex>, Instant)>>,
     org_reload: tokio::sync::Mutex<()>,
     org_generation: std::sync::atomic::AtomicU64,
+    /// The store's auth epoch read just before the cached org tree was (`i64::MIN`: none yet).
+    orgs_epoch: AtomicI64,
     /// When the org tree was last asked for, in whole seconds since `born`, plus one (0: never).
     orgs_asked: std::sync::atomic::AtomicU64,
     born: Instant,
@@ -54,6 +56,7 @@ impl AuthCache {
             orgs: RwLock::default(),
             org_reload: tokio::sync::Mutex::new(()),
             org_generation: std::sync::atomic::AtomicU64::new(0),
+            orgs_epoch: AtomicI64::new(i64::MIN),
             orgs_asked: std::sync::atomic::AtomicU64::new(0),
             born: Instant::now(),
             epoch: AtomicI64::new(i64::MIN),
@@ -151,9 +154,24 @@ impl AuthCache {
         self.load_orgs().await
     }
 
+    /// The org tree at least as recent as the store's auth epoch now: the cached one when it was loaded
+    /// at that epoch or later, else loaded again. For a tenant the cached tree does not know (an org made a
+    /// moment ago elsewhere): costs one epoch read, and a reload only when the store moved since.
+    pub async fn orgs_as_of_now(&self) -> Result<Arc<OrgIndex>, StoreError> {
+        let now = self.store.auth_epoch().await?;
+        if self.orgs_epoch.load(Ordering::Acquire) < now {
+            let _reload = self.org_reload.lock().await;
+            if self.orgs_epoch.load(Ordering::Acquire) < now {
+                return self.load_orgs().await;
+            }
+        }
+        self.orgs().await
+    }
+
     /// Load the org tree and keep it unless an invalidation came meanwhile; the caller holds `org_reload`.
     async fn load_orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
         let generation = self.org_generation.load(Ordering::Acquire);
+        let epoch = self.store.auth_epoch().await?;
         let started = Instant::now();
         let orgs = self.store.list_orgs().await?;
         let read = started.elapsed();
@@ -170,6 +188,7 @@ impl AuthCache {
         let mut slot = self.orgs.write();
         if self.org_generation.load(Ordering::Acquire) == generation {
             *slot = Some((idx.clone(), Instant::now()));
+            self.orgs_epoch.store(epoch, Ordering::Release);
         }
         Ok(idx)
     }
