@@ -272,7 +272,7 @@ async fn open_source(
         tokio::spawn(async move {
             let mut chunks = std::pin::pin!(crate::signed::chunk_stream(store, ChunkOwner::File(file.id.clone())));
             while let Some(c) = chunks.next().await {
-                if tx.send(c.map(|b| b.to_vec())).await.is_err() {
+                if tx.send(c.map(Vec::from)).await.is_err() {
                     return;
                 }
             }

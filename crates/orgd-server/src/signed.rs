@@ -61,8 +61,11 @@ pub fn chunk_stream(
     store: Arc<dyn Store>,
     owner: ChunkOwner,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    const PER_READ: i64 = 8;
-    let chunks = futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
+    use futures_util::StreamExt;
+    /// Chunks read from the store at a time (1 MiB each for uploads): each is handed on as it is, so a
+    /// reader holds a few of them, never the file.
+    const PER_READ: i64 = 2;
+    let reads = futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
         if done {
             return None;
         }
@@ -71,13 +74,17 @@ pub fn chunk_stream(
             Ok(c) => {
                 let last = (c.len() as i64) < PER_READ;
                 let next = c.last().map(|(n, _)| n + 1).unwrap_or(from);
-                let bytes: Vec<u8> = c.into_iter().flat_map(|(_, d)| d).collect();
-                Some((Ok(Bytes::from(bytes)), (store, owner, next, last)))
+                let pieces: Vec<Result<Bytes, std::io::Error>> =
+                    c.into_iter().map(|(_, d)| Ok(Bytes::from(d))).collect();
+                Some((futures_util::stream::iter(pieces), (store, owner, next, last)))
             }
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (store, owner, from, true))),
+            Err(e) => Some((
+                futures_util::stream::iter(vec![Err(std::io::Error::other(e.to_string()))]),
+                (store, owner, from, true),
+            )),
         }
     });
-    futures_util::StreamExt::fuse(chunks)
+    reads.flatten().fuse()
 }
 
 fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {

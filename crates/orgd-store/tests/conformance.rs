@@ -299,9 +299,12 @@ async fn datasets(store: &dyn Store, o: &Org) {
     for commit in [false, true] {
         let mut w = store.begin_items(&ds).await.unwrap();
         assert!(w.begin_bulk().await.unwrap(), "the dataset is empty");
-        w.write((1..=3).map(|i| row(&format!("B{i}"), i, &format!("b{i}"), None, None)).collect(), vec![], vec![])
-            .await
-            .unwrap();
+        // New rows of several writes stream in one go (PostgreSQL: one COPY) until something reads.
+        for part in [1..=2, 3..=3] {
+            w.write(part.map(|i| row(&format!("B{i}"), i, &format!("b{i}"), None, None)).collect(), vec![], vec![])
+                .await
+                .unwrap();
+        }
         let keys = vec![vec![Val::Text("b2".into())]];
         assert_eq!(w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap().len(), 1);
         assert_eq!(w.find(&ds, Lookup::Ids(&["B3".into()])).await.unwrap().len(), 1);

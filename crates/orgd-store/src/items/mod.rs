@@ -98,10 +98,13 @@ pub(crate) fn select_list(props: impl IntoIterator<Item = usize>) -> String {
     s
 }
 
-/// The SQL type of a property on an engine.
+/// The SQL type of a property on an engine. Text on PostgreSQL compares bytes (`COLLATE "C"`): items are
+/// only ever compared for equality in SQL, and byte order builds and searches their indexes several times
+/// faster than a locale's.
 fn sql_type(ty: PropertyType, postgres: bool) -> &'static str {
     match (ty, postgres) {
-        (PropertyType::Text | PropertyType::Date, _) => "TEXT",
+        (PropertyType::Text | PropertyType::Date, false) => "TEXT",
+        (PropertyType::Text | PropertyType::Date, true) => r#"TEXT COLLATE "C""#,
         (PropertyType::Number, false) => "REAL",
         (PropertyType::Number, true) => "DOUBLE PRECISION",
         (PropertyType::Boolean, false) => "INTEGER",
@@ -137,7 +140,8 @@ pub(crate) fn create_index(table: &str, props: &[usize]) -> String {
 pub(crate) fn create_table(ds: &Dataset, postgres: bool) -> Vec<String> {
     let t = table(&ds.id);
     let (seq, int) = if postgres { ("BIGINT PRIMARY KEY", "BIGINT") } else { ("INTEGER PRIMARY KEY", "INTEGER") };
-    let mut cols = format!("seq {seq}, item_id TEXT NOT NULL, created_at {int} NOT NULL, modified_at {int} NOT NULL");
+    let text = sql_type(PropertyType::Text, postgres);
+    let mut cols = format!("seq {seq}, item_id {text} NOT NULL, created_at {int} NOT NULL, modified_at {int} NOT NULL");
     for (i, p) in ds.properties.iter().enumerate() {
         cols.push_str(&format!(", {} {}", column(i), sql_type(p.ty, postgres)));
     }

@@ -9,9 +9,10 @@ use orgd_core::data::row::{Row, Val};
 use orgd_core::data::{Dataset, Item, PropertyType};
 use orgd_core::error::StoreError;
 use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Postgres, Row as _, Transaction};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// The item side of a PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -74,45 +75,74 @@ impl Column {
     }
 }
 
-/// Append a value in COPY's text format.
-fn copy_value(v: &Option<Val>, out: &mut String) {
-    match v {
-        None => out.push_str("\\N"),
-        Some(Val::Number(f)) => orgd_core::data::row::write_number(*f, out),
-        Some(Val::Bool(b)) => out.push(if *b { 't' } else { 'f' }),
-        Some(Val::Text(s)) => {
-            for ch in s.chars() {
-                match ch {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
+/// The signature, flags and header extension of COPY's binary format.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// The end of COPY's binary format.
+const COPY_TRAILER: &[u8] = &[0xff, 0xff];
+
+/// Append one field: its length, then its bytes.
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
-/// Rows in COPY's text format (`seq, item_id, created_at, modified_at, c0…`).
-fn copy_text(rows: &[Row]) -> String {
-    let mut out = String::with_capacity(rows.len() * 128);
-    for r in rows {
-        out.push_str(itoa::Buffer::new().format(r.seq));
-        out.push('\t');
-        out.push_str(&r.id);
-        out.push('\t');
-        out.push_str(itoa::Buffer::new().format(r.created_at));
-        out.push('\t');
-        out.push_str(itoa::Buffer::new().format(r.modified_at));
-        for v in &r.cells {
-            out.push('\t');
-            copy_value(v, &mut out);
+/// Append a value of a column of type `ty` in COPY's binary format (what the column's type receives).
+fn copy_value(ty: PropertyType, v: &Option<Val>, out: &mut Vec<u8>) -> StoreResult<()> {
+    match (ty, v) {
+        (_, None) => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        (PropertyType::Text | PropertyType::Date, Some(Val::Text(s))) => field(out, s.as_bytes()),
+        (PropertyType::Text | PropertyType::Date, Some(v)) => {
+            let mut s = String::new();
+            v.write_plain(&mut s);
+            field(out, s.as_bytes());
         }
-        out.push('\n');
+        (PropertyType::Number, Some(Val::Number(f))) => field(out, &f.to_be_bytes()),
+        (PropertyType::Boolean, Some(Val::Bool(b))) => field(out, &[u8::from(*b)]),
+        (ty, Some(v)) => {
+            return Err(StoreError::Other(format!("a {v:?} value cannot be kept in a {ty:?} column")));
+        }
     }
-    out
+    Ok(())
 }
+
+/// Append rows in COPY's binary format (`seq, item_id, created_at, modified_at, c0…`), without the
+/// header and trailer.
+fn copy_rows(types: &[PropertyType], rows: &[Row], out: &mut Vec<u8>) -> StoreResult<()> {
+    for r in rows {
+        out.extend_from_slice(&((4 + types.len()) as i16).to_be_bytes());
+        field(out, &r.seq.to_be_bytes());
+        field(out, r.id.as_bytes());
+        field(out, &r.created_at.to_be_bytes());
+        field(out, &r.modified_at.to_be_bytes());
+        for (ty, v) in types.iter().zip(&r.cells) {
+            copy_value(*ty, v, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The statement that copies rows in binary into `target`.
+fn copy_statement(ds: &Dataset, target: &str) -> String {
+    format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", select_list(0..ds.properties.len()))
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+/// The transaction of a write, or the task that holds it while one COPY streams the new rows into the
+/// table: the database takes them while the import prepares its next batches.
+enum Conn {
+    Idle(Tx),
+    Copying {
+        chunks: mpsc::Sender<Vec<Row>>,
+        task: JoinHandle<(Tx, Result<u64, sqlx::Error>)>,
+    },
+    /// Only while changing from one to the other, or after the copy task died.
+    Gone,
+}
+
+/// Batches of new rows queued for the COPY (each at most 2,000 rows).
+const QUEUED_CHUNKS: usize = 4;
 
 impl Pg {
     /// The item side of the database at `url`.
@@ -223,12 +253,12 @@ impl Pg {
             .await
             .map_err(map_err)?;
         Ok(Box::new(PgWrite {
-            tx,
+            conn: Conn::Idle(tx),
             ds: ds.clone(),
+            types: ds.properties.iter().map(|p| p.ty).collect(),
             seen: false,
             staged: false,
             dropped: Vec::new(),
-            pending: String::new(),
         }))
     }
 }
@@ -245,49 +275,94 @@ impl ItemScan for Scan {
 }
 
 struct PgWrite {
-    tx: Transaction<'static, Postgres>,
+    conn: Conn,
     ds: Dataset,
+    types: Vec<PropertyType>,
     seen: bool,
     staged: bool,
     /// The definitions of the indexes a bulk load dropped.
     dropped: Vec<String>,
-    /// New rows in COPY text not sent yet: inserts go in large COPYs, sent before anything reads.
-    pending: String,
 }
 
-/// New rows gathered before one COPY sends them.
-const PENDING: usize = 4 * 1024 * 1024;
+/// The connection of the transaction, once the COPY in flight (if any) has finished.
+async fn conn(c: &mut Conn) -> StoreResult<&mut PgConnection> {
+    if let Conn::Copying { .. } = c {
+        let Conn::Copying { chunks, task } = std::mem::replace(c, Conn::Gone) else { unreachable!() };
+        drop(chunks);
+        let (tx, copied) = task.await.map_err(|e| StoreError::Other(format!("the COPY task failed: {e}")))?;
+        *c = Conn::Idle(tx);
+        copied.map_err(map_err)?;
+    }
+    match c {
+        Conn::Idle(tx) => Ok(&mut **tx),
+        _ => Err(StoreError::Other("the transaction was lost with its COPY task".into())),
+    }
+}
 
 impl PgWrite {
     fn table(&self) -> String {
         table(&self.ds.id)
     }
 
-    async fn copy(&mut self, target: &str, text: String) -> StoreResult<()> {
-        let cols = select_list(0..self.ds.properties.len());
-        let mut copy = self.tx.copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN")).await.map_err(map_err)?;
-        copy.send(text.into_bytes()).await.map_err(map_err)?;
+    /// Copy `rows` into `target` and wait for the database to take them.
+    async fn copy(&mut self, target: &str, rows: &[Row]) -> StoreResult<()> {
+        let mut data = COPY_HEADER.to_vec();
+        copy_rows(&self.types, rows, &mut data)?;
+        data.extend_from_slice(COPY_TRAILER);
+        let stmt = copy_statement(&self.ds, target);
+        let mut copy = conn(&mut self.conn).await?.copy_in_raw(&stmt).await.map_err(map_err)?;
+        copy.send(data).await.map_err(map_err)?;
         copy.finish().await.map_err(map_err)?;
         Ok(())
     }
 
-    /// Send the new rows gathered so far.
-    async fn flush(&mut self) -> StoreResult<()> {
-        if !self.pending.is_empty() {
-            let text = std::mem::take(&mut self.pending);
-            let t = self.table();
-            self.copy(&t, text).await?;
+    /// Queue new rows for the table's COPY, starting it when none is in flight. The COPY task encodes
+    /// them, so the import's own task goes on with its next batch.
+    async fn stream(&mut self, rows: Vec<Row>) -> StoreResult<()> {
+        if let Conn::Idle(_) = self.conn {
+            let Conn::Idle(mut tx) = std::mem::replace(&mut self.conn, Conn::Gone) else { unreachable!() };
+            let (chunks, mut rx) = mpsc::channel::<Vec<Row>>(QUEUED_CHUNKS);
+            let stmt = copy_statement(&self.ds, &self.table());
+            let types = self.types.clone();
+            let task = tokio::spawn(async move {
+                let copied = async {
+                    let mut copy = tx.copy_in_raw(&stmt).await?;
+                    copy.send(COPY_HEADER).await?;
+                    let mut data = Vec::new();
+                    while let Some(rows) = rx.recv().await {
+                        data.clear();
+                        copy_rows(&types, &rows, &mut data).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                        drop(rows);
+                        copy.send(data.as_slice()).await?;
+                    }
+                    copy.send(COPY_TRAILER).await?;
+                    copy.finish().await
+                }
+                .await;
+                (tx, copied)
+            });
+            self.conn = Conn::Copying { chunks, task };
+        }
+        let sent = match &self.conn {
+            Conn::Copying { chunks, .. } => chunks.send(rows).await.is_ok(),
+            _ => false,
+        };
+        if !sent {
+            // The task ended early: its error says why.
+            conn(&mut self.conn).await?;
+            return Err(StoreError::Other("the COPY of new rows ended early".into()));
         }
         Ok(())
     }
 
     async fn seen_table(&mut self) -> StoreResult<()> {
         if !self.seen {
+            let c = conn(&mut self.conn).await?;
             sqlx::query("CREATE TEMP TABLE IF NOT EXISTS import_seen (seq BIGINT PRIMARY KEY) ON COMMIT DELETE ROWS")
-                .execute(&mut *self.tx)
+                .execute(&mut *c)
                 .await
                 .map_err(map_err)?;
-            sqlx::query("TRUNCATE import_seen").execute(&mut *self.tx).await.map_err(map_err)?;
+            sqlx::query("TRUNCATE import_seen").execute(c).await.map_err(map_err)?;
             self.seen = true;
         }
         Ok(())
@@ -297,21 +372,19 @@ impl PgWrite {
 #[async_trait]
 impl ItemWrite for PgWrite {
     async fn last_seq(&mut self) -> StoreResult<i64> {
-        self.flush().await?;
         let sql = format!("SELECT COALESCE(MAX(seq), 0)::bigint FROM {}", self.table());
-        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&mut *self.tx).await.map_err(map_err)?;
+        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(conn(&mut self.conn).await?).await.map_err(map_err)?;
         Ok(n)
     }
 
     async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
-        self.flush().await?;
         let props: Vec<usize> = (0..ds.properties.len()).collect();
         let types = types_of(ds, &props);
         let head = format!("SELECT {} FROM {}", select_list(props), table(&ds.id));
         let rows = match lookup {
             Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
                 .bind(ids)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(conn(&mut self.conn).await?)
                 .await
                 .map_err(map_err)?,
             Lookup::Values { props, keys } => {
@@ -333,21 +406,18 @@ impl ItemWrite for PgWrite {
                         Column::Bool(v) => q.bind(v),
                     };
                 }
-                q.fetch_all(&mut *self.tx).await.map_err(map_err)?
+                q.fetch_all(conn(&mut self.conn).await?).await.map_err(map_err)?
             }
         };
         rows.iter().map(|r| decode(r, &types).map_err(map_err)).collect()
     }
 
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {
-        if !updates.is_empty() || !deletes.is_empty() {
-            self.flush().await?;
-        }
         let t = self.table();
         if !deletes.is_empty() {
             sqlx::query(&format!("DELETE FROM {t} WHERE seq = ANY($1)"))
                 .bind(&deletes)
-                .execute(&mut *self.tx)
+                .execute(conn(&mut self.conn).await?)
                 .await
                 .map_err(map_err)?;
         }
@@ -355,13 +425,13 @@ impl ItemWrite for PgWrite {
             let stage = format!("stage_{}", &t["items_".len()..]);
             if !self.staged {
                 sqlx::query(&format!("CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {t}) ON COMMIT DROP"))
-                    .execute(&mut *self.tx)
+                    .execute(conn(&mut self.conn).await?)
                     .await
                     .map_err(map_err)?;
                 self.staged = true;
             }
-            sqlx::query(&format!("TRUNCATE {stage}")).execute(&mut *self.tx).await.map_err(map_err)?;
-            self.copy(&stage, copy_text(&updates)).await?;
+            sqlx::query(&format!("TRUNCATE {stage}")).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
+            self.copy(&stage, &updates).await?;
             let mut sets = vec![
                 "item_id = s.item_id".to_string(),
                 "created_at = s.created_at".into(),
@@ -369,15 +439,12 @@ impl ItemWrite for PgWrite {
             ];
             sets.extend((0..self.ds.properties.len()).map(|i| format!("{0} = s.{0}", column(i))));
             sqlx::query(&format!("UPDATE {t} SET {} FROM {stage} s WHERE {t}.seq = s.seq", sets.join(", ")))
-                .execute(&mut *self.tx)
+                .execute(conn(&mut self.conn).await?)
                 .await
                 .map_err(map_err)?;
         }
         if !inserts.is_empty() {
-            self.pending.push_str(&copy_text(&inserts));
-            if self.pending.len() >= PENDING {
-                self.flush().await?;
-            }
+            self.stream(inserts).await?;
         }
         Ok(())
     }
@@ -386,25 +453,23 @@ impl ItemWrite for PgWrite {
         self.seen_table().await?;
         sqlx::query("INSERT INTO import_seen SELECT UNNEST($1::bigint[]) ON CONFLICT DO NOTHING")
             .bind(&seqs)
-            .execute(&mut *self.tx)
+            .execute(conn(&mut self.conn).await?)
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
     async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
-        self.flush().await?;
         self.seen_table().await?;
         let sql = format!(
             "SELECT t.seq, t.item_id FROM {} t WHERE t.seq > $1 AND NOT EXISTS \
              (SELECT 1 FROM import_seen s WHERE s.seq = t.seq) ORDER BY t.seq LIMIT $2",
             self.table()
         );
-        sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(&mut *self.tx).await.map_err(map_err)
+        sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(conn(&mut self.conn).await?).await.map_err(map_err)
     }
 
     async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()> {
-        self.flush().await?;
         sqlx::query(
             "UPDATE datasets SET item_count = item_count + $2, cache_key = $3, modified_at = $4 WHERE dataset_id = $1",
         )
@@ -412,7 +477,7 @@ impl ItemWrite for PgWrite {
         .bind(count_delta)
         .bind(cache_key)
         .bind(modified_at)
-        .execute(&mut *self.tx)
+        .execute(conn(&mut self.conn).await?)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -421,7 +486,7 @@ impl ItemWrite for PgWrite {
     async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT body FROM job_outcomes WHERE job_id = $1")
             .bind(job_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(conn(&mut self.conn).await?)
             .await
             .map_err(map_err)?;
         Ok(row.map(|(b,)| b))
@@ -431,7 +496,7 @@ impl ItemWrite for PgWrite {
         sqlx::query("INSERT INTO job_outcomes (job_id, body) VALUES ($1, $2)")
             .bind(job_id)
             .bind(body)
-            .execute(&mut *self.tx)
+            .execute(conn(&mut self.conn).await?)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -445,7 +510,7 @@ impl ItemWrite for PgWrite {
         .bind(job_id)
         .bind(n)
         .bind(data)
-        .execute(&mut *self.tx)
+        .execute(conn(&mut self.conn).await?)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -454,7 +519,7 @@ impl ItemWrite for PgWrite {
     async fn begin_bulk(&mut self) -> StoreResult<bool> {
         let t = self.table();
         let (empty,): (bool,) = sqlx::query_as(&format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"))
-            .fetch_one(&mut *self.tx)
+            .fetch_one(conn(&mut self.conn).await?)
             .await
             .map_err(map_err)?;
         if !empty {
@@ -465,27 +530,29 @@ impl ItemWrite for PgWrite {
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
         )
         .bind(&t)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(conn(&mut self.conn).await?)
         .await
         .map_err(map_err)?;
         for (name, _) in &indexes {
-            sqlx::query(&format!("DROP INDEX {name}")).execute(&mut *self.tx).await.map_err(map_err)?;
+            sqlx::query(&format!("DROP INDEX {name}")).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         self.dropped = indexes.into_iter().map(|(_, def)| def).collect();
         Ok(true)
     }
 
     async fn end_bulk(&mut self) -> StoreResult<()> {
-        self.flush().await?;
         for def in std::mem::take(&mut self.dropped) {
-            sqlx::query(&def).execute(&mut *self.tx).await.map_err(map_err)?;
+            sqlx::query(&def).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.flush().await?;
-        self.tx.commit().await.map_err(map_err)
+        conn(&mut self.conn).await?;
+        let Conn::Idle(tx) = std::mem::replace(&mut self.conn, Conn::Gone) else {
+            return Err(StoreError::Other("the transaction was lost with its COPY task".into()));
+        };
+        tx.commit().await.map_err(map_err)
     }
 }
 
@@ -494,14 +561,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_text_escapes_what_copy_reads_specially() {
+    fn rows_are_copied_in_binary_by_column_type() {
         let row = Row {
             id: "ID".into(),
             seq: 7,
             created_at: 1,
             modified_at: 2,
-            cells: vec![Some(Val::Text("a\tb\\c\nd".into())), None, Some(Val::Number(2.5)), Some(Val::Bool(false))],
+            cells: vec![Some(Val::Text("a\tb".into())), None, Some(Val::Number(2.5)), Some(Val::Bool(true))],
         };
-        assert_eq!(copy_text(&[row]), "7\tID\t1\t2\ta\\tb\\\\c\\nd\t\\N\t2.5\tf\n");
+        let types = [PropertyType::Text, PropertyType::Date, PropertyType::Number, PropertyType::Boolean];
+        let mut out = Vec::new();
+        copy_rows(&types, &[row], &mut out).unwrap();
+        let mut want = vec![0, 8];
+        for f in [&7i64.to_be_bytes()[..], b"ID", &1i64.to_be_bytes(), &2i64.to_be_bytes(), b"a\tb"] {
+            want.extend_from_slice(&(f.len() as i32).to_be_bytes());
+            want.extend_from_slice(f);
+        }
+        want.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 8]);
+        want.extend_from_slice(&2.5f64.to_be_bytes());
+        want.extend_from_slice(&[0, 0, 0, 1, 1]);
+        assert_eq!(out, want);
+        assert_eq!(COPY_HEADER.len(), 19);
+    }
+
+    #[test]
+    fn a_value_its_column_cannot_hold_is_refused_not_sent() {
+        let row =
+            Row { id: "ID".into(), seq: 1, created_at: 1, modified_at: 1, cells: vec![Some(Val::Text("x".into()))] };
+        let mut out = Vec::new();
+        assert!(copy_rows(&[PropertyType::Number], std::slice::from_ref(&row), &mut out).is_err());
+        out.clear();
+        let number = Row { cells: vec![Some(Val::Number(3.0))], ..row };
+        copy_rows(&[PropertyType::Text], &[number], &mut out).unwrap();
+        assert!(out.ends_with(&[0, 0, 0, 1, b'3']), "{out:?}");
     }
 }
