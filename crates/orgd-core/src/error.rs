@@ -55,6 +55,7 @@ error_codes! {
     ContentTypeIsNotImplemented = 415001, 415, "ContentTypeIsNotImplemented", "The content type header value you provided is not implemented, please use application/json instead.", "Use application/json";
     RequestTimeout = 408001, 408, "RequestTimeout", "The request body did not arrive in time.", "Request body did not arrive in time";
     PayloadTooLarge = 413001, 413, "PayloadTooLarge", "The request body is too large.", "Request body too large";
+    RequestMalformed = 400001, 400, "RequestMalformed", "The request line or a header is not valid HTTP.", "Malformed request";
     UriTooLong = 414001, 414, "UriTooLong", "The request's path and query are too long; send long filters in a POST body.", "Request URI too long";
     HeaderFieldsTooLarge = 431001, 431, "HeaderFieldsTooLarge", "The request's headers are too large.", "Request headers too large";
     RequestBodyNotJson = 400801, 400, "RequestBodyNotJson", "The request body is not valid JSON.", "Request body is not valid JSON";

@@ -2,6 +2,7 @@
 //! dialects over the core.
 
 pub mod app;
+pub mod bare_refusals;
 pub mod config;
 pub mod console;
 pub mod context;

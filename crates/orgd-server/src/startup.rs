@@ -2,6 +2,7 @@
 //! background tasks, and graceful shutdown. [`start`] returns once the port is bound.
 
 use crate::app::router;
+use crate::bare_refusals::Dressed;
 use crate::config::{ServerConfig, TlsSource};
 use crate::context::PeerAddr;
 use crate::state::AppState;
@@ -190,11 +191,11 @@ pub async fn serve_router(
                         }
                         Err(_) => return,
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(Dressed::new(tls)), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(Dressed::new(stream)), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
             }

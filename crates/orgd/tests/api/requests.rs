@@ -188,6 +188,54 @@ async fn a_body_refused_before_it_is_read_keeps_the_connection_for_the_next_requ
     assert!(out.contains("HTTP/1.1 200 OK") && out.contains(r#"{"status":"ok"}"#), "and the next answer: {out}");
 }
 
+/// The answer to `head` sent raw over HTTP/1.1 (the connection closes after a refusal).
+async fn raw_answer(app: &TestApp, head: &[u8]) -> String {
+    let mut s = tls_stream(app).await;
+    // A head past the connection's limit may be cut off while it is written: the answer still comes.
+    let _ = s.write_all(head).await;
+    let _ = s.flush().await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON body of a raw answer whose head says how long it is.
+fn raw_body(answer: &str) -> serde_json::Value {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head end: {answer:?}"));
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+        .unwrap_or_else(|| panic!("no content-length: {head}"));
+    assert_eq!(body.len(), length, "{answer}");
+    assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+    serde_json::from_str(body).unwrap()
+}
+
+/// Heads the connection layer refuses before any route sees them (a header line without a colon, over
+/// 100 header fields, over 1 MiB) are answered in the envelope of the request line's dialect, not bare.
+#[tokio::test]
+async fn heads_the_connection_layer_refuses_are_answered_in_the_dialect_envelope() {
+    let app = TestApp::spawn().await;
+    let answer = raw_answer(&app, b"GET /v1/users HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert_eq!(raw_body(&answer)["error"]["code"], 400001, "{answer}");
+    let answer = raw_answer(&app, b"GET /api/v1/ACME/datasets HTTP/1.1\r\nHost: localhost\r\nno colon\r\n\r\n").await;
+    assert_eq!(raw_body(&answer)["errors"][0]["code"], "400001", "{answer}");
+    let many: String = (0..150).map(|i| format!("x-h{i}: 1\r\n")).collect();
+    let head = format!("GET /api/v1/ACME/datasets HTTP/1.1\r\nHost: localhost\r\n{many}\r\n");
+    let answer = raw_answer(&app, head.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    let body = raw_body(&answer);
+    assert_eq!(body["errors"][0]["code"], "431001", "{answer}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("100 fields"), "{body}");
+    let big = "b".repeat(1100 * 1024);
+    let head = format!("GET /v3/organizations HTTP/1.1\r\nHost: localhost\r\nx-big: {big}\r\n\r\n");
+    let answer = raw_answer(&app, head.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    assert_eq!(raw_body(&answer)["error"]["code"], 431001, "{answer}");
+    assert_eq!(app.client_h1.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200, "still served");
+}
+
 /// A path and query over 16 KiB is 414, headers over 64 KiB are 431, each in the dialect's envelope, over
 /// HTTP/1.1 and HTTP/2 (the connection layer itself only refuses heads past 1 MiB).
 #[tokio::test]
