@@ -140,6 +140,10 @@ fn all_props(ds: &Dataset) -> Vec<usize> {
     (0..ds.properties.len()).collect()
 }
 
+/// The page cache of a pooled connection, set again (and the rest given back) after work that used
+/// another size.
+const POOLED_CACHE: &str = "PRAGMA cache_size = -16384; PRAGMA shrink_memory;";
+
 impl Lite {
     /// The item side of the SQLite file at `path`.
     pub(crate) fn new(path: PathBuf) -> Lite {
@@ -152,7 +156,8 @@ impl Lite {
             None => {
                 let c = Connection::open(&self.path)?;
                 c.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
-                c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;")?;
+                c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+                c.execute_batch(POOLED_CACHE)?;
                 c
             }
         };
@@ -265,9 +270,18 @@ impl Lite {
         .await
     }
 
+    /// Build an index with a small page cache (which also bounds the sorter's memory; it spills to a
+    /// temporary file), so that an index over millions of items does not grow the server by the size
+    /// of its sort.
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
         let sql = super::create_index(&table(&ds.id), props);
-        self.run(move |c| c.execute_batch(&sql)).await
+        self.run(move |c| {
+            c.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
+            let built = c.execute_batch(&sql);
+            c.execute_batch(POOLED_CACHE)?;
+            built
+        })
+        .await
     }
 
     pub(crate) async fn begin(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>> {
@@ -299,7 +313,7 @@ impl Lite {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            let _ = conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA shrink_memory;");
+            let _ = conn.execute_batch(POOLED_CACHE);
         });
         started.await.map_err(|_| gone())?.map_err(lite_err)?;
         Ok(Box::new(LiteWrite {
