@@ -62,28 +62,32 @@ pub fn chunk_stream(
     owner: ChunkOwner,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     use futures_util::StreamExt;
-    /// Chunks read from the store at a time (1 MiB each for uploads): each is handed on as it is, so a
-    /// reader holds a few of them, never the file.
-    const PER_READ: i64 = 2;
-    let reads = futures_util::stream::unfold((store, owner, 0i64, false), |(store, owner, from, done)| async move {
-        if done {
-            return None;
-        }
-        match store.chunks(&owner, from, PER_READ).await {
-            Ok(c) if c.is_empty() => None,
-            Ok(c) => {
-                let last = (c.len() as i64) < PER_READ;
-                let next = c.last().map(|(n, _)| n + 1).unwrap_or(from);
-                let pieces: Vec<Result<Bytes, std::io::Error>> =
-                    c.into_iter().map(|(_, d)| Ok(Bytes::from(d))).collect();
-                Some((futures_util::stream::iter(pieces), (store, owner, next, last)))
+    // Chunks read from the store at a time, about 2 MiB: an upload's chunks are 1 MiB, a job's results
+    // 64 KiB. Each is handed on as it is, so a reader holds a few of them, never the file.
+    let per_read: i64 = match owner {
+        ChunkOwner::File(_) => 2,
+        ChunkOwner::Job(_) => 32,
+    };
+    let reads =
+        futures_util::stream::unfold((store, owner, 0i64, false), move |(store, owner, from, done)| async move {
+            if done {
+                return None;
             }
-            Err(e) => Some((
-                futures_util::stream::iter(vec![Err(std::io::Error::other(e.to_string()))]),
-                (store, owner, from, true),
-            )),
-        }
-    });
+            match store.chunks(&owner, from, per_read).await {
+                Ok(c) if c.is_empty() => None,
+                Ok(c) => {
+                    let last = (c.len() as i64) < per_read;
+                    let next = c.last().map(|(n, _)| n + 1).unwrap_or(from);
+                    let pieces: Vec<Result<Bytes, std::io::Error>> =
+                        c.into_iter().map(|(_, d)| Ok(Bytes::from(d))).collect();
+                    Some((futures_util::stream::iter(pieces), (store, owner, next, last)))
+                }
+                Err(e) => Some((
+                    futures_util::stream::iter(vec![Err(std::io::Error::other(e.to_string()))]),
+                    (store, owner, from, true),
+                )),
+            }
+        });
     reads.flatten().fuse()
 }
 

@@ -182,13 +182,14 @@ fn row(id: &str, seq: i64, name: &str, grade: Option<f64>, active: Option<bool>)
     }
 }
 
-async fn datasets(store: &dyn Store, o: &Org) {
+/// The PEOPLE dataset of these checks: `name` (autoId, treeId), `grade`, `active`, `boss` (treeParentId).
+fn people(o: &Org) -> Dataset {
     let def = serde_json::json!({"name": "People", "type": "PEOPLE", "autoId": "name", "labelId": "name",
         "treeId": "name", "treeParentId": "boss",
         "properties": [{"key": "name", "type": "text", "isRequired": true}, {"key": "grade", "type": "number"},
             {"key": "active", "type": "boolean"}, {"key": "boss", "type": "text"}]});
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
-    let ds = Dataset {
+    Dataset {
         id: orgd_core::data::new_id(),
         org_id: o.org_id.to_string(),
         name: n.name,
@@ -205,7 +206,11 @@ async fn datasets(store: &dyn Store, o: &Org) {
         item_count: 0,
         created_at: 10,
         modified_at: 10,
-    };
+    }
+}
+
+async fn datasets(store: &dyn Store, o: &Org) {
+    let ds = people(o);
     store.insert_dataset(&ds).await.unwrap();
     assert_eq!(store.get_dataset(&ds.id).await.unwrap(), Some(ds.clone()));
     let dup = Dataset { id: orgd_core::data::new_id(), name: "PEOPLE".into(), ..ds.clone() };
@@ -344,6 +349,33 @@ async fn postgres_store_conforms() {
     store.close().await;
     let store = SqlStore::open(&url).await.unwrap();
     assert_eq!(store.list_orgs().await.unwrap().len(), 2);
+}
+
+/// PostgreSQL keeps typed columns: a value its column cannot hold fails the write (SQLite would keep it),
+/// nothing of it is kept, and the store's connections go on working.
+#[tokio::test]
+async fn postgres_refuses_a_value_its_column_cannot_hold_and_stays_usable() {
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
+    let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
+    let o = root_again(&store).await;
+    let ds = people(&o);
+    store.insert_dataset(&ds).await.unwrap();
+    for _ in 0..20 {
+        let mut w = store.begin_items(&ds).await.unwrap();
+        let mut bad = row("X", 1, "x", None, None);
+        bad.cells[1] = Some(Val::Text("not a number".into()));
+        w.write(vec![bad], vec![], vec![]).await.unwrap();
+        assert!(w.last_seq().await.is_err(), "the write fails when the COPY ends");
+        drop(w);
+        let mut w = store.begin_items(&ds).await.unwrap();
+        assert_eq!(w.last_seq().await.unwrap(), 0, "nothing was kept and the connection works");
+        drop(w);
+    }
+    let mut w = store.begin_items(&ds).await.unwrap();
+    w.write(vec![row("A", 1, "a", Some(2.0), None)], vec![], vec![]).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(store.item_page(&ds, 0, 10).await.unwrap().len(), 1);
+    store.close().await;
 }
 
 #[tokio::test]

@@ -331,7 +331,11 @@ impl PgWrite {
                     let mut data = Vec::new();
                     while let Some(rows) = rx.recv().await {
                         data.clear();
-                        copy_rows(&types, &rows, &mut data).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                        if let Err(e) = copy_rows(&types, &rows, &mut data) {
+                            // Ended on the wire too, so the connection goes back to the pool clean.
+                            copy.abort(e.to_string()).await?;
+                            return Err(sqlx::Error::Protocol(e.to_string()));
+                        }
                         drop(rows);
                         copy.send(data.as_slice()).await?;
                     }
