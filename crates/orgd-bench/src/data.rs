@@ -9,9 +9,12 @@ use crate::server::{orgd_binary, Bench};
 use crate::Settings;
 use anyhow::{anyhow, bail, Context};
 use futures_util::StreamExt;
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::model::{Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, UserFields};
 use orgd_store::SqlStore;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -526,22 +529,22 @@ pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>>
     let now = SystemClock::default().now();
     let new = NewOrg { tenant_id: Some("OTHER".into()), name: "Other".into(), ..NewOrg::default() };
     let fail = |e: orgd_core::ApiError| anyhow!(e.to_string());
-    let org = match ops::create_org(&store, new, &UsagePlan::default(), now).await {
+    let org = match cases::orgs::create(&store, new, &UsagePlan::default(), now).await {
         Ok(o) => o,
-        Err(_) => (*ops::load_org(&store, "OTHER").await.map_err(fail)?).clone(),
+        Err(_) => (*cases::orgs::load(&store, "OTHER").await.map_err(fail)?).clone(),
     };
-    ops::update_org(&store, "OTHER", crate::server::unlimited()).await.map_err(fail)?;
+    cases::orgs::update(&store, "OTHER", crate::server::unlimited()).await.map_err(fail)?;
     let fields = UserFields {
         role: Some(Role::Administrator),
         token_access: Some(true),
         email: Some("o@other.test".into()),
         ..UserFields::default()
     };
-    let user = match ops::create_user(&store, &org, "o@other.test", fields, now).await {
+    let user = match cases::users::create(&store, &org, "o@other.test", fields, now).await {
         Ok(u) => u,
-        Err(_) => ops::find_user(&store, &org, "o@other.test").await.map_err(fail)?,
+        Err(_) => cases::users::find(&store, &org, "o@other.test").await.map_err(fail)?,
     };
-    let (token, _) = ops::create_api_token(&store, &user, NewToken::default(), now).await.map_err(fail)?;
+    let (token, _) = cases::tokens::create_api(&store, &user, NewToken::default(), now).await.map_err(fail)?;
     store.close().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let other = create_dataset(b, "OTHER", &token, "Small").await?;

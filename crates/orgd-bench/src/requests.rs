@@ -6,10 +6,14 @@ use crate::report::{Count, Figure, Latency};
 use crate::server::Bench;
 use crate::Settings;
 use anyhow::{anyhow, Context};
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::orgs::OrgPatch;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_core::store::Store;
 use orgd_store::SqlStore;
 use std::io::BufRead;
@@ -45,23 +49,23 @@ async fn user(
         password: password.map(String::from),
         ..UserFields::default()
     };
-    ops::create_user(store, org, id, fields, SystemClock::default().now()).await.map_err(fail)
+    cases::users::create(store, org, id, fields, SystemClock::default().now()).await.map_err(fail)
 }
 
 async fn prepare(b: &Bench) -> anyhow::Result<Setup> {
     let store = SqlStore::open(&b.database).await?;
     let now = SystemClock::default().now();
-    let bench = ops::load_org(&store, "BENCH").await.map_err(fail)?;
+    let bench = cases::orgs::load(&store, "BENCH").await.map_err(fail)?;
     let mut tokens = Vec::new();
     for u in 0..20 {
         let user = user(&store, &bench, &format!("load{u}@bench.test"), Role::User, None).await?;
         for _ in 0..50 {
-            tokens.push(ops::create_api_token(&store, &user, NewToken::default(), now).await.map_err(fail)?.0);
+            tokens.push(cases::tokens::create_api(&store, &user, NewToken::default(), now).await.map_err(fail)?.0);
         }
     }
     user(&store, &bench, SIGNIN.0, Role::User, Some(SIGNIN.1)).await?;
 
-    let throttle = ops::create_org(
+    let throttle = cases::orgs::create(
         &store,
         NewOrg { tenant_id: Some("THROTTLE".into()), name: "Throttle".into(), ..NewOrg::default() },
         &UsagePlan::default(),
@@ -76,13 +80,13 @@ async fn prepare(b: &Bench) -> anyhow::Result<Setup> {
         daily_quota: Some(None),
         ..OrgPatch::default()
     };
-    let throttle = ops::update_org(&store, throttle.tenant_id.as_str(), plan).await.map_err(fail)?;
+    let throttle = cases::orgs::update(&store, throttle.tenant_id.as_str(), plan).await.map_err(fail)?;
     let t_admin = user(&store, &throttle, "admin@throttle.test", Role::Administrator, None).await?;
-    let throttle_token = ops::create_api_token(&store, &t_admin, NewToken::default(), now).await.map_err(fail)?.0;
+    let throttle_token = cases::tokens::create_api(&store, &t_admin, NewToken::default(), now).await.map_err(fail)?.0;
 
     let tree = tree(&store).await?;
     let tree_admin = user(&store, &tree, "admin@tree.test", Role::Administrator, None).await?;
-    let tree_token = ops::create_api_token(&store, &tree_admin, NewToken::default(), now).await.map_err(fail)?.0;
+    let tree_token = cases::tokens::create_api(&store, &tree_admin, NewToken::default(), now).await.map_err(fail)?.0;
     store.close().await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     Ok(Setup { org_id: bench.org_id.to_string(), tokens, throttle_token, tree_token })

@@ -1,9 +1,13 @@
 //! A release `orgd serve` process on loopback with a fresh database, a tenant, an admin and a token.
 
 use anyhow::{anyhow, Context};
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::orgs::OrgPatch;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::model::{Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_store::SqlStore;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -94,7 +98,7 @@ impl Bench {
         };
         let store = SqlStore::open(&database).await?;
         let now = SystemClock::default().now();
-        let org = ops::create_org(
+        let org = cases::orgs::create(
             &store,
             NewOrg { tenant_id: Some("BENCH".into()), name: "Bench".into(), ..NewOrg::default() },
             &UsagePlan::default(),
@@ -102,17 +106,17 @@ impl Bench {
         )
         .await
         .map_err(|e| anyhow!(e.to_string()))?;
-        ops::update_org(&store, "BENCH", unlimited()).await.map_err(|e| anyhow!(e.to_string()))?;
+        cases::orgs::update(&store, "BENCH", unlimited()).await.map_err(|e| anyhow!(e.to_string()))?;
         let fields = UserFields {
             role: Some(Role::Administrator),
             token_access: Some(true),
             email: Some("bench@bench.test".into()),
             ..UserFields::default()
         };
-        let admin = ops::create_user(&store, &org, "bench@bench.test", fields, now)
+        let admin = cases::users::create(&store, &org, "bench@bench.test", fields, now)
             .await
             .map_err(|e| anyhow!(e.to_string()))?;
-        let (token, _) = ops::create_api_token(&store, &admin, NewToken::default(), now)
+        let (token, _) = cases::tokens::create_api(&store, &admin, NewToken::default(), now)
             .await
             .map_err(|e| anyhow!(e.to_string()))?;
         store.close().await;

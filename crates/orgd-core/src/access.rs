@@ -90,7 +90,7 @@ impl Access {
 }
 
 /// The caller's home org and the org a request acts in.
-type HomeAndTarget = (Arc<Org>, Arc<Org>);
+pub type HomeAndTarget = (Arc<Org>, Arc<Org>);
 
 /// The caller's home org and the target org in a tree; `None` when either is not in it. A malformed
 /// `{tenantId}` is 400601 (model §7 step 4).
@@ -166,8 +166,14 @@ impl Gate {
         Ok(Caller { user, token: Arc::new(tok) })
     }
 
-    /// Steps 4–5: resolve the target org, org subnets, plan enabled, then rate, concurrency and quota.
-    pub async fn admit(&self, caller: Caller, target: Target<'_>, ip: Option<IpAddr>) -> Result<Access, ApiError> {
+    /// Steps 4–5 without the usage admission: resolve the target org, the caller's reach, org subnets and
+    /// the org's API switch (the console's pages, which are not metered, ask this).
+    pub async fn reach(
+        &self,
+        caller: &Caller,
+        target: Target<'_>,
+        ip: Option<IpAddr>,
+    ) -> Result<HomeAndTarget, ApiError> {
         let mut orgs = self.cache.orgs().await?;
         let (home, target) = match resolve(&orgs, &caller.user, target)? {
             Some(found) => found,
@@ -188,6 +194,12 @@ impl Gate {
         if !target.usage_plan.enabled {
             return Err(ErrorCode::TenantUsagePlanNotConfigured.into());
         }
+        Ok((home, target))
+    }
+
+    /// Steps 4–5: [`reach`](Self::reach), then rate, concurrency and quota.
+    pub async fn admit(&self, caller: Caller, target: Target<'_>, ip: Option<IpAddr>) -> Result<Access, ApiError> {
+        let (home, target) = self.reach(&caller, target, ip).await?;
         let admission = self.limiter.admit(&target.org_id, &target.usage_plan, self.clock.now()).await?;
         Ok(Access { user: caller.user, token: caller.token, home, target, admission })
     }

@@ -1,6 +1,8 @@
 //! The short-lived cache that keeps the access pipeline free of database round trips: tokens, users
-//! and the org tree, dropped whenever the store's auth epoch moves (checked a few times a second, so a
-//! change made by another process or node is seen within [`EPOCH_POLL`]), and at the latest after [`TTL`].
+//! and the org tree. It drops everything on its next read after this process committed a change of an org,
+//! a user or a token through the store ([`Store::local_changes`]: nobody has to invalidate it by hand),
+//! whenever the store's auth epoch moves (checked a few times a second, so a change made by another
+//! process or node is seen within [`EPOCH_POLL`]), and at the latest after [`TTL`].
 //! Token uses are collected here and written in batches.
 
 use crate::error::StoreError;
@@ -35,7 +37,10 @@ pub struct AuthCache {
     users: Mutex<HashMap<i64, UserEntry>>,
     orgs: RwLock<Option<(Arc<OrgIndex>, Instant)>>,
     org_reload: tokio::sync::Mutex<()>,
-    org_generation: std::sync::atomic::AtomicU64,
+    /// Moves before every drop, so a load that began before one is not kept after it.
+    generation: std::sync::atomic::AtomicU64,
+    /// [`Store::local_changes`]`.auth` when last looked at.
+    local_seen: std::sync::atomic::AtomicU64,
     /// The store's auth epoch read just before the cached org tree was (`i64::MIN`: none yet).
     orgs_epoch: AtomicI64,
     /// When the org tree was last asked for, in whole seconds since `born`, plus one (0: never).
@@ -55,7 +60,8 @@ impl AuthCache {
             users: Mutex::default(),
             orgs: RwLock::default(),
             org_reload: tokio::sync::Mutex::new(()),
-            org_generation: std::sync::atomic::AtomicU64::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            local_seen: std::sync::atomic::AtomicU64::new(0),
             orgs_epoch: AtomicI64::new(i64::MIN),
             orgs_asked: std::sync::atomic::AtomicU64::new(0),
             born: Instant::now(),
@@ -71,12 +77,23 @@ impl AuthCache {
     }
 
     /// Drop every entry.
-    pub fn invalidate(&self) {
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.tokens.lock().clear();
         self.users.lock().clear();
-        let mut orgs = self.orgs.write();
-        self.org_generation.fetch_add(1, Ordering::AcqRel);
-        *orgs = None;
+        *self.orgs.write() = None;
+    }
+
+    /// The generation of the entries, after dropping them if this process changed orgs, users or tokens
+    /// since the last look.
+    fn current(&self) -> u64 {
+        let changes = self.store.local_changes().auth;
+        if self.local_seen.load(Ordering::Acquire) != changes
+            && self.local_seen.swap(changes, Ordering::AcqRel) != changes
+        {
+            self.invalidate();
+        }
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Drop one user's entry (its record changed on this node).
@@ -104,30 +121,41 @@ impl AuthCache {
 
     /// A token with its hash (cached, negative answers too).
     pub async fn token(&self, id: &str) -> Result<TokenEntry, StoreError> {
+        let generation = self.current();
         if let Some((e, at)) = self.tokens.lock().get(id) {
             if at.elapsed() < TTL {
                 return Ok(e.clone());
             }
         }
         let e = self.store.get_token(id).await?.map(Arc::new);
-        self.tokens.lock().insert(id.to_string(), (e.clone(), Instant::now()));
+        let _ = self.current();
+        let mut tokens = self.tokens.lock();
+        if self.generation.load(Ordering::Acquire) == generation {
+            tokens.insert(id.to_string(), (e.clone(), Instant::now()));
+        }
         Ok(e)
     }
 
     /// A user (cached).
     pub async fn user(&self, psk: i64) -> Result<Option<Arc<User>>, StoreError> {
+        let generation = self.current();
         if let Some((u, at)) = self.users.lock().get(&psk) {
             if at.elapsed() < TTL {
                 return Ok(u.clone());
             }
         }
         let u = self.store.get_user(psk).await?.map(Arc::new);
-        self.users.lock().insert(psk, (u.clone(), Instant::now()));
+        let _ = self.current();
+        let mut users = self.users.lock();
+        if self.generation.load(Ordering::Acquire) == generation {
+            users.insert(psk, (u.clone(), Instant::now()));
+        }
         Ok(u)
     }
 
     /// The org tree (cached).
     pub async fn orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
+        self.current();
         let asked = self.born.elapsed().as_secs() + 1;
         if self.orgs_asked.load(Ordering::Relaxed) != asked {
             self.orgs_asked.store(asked, Ordering::Relaxed);
@@ -170,7 +198,7 @@ impl AuthCache {
 
     /// Load the org tree and keep it unless an invalidation came meanwhile; the caller holds `org_reload`.
     async fn load_orgs(&self) -> Result<Arc<OrgIndex>, StoreError> {
-        let generation = self.org_generation.load(Ordering::Acquire);
+        let generation = self.current();
         let epoch = self.store.auth_epoch().await?;
         let started = Instant::now();
         let orgs = self.store.list_orgs().await?;
@@ -185,8 +213,9 @@ impl AuthCache {
             total_ms = started.elapsed().as_millis() as u64,
             "org tree loaded"
         );
+        let _ = self.current();
         let mut slot = self.orgs.write();
-        if self.org_generation.load(Ordering::Acquire) == generation {
+        if self.generation.load(Ordering::Acquire) == generation {
             *slot = Some((idx.clone(), Instant::now()));
             self.orgs_epoch.store(epoch, Ordering::Release);
         }
@@ -195,6 +224,7 @@ impl AuthCache {
 
     /// How long ago the org tree in the cache was loaded (`None`: not loaded since the last invalidation).
     pub fn org_tree_age(&self) -> Option<Duration> {
+        self.current();
         self.orgs.read().as_ref().map(|(_, at)| at.elapsed())
     }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth_cache;
+pub mod cases;
 pub mod clock;
 pub mod cors;
 pub mod credential;
@@ -15,7 +16,6 @@ pub mod login;
 pub mod metadata;
 pub mod model;
 pub mod net;
-pub mod ops;
 pub mod org_object;
 pub mod org_update;
 pub mod password;

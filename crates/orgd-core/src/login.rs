@@ -4,7 +4,7 @@ use crate::access::{Caller, Gate, Target};
 use crate::error::{ApiError, ErrorCode, FieldFault};
 use crate::model::{Org, Role, TokenKind, TokenRecord, User};
 use crate::net::CidrList;
-use crate::{ops, password, settings, token};
+use crate::{cases, password, settings, token};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -76,11 +76,6 @@ pub struct Session {
     pub org: Arc<Org>,
 }
 
-/// Whether a user is locked at `now`.
-pub fn is_locked(u: &User, now: OffsetDateTime) -> bool {
-    u.locked_permanently || u.locked_until.is_some_and(|t| t > now)
-}
-
 /// Whether an account can be used at `now`, as the console and the Apperian user object show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
@@ -99,7 +94,7 @@ impl AccountState {
     pub fn of(u: &User, now: OffsetDateTime) -> AccountState {
         if !u.enabled {
             AccountState::Disabled
-        } else if is_locked(u, now) {
+        } else if u.is_locked(now) {
             AccountState::Locked
         } else if u.expires_at.is_some_and(|e| e <= now) {
             AccountState::Expired
@@ -188,7 +183,7 @@ impl Gate {
             password::dummy_verify_off_thread(&req.password).await;
             return Err(invalid());
         }
-        let unlocked: Vec<User> = candidates.iter().filter(|u| !is_locked(u, now)).cloned().collect();
+        let unlocked: Vec<User> = candidates.iter().filter(|u| !u.is_locked(now)).cloned().collect();
         if unlocked.is_empty() {
             password::dummy_verify_off_thread(&req.password).await;
             tracing::info!(user_id = %req.user_id, "login refused: account locked");
@@ -235,7 +230,7 @@ impl Gate {
             let (changing, org, new_pw) = (user, home.clone(), new_pw.clone());
             let (changed, result) = crate::password::off_thread(move || {
                 let mut user = changing;
-                let result = ops::set_password(&mut user, &org, &new_pw, true, now);
+                let result = cases::users::set_password(&mut user, &org, &new_pw, true, now);
                 (user, result)
             })
             .await;
@@ -303,10 +298,10 @@ mod tests {
         let mut u = user();
         count_failure(&mut u, &rules, now);
         count_failure(&mut u, &rules, now);
-        assert!(!is_locked(&u, now));
+        assert!(!u.is_locked(now));
         count_failure(&mut u, &rules, now);
-        assert!(is_locked(&u, now));
-        assert!(!is_locked(&u, now + Duration::minutes(16)));
+        assert!(u.is_locked(now));
+        assert!(!u.is_locked(now + Duration::minutes(16)));
     }
 
     #[test]
@@ -318,10 +313,10 @@ mod tests {
         count_failure(&mut u, &rules, now);
         count_failure(&mut u, &rules, now + Duration::minutes(10));
         assert_eq!(u.failed_login_count, 1);
-        assert!(!is_locked(&u, now));
+        assert!(!u.is_locked(now));
         count_failure(&mut u, &rules, now + Duration::minutes(11));
         assert!(u.locked_permanently);
-        assert!(is_locked(&u, now + Duration::days(1000)));
+        assert!(u.is_locked(now + Duration::days(1000)));
     }
 
     #[test]
@@ -331,7 +326,7 @@ mod tests {
         for _ in 0..50 {
             count_failure(&mut u, &json!({}), now);
         }
-        assert!(!is_locked(&u, now));
+        assert!(!u.is_locked(now));
     }
 
     #[test]

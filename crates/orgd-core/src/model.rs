@@ -131,6 +131,13 @@ pub struct User {
     pub last_login_at: Option<OffsetDateTime>,
 }
 
+impl User {
+    /// Whether the account is locked at `now` (after failed sign-ins).
+    pub fn is_locked(&self, now: OffsetDateTime) -> bool {
+        self.locked_permanently || self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
 /// The two kinds of token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

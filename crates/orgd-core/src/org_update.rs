@@ -2,10 +2,10 @@
 //! is validated, and the warnings for the rest. Pure: takes the org and the request object, returns the
 //! changed org and its warnings, or every fault.
 
+use crate::cases::users::is_email;
 use crate::error::FieldFault;
 use crate::metadata;
 use crate::model::Org;
-use crate::ops::is_email;
 use crate::org_object::{self, PUSH_CERT_KEY};
 use serde_json::{json, Map, Value};
 

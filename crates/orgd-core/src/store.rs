@@ -77,6 +77,16 @@ pub trait ItemScan: Send {
 /// value)`.
 pub type TreeLink = (i64, Option<i64>, bool);
 
+/// How many changes this process has committed through a store: of orgs, users and tokens (`auth`), and of
+/// the dataset lists (`data`: datasets created or deleted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalChanges {
+    /// Orgs, users and tokens.
+    pub auth: u64,
+    /// Datasets created or deleted.
+    pub data: u64,
+}
+
 /// The persistence of orgs, users, tokens and datasets.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -88,6 +98,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// A number that changes whenever a dataset is created or deleted (dataset lists are cached by it).
     async fn data_epoch(&self) -> StoreResult<i64>;
+
+    /// What this process has committed through the store so far, read without I/O. Caches over the store
+    /// compare it on every read and drop what they hold when it moved, so a change made in this process is
+    /// never served stale and no caller has to remember to invalidate; other processes' changes are seen
+    /// through the epochs.
+    fn local_changes(&self) -> LocalChanges;
 
     /// Insert an org; `Conflict` when its name (case-insensitive) or tenant id is taken.
     async fn insert_org(&self, org: &Org) -> StoreResult<()>;

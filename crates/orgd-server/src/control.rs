@@ -73,7 +73,6 @@ async fn reset(State(state): State<AppState>) -> Result<Json<Value>, Failure> {
         tracing::error!(faults = %lines.join("; "), "reset failed");
         Failure(ApiError::new(ErrorCode::InternalError).with_message(format!("Reset failed: {}", lines.join("; "))))
     })?;
-    state.refresh_data_epoch().await;
     Ok(Json(json!({
         "reset": true,
         "seed": s.seed.as_ref().map(|seed| seed.file.clone()),

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use orgd_core::ids::OrgId;
 use orgd_core::model::Org;
+use orgd_core::store::Store;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,11 +30,19 @@ impl RenderedOrgs {
     }
 }
 
-/// Rendered dataset lists per org, valid for one data epoch (the store's count of dataset creations and
-/// deletions, polled with the auth epoch and re-read after this node's own dataset writes).
+/// Rendered dataset lists per org, valid for one [`ListKey`]: the store's data epoch (its count of dataset
+/// creations and deletions, polled with the auth epoch) and this process's own count of them, so a dataset
+/// made or deleted here is listed (or not) by the very next request without anyone refreshing anything.
 pub struct RenderedLists {
     epoch: std::sync::atomic::AtomicI64,
-    lists: Mutex<HashMap<OrgId, (i64, Bytes)>>,
+    lists: Mutex<HashMap<OrgId, (ListKey, Bytes)>>,
+}
+
+/// What a rendered list was made at; see [`RenderedLists`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKey {
+    epoch: i64,
+    local: u64,
 }
 
 impl Default for RenderedLists {
@@ -43,30 +52,29 @@ impl Default for RenderedLists {
 }
 
 impl RenderedLists {
-    /// The data epoch as last read from the store (`i64::MIN` before the first read: nothing is cached).
-    pub fn epoch(&self) -> i64 {
-        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    /// The key a list read now is made at (`None` before the data epoch was first read: nothing is cached).
+    pub fn key(&self, store: &dyn Store) -> Option<ListKey> {
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
+        (epoch != i64::MIN).then(|| ListKey { epoch, local: store.local_changes().data })
     }
 
     /// Record the store's data epoch; entries of other epochs stop being served.
     pub fn set_epoch(&self, epoch: i64) {
         if self.epoch.swap(epoch, std::sync::atomic::Ordering::AcqRel) != epoch {
-            self.lists.lock().retain(|_, (e, _)| *e == epoch);
+            self.lists.lock().retain(|_, (k, _)| k.epoch == epoch);
         }
     }
 
-    /// The list of `org` rendered at `epoch`, if any.
-    pub fn get(&self, org: &OrgId, epoch: i64) -> Option<Bytes> {
-        if epoch == i64::MIN {
-            return None;
-        }
-        self.lists.lock().get(org).filter(|(e, _)| *e == epoch).map(|(_, b)| b.clone())
+    /// The list of `org` rendered at `key`, if any.
+    pub fn get(&self, org: &OrgId, key: Option<ListKey>) -> Option<Bytes> {
+        let key = key?;
+        self.lists.lock().get(org).filter(|(k, _)| *k == key).map(|(_, b)| b.clone())
     }
 
-    /// Keep a list rendered from a read made after `epoch` was current.
-    pub fn put(&self, org: &OrgId, epoch: i64, body: Bytes) {
-        if epoch != i64::MIN {
-            self.lists.lock().insert(org.clone(), (epoch, body));
+    /// Keep a list rendered from a read made after `key` was current.
+    pub fn put(&self, org: &OrgId, key: Option<ListKey>, body: Bytes) {
+        if let Some(key) = key {
+            self.lists.lock().insert(org.clone(), (key, body));
         }
     }
 }
@@ -102,15 +110,17 @@ mod tests {
     }
 
     #[test]
-    fn lists_are_served_for_their_epoch_only() {
+    fn lists_are_served_for_their_key_only() {
         let lists = RenderedLists::default();
         let org = OrgId::generate();
-        lists.put(&org, lists.epoch(), Bytes::from("[]"));
-        assert!(lists.get(&org, lists.epoch()).is_none(), "nothing is cached before the epoch is known");
+        let at = |epoch, local| Some(ListKey { epoch, local });
+        lists.put(&org, None, Bytes::from("[]"));
+        assert!(lists.get(&org, None).is_none(), "nothing is cached before the epoch is known");
         lists.set_epoch(7);
-        lists.put(&org, 7, Bytes::from("[1]"));
-        assert_eq!(lists.get(&org, 7).unwrap(), "[1]");
+        lists.put(&org, at(7, 0), Bytes::from("[1]"));
+        assert_eq!(lists.get(&org, at(7, 0)).unwrap(), "[1]");
+        assert!(lists.get(&org, at(7, 1)).is_none(), "a dataset made or deleted here since");
         lists.set_epoch(8);
-        assert!(lists.get(&org, 8).is_none() && lists.get(&org, 7).is_none());
+        assert!(lists.get(&org, at(8, 0)).is_none() && lists.get(&org, at(7, 0)).is_none());
     }
 }

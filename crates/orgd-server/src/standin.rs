@@ -71,7 +71,6 @@ impl StandIn {
             let m = memo.get_or_insert_with(|| Memo::new(clock.now()));
             seed::apply(store, seed, &config.default_usage_plan, m).await?;
         }
-        gate.cache.invalidate();
         Ok(started.elapsed())
     }
 }

@@ -122,9 +122,9 @@ impl AppState {
         }
     }
 
-    /// Re-read the store's data epoch after a dataset was created or deleted here, so this node's next
-    /// dataset list shows it at once (other nodes see it at their next poll, within 200 ms).
-    pub async fn refresh_data_epoch(&self) {
+    /// Re-read the store's data epoch, so that dataset lists see datasets made or deleted by other nodes
+    /// (this node's own are seen at once: see [`crate::rendered::RenderedLists`]).
+    async fn refresh_data_epoch(&self) {
         match self.store.data_epoch().await {
             Ok(e) => self.rendered_lists.set_epoch(e),
             Err(e) => {

@@ -84,6 +84,7 @@ impl SqlStore {
             sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
+        self.data_changed();
         Ok(())
     }
 
@@ -115,6 +116,7 @@ impl SqlStore {
             .await
             .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
+        self.data_changed();
         Ok(done.rows_affected() > 0)
     }
 }

@@ -15,9 +15,10 @@ use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
-use orgd_core::store::{ItemScan, ItemWrite, Store, StoreResult, TreeLink};
+use orgd_core::store::{ItemScan, ItemWrite, LocalChanges, Store, StoreResult, TreeLink};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -38,6 +39,60 @@ pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     items: items::Items,
+    changes: std::sync::Arc<Changes>,
+}
+
+/// What this process committed through the store (shared by its clones), counted as it commits.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    auth: AtomicU64,
+    data: AtomicU64,
+}
+
+/// A transaction that changes what auth caches hold (orgs, users, tokens): it moves the store's auth epoch
+/// as its first write (on SQLite that takes the write lock before any read), and its commit moves this
+/// process's count of auth changes, so no cache over this store can miss it.
+pub(crate) struct AuthTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    changes: std::sync::Arc<Changes>,
+    data: bool,
+}
+
+impl AuthTx {
+    /// Also a change of the dataset list (the data epoch moves too).
+    pub(crate) async fn with_data(mut self) -> StoreResult<AuthTx> {
+        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *self.tx).await.map_err(map_err)?;
+        self.data = true;
+        Ok(self)
+    }
+
+    /// The transaction, for helpers that take one.
+    pub(crate) fn tx(&mut self) -> &mut sqlx::Transaction<'static, sqlx::Any> {
+        &mut self.tx
+    }
+
+    /// Commit, then count the change.
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await.map_err(map_err)?;
+        self.changes.auth.fetch_add(1, Ordering::AcqRel);
+        if self.data {
+            self.changes.data.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for AuthTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for AuthTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 /// Map a driver error to the core's store error.
@@ -118,7 +173,7 @@ impl SqlStore {
                 items::Items::Pg(pg)
             }
         };
-        Ok(SqlStore { pool, backend, items })
+        Ok(SqlStore { pool, backend, items, changes: Default::default() })
     }
 
     /// The engine.
@@ -162,6 +217,18 @@ fn bool_int(b: bool) -> i64 {
 }
 
 impl SqlStore {
+    /// Begin an [`AuthTx`].
+    pub(crate) async fn auth_tx(&self) -> StoreResult<AuthTx> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        Ok(AuthTx { tx, changes: self.changes.clone(), data: false })
+    }
+
+    /// Count a committed change of the dataset list made outside an [`AuthTx`].
+    pub(crate) fn data_changed(&self) {
+        self.changes.data.fetch_add(1, Ordering::AcqRel);
+    }
+
     async fn one_org(&self, sql: &str, arg: &str) -> StoreResult<Option<Org>> {
         let row: Option<AnyRow> = sqlx::query(sql).bind(arg).fetch_optional(&self.pool).await.map_err(map_err)?;
         row.map(|r| org_from_row(&r)).transpose()
@@ -191,9 +258,15 @@ impl Store for SqlStore {
         Ok(row.0)
     }
 
+    fn local_changes(&self) -> LocalChanges {
+        LocalChanges {
+            auth: self.changes.auth.load(Ordering::Acquire),
+            data: self.changes.data.load(Ordering::Acquire),
+        }
+    }
+
     async fn insert_org(&self, org: &Org) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         sqlx::query(&format!("INSERT INTO orgs ({ORG_COLS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
             .bind(org.org_id.as_str())
             .bind(org.tenant_id.as_str())
@@ -207,12 +280,11 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        tx.commit().await
     }
 
     async fn update_org(&self, org: &Org) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         sqlx::query(
             "UPDATE orgs SET name = $2, name_key = $3, allowed_subnets = $4, usage_plan = $5, settings = $6 \
              WHERE org_id = $1",
@@ -226,7 +298,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        tx.commit().await
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
@@ -247,10 +319,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_org(&self, org_id: &OrgId, descendants: bool) -> StoreResult<Vec<OrgId>> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
         // Writes first, so that SQLite takes its write lock before the reads (see `wipe`).
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?.with_data().await?;
         let below: Vec<(String, i64)> = sqlx::query_as(
             "WITH RECURSIVE below (org_id, depth) AS (SELECT org_id, 0 FROM orgs WHERE org_id = $1 \
              UNION ALL SELECT o.org_id, b.depth + 1 FROM orgs o JOIN below b ON o.parent_id = b.org_id) \
@@ -268,7 +338,7 @@ impl Store for SqlStore {
         }
         let mut deleted = Vec::with_capacity(below.len());
         for (id, _) in below {
-            datasets::drop_item_tables(&mut tx, "WHERE org_id = $1", Some(&id)).await?;
+            datasets::drop_item_tables(tx.tx(), "WHERE org_id = $1", Some(&id)).await?;
             for sql in [
                 "DELETE FROM job_outcomes WHERE job_id IN (SELECT job_id FROM jobs WHERE org_id = $1)",
                 "DELETE FROM tokens WHERE user_psk IN (SELECT psk FROM users WHERE org_id = $1)",
@@ -280,13 +350,12 @@ impl Store for SqlStore {
             }
             deleted.extend(OrgId::parse(&id));
         }
-        tx.commit().await.map_err(map_err)?;
+        tx.commit().await?;
         Ok(deleted)
     }
 
     async fn insert_user(&self, u: &User) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         let row: (i64,) = sqlx::query_as(
             "INSERT INTO users (org_id, user_id, user_key, email, first_name, last_name, mobile_phone, role, \
              enabled, expires_at, token_access, allowed_subnets, password_hash, password_changed_at, \
@@ -325,7 +394,7 @@ impl Store for SqlStore {
             }
             other => other,
         })?;
-        tx.commit().await.map_err(map_err)?;
+        tx.commit().await?;
         Ok(User { psk: row.0, ..u.clone() })
     }
 
@@ -347,8 +416,7 @@ impl Store for SqlStore {
     }
 
     async fn update_user(&self, u: &User) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         sqlx::query(
             "UPDATE users SET email = $2, first_name = $3, last_name = $4, mobile_phone = $5, role = $6, \
              enabled = $7, expires_at = $8, token_access = $9, allowed_subnets = $10, password_hash = $11, \
@@ -379,7 +447,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        tx.commit().await
     }
 
     async fn get_user(&self, psk: i64) -> StoreResult<Option<User>> {
@@ -421,40 +489,39 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, psk: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         sqlx::query("DELETE FROM tokens WHERE user_psk = $1").bind(psk).execute(&mut *tx).await.map_err(map_err)?;
         let done =
             sqlx::query("DELETE FROM users WHERE psk = $1").bind(psk).execute(&mut *tx).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn insert_token(&self, t: &TokenRecord, hash: &[u8; 32]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        if t.kind != orgd_core::model::TokenKind::Session {
-            sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        }
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO tokens ({TOKEN_COLS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(&t.token_id)
-        .bind(t.kind.as_str())
-        .bind(t.user_psk)
-        .bind(&t.label)
-        .bind(to_millis(t.starts_at))
-        .bind(ms(t.ends_at))
-        .bind(json(&t.subnets.to_strings()))
-        .bind(bool_int(t.remember_me))
-        .bind(to_millis(t.created_at))
-        .bind(ms(t.last_used_at))
-        .bind(t.last_used_ip.clone())
-        .bind(ms(t.revoked_at))
-        .bind(hash.to_vec())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        );
+        let insert = sqlx::query(&sql)
+            .bind(&t.token_id)
+            .bind(t.kind.as_str())
+            .bind(t.user_psk)
+            .bind(&t.label)
+            .bind(to_millis(t.starts_at))
+            .bind(ms(t.ends_at))
+            .bind(json(&t.subnets.to_strings()))
+            .bind(bool_int(t.remember_me))
+            .bind(to_millis(t.created_at))
+            .bind(ms(t.last_used_at))
+            .bind(t.last_used_ip.clone())
+            .bind(ms(t.revoked_at))
+            .bind(hash.to_vec());
+        if t.kind == orgd_core::model::TokenKind::Session {
+            insert.execute(&self.pool).await.map_err(map_err)?;
+            return Ok(());
+        }
+        let mut tx = self.auth_tx().await?;
+        insert.execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await
     }
 
     async fn get_token(&self, token_id: &str) -> StoreResult<Option<(TokenRecord, Vec<u8>)>> {
@@ -494,36 +561,33 @@ impl Store for SqlStore {
     }
 
     async fn revoke_token(&self, token_id: &str, at: OffsetDateTime) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         let done = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
             .bind(token_id)
             .bind(to_millis(at))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn delete_token(&self, token_id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         let done = sqlx::query("DELETE FROM tokens WHERE token_id = $1")
             .bind(token_id)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn wipe(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
         // A write first: on SQLite it takes the write lock now, before the read of the dataset list (a
         // transaction that reads, then writes after another connection wrote, fails at once).
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        datasets::drop_item_tables(&mut tx, "", None).await?;
+        let mut tx = self.auth_tx().await?.with_data().await?;
+        datasets::drop_item_tables(tx.tx(), "", None).await?;
         for table in
             ["file_chunks", "files", "job_chunks", "job_outcomes", "jobs", "datasets", "tokens", "users", "orgs"]
         {
@@ -534,15 +598,11 @@ impl Store for SqlStore {
             Backend::Postgres => "SELECT setval(pg_get_serial_sequence('users', 'psk'), 1, false)",
         };
         sqlx::query(restart).execute(&mut *tx).await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(())
+        tx.commit().await
     }
 
     async fn revoke_sessions(&self, user_psk: i64, except: Option<&str>, at: OffsetDateTime) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         sqlx::query(
             "UPDATE tokens SET revoked_at = $2 WHERE user_psk = $1 AND kind = 'session' AND revoked_at IS NULL \
              AND token_id <> $3",
@@ -553,19 +613,18 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        tx.commit().await
     }
 
     async fn set_token_end(&self, token_id: &str, ends_at: Option<OffsetDateTime>) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(BUMP_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let mut tx = self.auth_tx().await?;
         sqlx::query("UPDATE tokens SET ends_at = $2 WHERE token_id = $1")
             .bind(token_id)
             .bind(ms(ends_at))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        tx.commit().await
     }
 
     async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64> {

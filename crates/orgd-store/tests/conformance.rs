@@ -78,6 +78,7 @@ fn token_record(user: &User, id: &str, kind: TokenKind) -> TokenRecord {
 async fn conformance(store: &dyn Store) {
     store.ping().await.unwrap();
     let e0 = store.auth_epoch().await.unwrap();
+    let l0 = store.local_changes();
 
     // Orgs: round trip, uniqueness of tenant id and of name (case-insensitive), epoch moves.
     let root = org("Acme Ltd", "ACME", None);
@@ -90,6 +91,8 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.get_org_by_tenant(&TenantId::parse("NOPE").unwrap()).await.unwrap(), None);
     assert!(matches!(store.insert_org(&org("Other", "ACME", None)).await, Err(StoreError::Conflict(_))));
     assert!(matches!(store.insert_org(&org("ACME LTD", "OTHER", None)).await, Err(StoreError::Conflict(_))));
+    let l = store.local_changes();
+    assert_eq!((l.auth, l.data), (l0.auth + 2, l0.data), "each committed change is counted, refused ones not");
     let mut changed = child.clone();
     changed.usage_plan.enabled = false;
     changed.allowed_subnets = CidrList::any();
@@ -127,12 +130,14 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.list_tokens(&root.org_id, Some(u.psk)).await.unwrap().len(), 2);
     assert_eq!(store.list_tokens(&child.org_id, None).await.unwrap().len(), 0);
     let before = store.auth_epoch().await.unwrap();
+    let local = store.local_changes();
     let at = t("2024-05-03T12:00:00.5Z");
     store
         .record_token_uses(&[TokenUse { token_id: rec.token_id.clone(), at, ip: Some("127.0.0.1".into()) }])
         .await
         .unwrap();
     assert_eq!(store.auth_epoch().await.unwrap(), before);
+    assert_eq!(store.local_changes(), local, "nor the count of changes");
     let (used, _) = store.get_token(&rec.token_id).await.unwrap().unwrap();
     assert_eq!((used.last_used_at, used.last_used_ip.as_deref()), (Some(at), Some("127.0.0.1")));
     store.set_token_end("sessionsessionss", Some(t("2024-05-04"))).await.unwrap();
@@ -211,10 +216,13 @@ fn people(o: &Org) -> Dataset {
 
 async fn datasets(store: &dyn Store, o: &Org) {
     let ds = people(o);
+    let local = store.local_changes();
     store.insert_dataset(&ds).await.unwrap();
     assert_eq!(store.get_dataset(&ds.id).await.unwrap(), Some(ds.clone()));
     let dup = Dataset { id: orgd_core::data::new_id(), name: "PEOPLE".into(), ..ds.clone() };
     assert!(matches!(store.insert_dataset(&dup).await, Err(StoreError::Conflict(_))));
+    let l = store.local_changes();
+    assert_eq!((l.auth, l.data), (local.auth, local.data + 1), "a dataset made is a change of the lists only");
     assert_eq!(store.list_datasets(&o.org_id).await.unwrap().len(), 1);
 
     // A write that is not committed leaves nothing behind.
@@ -393,6 +401,7 @@ async fn wiping(store: &dyn Store) {
     store.insert_org(&org("Acme EU", "ACME_EU", Some(&root))).await.unwrap();
     let u = store.insert_user(&user(&root, "jane@acme.test")).await.unwrap();
     let e = store.auth_epoch().await.unwrap();
+    let local = store.local_changes();
     let mut signed_in = u.clone();
     signed_in.failed_login_count = 0;
     signed_in.locked_until = Some(t("2024-06-01T00:00:00Z"));
@@ -401,6 +410,7 @@ async fn wiping(store: &dyn Store) {
     assert_eq!(store.get_user(u.psk).await.unwrap(), Some(signed_in), "sign-in bookkeeping is saved");
     store.insert_token(&token_record(&u, "sessionsessionss", TokenKind::Session), &[1; 32]).await.unwrap();
     assert_eq!(store.auth_epoch().await.unwrap(), e, "sign-ins and their sessions do not flush auth caches");
+    assert_eq!(store.local_changes(), local, "in this process either");
     let minted = token::mint();
     store.insert_token(&token_record(&u, &minted.token_id, TokenKind::Api), &minted.hash).await.unwrap();
     let e = store.auth_epoch().await.unwrap();
@@ -419,15 +429,20 @@ async fn wiping(store: &dyn Store) {
     let minted = token::mint();
     store.insert_token(&token_record(&leaf_user, &minted.token_id, TokenKind::Api), &minted.hash).await.unwrap();
     assert!(matches!(store.delete_org(&data.org_id, false).await, Err(StoreError::Conflict(_))));
+    let local = store.local_changes();
     let gone = store.delete_org(&data.org_id, true).await.unwrap();
+    let l = store.local_changes();
+    assert_eq!((l.auth, l.data), (local.auth + 1, local.data + 1), "an org's deletion changes dataset lists too");
     assert_eq!(gone, [leaf.org_id.clone(), branch.org_id.clone(), data.org_id.clone()], "deepest first");
     assert!(store.get_user(leaf_user.psk).await.unwrap().is_none());
     assert!(store.get_token(&minted.token_id).await.unwrap().is_none());
     assert!(store.list_datasets(&data.org_id).await.unwrap().is_empty());
     assert!(store.get_org(&root.org_id).await.unwrap().is_some(), "other orgs stay");
-    let e = store.auth_epoch().await.unwrap();
+    let (e, local) = (store.auth_epoch().await.unwrap(), store.local_changes());
     store.wipe().await.unwrap();
     assert!(store.auth_epoch().await.unwrap() > e);
+    let l = store.local_changes();
+    assert!(l.auth > local.auth && l.data > local.data, "a wipe is counted as both");
     assert!(store.list_orgs().await.unwrap().is_empty());
     assert!(store.find_users("jane@acme.test", None).await.unwrap().is_empty());
     assert_eq!(store.secret("presign").await.unwrap(), secret, "server secrets survive a wipe");

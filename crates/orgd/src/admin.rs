@@ -3,9 +3,13 @@
 use crate::cli::{AdminArgs, AdminCommand, OrgCommand, TokenCommand, UserCommand, UserFieldArgs};
 use crate::settings::resolve_store;
 use anyhow::{anyhow, Context};
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::orgs::OrgPatch;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{iso_millis, Clock, SystemClock};
 use orgd_core::model::{Org, TokenRecord, UsagePlan, User};
-use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_core::store::Store;
 use orgd_core::tree::OrgIndex;
 use orgd_core::ApiError;
@@ -123,7 +127,7 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
     match cmd {
         OrgCommand::Create { tenant_id, name, parent, api_enabled, subnets } => {
             let input = NewOrg { tenant_id, name, parent, api_enabled, allowed_subnets: subnets, org_id: None };
-            let o = ops::create_org(store, input, &out.default_plan, now).await.map_err(fail)?;
+            let o = cases::orgs::create(store, input, &out.default_plan, now).await.map_err(fail)?;
             out.one(
                 org_json(&o, parent_tenant(store, &o).await?),
                 format!("created org {} ({}) with org_id {}", o.tenant_id, o.name, o.org_id),
@@ -138,7 +142,7 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
                 max_concurrent: concurrency,
                 daily_quota: daily_quota.map(|q| q.0),
             };
-            let o = ops::update_org(store, &org, patch).await.map_err(fail)?;
+            let o = cases::orgs::update(store, &org, patch).await.map_err(fail)?;
             out.one(
                 org_json(&o, parent_tenant(store, &o).await?),
                 format!("updated org {}: plan {}", o.tenant_id, plan_text(&o.usage_plan)),
@@ -146,7 +150,7 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
         }
         OrgCommand::Delete { org, cascade, yes } => {
             let idx = OrgIndex::new(store.list_orgs().await?);
-            let target = ops::find_org(&idx, &org).ok_or_else(|| anyhow!("No org '{org}'."))?.clone();
+            let target = cases::orgs::find(&idx, &org).ok_or_else(|| anyhow!("No org '{org}'."))?.clone();
             let below: Vec<String> =
                 idx.subtree(&target.org_id).iter().skip(1).map(|o| o.tenant_id.to_string()).collect();
             if !yes {
@@ -163,7 +167,7 @@ async fn org(store: &SqlStore, cmd: OrgCommand, now: time::OffsetDateTime, out: 
                     if below.is_empty() || cascade { "" } else { " (and --cascade, for the orgs below it)" }
                 );
             }
-            let gone = ops::delete_org(store, &idx, None, &target, cascade).await.map_err(fail)?;
+            let gone = cases::orgs::delete(store, &idx, None, &target, cascade).await.map_err(fail)?;
             let tenants: Vec<String> =
                 gone.iter().filter_map(|id| idx.get(id)).map(|o| o.tenant_id.to_string()).collect();
             out.one(
@@ -245,18 +249,18 @@ fn fields(a: UserFieldArgs, enabled: Option<bool>) -> anyhow::Result<UserFields>
 async fn user(store: &SqlStore, cmd: UserCommand, now: time::OffsetDateTime, out: &Output) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Create { tenant, user_id, fields: f, disabled } => {
-            let org = ops::load_org(store, &tenant).await.map_err(fail)?;
+            let org = cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let mut f = fields(f, disabled.then_some(false))?;
             f.role = f.role.or(Some(orgd_core::model::Role::User));
-            let u = ops::create_user(store, &org, &user_id, f, now).await.map_err(fail)?;
+            let u = cases::users::create(store, &org, &user_id, f, now).await.map_err(fail)?;
             out.one(
                 user_json(&u, now),
                 format!("created {} {} in {} (psk {})", u.role.as_str(), u.user_id, org.tenant_id, u.psk),
             );
         }
         UserCommand::Update { tenant, user_id, fields: f, disabled, enabled } => {
-            let org = ops::load_org(store, &tenant).await.map_err(fail)?;
-            let u = ops::find_user(store, &org, &user_id).await.map_err(fail)?;
+            let org = cases::orgs::load(store, &tenant).await.map_err(fail)?;
+            let u = cases::users::find(store, &org, &user_id).await.map_err(fail)?;
             let state = if disabled {
                 Some(false)
             } else if enabled {
@@ -264,11 +268,11 @@ async fn user(store: &SqlStore, cmd: UserCommand, now: time::OffsetDateTime, out
             } else {
                 None
             };
-            let u = ops::update_user(store, &org, u, fields(f, state)?, now).await.map_err(fail)?;
+            let u = cases::users::save(store, &org, u, fields(f, state)?, now).await.map_err(fail)?;
             out.one(user_json(&u, now), format!("updated {} in {}", u.user_id, org.tenant_id));
         }
         UserCommand::List { tenant } => {
-            let org = ops::load_org(store, &tenant).await.map_err(fail)?;
+            let org = cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let rows: Vec<Value> = store.list_users(&org.org_id).await?.iter().map(|u| user_json(u, now)).collect();
             out.table(rows, &["PSK", "USER_ID", "ROLE", "STATUS", "EXPIRES", "TOKEN_ACCESS", "SUBNETS"], |r| {
                 let status = if r["locked"] == true {
@@ -306,11 +310,11 @@ fn token_json(t: &TokenRecord, user_id: &str, now: time::OffsetDateTime) -> Valu
 async fn token(store: &SqlStore, cmd: TokenCommand, now: time::OffsetDateTime, out: &Output) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Create { tenant, user, start, end, subnets, label } => {
-            let org = ops::load_org(store, &tenant).await.map_err(fail)?;
-            let u = ops::find_user(store, &org, &user).await.map_err(fail)?;
+            let org = cases::orgs::load(store, &tenant).await.map_err(fail)?;
+            let u = cases::users::find(store, &org, &user).await.map_err(fail)?;
             let input =
                 NewToken { label, starts_at: start, ends_at: end, subnets: subnets.unwrap_or_default(), fixed: None };
-            let (secret, rec) = ops::create_api_token(store, &u, input, now).await.map_err(fail)?;
+            let (secret, rec) = cases::tokens::create_api(store, &u, input, now).await.map_err(fail)?;
             if out.json {
                 let mut v = token_json(&rec, &u.user_id, now);
                 v["token"] = json!(secret);
@@ -321,10 +325,10 @@ async fn token(store: &SqlStore, cmd: TokenCommand, now: time::OffsetDateTime, o
             }
         }
         TokenCommand::List { tenant, user } => {
-            let org = ops::load_org(store, &tenant).await.map_err(fail)?;
+            let org = cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let users = store.list_users(&org.org_id).await?;
             let psk = match &user {
-                Some(uid) => Some(ops::find_user(store, &org, uid).await.map_err(fail)?.psk),
+                Some(uid) => Some(cases::users::find(store, &org, uid).await.map_err(fail)?.psk),
                 None => None,
             };
             let name = |psk: i64| users.iter().find(|u| u.psk == psk).map(|u| u.user_id.clone()).unwrap_or_default();
@@ -356,7 +360,7 @@ async fn token(store: &SqlStore, cmd: TokenCommand, now: time::OffsetDateTime, o
             );
         }
         TokenCommand::Revoke { token_id } => {
-            ops::revoke_token(store, &token_id, now).await.map_err(fail)?;
+            cases::tokens::revoke(store, &token_id, now).await.map_err(fail)?;
             out.one(json!({"token_id": token_id, "revoked": true}), format!("revoked token {token_id}"));
         }
     }

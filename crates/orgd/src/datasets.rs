@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, json_out: bool) -> anyhow::Result<()> {
     match cmd {
         DatasetCommand::List { tenant } => {
-            let org = orgd_core::ops::load_org(store, &tenant).await.map_err(fail)?;
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let mut list = store.list_datasets(&org.org_id).await?;
             list.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
             if json_out {
@@ -47,7 +47,7 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             implicit_delete,
             skip_failures,
         } => {
-            let org = orgd_core::ops::load_org(store, &tenant).await.map_err(fail)?;
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut params: Vec<(String, String)> = Vec::new();
             if auto_id {
@@ -133,7 +133,7 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             }
         }
         DatasetCommand::Export { tenant, dataset, format, unix, generated, output } => {
-            let org = orgd_core::ops::load_org(store, &tenant).await.map_err(fail)?;
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut params = Vec::new();
             if unix {

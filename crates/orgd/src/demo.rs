@@ -2,9 +2,12 @@
 
 use crate::cli::DemoArgs;
 use anyhow::Context;
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::model::{Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, UserFields};
 use orgd_core::store::Store;
 use orgd_server::{start, ServerConfig};
 use orgd_store::SqlStore;
@@ -28,10 +31,12 @@ async fn seed(store: &SqlStore) -> anyhow::Result<()> {
         ..NewOrg::default()
     };
     let fail = |e: orgd_core::ApiError| anyhow::anyhow!(e.orgvue_message());
-    let root = ops::create_org(store, org("DEMO", "Demo Holding", None), &plan, now).await.map_err(fail)?;
-    ops::create_org(store, org("DEMO_EU", "Demo EU", Some("DEMO")), &plan, now).await.map_err(fail)?;
-    ops::create_org(store, org("DEMO_US", "Demo US", Some("DEMO")), &plan, now).await.map_err(fail)?;
-    ops::create_org(store, org("DEMO_EU_NORTH", "Demo EU North", Some("DEMO_EU")), &plan, now).await.map_err(fail)?;
+    let root = cases::orgs::create(store, org("DEMO", "Demo Holding", None), &plan, now).await.map_err(fail)?;
+    cases::orgs::create(store, org("DEMO_EU", "Demo EU", Some("DEMO")), &plan, now).await.map_err(fail)?;
+    cases::orgs::create(store, org("DEMO_US", "Demo US", Some("DEMO")), &plan, now).await.map_err(fail)?;
+    cases::orgs::create(store, org("DEMO_EU_NORTH", "Demo EU North", Some("DEMO_EU")), &plan, now)
+        .await
+        .map_err(fail)?;
     for ((user_id, password), role) in [(ADMIN, Role::Administrator), (USER, Role::User)] {
         let fields = UserFields {
             role: Some(role),
@@ -41,7 +46,7 @@ async fn seed(store: &SqlStore) -> anyhow::Result<()> {
             last_name: Some(role.as_str().into()),
             ..UserFields::default()
         };
-        ops::create_user(store, &root, user_id, fields, now).await.map_err(fail)?;
+        cases::users::create(store, &root, user_id, fields, now).await.map_err(fail)?;
     }
     Ok(())
 }
@@ -135,7 +140,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.region = "demo".into();
     let store = SqlStore::open(&config.database_url).await.context("cannot open the demo database")?;
     seed(&store).await?;
-    let root = ops::load_org(&store, "DEMO").await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
+    let root = cases::orgs::load(&store, "DEMO").await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
     seed_datasets(&store, &root).await?;
     let people = store
         .list_datasets(&root.org_id)
@@ -144,11 +149,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .find(|d| d.name == "People")
         .map(|d| d.id)
         .unwrap_or_default();
-    let admin = ops::find_user(&store, &root, ADMIN.0).await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
+    let admin = cases::users::find(&store, &root, ADMIN.0).await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
     let now = SystemClock::default().now();
     let input = NewToken { label: Some("demo".into()), ..NewToken::default() };
     let (token, _) =
-        ops::create_api_token(&store, &admin, input, now).await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
+        cases::tokens::create_api(&store, &admin, input, now).await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
     let server = start(config, Arc::new(store)).await.with_context(|| {
         format!("cannot start the demo on {} (is another orgd running? try --listen 127.0.0.1:9443)", args.listen)
     })?;

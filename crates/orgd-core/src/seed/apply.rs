@@ -2,13 +2,15 @@
 //! operations (and rules) as the APIs and the operator CLI.
 
 use super::{Seed, SeedDataset, SeedError, SeedOrg, SeedUser};
+use crate::cases;
+use crate::cases::orgs::NewOrg;
+use crate::cases::tokens::NewToken;
 use crate::clock::to_millis;
 use crate::data::actions::Options;
 use crate::data::ops::{self as data, Stamp};
 use crate::data::{derived_id, DatasetType};
 use crate::error::ApiError;
 use crate::model::{Org, TokenKind, UsagePlan, User};
-use crate::ops::{self, NewOrg, NewToken};
 use crate::org_update::{self, CertChange};
 use crate::store::Store;
 use crate::tree::OrgIndex;
@@ -66,7 +68,7 @@ pub async fn apply(store: &dyn Store, seed: &Seed, plan: &UsagePlan, memo: &mut 
         let orgs = OrgIndex::new(store.list_orgs().await.map_err(|e| run.api("", e.into()))?);
         let in_file_pending = |p: &str| pending.iter().any(|o| o.tenant_id.as_str() == p || o.org_id.as_str() == p);
         let (ready, waiting): (Vec<&SeedOrg>, Vec<&SeedOrg>) = pending.iter().partition(|o| {
-            o.parent.as_deref().is_none_or(|p| ops::find_org(&orgs, p).is_some() || !in_file_pending(p))
+            o.parent.as_deref().is_none_or(|p| cases::orgs::find(&orgs, p).is_some() || !in_file_pending(p))
         });
         if ready.is_empty() {
             let o = waiting[0];
@@ -106,7 +108,7 @@ impl Run<'_> {
                     let msg = format!("tenant {} already exists with org_id {}", o.tenant_id, cur.org_id);
                     return Err(vec![self.seed.error(&format!("{}.org_id", o.path), msg)]);
                 }
-                let parent = o.parent.as_deref().and_then(|p| ops::find_org(orgs, p)).map(|p| p.org_id.clone());
+                let parent = o.parent.as_deref().and_then(|p| cases::orgs::find(orgs, p)).map(|p| p.org_id.clone());
                 if parent != cur.parent_id {
                     let msg = "does not match the existing org's parent (the parent is fixed at creation)";
                     return Err(vec![self.seed.error(&format!("{}.parent", o.path), msg)]);
@@ -122,7 +124,7 @@ impl Run<'_> {
                     allowed_subnets: None,
                     org_id: Some(o.org_id.clone()),
                 };
-                ops::create_org(self.store, new, self.plan, self.now).await.map_err(|e| self.api(&o.path, e))?
+                cases::orgs::create(self.store, new, self.plan, self.now).await.map_err(|e| self.api(&o.path, e))?
             }
         };
         let mut next = current.clone();
@@ -175,7 +177,7 @@ impl Run<'_> {
                 if remembered.is_some() {
                     fields.password = None;
                 }
-                let mut user = ops::create_user(self.store, org, &u.user_id, fields, self.now)
+                let mut user = cases::users::create(self.store, org, &u.user_id, fields, self.now)
                     .await
                     .map_err(|e| self.api(&u.path, e))?;
                 if let Some(hash) = remembered {
@@ -196,7 +198,7 @@ impl Run<'_> {
                     fields.password = None;
                 }
                 let mut next = current.clone();
-                let faults = ops::apply_fields(&mut next, fields, org, self.now);
+                let faults = cases::users::apply_fields(&mut next, fields, org, self.now);
                 if !faults.is_empty() {
                     return Err(self.api(&u.path, ApiError::invalid_fields(faults)));
                 }
@@ -231,7 +233,7 @@ impl Run<'_> {
             }
             let same = rec.kind == TokenKind::Api
                 && rec.user_psk == user.psk
-                && rec.label == t.label.as_deref().unwrap_or(ops::DEFAULT_TOKEN_LABEL)
+                && rec.label == t.label.as_deref().unwrap_or(cases::tokens::DEFAULT_TOKEN_LABEL)
                 && t.starts_at.is_none_or(|s| s == rec.starts_at)
                 && rec.ends_at == t.ends_at
                 && rec.subnets == t.subnets
@@ -249,7 +251,7 @@ impl Run<'_> {
             subnets: t.subnets.clone(),
             fixed: Some(t.minted.clone()),
         };
-        ops::create_api_token(self.store, user, input, self.now).await.map_err(|e| self.api(&t.path, e))?;
+        cases::tokens::create_api(self.store, user, input, self.now).await.map_err(|e| self.api(&t.path, e))?;
         self.count(existing.is_none(), true);
         Ok(())
     }

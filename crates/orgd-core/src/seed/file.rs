@@ -2,13 +2,14 @@
 //! [`Seed`] whose every fault names the file, the line and the field.
 
 use super::{Seed, SeedDataset, SeedError, SeedOrg, SeedToken, SeedUser};
+use crate::cases::orgs::OrgPatch;
+use crate::cases::users::UserFields;
 use crate::clock::parse_date_or_datetime;
 use crate::data::actions::Identify;
 use crate::data::values::DateFormat;
 use crate::ids::{OrgId, TenantId};
 use crate::model::Role;
 use crate::net::CidrList;
-use crate::ops::{OrgPatch, UserFields};
 use crate::token;
 use serde::Deserialize;
 use serde_json::{Map, Value};

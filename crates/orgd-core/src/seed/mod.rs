@@ -10,11 +10,12 @@ mod file;
 pub use apply::{apply, Memo, Report};
 pub use file::{derived_org_id, line_of, load, parse};
 
+use crate::cases::orgs::OrgPatch;
+use crate::cases::users::UserFields;
 use crate::data::actions::Identify;
 use crate::data::values::DateFormat;
 use crate::ids::{OrgId, TenantId};
 use crate::net::CidrList;
-use crate::ops::{OrgPatch, UserFields};
 use crate::token::MintedToken;
 use serde_json::{Map, Value};
 use std::fmt;

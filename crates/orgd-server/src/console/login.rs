@@ -151,10 +151,11 @@ pub async fn logout(State(state): State<AppState>, signed: Result<Signed, Respon
         if let Err(r) = s.form(&body) {
             return r;
         }
-        if let Err(e) = orgd_core::ops::revoke_token(state.store.as_ref(), &s.token.token_id, state.clock.now()).await {
+        if let Err(e) =
+            orgd_core::cases::tokens::revoke(state.store.as_ref(), &s.token.token_id, state.clock.now()).await
+        {
             return super::failure(Some(s.me()), e.orgvue_message());
         }
-        state.gate.cache.invalidate();
     }
     let mut res = Redirect::to("/login?signed_out=1").into_response();
     if let Ok(v) = set_cookie(SESSION_COOKIE, "", "/", 0).parse() {

@@ -9,22 +9,28 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use orgd_core::access::{Caller, Operation, Target};
+use orgd_core::cases::users::{self, Actor, UserChange, UserFields};
 use orgd_core::clock::{parse_date_or_datetime, Clock};
 use orgd_core::error::ApiError;
+use orgd_core::error::ErrorCode;
+use orgd_core::ids::TenantId;
 use orgd_core::model::{Org, Role, User};
 use orgd_core::net::CidrList;
-use orgd_core::ops::{self, UserFields};
 use orgd_core::org_update::{self, CertChange, EDITABLE};
-use orgd_core::user_rules::{self, Touches};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 type Q = Query<HashMap<String, String>>;
 
-/// The acting org of a Settings page: the `tenant` parameter or the home org, for administrators only.
-fn acting(s: &Signed, q: &HashMap<String, String>) -> Result<Arc<Org>, Response> {
-    if s.user.role != Role::Administrator {
+/// The acting org of a Settings page: the `tenant` parameter (a tenant id or an org id) or the home org,
+/// for administrators only, reached through the same rules as the API ([`Gate::reach`]: the caller's reach,
+/// the orgs' subnets and API switches). An org out of reach is 404, as in the API.
+///
+/// [`Gate::reach`]: orgd_core::access::Gate::reach
+async fn acting(state: &AppState, s: &Signed, q: &HashMap<String, String>) -> Result<Arc<Org>, Response> {
+    if !Operation::Administer.allows(s.user.role) {
         return Err(super::message(
             StatusCode::FORBIDDEN,
             Some(s.me()),
@@ -32,13 +38,21 @@ fn acting(s: &Signed, q: &HashMap<String, String>) -> Result<Arc<Org>, Response>
             "The Settings app is for administrators of the org; ask one to change users, datasets or settings.",
         ));
     }
-    let org = match q.get("tenant") {
-        None => Some(s.home.clone()),
-        Some(t) => ops::find_org(&s.orgs, t).cloned(),
+    let target = match q.get("tenant") {
+        None => Target::Home,
+        Some(t) if TenantId::parse(t).is_some() => Target::Tenant(t),
+        Some(t) => Target::Org(t),
     };
-    match org {
-        Some(o) if s.orgs.may_act_in(&s.user, &o.org_id) => Ok(o),
-        _ => Err(super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such tenant.")),
+    let caller = Caller { user: s.user.clone(), token: s.token.clone() };
+    match state.gate.reach(&caller, target, s.ip).await {
+        Ok((_, org)) => Ok(org),
+        Err(e) if e.code == ErrorCode::TenantNotFound => {
+            Err(super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such tenant."))
+        }
+        Err(e) if e.code.status() < 500 => {
+            Err(super::message(StatusCode::FORBIDDEN, Some(s.me()), "Access refused", e.orgvue_message()))
+        }
+        Err(e) => Err(super::failure(Some(s.me()), e.orgvue_message())),
     }
 }
 
@@ -81,7 +95,7 @@ struct Overview {
 
 /// `GET /app/configui`.
 pub async fn overview(State(state): State<AppState>, s: Signed, Query(q): Q) -> Response {
-    let org = match acting(&s, &q) {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -185,7 +199,7 @@ fn form_of(u: &User) -> UserForm {
 }
 
 /// The form as the core's user fields, or the faults of its own parsing.
-fn fields_of(f: &FormData, form: &UserForm) -> Result<(UserFields, Touches), Vec<String>> {
+fn fields_of(f: &FormData, form: &UserForm) -> Result<UserFields, Vec<String>> {
     let mut errors = Vec::new();
     let role = Role::parse(&form.role);
     if role.is_none() {
@@ -225,7 +239,7 @@ fn fields_of(f: &FormData, form: &UserForm) -> Result<(UserFields, Touches), Vec
         last_name: Some(form.last_name.clone()),
         ..UserFields::default()
     };
-    Ok((fields, Touches::default()))
+    Ok(fields)
 }
 
 fn read_form(f: &FormData) -> UserForm {
@@ -243,8 +257,8 @@ fn read_form(f: &FormData) -> UserForm {
 }
 
 /// `GET /app/configui/users/new`.
-pub async fn new_user(s: Signed, Query(q): Q) -> Response {
-    let org = match acting(&s, &q) {
+pub async fn new_user(State(state): State<AppState>, s: Signed, Query(q): Q) -> Response {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -254,7 +268,7 @@ pub async fn new_user(s: Signed, Query(q): Q) -> Response {
 
 /// `POST /app/configui/users/new`.
 pub async fn create_user(State(state): State<AppState>, s: Signed, Query(q): Q, body: Bytes) -> Response {
-    let org = match acting(&s, &q) {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -264,20 +278,13 @@ pub async fn create_user(State(state): State<AppState>, s: Signed, Query(q): Q, 
     };
     let form = read_form(&f);
     let action = format!("/app/configui/users/new?tenant={}", org.tenant_id);
-    let (fields, _) = match fields_of(&f, &form) {
+    let fields = match fields_of(&f, &form) {
         Ok(x) => x,
         Err(errors) => return user_page(&s, &org, action, true, form, errors),
     };
-    let role = fields.role.unwrap_or(Role::User);
-    if let Err(e) = user_rules::check_create(&s.user, role, true) {
-        return user_page(&s, &org, action, true, form, faults_of(&e));
-    }
-    match ops::create_user(state.store.as_ref(), &org, &form.user_id, fields, state.clock.now()).await {
-        Ok(u) => {
-            state.gate.cache.invalidate();
-            Redirect::to(&format!("/app/configui?tenant={}&saved={}#users", org.tenant_id, enc(&u.user_id)))
-                .into_response()
-        }
+    match users::create_as(state.store.as_ref(), &org, &s.user, &form.user_id, fields, state.clock.now()).await {
+        Ok(u) => Redirect::to(&format!("/app/configui?tenant={}&saved={}#users", org.tenant_id, enc(&u.user_id)))
+            .into_response(),
         Err(e) => user_page(&s, &org, action, true, form, faults_of(&e)),
     }
 }
@@ -289,16 +296,16 @@ fn enc(s: &str) -> String {
 async fn target(state: &AppState, s: &Signed, org: &Org, psk: &str) -> Result<User, Response> {
     let not_found = || super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such user in this org.");
     let psk: i64 = psk.parse().map_err(|_| not_found())?;
-    match state.store.get_user(psk).await {
-        Ok(Some(u)) if u.org_id == org.org_id => Ok(u),
-        Ok(_) => Err(not_found()),
-        Err(e) => Err(super::failure(Some(s.me()), e)),
+    match users::get_in(state.store.as_ref(), org, psk).await {
+        Ok(u) => Ok(u),
+        Err(e) if e.code == orgd_core::error::ErrorCode::UserNotFound => Err(not_found()),
+        Err(e) => Err(super::failure(Some(s.me()), e.orgvue_message())),
     }
 }
 
 /// `GET /app/configui/users/{psk}`.
 pub async fn edit_user(State(state): State<AppState>, s: Signed, Path(psk): Path<String>, Query(q): Q) -> Response {
-    let org = match acting(&s, &q) {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -318,7 +325,7 @@ pub async fn update_user(
     Query(q): Q,
     body: Bytes,
 ) -> Response {
-    let org = match acting(&s, &q) {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -333,28 +340,15 @@ pub async fn update_user(
     let mut form = read_form(&f);
     form.user_id = user.user_id.clone();
     let action = format!("/app/configui/users/{}?tenant={}", user.psk, org.tenant_id);
-    let (mut fields, mut touches) = match fields_of(&f, &form) {
-        Ok(x) => x,
+    let fields = match fields_of(&f, &form) {
+        Ok(x) => UserFields { password: None, ..x },
         Err(errors) => return user_page(&s, &org, action, false, form, errors),
     };
-    fields.password = None;
-    touches.role = fields.role.filter(|r| *r != user.role);
-    touches.account_state = fields.enabled != Some(user.enabled) || fields.expires_at != Some(user.expires_at);
-    touches.admin_only = fields.token_access != Some(user.token_access)
-        || fields.allowed_subnets.as_ref() != Some(&user.allowed_subnets);
-    let admins = match state.store.list_users(&org.org_id).await {
-        Ok(users) => user_rules::enabled_admins(&users),
-        Err(e) => return super::failure(Some(s.me()), e),
-    };
-    if let Err(e) = user_rules::check_update(&s.user, &user, &touches, admins) {
-        return user_page(&s, &org, action, false, form, faults_of(&e));
-    }
-    match ops::update_user(state.store.as_ref(), &org, user, fields, state.clock.now()).await {
-        Ok(u) => {
-            state.gate.cache.invalidate();
-            Redirect::to(&format!("/app/configui?tenant={}&saved={}#users", org.tenant_id, enc(&u.user_id)))
-                .into_response()
-        }
+    let actor = Actor { user: &s.user, token_id: Some(&s.token.token_id) };
+    let change = UserChange { fields, ..UserChange::default() };
+    match users::update(state.store.as_ref(), &org, actor, user, change, state.clock.now()).await {
+        Ok(u) => Redirect::to(&format!("/app/configui?tenant={}&saved={}#users", org.tenant_id, enc(&u.user_id)))
+            .into_response(),
         Err(e) => user_page(&s, &org, action, false, form, faults_of(&e)),
     }
 }
@@ -385,7 +379,7 @@ struct DatasetPage {
 
 /// `GET /app/configui/datasets/{dataset_id}`: the metadata page with the Dataset ID.
 pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<String>, Query(q): Q) -> Response {
-    let org = match acting(&s, &q) {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -519,8 +513,8 @@ fn org_page(
 }
 
 /// `GET /app/configui/organization`.
-pub async fn organization(s: Signed, Query(q): Q) -> Response {
-    match acting(&s, &q) {
+pub async fn organization(State(state): State<AppState>, s: Signed, Query(q): Q) -> Response {
+    match acting(&state, &s, &q).await {
         Ok(org) => org_page(&s, &org, None, vec![], vec![], false),
         Err(r) => r,
     }
@@ -528,7 +522,7 @@ pub async fn organization(s: Signed, Query(q): Q) -> Response {
 
 /// `POST /app/configui/organization`: the same validation and warnings as `PUT /v3/organizations/{id}`.
 pub async fn save_organization(State(state): State<AppState>, s: Signed, Query(q): Q, body: Bytes) -> Response {
-    let org = match acting(&s, &q) {
+    let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -573,7 +567,6 @@ pub async fn save_organization(State(state): State<AppState>, s: Signed, Query(q
                 if let Err(e) = state.store.update_org(&next).await {
                     return super::failure(Some(s.me()), e);
                 }
-                state.gate.cache.invalidate();
             }
             let warnings = warnings.iter().map(|w| format!("{}: {}", w.field, w.message)).collect();
             org_page(&s, &next, None, vec![], warnings, true)

@@ -7,10 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use orgd_core::cases;
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::clock::{parse_date_or_datetime, Clock};
 use orgd_core::model::{Role, TokenKind, TokenStatus};
 use orgd_core::net::{display_ip, CidrList};
-use orgd_core::ops::{self, NewToken};
 use std::collections::HashMap;
 
 #[derive(Default)]
@@ -121,7 +122,11 @@ async fn render(
 
 /// The create form as a new page shows it: the default label, starting today.
 fn blank_form(state: &AppState) -> TokenForm {
-    TokenForm { label: ops::DEFAULT_TOKEN_LABEL.into(), starts_at: day(state.clock.now()), ..TokenForm::default() }
+    TokenForm {
+        label: cases::tokens::DEFAULT_TOKEN_LABEL.into(),
+        starts_at: day(state.clock.now()),
+        ..TokenForm::default()
+    }
 }
 
 /// `GET /tokens`.
@@ -171,7 +176,7 @@ pub async fn submit(State(state): State<AppState>, s: Signed, body: Bytes) -> Re
     }
     let label = Some(form.label.clone()).filter(|l| !l.is_empty());
     let input = NewToken { label, starts_at, ends_at, subnets, fixed: None };
-    match ops::create_api_token(state.store.as_ref(), &s.user, input, state.clock.now()).await {
+    match cases::tokens::create_api(state.store.as_ref(), &s.user, input, state.clock.now()).await {
         Ok((secret, record)) => {
             tracing::info!(token_id = %record.token_id, "API token created in the console");
             render(&state, &s, blank_form(&state), vec![], Some(secret), None).await
@@ -193,11 +198,8 @@ pub async fn revoke(State(state): State<AppState>, s: Signed, Path(token_id): Pa
         return r;
     }
     let now = state.clock.now();
-    match ops::revoke_token_as(state.store.as_ref(), &s.orgs, &s.user, &token_id, now).await {
-        Ok(()) => {
-            state.gate.cache.invalidate();
-            Redirect::to(&format!("/tokens?revoked={token_id}")).into_response()
-        }
+    match cases::tokens::revoke_as(state.store.as_ref(), &s.orgs, &s.user, &token_id, now).await {
+        Ok(()) => Redirect::to(&format!("/tokens?revoked={token_id}")).into_response(),
         Err(e) => super::message(StatusCode::NOT_FOUND, Some(s.me()), "Token not found", e.orgvue_message()),
     }
 }

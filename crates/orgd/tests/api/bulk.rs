@@ -4,10 +4,13 @@
 //! the suite runs there (`ORGD_TEST_DB=postgres`).
 
 use crate::helpers::{orgvue_error, TestApp};
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::data::Dataset;
 use orgd_core::model::{Org, Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, UserFields};
 use orgd_core::store::Store;
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use orgd_store::SqlStore;
@@ -37,7 +40,7 @@ async fn database(dir: &std::path::Path) -> String {
 async fn people(store: &SqlStore, tenant: &str) -> (Org, Dataset, String) {
     let now = SystemClock::default().now();
     let new = NewOrg { tenant_id: Some(tenant.into()), name: tenant.into(), ..NewOrg::default() };
-    let org = ops::create_org(store, new, &UsagePlan::default(), now).await.unwrap();
+    let org = cases::orgs::create(store, new, &UsagePlan::default(), now).await.unwrap();
     let email = format!("admin@{}.test", tenant.to_ascii_lowercase());
     let fields = UserFields {
         role: Some(Role::Administrator),
@@ -45,8 +48,8 @@ async fn people(store: &SqlStore, tenant: &str) -> (Org, Dataset, String) {
         email: Some(email.clone()),
         ..Default::default()
     };
-    let admin = ops::create_user(store, &org, &email, fields, now).await.unwrap();
-    let (token, _) = ops::create_api_token(store, &admin, NewToken::default(), now).await.unwrap();
+    let admin = cases::users::create(store, &org, &email, fields, now).await.unwrap();
+    let (token, _) = cases::tokens::create_api(store, &admin, NewToken::default(), now).await.unwrap();
     let def: Value = serde_json::from_str(PEOPLE).unwrap();
     let ds = orgd_core::data::ops::create(store, &org.org_id, &def, 0).await.unwrap();
     (org, ds, token)

@@ -393,7 +393,7 @@ async fn operators_import_and_export_dataset_files() {
     let d = dir.path();
     ok(&orgd(d, &["admin", "org", "create", "--tenant-id", "ACME", "--name", "Acme"]));
     let store = orgd_store::SqlStore::open(&format!("sqlite://{}/orgd.db", d.display())).await.unwrap();
-    let org = orgd_core::ops::load_org(&store, "ACME").await.unwrap();
+    let org = orgd_core::cases::orgs::load(&store, "ACME").await.unwrap();
     let schema = serde_json::json!({"name": "People", "type": "PEOPLE", "autoId": "Employee ID", "labelId": "Full Name",
         "properties": [{"key": "Employee ID", "type": "number", "isRequired": true}, {"key": "Full Name", "type": "text", "isRequired": true},
         {"key": "Start Date", "type": "date"}]});

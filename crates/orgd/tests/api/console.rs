@@ -264,12 +264,12 @@ async fn an_admin_finds_a_dataset_id_edits_org_settings_and_lists_tenants() {
     let err = b.text("#error-session_timeout_in_minutes").await;
     assert!(!err.is_empty(), "the bad value is named");
     b.shot("organization-error").await;
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "DEMO").await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "DEMO").await.unwrap();
     assert_ne!(org.settings["session_timeout_in_minutes"], "ten", "nothing was saved");
     b.fill("#session_timeout_in_minutes", "45").await;
     b.navigate("#save-org").await;
     assert_eq!(b.text(".notice").await, "Saved.");
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "DEMO").await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "DEMO").await.unwrap();
     assert_eq!(org.settings["session_timeout_in_minutes"], 45);
     assert!(b.text("#affiliated-list").await.contains("DEMO_EU"));
     b.shot("organization").await;
@@ -283,7 +283,7 @@ async fn an_admin_finds_a_dataset_id_edits_org_settings_and_lists_tenants() {
 }
 
 /// A console session for HTTP-level tests: (session cookie, CSRF token of its forms).
-async fn session(app: &TestApp, (user, password): (&str, &str)) -> (String, String) {
+pub async fn session(app: &TestApp, (user, password): (&str, &str)) -> (String, String) {
     let r = app.get("/login").send().await.unwrap();
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
@@ -334,7 +334,7 @@ async fn console_forms_need_their_csrf_token_and_the_right_role_and_tenant() {
     assert!(page.contains("Subnets:") && !page.contains("token-secret"), "a bad subnet is named, nothing made");
     let r = post("/tokens", vec![("label", "x"), ("csrf", &csrf), ("ends_at", "2020-01-01")]).await.unwrap();
     assert!(r.text().await.unwrap().contains("ends_at"), "the core's window rule is shown");
-    let demo = orgd_core::ops::load_org(app.store.as_ref(), "DEMO").await.unwrap();
+    let demo = orgd_core::cases::orgs::load(app.store.as_ref(), "DEMO").await.unwrap();
     let tokens = app.store.list_tokens(&demo.org_id, None).await.unwrap();
     assert!(tokens.iter().all(|t| t.kind != TokenKind::Api), "no API token was made by refused forms");
 

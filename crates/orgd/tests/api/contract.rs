@@ -4,8 +4,8 @@
 //! operation the tour does not reach fails the test, so a new route needs its contract and a call here.
 
 use crate::helpers::TestApp;
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
-use orgd_core::ops::NewToken;
 use orgd_server::routes;
 use reqwest::Method;
 use serde_json::{json, Value};

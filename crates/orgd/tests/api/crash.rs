@@ -2,10 +2,14 @@
 //! update leaves each write all-or-nothing and the store consistent, on SQLite and PostgreSQL.
 
 use crate::cli::client;
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::orgs::OrgPatch;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::data::jobs::JobStatus;
 use orgd_core::model::{Role, UsagePlan};
-use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_core::store::Store;
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use orgd_store::SqlStore;
@@ -97,10 +101,10 @@ pub struct PeopleTenant {
 pub async fn people_tenant(store: &SqlStore, tenant: &str, unlimited: bool) -> PeopleTenant {
     let now = SystemClock::default().now();
     let new = NewOrg { tenant_id: Some(tenant.into()), name: tenant.into(), ..NewOrg::default() };
-    let org = ops::create_org(store, new, &UsagePlan::default(), now).await.unwrap();
+    let org = cases::orgs::create(store, new, &UsagePlan::default(), now).await.unwrap();
     if unlimited {
         let plan = OrgPatch { rate_per_second: Some(100_000), burst: Some(100_000), ..OrgPatch::default() };
-        ops::update_org(store, tenant, plan).await.unwrap();
+        cases::orgs::update(store, tenant, plan).await.unwrap();
     }
     let email = format!("admin@{}.test", tenant.to_ascii_lowercase());
     let fields = UserFields {
@@ -109,8 +113,8 @@ pub async fn people_tenant(store: &SqlStore, tenant: &str, unlimited: bool) -> P
         email: Some(email.clone()),
         ..UserFields::default()
     };
-    let admin = ops::create_user(store, &org, &email, fields, now).await.unwrap();
-    let (token, _) = ops::create_api_token(store, &admin, NewToken::default(), now).await.unwrap();
+    let admin = cases::users::create(store, &org, &email, fields, now).await.unwrap();
+    let (token, _) = cases::tokens::create_api(store, &admin, NewToken::default(), now).await.unwrap();
     let def = json!({"name": "People", "type": "PEOPLE", "autoId": "Id", "labelId": "Name",
         "properties": [{"key": "Id", "type": "number", "isRequired": true}, {"key": "Name", "type": "text", "isRequired": true}]});
     let dataset = orgd_core::data::ops::create(store, &org.org_id, &def, 0).await.unwrap();

@@ -1,8 +1,8 @@
 //! Datasets: create, describe, import with every action, raw items, and the five export formats.
 
 use crate::helpers::{orgvue_error, TestApp};
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
-use orgd_core::ops::NewToken;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -391,7 +391,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn readers_read_and_only_administrators_write() {
     let (app, _token, path) = people_app().await;
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
     let reader = app.user(&org, "reader", Role::User).await;
     let t = app.token(&reader, NewToken::default()).await;
     assert_eq!(send(&app, Method::GET, &format!("{path}/export/csv"), &t, None).await.status(), 200);

@@ -1,9 +1,13 @@
 //! `TestApp`: the real server on a real TLS socket (port 0) over a fresh database per test.
 
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewOrg;
+use orgd_core::cases::orgs::OrgPatch;
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::model::{Org, Role, UsagePlan, User};
 use orgd_core::net::CidrList;
-use orgd_core::ops::{self, NewOrg, NewToken, OrgPatch, UserFields};
 use orgd_core::store::Store;
 use orgd_server::{start, Server, ServerConfig};
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
@@ -81,9 +85,7 @@ impl TestApp {
             parent: parent.map(|p| p.tenant_id.to_string()),
             ..NewOrg::default()
         };
-        let org = ops::create_org(self.store.as_ref(), input, &UsagePlan::default(), self.now()).await.unwrap();
-        self.server.state.gate.cache.invalidate();
-        org
+        cases::orgs::create(self.store.as_ref(), input, &UsagePlan::default(), self.now()).await.unwrap()
     }
 
     pub async fn user(&self, org: &Org, user_id: &str, role: Role) -> User {
@@ -94,29 +96,22 @@ impl TestApp {
             password: Some("Passw0rd!".into()),
             ..UserFields::default()
         };
-        let user = ops::create_user(self.store.as_ref(), org, user_id, fields, self.now()).await.unwrap();
-        self.server.state.gate.cache.invalidate();
-        user
+        cases::users::create(self.store.as_ref(), org, user_id, fields, self.now()).await.unwrap()
     }
 
     pub async fn update_user(&self, org: &Org, user: &User, fields: UserFields) -> User {
         let fresh = self.store.get_user(user.psk).await.unwrap().unwrap();
-        let u = ops::update_user(self.store.as_ref(), org, fresh, fields, self.now()).await.unwrap();
-        self.server.state.gate.cache.invalidate();
-        u
+        cases::users::save(self.store.as_ref(), org, fresh, fields, self.now()).await.unwrap()
     }
 
     pub async fn update_org(&self, org: &Org, patch: OrgPatch) -> Org {
-        let o = ops::update_org(self.store.as_ref(), org.tenant_id.as_str(), patch).await.unwrap();
-        self.server.state.gate.cache.invalidate();
+        let o = cases::orgs::update(self.store.as_ref(), org.tenant_id.as_str(), patch).await.unwrap();
         self.server.state.gate.limiter.forget(&o.org_id);
         o
     }
 
     pub async fn token(&self, user: &User, input: NewToken) -> String {
-        let secret = ops::create_api_token(self.store.as_ref(), user, input, self.now()).await.unwrap().0;
-        self.server.state.gate.cache.invalidate();
-        secret
+        cases::tokens::create_api(self.store.as_ref(), user, input, self.now()).await.unwrap().0
     }
 
     /// An org with an administrator and a ready token: the common start of a test.

@@ -159,9 +159,9 @@ async fn read_answer(s: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStre
 async fn slow_bodies_hold_no_slot_and_end_in_408() {
     let app = TestApp::builder().body_timeout(std::time::Duration::from_secs(2)).spawn().await;
     let (org, _admin, admin_token) = app.tenant_with_admin("ACME").await;
-    app.update_org(&org, orgd_core::ops::OrgPatch { max_concurrent: Some(2), ..Default::default() }).await;
+    app.update_org(&org, orgd_core::cases::orgs::OrgPatch { max_concurrent: Some(2), ..Default::default() }).await;
     let plain = app.user(&org, "plain@acme.test", orgd_core::model::Role::User).await;
-    let plain_token = app.token(&plain, orgd_core::ops::NewToken::default()).await;
+    let plain_token = app.token(&plain, orgd_core::cases::tokens::NewToken::default()).await;
     let path = "/api/v1/ACME/datasets/F97434FC-D1B0-701E-D310-A44CC4C84947/items";
     let mut slow = Vec::new();
     for _ in 0..6 {

@@ -1,8 +1,8 @@
 //! Async exports and imports: tickets, presigned URLs, temporary files, locations and callbacks.
 
 use crate::helpers::{orgvue_error, Receiver, TestApp};
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
-use orgd_core::ops::NewToken;
 use orgd_core::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -205,7 +205,7 @@ async fn jobs_deliver_to_locations_and_call_back() {
 async fn jobs_are_seen_by_their_creator_and_administrators_only() {
     let app = TestApp::spawn().await;
     let (token, path) = setup(&app).await;
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
     let reader = app.user(&org, "reader", Role::User).await;
     let t_reader = app.token(&reader, NewToken::default()).await;
     let t: Value =

@@ -61,7 +61,7 @@ async fn wrong_password_unknown_user_and_locked_account_look_the_same() {
         "account_lockout_threshold": 2, "account_lockout_duration_in_minutes": 15}}});
     let org_id = app.store.get_user(admin.psk).await.unwrap().unwrap().org_id;
     assert_eq!(app.call(Method::PUT, &format!("/v3/organizations/{org_id}"), &token, Some(rules)).await.status(), 200);
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
     let user = app.user(&org, "bob", Role::User).await;
 
     let wrong = app.login("bob", "nope", json!({})).await;
@@ -95,7 +95,7 @@ async fn permanent_lockout_and_account_states() {
     let rules = json!({"password_complexity": {"password_complexity_for_users": {
         "account_lockout_threshold": 1, "account_lockout_permanent_lockout": true}}});
     app.call(Method::PUT, &format!("/v3/organizations/{}", org.org_id), &token, Some(rules)).await;
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
     let _bob = app.user(&org, "bob", Role::User).await;
     let _ = app.login("bob", "wrong", json!({})).await;
     app.server.state.clock.set_offset_ms(365 * 24 * 3600 * 1000);
@@ -129,9 +129,9 @@ async fn expired_passwords_need_a_new_one_that_follows_the_rules() {
     let rules = json!({"password_complexity": {"password_complexity_for_users": {
         "password_expiration_in_minutes": 60, "min_length": 10, "password_history": 1}}});
     app.call(Method::PUT, &format!("/v3/organizations/{}", org.org_id), &token, Some(rules)).await;
-    let org = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
-    let fields = orgd_core::ops::UserFields { password: Some("Long-enough-1".into()), ..Default::default() };
-    orgd_core::ops::create_user(app.store.as_ref(), &org, "dave", fields, app.now()).await.unwrap();
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
+    let fields = orgd_core::cases::users::UserFields { password: Some("Long-enough-1".into()), ..Default::default() };
+    orgd_core::cases::users::create(app.store.as_ref(), &org, "dave", fields, app.now()).await.unwrap();
     app.server.state.clock.set_offset_ms(2 * 3600 * 1000);
     let (s, c, _) = apperian_error(app.login("dave", "Long-enough-1", json!({})).await).await;
     assert_eq!((s, c), (403, 40328));

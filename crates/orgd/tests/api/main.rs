@@ -6,6 +6,7 @@ mod console;
 mod contract;
 mod crash;
 mod datasets;
+mod doors;
 mod helpers;
 mod hostile;
 mod isolation;

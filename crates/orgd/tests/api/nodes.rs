@@ -4,8 +4,9 @@
 
 use crate::crash::{people_tenant, start_with, Node, PeopleTenant};
 use crate::helpers::{orgvue_error, redis_server, TestApp};
+use orgd_core::cases;
+use orgd_core::cases::orgs::OrgPatch;
 use orgd_core::data::jobs::JobStatus;
-use orgd_core::ops::{self, OrgPatch};
 use orgd_core::store::Store;
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use serde_json::{json, Value};
@@ -77,11 +78,11 @@ async fn a_usage_plan_holds_for_all_nodes_together_through_redis() {
     let store = orgd_store::SqlStore::open(&url).await.unwrap();
     // Daily quota: 20 requests a day for the org, whichever node answers.
     let quota = people_tenant(&store, "QUOTA", false).await;
-    ops::update_org(&store, "QUOTA", OrgPatch { daily_quota: Some(Some(20)), ..Default::default() }).await.unwrap();
+    cases::orgs::update(&store, "QUOTA", OrgPatch { daily_quota: Some(Some(20)), ..Default::default() }).await.unwrap();
     // Rate: a bucket of 10 refilled at 1 per second, again for all nodes together.
     let rate = people_tenant(&store, "RATE", false).await;
     let patch = OrgPatch { rate_per_second: Some(1), burst: Some(10), ..Default::default() };
-    ops::update_org(&store, "RATE", patch).await.unwrap();
+    cases::orgs::update(&store, "RATE", patch).await.unwrap();
     let (_dirs, nodes) = nodes(&url, 3, &["--shared-limits", &redis]);
 
     let mut admitted = [0u64; 3];

@@ -1,8 +1,8 @@
 //! The organization tree, the organization object and its settings, child orgs.
 
 use crate::helpers::{apperian_error, TestApp};
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
-use orgd_core::ops::NewToken;
 use orgd_core::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -164,7 +164,7 @@ async fn updates_change_editable_fields_and_warn_about_the_rest() {
         .await;
     assert_eq!(r.status(), 200);
     // The same update is visible from the Orgvue side too (one core).
-    let o = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
+    let o = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
     assert_eq!(o.settings["cors_domain_whitelist"], json!(["http://arxan.com"]));
 }
 
@@ -363,7 +363,7 @@ async fn administrators_create_child_orgs_reachable_from_both_dialects() {
     let (s, _, b) = apperian_error(app.call(Method::POST, "/v1/organizations", &token, Some(weak)).await).await;
     assert_eq!(s, 400);
     assert!(b["error"]["details"][0]["field"].as_str().unwrap().starts_with("admin."));
-    assert!(orgd_core::ops::load_org(app.store.as_ref(), "WEAK").await.is_err());
+    assert!(orgd_core::cases::orgs::load(app.store.as_ref(), "WEAK").await.is_err());
 }
 
 /// The Apperian scripts delete affiliated orgs with `DELETE /organizations/{org_id}`: an administrator of

@@ -3,7 +3,7 @@
 //! The test runs its own PostgreSQL cluster (initdb in a temporary folder), so it can stop and start it.
 
 use crate::helpers::{apperian_error, orgvue_error, TestApp};
-use orgd_core::ops::OrgPatch;
+use orgd_core::cases::orgs::OrgPatch;
 use orgd_store::testing::PgCluster;
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -1,8 +1,9 @@
 //! The server on PostgreSQL: the same pipeline over the other store.
 
 use crate::helpers::{orgvue_error, Db, TestApp};
+use orgd_core::cases::orgs::OrgPatch;
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
-use orgd_core::ops::{NewToken, OrgPatch};
 
 #[tokio::test]
 async fn the_pipeline_runs_on_postgres() {
@@ -25,7 +26,7 @@ async fn the_pipeline_runs_on_postgres() {
     let (s, c, _) = orgvue_error(app.get_bearer("/api/v1/ROOT/datasets", &token).await).await;
     assert_eq!((s, c.as_str()), (429, "42902"));
     let id = orgd_core::token::lookup_id(&token).unwrap();
-    orgd_core::ops::revoke_token(app.store.as_ref(), id, app.now()).await.unwrap();
+    orgd_core::cases::tokens::revoke(app.store.as_ref(), id, app.now()).await.unwrap();
     let started = std::time::Instant::now();
     while app.get_bearer("/api/v1/CHILD/datasets", &token).await.status() != 401 {
         assert!(started.elapsed() < std::time::Duration::from_secs(5));

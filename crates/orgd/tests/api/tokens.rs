@@ -1,8 +1,9 @@
 //! API tokens and sessions through the Apperian dialect.
 
 use crate::helpers::{apperian_error, TestApp};
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::cases::users::UserFields;
 use orgd_core::model::Role;
-use orgd_core::ops::{NewToken, UserFields};
 use serde_json::{json, Value};
 
 #[tokio::test]

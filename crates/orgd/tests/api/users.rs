@@ -1,8 +1,8 @@
 //! Users of an org through the Apperian dialect.
 
 use crate::helpers::{apperian_error, TestApp};
+use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
-use orgd_core::ops::NewToken;
 use orgd_core::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -153,9 +153,9 @@ async fn password_rules_and_custom_metadata_are_enforced_on_users() {
     assert_eq!(r["user"]["custom_metadata"], json!({"city": "1", "pin": "0000"}));
     // A non-administrator reads password-type values masked.
     let u1 = app.store.get_user(r["user_psk"].as_i64().unwrap()).await.unwrap().unwrap();
-    let fields = orgd_core::ops::UserFields { token_access: Some(true), ..Default::default() };
-    let org2 = orgd_core::ops::load_org(app.store.as_ref(), "ACME").await.unwrap();
-    let u1 = orgd_core::ops::update_user(app.store.as_ref(), &org2, u1, fields, app.now()).await.unwrap();
+    let fields = orgd_core::cases::users::UserFields { token_access: Some(true), ..Default::default() };
+    let org2 = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
+    let u1 = orgd_core::cases::users::save(app.store.as_ref(), &org2, u1, fields, app.now()).await.unwrap();
     let t = app.token(&u1, NewToken::default()).await;
     let me: Value = app.call(Method::GET, "/v2/users/info", &t, None).await.json().await.unwrap();
     assert_eq!(me["user"]["custom_metadata"]["pin"], "********");

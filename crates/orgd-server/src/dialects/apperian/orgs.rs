@@ -15,11 +15,13 @@ use axum::routing::get;
 use axum::{Extension, Json};
 use base64::Engine;
 use orgd_core::access::Operation;
+use orgd_core::cases;
+use orgd_core::cases::orgs::NewChildOrg;
+use orgd_core::cases::users::UserFields;
 use orgd_core::clock::Clock;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
 use orgd_core::ids::OrgId;
 use orgd_core::model::Role;
-use orgd_core::ops::{self, NewChildOrg, UserFields};
 use orgd_core::org_object;
 use orgd_core::org_update::{self, CertChange, Warning};
 use orgd_core::tree::OrgIndex;
@@ -70,8 +72,7 @@ const DELETE_ORG: &str =
 async fn remove(State(state): State<AppState>, acting: Acting, q: QueryList) -> Result<Json<Value>, Failure> {
     let cascade = q.flag("cascade")?;
     let orgs = state.gate.cache.orgs().await?;
-    let gone = ops::delete_org(state.store.as_ref(), &orgs, Some(&acting.user), &acting.target, cascade).await?;
-    state.gate.cache.invalidate();
+    let gone = cases::orgs::delete(state.store.as_ref(), &orgs, Some(&acting.user), &acting.target, cascade).await?;
     let ids: Vec<&str> = gone.iter().map(OrgId::as_str).collect();
     Ok(Json(json!({ "deleted_organization": true, "deleted_org_ids": ids })))
 }
@@ -179,8 +180,7 @@ async fn create_child(
     let orgs = state.gate.cache.orgs().await?;
     let plan = &state.config.default_usage_plan;
     let (org, user) =
-        ops::create_child_org(state.store.as_ref(), &orgs, &acting.user, &acting.target, input, plan, now).await?;
-    state.gate.cache.invalidate();
+        cases::orgs::create_child(state.store.as_ref(), &orgs, &acting.user, &acting.target, input, plan, now).await?;
     Ok(Json(json!({
         "organization": org_object::render(&org, true),
         "admin": user_json(&user, &org, true, now),
@@ -216,7 +216,6 @@ async fn update(State(state): State<AppState>, acting: Acting, req: Request) -> 
     warnings.append(&mut w);
     if next != *acting.target {
         state.store.update_org(&next).await?;
-        state.gate.cache.invalidate();
     }
     let warnings: Vec<Value> = warnings.iter().map(Warning::to_json).collect();
     Ok(Json(json!({ "warnings": warnings, "organization": org_object::render(&next, true) })))

@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{delete, get};
 use axum::Json;
+use orgd_core::cases;
 use orgd_core::clock::{iso_millis, parse_date_or_datetime, Clock};
 use orgd_core::error::{ApiError, FieldFault};
 use orgd_core::model::{TokenKind, TokenRecord};
 use orgd_core::net::CidrList;
-use orgd_core::ops;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -59,7 +59,7 @@ async fn list_tokens(State(state): State<AppState>, acting: Acting, q: QueryList
         }
     };
     let owner =
-        ops::token_owner_for_listing(state.store.as_ref(), &acting.user, &acting.target.org_id, requested).await?;
+        cases::tokens::owner_for_listing(state.store.as_ref(), &acting.user, &acting.target.org_id, requested).await?;
     let tokens = state.store.list_tokens(&owner.org_id, Some(owner.psk)).await?;
     let list: Vec<Value> = tokens.iter().filter(|t| t.kind == TokenKind::Api).map(token_json).collect();
     Ok(Json(json!({ "tokens": list })))
@@ -101,9 +101,9 @@ async fn create_token(
     if !faults.is_empty() {
         return Err(ApiError::invalid_fields(faults).into());
     }
-    let input = ops::NewToken { label: body.label, starts_at, ends_at, subnets, fixed: None };
-    let (secret, record) = ops::create_api_token(state.store.as_ref(), &acting.user, input, state.clock.now()).await?;
-    state.gate.cache.invalidate();
+    let input = cases::tokens::NewToken { label: body.label, starts_at, ends_at, subnets, fixed: None };
+    let (secret, record) =
+        cases::tokens::create_api(state.store.as_ref(), &acting.user, input, state.clock.now()).await?;
     Ok(Secret(Json(json!({ "token": secret, "api_token": token_json(&record) }))))
 }
 
@@ -114,8 +114,7 @@ async fn revoke_token(
 ) -> Result<Json<Value>, Failure> {
     let token_id = params.of("token_id").to_string();
     let orgs = state.gate.cache.orgs().await?;
-    ops::revoke_token_as(state.store.as_ref(), &orgs, &acting.user, &token_id, state.clock.now()).await?;
-    state.gate.cache.invalidate();
+    cases::tokens::revoke_as(state.store.as_ref(), &orgs, &acting.user, &token_id, state.clock.now()).await?;
     Ok(Json(json!({ "token_revoked": true })))
 }
 
@@ -143,12 +142,10 @@ async fn extend_session(State(state): State<AppState>, acting: Acting) -> Result
     let now = state.clock.now();
     let end = now + time::Duration::minutes(minutes);
     state.store.set_token_end(&acting.token.token_id, Some(end)).await?;
-    state.gate.cache.invalidate();
     Ok(Json(json!({ "ttl_in_seconds": minutes * 60 })))
 }
 
 async fn end_session(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
-    ops::revoke_token(state.store.as_ref(), &acting.token.token_id, state.clock.now()).await?;
-    state.gate.cache.invalidate();
+    cases::tokens::revoke(state.store.as_ref(), &acting.token.token_id, state.clock.now()).await?;
     Ok(Json(json!({ "token_revoked": true })))
 }

@@ -11,13 +11,11 @@ use axum::http::Method;
 use axum::routing::get;
 use axum::{Extension, Json};
 use orgd_core::access::Operation;
+use orgd_core::cases::users::{self, Actor, UserChange, UserFields};
 use orgd_core::clock::Clock;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
 use orgd_core::model::{Role, User};
 use orgd_core::net::CidrList;
-use orgd_core::ops::{self, UserFields};
-use orgd_core::password;
-use orgd_core::user_rules::{self, Touches};
 use serde_json::{json, Value};
 
 fn user_routes() -> Table {
@@ -90,19 +88,14 @@ async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<Valu
 
 /// The user named by `{psk}` in the acting org, or 404004.
 async fn target_user(state: &AppState, acting: &Acting, params: &PathParams) -> Result<User, ApiError> {
-    let not_found = || ApiError::new(ErrorCode::UserNotFound);
-    let psk: i64 = params.get("psk").and_then(|p| p.parse().ok()).ok_or_else(not_found)?;
-    match state.store.get_user(psk).await? {
-        Some(u) if u.org_id == acting.target.org_id => Ok(u),
-        _ => Err(not_found()),
-    }
+    let psk: i64 =
+        params.get("psk").and_then(|p| p.parse().ok()).ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+    users::get_in(state.store.as_ref(), &acting.target, psk).await
 }
 
 struct Parsed {
     user_id: Option<String>,
-    fields: UserFields,
-    touches: Touches,
-    current_password: Option<String>,
+    change: UserChange,
 }
 
 fn parse_body(body: &[u8]) -> Result<Parsed, ApiError> {
@@ -155,18 +148,7 @@ fn parse_body(body: &[u8]) -> Result<Parsed, ApiError> {
     if !f.faults.is_empty() {
         return Err(ApiError::invalid_fields(f.faults));
     }
-    let touches = Touches {
-        role: fields.role,
-        account_state: fields.enabled.is_some() || fields.expires_at.is_some(),
-        admin_only: fields.token_access.is_some() || fields.allowed_subnets.is_some(),
-        unlock: locked == Some(false),
-    };
-    Ok(Parsed { user_id, fields, touches, current_password })
-}
-
-async fn enabled_admins(state: &AppState, acting: &Acting) -> Result<usize, ApiError> {
-    let users = state.store.list_users(&acting.target.org_id).await?;
-    Ok(user_rules::enabled_admins(&users))
+    Ok(Parsed { user_id, change: UserChange { fields, unlock: locked == Some(false), current_password } })
 }
 
 async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): RawBody) -> Result<Json<Value>, Failure> {
@@ -174,19 +156,16 @@ async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): Ra
     let Some(user_id) = p.user_id else {
         return Err(ApiError::invalid_field("user_id", "is required").into());
     };
-    let role = p.fields.role.unwrap_or(Role::User);
-    user_rules::check_create(&acting.user, role, p.touches.admin_only)?;
     let now = state.clock.now();
-    let fields = UserFields { role: Some(role), ..p.fields };
-    let user = ops::create_user(state.store.as_ref(), &acting.target, &user_id, fields, now).await?;
-    state.gate.cache.invalidate();
+    let user =
+        users::create_as(state.store.as_ref(), &acting.target, &acting.user, &user_id, p.change.fields, now).await?;
     let admin = acting.user.role == Role::Administrator;
     Ok(Json(json!({ "user_psk": user.psk, "user": user_json(&user, &acting.target, admin, now) })))
 }
 
 async fn read(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
-    user_rules::check_read(&acting.user, &target)?;
+    orgd_core::user_rules::check_read(&acting.user, &target)?;
     let admin = acting.user.role == Role::Administrator;
     Ok(Json(json!({ "user": user_json(&target, &acting.target, admin, state.clock.now()) })))
 }
@@ -198,50 +177,20 @@ async fn update(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
-    let mut p = parse_body(&body)?;
+    let p = parse_body(&body)?;
     if p.user_id.as_deref().is_some_and(|u| u != target.user_id) {
         return Err(ApiError::invalid_field("user_id", "cannot be changed").into());
     }
-    user_rules::check_update(&acting.user, &target, &p.touches, enabled_admins(&state, &acting).await?)?;
-    let own = acting.user.psk == target.psk;
-    if own && p.fields.password.is_some() {
-        let ok = match (&p.current_password, &target.password_hash) {
-            (Some(cur), Some(hash)) => password::verify_off_thread(cur, hash).await,
-            (Some(_), None) => false,
-            (None, _) => {
-                return Err(
-                    ApiError::invalid_field("current_password", "is required to change your own password").into()
-                )
-            }
-        };
-        if !ok {
-            return Err(ApiError::invalid_field("current_password", "is not your current password").into());
-        }
-        p.fields.self_service = true;
-    }
     let now = state.clock.now();
-    let mut target = target;
-    if p.touches.unlock {
-        target.locked_until = None;
-        target.locked_permanently = false;
-        target.failed_login_count = 0;
-    }
-    let password_changed = p.fields.password.is_some();
-    let user = ops::update_user(state.store.as_ref(), &acting.target, target, p.fields, now).await?;
-    if password_changed {
-        let keep = own.then(|| acting.token.token_id.clone());
-        state.store.revoke_sessions(user.psk, keep.as_deref(), now).await?;
-    }
-    state.gate.cache.invalidate();
+    let actor = Actor { user: &acting.user, token_id: Some(&acting.token.token_id) };
+    let user = users::update(state.store.as_ref(), &acting.target, actor, target, p.change, now).await?;
     let admin = acting.user.role == Role::Administrator;
     Ok(Json(json!({ "update_user_success": true, "user": user_json(&user, &acting.target, admin, now) })))
 }
 
 async fn remove(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
-    user_rules::check_delete(&acting.user, &target, enabled_admins(&state, &acting).await?)?;
-    state.store.delete_user(target.psk).await?;
-    state.gate.cache.invalidate();
+    users::delete(state.store.as_ref(), &acting.user, &target).await?;
     Ok(Json(json!({ "delete_user_response": true })))
 }
 

@@ -2,7 +2,7 @@
 
 use orgd_core::clock::{iso_millis, parse_date_or_datetime};
 use orgd_core::error::FieldFault;
-use orgd_core::login::{is_locked, AccountState};
+use orgd_core::login::AccountState;
 use orgd_core::metadata;
 use orgd_core::model::{Org, User};
 use serde_json::{json, Map, Value};
@@ -30,7 +30,7 @@ pub fn user_json(u: &User, org: &Org, admin_view: bool, now: OffsetDateTime) -> 
         "until_date": u.expires_at.map(iso_millis),
         "token_access": u.token_access,
         "allowed_subnets": u.allowed_subnets.to_strings(),
-        "locked": is_locked(u, now),
+        "locked": u.is_locked(now),
         "custom_metadata": cm,
         "created_date": iso_millis(u.created_at),
         "modified_date": iso_millis(u.modified_at),

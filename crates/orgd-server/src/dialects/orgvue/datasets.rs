@@ -39,9 +39,9 @@ pub async fn dataset_of(state: &AppState, acting: &Acting, params: &PathParams) 
 
 /// `GET /{tenantId}/datasets`.
 pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Response, Failure> {
-    let epoch = state.rendered_lists.epoch();
+    let key = state.rendered_lists.key(state.store.as_ref());
     let json_type = [(header::CONTENT_TYPE, "application/json; charset=UTF-8")];
-    if let Some(body) = state.rendered_lists.get(&acting.target.org_id, epoch) {
+    if let Some(body) = state.rendered_lists.get(&acting.target.org_id, key) {
         return Ok((json_type, body).into_response());
     }
     let mut all = state.store.list_datasets(&acting.target.org_id).await?;
@@ -55,7 +55,7 @@ pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Respo
         })
         .collect();
     let body = bytes::Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
-    state.rendered_lists.put(&acting.target.org_id, epoch, body.clone());
+    state.rendered_lists.put(&acting.target.org_id, key, body.clone());
     Ok((json_type, body).into_response())
 }
 
@@ -68,7 +68,6 @@ pub async fn create(
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
     let ds = ops::create(state.store.as_ref(), &acting.target.org_id, &v, now).await?;
-    state.refresh_data_epoch().await;
     let tenant = acting.target.tenant_id.as_str();
     let location = format!("{}/api/v1/{tenant}/datasets/{}", state.public_url, ds.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(metadata_json(&state, tenant, &ds))).into_response())
@@ -88,7 +87,6 @@ pub async fn metadata(
 pub async fn delete(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<StatusCode, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     ops::delete(state.store.as_ref(), &acting.target.org_id, &ds).await?;
-    state.refresh_data_epoch().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
