@@ -2,6 +2,7 @@
 //! of the shared table.
 
 use crate::context::RequestInfo;
+use crate::policy::Policy;
 use crate::render::{Dialect, Failure};
 use crate::state::AppState;
 use axum::extract::rejection::RawPathParamsRejection;
@@ -13,6 +14,7 @@ use orgd_core::credential;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
 use orgd_core::model::{Org, TokenRecord, User};
 use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// JSON body limit of the Orgvue dialect (6 MiB).
@@ -64,44 +66,61 @@ pub fn info(parts: &Parts) -> RequestInfo {
     parts.extensions.get::<RequestInfo>().cloned().expect("the request-context middleware runs on every route")
 }
 
-impl FromRequestParts<AppState> for Acting {
+/// A caller that passed the access pipeline for the operation of policy `P`: the permission is in the
+/// handler's type, so a route cannot forget it ([`Acting`] itself is not an extractor).
+pub struct Guarded<P: Policy> {
+    acting: Acting,
+    policy: PhantomData<P>,
+}
+
+impl<P: Policy> std::ops::Deref for Guarded<P> {
+    type Target = Acting;
+    fn deref(&self) -> &Acting {
+        &self.acting
+    }
+}
+
+impl<P: Policy> FromRequestParts<AppState> for Guarded<P> {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
-        let info = info(parts);
-        let op = parts.extensions.get::<Operation>().copied().unwrap_or(Operation::Read);
-        let params = PathParams::from_request_parts(parts, state).await?;
-        let target = match (params.get("tenantId"), params.get("org_id")) {
-            (Some(t), _) => Target::Tenant(t),
-            (None, Some(o)) => Target::Org(o),
-            _ => Target::Home,
-        };
-        let presented =
-            credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
-        let ip = info.client_ip;
-        // The lookup id is known before the check, so refused requests are logged with it too.
-        if let Some(id) = presented.as_ref().ok().and_then(|p| orgd_core::token::lookup_id(p)) {
-            info.slot.lock().token_id = Some(id.to_string());
-        }
-        let caller = state.gate.identify(presented, ip).await?;
-        info.slot.lock().home_org = Some(caller.user.org_id.clone());
-        let access = state.gate.admit(caller, target, ip).await?;
-        let op_result = access.require(op);
-        {
-            let mut slot = info.slot.lock();
-            slot.tenant = Some(access.target.tenant_id.to_string());
-            slot.admission = Some(access.admission);
-        }
-        op_result?;
-        tenant_fault(parts, state, &info, access.target.tenant_id.as_str()).await?;
-        let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
-        check_body_headers(&parts.headers, info.dialect, multipart_ok)?;
-        if parts.extensions.get::<crate::intake::BodyTooLarge>().is_some() {
-            let limit = if multipart_ok { MULTIPART_BODY_LIMIT } else { body_limit(info.dialect) };
-            return Err(too_large(limit).into());
-        }
-        Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
+        Ok(Guarded { acting: acting(parts, state, P::OPERATION).await?, policy: PhantomData })
     }
+}
+
+/// Run the pipeline for `op`.
+async fn acting(parts: &mut Parts, state: &AppState, op: Operation) -> Result<Acting, Failure> {
+    let info = info(parts);
+    let params = PathParams::from_request_parts(parts, state).await?;
+    let target = match (params.get("tenantId"), params.get("org_id")) {
+        (Some(t), _) => Target::Tenant(t),
+        (None, Some(o)) => Target::Org(o),
+        _ => Target::Home,
+    };
+    let presented = credential::presented(header(&parts.headers, "authorization"), header(&parts.headers, "x-token"));
+    let ip = info.client_ip;
+    // The lookup id is known before the check, so refused requests are logged with it too.
+    if let Some(id) = presented.as_ref().ok().and_then(|p| orgd_core::token::lookup_id(p)) {
+        info.slot.lock().token_id = Some(id.to_string());
+    }
+    let caller = state.gate.identify(presented, ip).await?;
+    info.slot.lock().home_org = Some(caller.user.org_id.clone());
+    let access = state.gate.admit(caller, target, ip).await?;
+    let op_result = access.require(op);
+    {
+        let mut slot = info.slot.lock();
+        slot.tenant = Some(access.target.tenant_id.to_string());
+        slot.admission = Some(access.admission);
+    }
+    op_result?;
+    tenant_fault(parts, state, &info, access.target.tenant_id.as_str()).await?;
+    let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
+    check_body_headers(&parts.headers, info.dialect, multipart_ok)?;
+    if parts.extensions.get::<crate::intake::BodyTooLarge>().is_some() {
+        let limit = if multipart_ok { MULTIPART_BODY_LIMIT } else { body_limit(info.dialect) };
+        return Err(too_large(limit).into());
+    }
+    Ok(Acting { user: access.user, token: access.token, home: access.home, target: access.target, info })
 }
 
 /// The decoded path parameters of the matched route. A parameter that is not UTF-8 once percent-decoded
@@ -241,7 +260,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use super::*;
+
+    // A handler that takes `Acting` without a policy does not compile: only `Guarded<Policy>` extracts.
+    static_assertions::assert_not_impl_any!(Acting: FromRequestParts<AppState>);
+    static_assertions::assert_impl_all!(Guarded<crate::policy::Read>: FromRequestParts<AppState>);
 
     #[test]
     fn json_content_types() {

@@ -16,6 +16,7 @@ pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod render;
 pub mod rendered;
 pub mod routes;

@@ -4,17 +4,16 @@
 
 use super::wire::{user_json, Fields};
 use crate::extract::RawBody;
-use crate::extract::{Acting, AllowMultipart, QueryList};
+use crate::extract::{AllowMultipart, Guarded, QueryList};
+use crate::policy::{Administer, Read};
 use crate::render::Failure;
 use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::get;
 use axum::{Extension, Json};
 use base64::Engine;
-use orgd_core::access::Operation;
 use orgd_core::cases;
 use orgd_core::cases::orgs::NewChildOrg;
 use orgd_core::cases::users::UserFields;
@@ -35,7 +34,7 @@ pub fn v1_routes() -> Table {
     Table::new().route(
         "/organizations",
         &[(Method::GET, "The org tree the caller may see"), (Method::POST, "Create an affiliated (child) org")],
-        get(tree).post(create_child.layer(Extension(Operation::Administer))),
+        get(tree).post(create_child),
     )
 }
 
@@ -48,20 +47,13 @@ pub fn v3_routes() -> Table {
             (Method::PUT, "Change an org's settings (JSON or multipart)"),
             (Method::DELETE, DELETE_ORG),
         ],
-        get(read)
-            .put(update.layer(Extension(Operation::Administer)))
-            .delete(remove.layer(Extension(Operation::Administer)))
-            .route_layer(Extension(AllowMultipart)),
+        get(read).put(update).delete(remove).route_layer(Extension(AllowMultipart)),
     )
 }
 
 /// `DELETE /organizations/{org_id}`, mounted below `/v1` and unversioned, as the Apperian scripts call it.
 pub fn deletion_routes() -> Table {
-    Table::new().route(
-        "/organizations/{org_id}",
-        &[(Method::DELETE, DELETE_ORG)],
-        axum::routing::delete(remove.layer(Extension(Operation::Administer))),
-    )
+    Table::new().route("/organizations/{org_id}", &[(Method::DELETE, DELETE_ORG)], axum::routing::delete(remove))
 }
 
 const DELETE_ORG: &str =
@@ -69,7 +61,11 @@ const DELETE_ORG: &str =
 
 /// An administrator deletes an org below its own with everything in it; `cascade=true` takes the orgs
 /// below it too (else 409 while it has any). Answers `{"deleted_organization": true, "deleted_org_ids"}`.
-async fn remove(State(state): State<AppState>, acting: Acting, q: QueryList) -> Result<Json<Value>, Failure> {
+async fn remove(
+    State(state): State<AppState>,
+    acting: Guarded<Administer>,
+    q: QueryList,
+) -> Result<Json<Value>, Failure> {
     let cascade = q.flag("cascade")?;
     let orgs = state.gate.cache.orgs().await?;
     let gone = cases::orgs::delete(state.store.as_ref(), &orgs, Some(&acting.user), &acting.target, cascade).await?;
@@ -109,7 +105,7 @@ fn leaf(o: &orgd_core::model::Org, nested: bool) -> Value {
 
 /// `GET /v1/organizations/`: administrators see the acting org's parent (if any) as the root, holding
 /// only the acting org's subtree; other roles see the acting org alone.
-async fn tree(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+async fn tree(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
     let idx = state.gate.cache.orgs().await?;
     let target = &acting.target;
     if acting.user.role != Role::Administrator {
@@ -133,7 +129,7 @@ async fn tree(State(state): State<AppState>, acting: Acting) -> Result<Json<Valu
 /// `POST /v1/organizations/`: a child org with its first administrator.
 async fn create_child(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Administer>,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
     let v = crate::extract::parse_json(&body)?;
@@ -188,7 +184,7 @@ async fn create_child(
 }
 
 /// `GET /v3/organizations/{org_id}`.
-async fn read(State(state): State<AppState>, acting: Acting) -> impl axum::response::IntoResponse {
+async fn read(State(state): State<AppState>, acting: Guarded<Read>) -> impl axum::response::IntoResponse {
     let admin = acting.user.role == Role::Administrator;
     let body = state.rendered_orgs.get_or_render(&acting.target, admin, |org| {
         serde_json::to_vec(&json!({ "organization": org_object::render(org, admin) })).unwrap_or_default()
@@ -197,7 +193,11 @@ async fn read(State(state): State<AppState>, acting: Acting) -> impl axum::respo
 }
 
 /// `PUT /v3/organizations/{org_id}`: JSON, or multipart with `data` and `push_cert_file`.
-async fn update(State(state): State<AppState>, acting: Acting, req: Request) -> Result<Json<Value>, Failure> {
+async fn update(
+    State(state): State<AppState>,
+    acting: Guarded<Administer>,
+    req: Request,
+) -> Result<Json<Value>, Failure> {
     let is_multipart = req
         .headers()
         .get("content-type")

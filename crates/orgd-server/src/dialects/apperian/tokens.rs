@@ -1,6 +1,7 @@
 //! `/v1/tokens` and `/v1/session`: API tokens and the presenting token's session.
 
-use crate::extract::{Acting, JsonBody, PathParams, QueryList};
+use crate::extract::{Acting, Guarded, JsonBody, PathParams, QueryList};
+use crate::policy::Read;
 use crate::render::{Failure, Secret};
 use crate::routes::Table;
 use crate::state::AppState;
@@ -51,7 +52,11 @@ pub fn token_json(t: &TokenRecord) -> Value {
     })
 }
 
-async fn list_tokens(State(state): State<AppState>, acting: Acting, q: QueryList) -> Result<Json<Value>, Failure> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    acting: Guarded<Read>,
+    q: QueryList,
+) -> Result<Json<Value>, Failure> {
     let requested = match q.one("user_psk")? {
         None => None,
         Some(v) => {
@@ -77,7 +82,7 @@ struct NewTokenBody {
 
 async fn create_token(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     JsonBody(body): JsonBody<NewTokenBody>,
 ) -> Result<Secret<Json<Value>>, Failure> {
     let mut faults = Vec::new();
@@ -109,7 +114,7 @@ async fn create_token(
 
 async fn revoke_token(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     params: PathParams,
 ) -> Result<Json<Value>, Failure> {
     let token_id = params.of("token_id").to_string();
@@ -125,7 +130,7 @@ fn ttl(acting: &Acting, now: time::OffsetDateTime) -> Value {
     }
 }
 
-async fn session(State(state): State<AppState>, acting: Acting) -> Json<Value> {
+async fn session(State(state): State<AppState>, acting: Guarded<Read>) -> Json<Value> {
     let now = state.clock.now();
     Json(json!({
         "expires_at": acting.token.ends_at.map(iso_millis),
@@ -134,7 +139,7 @@ async fn session(State(state): State<AppState>, acting: Acting) -> Json<Value> {
     }))
 }
 
-async fn extend_session(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+async fn extend_session(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
     if acting.token.kind == TokenKind::Api {
         return Ok(Json(json!({ "ttl_in_seconds": null })));
     }
@@ -145,7 +150,7 @@ async fn extend_session(State(state): State<AppState>, acting: Acting) -> Result
     Ok(Json(json!({ "ttl_in_seconds": minutes * 60 })))
 }
 
-async fn end_session(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+async fn end_session(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
     cases::tokens::revoke(state.store.as_ref(), &acting.token.token_id, state.clock.now()).await?;
     Ok(Json(json!({ "token_revoked": true })))
 }

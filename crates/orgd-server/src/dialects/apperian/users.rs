@@ -2,15 +2,15 @@
 
 use super::wire::{user_json, Fields};
 use crate::extract::RawBody;
-use crate::extract::{Acting, PathParams};
+use crate::extract::{Acting, Guarded, PathParams};
+use crate::policy::{ManageUsers, Read};
 use crate::render::Failure;
 use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
-use axum::{Extension, Json};
-use orgd_core::access::Operation;
+use axum::Json;
 use orgd_core::cases::users::{self, Actor, UserChange, UserFields};
 use orgd_core::clock::Clock;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
@@ -20,11 +20,7 @@ use serde_json::{json, Value};
 
 fn user_routes() -> Table {
     Table::new()
-        .route(
-            "/users",
-            &[(Method::GET, "List users"), (Method::POST, "Add a user")],
-            get(list).post(create).route_layer(Extension(Operation::ManageUsers)),
-        )
+        .route("/users", &[(Method::GET, "List users"), (Method::POST, "Add a user")], get(list).post(create))
         .route(
             "/users/{psk}",
             &[(Method::GET, "Read a user"), (Method::PUT, "Change a user"), (Method::DELETE, "Delete a user")],
@@ -78,7 +74,7 @@ const WRITABLE: &[&str] = &[
     "locked",
 ];
 
-async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+async fn list(State(state): State<AppState>, acting: Guarded<ManageUsers>) -> Result<Json<Value>, Failure> {
     let now = state.clock.now();
     let admin = acting.user.role == Role::Administrator;
     let users = state.store.list_users(&acting.target.org_id).await?;
@@ -151,7 +147,11 @@ fn parse_body(body: &[u8]) -> Result<Parsed, ApiError> {
     Ok(Parsed { user_id, change: UserChange { fields, unlock: locked == Some(false), current_password } })
 }
 
-async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): RawBody) -> Result<Json<Value>, Failure> {
+async fn create(
+    State(state): State<AppState>,
+    acting: Guarded<ManageUsers>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, Failure> {
     let p = parse_body(&body)?;
     let Some(user_id) = p.user_id else {
         return Err(ApiError::invalid_field("user_id", "is required").into());
@@ -163,7 +163,11 @@ async fn create(State(state): State<AppState>, acting: Acting, RawBody(body): Ra
     Ok(Json(json!({ "user_psk": user.psk, "user": user_json(&user, &acting.target, admin, now) })))
 }
 
-async fn read(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
+async fn read(
+    State(state): State<AppState>,
+    acting: Guarded<Read>,
+    params: PathParams,
+) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
     orgd_core::user_rules::check_read(&acting.user, &target)?;
     let admin = acting.user.role == Role::Administrator;
@@ -172,7 +176,7 @@ async fn read(State(state): State<AppState>, acting: Acting, params: PathParams)
 
 async fn update(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     params: PathParams,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
@@ -188,13 +192,17 @@ async fn update(
     Ok(Json(json!({ "update_user_success": true, "user": user_json(&user, &acting.target, admin, now) })))
 }
 
-async fn remove(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
+async fn remove(
+    State(state): State<AppState>,
+    acting: Guarded<Read>,
+    params: PathParams,
+) -> Result<Json<Value>, Failure> {
     let target = target_user(&state, &acting, &params).await?;
     users::delete(state.store.as_ref(), &acting.user, &target).await?;
     Ok(Json(json!({ "delete_user_response": true })))
 }
 
-async fn info(State(state): State<AppState>, acting: Acting) -> Json<Value> {
+async fn info(State(state): State<AppState>, acting: Guarded<Read>) -> Json<Value> {
     let admin = acting.user.role == Role::Administrator;
     let home = &acting.home;
     Json(json!({ "user": user_json(&acting.user, home, admin, state.clock.now()) }))

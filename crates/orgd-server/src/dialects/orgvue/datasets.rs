@@ -2,7 +2,8 @@
 
 use super::export::streamed;
 use crate::extract::RawBody;
-use crate::extract::{parse_json, Acting, PathParams, QueryList};
+use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList};
+use crate::policy::{Read, WriteData};
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
@@ -38,7 +39,7 @@ pub async fn dataset_of(state: &AppState, acting: &Acting, params: &PathParams) 
 }
 
 /// `GET /{tenantId}/datasets`.
-pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Response, Failure> {
+pub async fn list(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Response, Failure> {
     let key = state.rendered_lists.key(state.store.as_ref());
     let json_type = [(header::CONTENT_TYPE, "application/json; charset=UTF-8")];
     if let Some(body) = state.rendered_lists.get(&acting.target.org_id, key) {
@@ -62,7 +63,7 @@ pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Respo
 /// `POST /{tenantId}/datasets`.
 pub async fn create(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<WriteData>,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
     let v = parse_json(&body)?;
@@ -76,7 +77,7 @@ pub async fn create(
 /// `GET /{tenantId}/datasets/{datasetId}`.
 pub async fn metadata(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     params: PathParams,
 ) -> Result<Json<Value>, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
@@ -84,7 +85,11 @@ pub async fn metadata(
 }
 
 /// `DELETE /{tenantId}/datasets/{datasetId}`.
-pub async fn delete(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<StatusCode, Failure> {
+pub async fn delete(
+    State(state): State<AppState>,
+    acting: Guarded<WriteData>,
+    params: PathParams,
+) -> Result<StatusCode, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     ops::delete(state.store.as_ref(), &acting.target.org_id, &ds).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -102,7 +107,7 @@ fn raw(it: &Item) -> Value {
 /// `GET|POST /{tenantId}/datasets/{datasetId}/items`: saved raw values, optionally filtered, streamed.
 pub async fn items(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     params: PathParams,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
@@ -129,7 +134,11 @@ pub async fn items(
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}`.
-pub async fn item(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
+pub async fn item(
+    State(state): State<AppState>,
+    acting: Guarded<Read>,
+    params: PathParams,
+) -> Result<Json<Value>, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     let item_id = params.get("itemId").and_then(parse_id).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString)
@@ -143,7 +152,7 @@ pub async fn item(State(state): State<AppState>, acting: Acting, params: PathPar
 /// `PUT /{tenantId}/datasets/{datasetId}/items`: the sync import.
 pub async fn import(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<WriteData>,
     params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,

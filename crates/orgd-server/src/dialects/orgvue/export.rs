@@ -2,7 +2,8 @@
 //! through a small channel, so the server's memory does not grow with the dataset.
 
 use super::datasets::dataset_of;
-use crate::extract::{parse_json, Acting, PathParams, QueryList, RawBody};
+use crate::extract::{parse_json, Guarded, PathParams, QueryList, RawBody};
+use crate::policy::Read;
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -15,7 +16,7 @@ use tokio::sync::mpsc;
 /// `GET|POST /{tenantId}/datasets/{datasetId}/export/{format}`.
 pub async fn sync_export(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,

@@ -2,8 +2,9 @@
 //! `GET /jobs/{jobId}`.
 
 use super::datasets::dataset_of;
-use crate::extract::{parse_json, Acting, PathParams, QueryList, RawBody};
+use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList, RawBody};
 use crate::jobs::{presign, ticket};
+use crate::policy::{Read, WriteData};
 use crate::render::{Failure, Secret};
 use crate::state::AppState;
 use axum::extract::State;
@@ -55,7 +56,7 @@ async fn submit(
 /// `POST /{tenantId}/datasets/{datasetId}/export?exportFormat=F`.
 pub async fn async_export(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<Read>,
     params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
@@ -70,7 +71,7 @@ pub async fn async_export(
 /// `PUT /{tenantId}/datasets/{datasetId}/items/import`.
 pub async fn async_import(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<WriteData>,
     params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
@@ -84,7 +85,11 @@ pub async fn async_import(
 }
 
 /// `GET /{tenantId}/jobs/{jobId}`: the ticket with fresh URLs, for its creator or an administrator.
-pub async fn job(State(state): State<AppState>, acting: Acting, params: PathParams) -> Result<Json<Value>, Failure> {
+pub async fn job(
+    State(state): State<AppState>,
+    acting: Guarded<Read>,
+    params: PathParams,
+) -> Result<Json<Value>, Failure> {
     let not_found = || ApiError::new(ErrorCode::JobNotFound);
     let id = params.get("jobId").and_then(parse_id).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString)
@@ -102,7 +107,7 @@ pub async fn job(State(state): State<AppState>, acting: Acting, params: PathPara
 /// `POST /{tenantId}/files/generate`.
 pub async fn generate_file(
     State(state): State<AppState>,
-    acting: Acting,
+    acting: Guarded<WriteData>,
     RawBody(body): RawBody,
 ) -> Result<Secret<Json<Value>>, Failure> {
     let (target_type, target_encoding) = orgd_core::data::async_ops::file_request(&parse_json(&body)?)?;

@@ -4,32 +4,30 @@ mod datasets;
 mod export;
 mod jobs;
 
-use crate::extract::Acting;
+use crate::extract::Guarded;
+use crate::policy::Read;
 use crate::render::Failure;
 use crate::routes::Table;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{get, post, put};
-use axum::{Extension, Json};
-use orgd_core::access::Operation;
+use axum::Json;
 use serde_json::{json, Value};
 
 /// The routes below `/api/v1`.
 pub fn routes() -> Table {
-    let write = || Extension(Operation::WriteData);
     Table::new()
         .route("/tenants", &[(Method::GET, "List the tenants the caller may act in")], get(tenants))
         .route(
             "/{tenantId}/datasets",
             &[(Method::GET, "List datasets"), (Method::POST, "Create a dataset")],
-            get(datasets::list).post(datasets::create.layer(write())),
+            get(datasets::list).post(datasets::create),
         )
         .route(
             "/{tenantId}/datasets/{datasetId}",
             &[(Method::GET, "Read a dataset's metadata"), (Method::DELETE, "Delete a dataset")],
-            get(datasets::metadata).delete(datasets::delete.layer(write())),
+            get(datasets::metadata).delete(datasets::delete),
         )
         .route(
             "/{tenantId}/datasets/{datasetId}/items",
@@ -38,13 +36,13 @@ pub fn routes() -> Table {
                 (Method::POST, "List items (filter in the body)"),
                 (Method::PUT, "Import item actions"),
             ],
-            get(datasets::items).post(datasets::items).put(datasets::import.layer(write())),
+            get(datasets::items).post(datasets::items).put(datasets::import),
         )
         .route("/{tenantId}/datasets/{datasetId}/items/{itemId}", &[(Method::GET, "Read an item")], get(datasets::item))
         .route(
             "/{tenantId}/datasets/{datasetId}/items/import",
             &[(Method::PUT, "Import item actions from a location (async job)")],
-            put(jobs::async_import.layer(write())),
+            put(jobs::async_import),
         )
         .route(
             "/{tenantId}/datasets/{datasetId}/export",
@@ -54,7 +52,7 @@ pub fn routes() -> Table {
         .route(
             "/{tenantId}/files/generate",
             &[(Method::POST, "Make a temporary file with presigned upload and download URLs")],
-            post(jobs::generate_file.layer(write())),
+            post(jobs::generate_file),
         )
         .route("/{tenantId}/jobs/{jobId}", &[(Method::GET, "Read a job's ticket")], get(jobs::job))
         .route(
@@ -68,7 +66,7 @@ pub fn routes() -> Table {
 }
 
 /// `GET /api/v1/tenants`: every org the caller may act in, pre-order, siblings by name.
-async fn tenants(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, Failure> {
+async fn tenants(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
     let orgs = state.gate.cache.orgs().await?;
     let list: Vec<Value> = orgs
         .actable(&acting.user)
