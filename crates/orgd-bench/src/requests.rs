@@ -110,7 +110,7 @@ async fn tree(store: &SqlStore) -> anyhow::Result<Org> {
         name: format!("Tree org {n}"),
         allowed_subnets: Default::default(),
         usage_plan: plan.clone(),
-        settings: orgd_core::settings::defaults(),
+        settings: orgd_core::org_settings::defaults(),
         created_at: now,
     };
     let root = org(0, None);

@@ -118,7 +118,7 @@ pub struct Gate {
     /// This node's usage counters.
     pub limiter: UsageLimiter,
     /// Login attempts per client IP.
-    pub logins: crate::login::LoginLimiter,
+    pub logins: crate::login_limits::LoginLimiter,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }

@@ -66,7 +66,7 @@ pub fn value(org: &Org, key: &str) -> Value {
             Some(Value::Object(k)) if k.contains_key("api_key") => json!({"api_key_set": true}),
             _ => Value::Null,
         },
-        other => s.get(other).cloned().unwrap_or_else(|| crate::settings::defaults()[other].clone()),
+        other => s.get(other).cloned().unwrap_or_else(|| crate::org_settings::defaults()[other].clone()),
     }
 }
 
@@ -78,7 +78,7 @@ pub fn render(org: &Org, administrator: bool) -> Value {
             let mut v = value(org, key);
             if *key == "password_complexity" && !administrator {
                 v = json!({"password_complexity_for_users": v.get("password_complexity_for_users").cloned()
-                    .unwrap_or_else(crate::settings::default_password_rules)});
+                    .unwrap_or_else(crate::org_settings::default_password_rules)});
             }
             out.insert(key.to_string(), v);
         }

@@ -191,7 +191,7 @@ fn password_complexity(
     let Value::Object(sets) = v else {
         return Err(vec![fault("password_complexity", "must be an object")]);
     };
-    let mut merged = current.cloned().unwrap_or_else(|| crate::settings::defaults()["password_complexity"].clone());
+    let mut merged = current.cloned().unwrap_or_else(|| crate::org_settings::defaults()["password_complexity"].clone());
     let mut faults = Vec::new();
     for (set_name, set) in sets {
         let path = format!("password_complexity.{set_name}");
@@ -307,7 +307,7 @@ mod tests {
             name: "Acme".into(),
             allowed_subnets: CidrList::any(),
             usage_plan: UsagePlan::default(),
-            settings: crate::settings::defaults(),
+            settings: crate::org_settings::defaults(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

@@ -28,23 +28,6 @@ fn now_ms(state: &AppState) -> i64 {
     to_millis(state.clock.now())
 }
 
-/// A presigned URL for `path` (which starts with `/signed/v1/`).
-pub fn presign(state: &AppState, method: &str, path: &str, expires_s: i64) -> String {
-    let sig = jobs::sign(&state.signing_key, method, path, expires_s);
-    format!("{}{path}?expires={expires_s}&signature={sig}", state.public_url)
-}
-
-/// The ticket of a job with fresh presigned URLs.
-pub fn ticket(state: &AppState, job: &Job) -> Value {
-    let self_path = format!("/signed/v1/jobs/{}", job.id);
-    let self_url = presign(state, "GET", &self_path, job.created_at / 1000 + jobs::TICKET_URL_SECONDS);
-    let result_url = job.finished_at.map(|f| {
-        let expires = f / 1000 + state.config.jobs_retention_minutes * 60;
-        presign(state, "GET", &format!("{self_path}/result"), expires)
-    });
-    jobs::ticket(job, &self_url, result_url.as_deref())
-}
-
 /// Queue again the jobs whose node stopped sending heartbeats, or fail those taken [`MAX_ATTEMPTS`] times
 /// (at start-up and every heartbeat). An import applied before its node died is not applied again
 /// (`import::run` keeps a job's results with its changes); an export is made again from the start.
@@ -200,7 +183,7 @@ fn remote_failed(url: &str, what: String) -> ApiError {
 
 /// Send a job's kept chunks to a client location, then drop them.
 async fn deliver(state: &AppState, owner: &ChunkOwner, loc: &Location, content_type: &str) -> Result<(), ApiError> {
-    let body = crate::signed::chunk_stream(state.store.clone(), owner.clone());
+    let body = crate::presigned::chunk_stream(state.store.clone(), owner.clone());
     let method = reqwest::Method::from_bytes(loc.method.as_bytes()).unwrap_or(reqwest::Method::PUT);
     let r = state
         .outbound
@@ -243,7 +226,7 @@ fn own_file(state: &AppState, url: &str) -> Result<Option<String>, ApiError> {
     let own = format!("{}/signed/v1/files/", state.public_url);
     if let Some(rest) = url.strip_prefix(&own) {
         let (id, query) = rest.split_once('?').unwrap_or((rest, ""));
-        crate::signed::check_signature(state, "GET", &format!("/signed/v1/files/{id}"), query)?;
+        crate::presigned::check_signature(state, "GET", &format!("/signed/v1/files/{id}"), query)?;
         return Ok(Some(id.to_string()));
     }
     let Ok(parsed) = reqwest::Url::parse(url) else { return Ok(None) };
@@ -251,7 +234,7 @@ fn own_file(state: &AppState, url: &str) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let query = parsed.query().unwrap_or_default();
-    let signed = crate::signed::check_signature(state, "GET", parsed.path(), query).is_ok();
+    let signed = crate::presigned::check_signature(state, "GET", parsed.path(), query).is_ok();
     Ok(signed.then(|| id.to_string()))
 }
 
@@ -270,7 +253,7 @@ async fn open_source(
         let gzip = (file.target_encoding == "gzip").then_some(state.config.gzip_expanded_limit);
         let store = state.store.clone();
         tokio::spawn(async move {
-            let mut chunks = std::pin::pin!(crate::signed::chunk_stream(store, ChunkOwner::File(file.id.clone())));
+            let mut chunks = std::pin::pin!(crate::presigned::chunk_stream(store, ChunkOwner::File(file.id.clone())));
             while let Some(c) = chunks.next().await {
                 if tx.send(c.map(Vec::from)).await.is_err() {
                     return;

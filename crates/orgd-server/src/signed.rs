@@ -2,9 +2,10 @@
 //! signature instead of a credential.
 
 use crate::extract::PathParams;
+use crate::presigned;
 use crate::render::Failure;
 use crate::state::AppState;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
@@ -28,21 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/signed/v1/files/{fileId}", any(file))
 }
 
-/// Check `expires` and `signature` of a presigned request (40350 when anything is off).
-pub fn check_signature(state: &AppState, method: &str, path: &str, query: &str) -> Result<(), ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let expires = get("expires").and_then(|e| e.parse::<i64>().ok());
-    let sig = get("signature");
-    let now = state.clock.now().unix_timestamp();
-    match (expires, sig) {
-        (Some(e), Some(s)) if jobs::verify(&state.signing_key, method, path, e, &s, now) => Ok(()),
-        _ => Err(ApiError::new(ErrorCode::PresignedUrlInvalid)),
-    }
-}
-
 fn check(state: &AppState, req: &Request) -> Result<(), ApiError> {
-    check_signature(state, req.method().as_str(), req.uri().path(), req.uri().query().unwrap_or(""))
+    presigned::check_signature(state, req.method().as_str(), req.uri().path(), req.uri().query().unwrap_or(""))
 }
 
 async fn ticket(
@@ -53,46 +41,11 @@ async fn ticket(
     check(&state, &req)?;
     let id = params.of("jobId").to_string();
     let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
-    Ok(Json(crate::jobs::ticket(&state, &job)))
-}
-
-/// The stored chunks of a job result or an uploaded file as a byte stream, read a few at a time.
-pub fn chunk_stream(
-    store: Arc<dyn Store>,
-    owner: ChunkOwner,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    use futures_util::StreamExt;
-    // Chunks read from the store at a time, about 2 MiB: an upload's chunks are 1 MiB, a job's results
-    // 64 KiB. Each is handed on as it is, so a reader holds a few of them, never the file.
-    let per_read: i64 = match owner {
-        ChunkOwner::File(_) => 2,
-        ChunkOwner::Job(_) => 32,
-    };
-    let reads =
-        futures_util::stream::unfold((store, owner, 0i64, false), move |(store, owner, from, done)| async move {
-            if done {
-                return None;
-            }
-            match store.chunks(&owner, from, per_read).await {
-                Ok(c) if c.is_empty() => None,
-                Ok(c) => {
-                    let last = (c.len() as i64) < per_read;
-                    let next = c.last().map(|(n, _)| n + 1).unwrap_or(from);
-                    let pieces: Vec<Result<Bytes, std::io::Error>> =
-                        c.into_iter().map(|(_, d)| Ok(Bytes::from(d))).collect();
-                    Some((futures_util::stream::iter(pieces), (store, owner, next, last)))
-                }
-                Err(e) => Some((
-                    futures_util::stream::iter(vec![Err(std::io::Error::other(e.to_string()))]),
-                    (store, owner, from, true),
-                )),
-            }
-        });
-    reads.flatten().fuse()
+    Ok(Json(presigned::ticket(&state, &job)))
 }
 
 fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {
-    Body::from_stream(chunk_stream(store, owner))
+    Body::from_stream(presigned::chunk_stream(store, owner))
 }
 
 async fn result(State(state): State<AppState>, params: PathParams, req: Request) -> Result<Response, Failure> {

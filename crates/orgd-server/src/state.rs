@@ -36,9 +36,9 @@ pub struct Inner {
     /// Client for outbound calls (callbacks, export/result/import locations).
     pub outbound: reqwest::Client,
     /// Rendered `GET /v3/organizations/{id}` bodies of the cached orgs.
-    pub rendered_orgs: crate::rendered::RenderedOrgs,
+    pub rendered_orgs: crate::response_cache::RenderedOrgs,
     /// Rendered `GET /api/v1/{tenantId}/datasets` bodies per data epoch.
-    pub rendered_lists: crate::rendered::RenderedLists,
+    pub rendered_lists: crate::response_cache::RenderedLists,
     /// The stand-in's control state, when `--control-token` is set.
     pub standin: Option<crate::standin::StandIn>,
     /// Set while the database does not answer the background poll: API requests get 503 at once
@@ -123,7 +123,7 @@ impl AppState {
     }
 
     /// Re-read the store's data epoch, so that dataset lists see datasets made or deleted by other nodes
-    /// (this node's own are seen at once: see [`crate::rendered::RenderedLists`]).
+    /// (this node's own are seen at once: see [`crate::response_cache::RenderedLists`]).
     async fn refresh_data_epoch(&self) {
         match self.store.data_epoch().await {
             Ok(e) => self.rendered_lists.set_epoch(e),

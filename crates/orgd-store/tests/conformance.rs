@@ -8,7 +8,7 @@ use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
 use orgd_core::store::{Lookup, Store};
-use orgd_core::{settings, token, StoreError};
+use orgd_core::{org_settings, token, StoreError};
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use orgd_store::SqlStore;
 use time::OffsetDateTime;
@@ -25,7 +25,7 @@ fn org(name: &str, tenant: &str, parent: Option<&Org>) -> Org {
         name: name.into(),
         allowed_subnets: CidrList::parse_comma("10.0.0.0/8, 2001:db8::/32", "s").unwrap(),
         usage_plan: UsagePlan { daily_quota: None, ..UsagePlan::default() },
-        settings: settings::defaults(),
+        settings: org_settings::defaults(),
         created_at: t("2024-05-01T09:30:00.123Z"),
     }
 }

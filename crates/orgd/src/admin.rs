@@ -1,7 +1,7 @@
 //! `orgd admin …`: operator commands straight on the store.
 
-use crate::cli::{AdminArgs, AdminCommand, OrgCommand, TokenCommand, UserCommand, UserFieldArgs};
-use crate::settings::resolve_store;
+use crate::cli::{fail, AdminArgs, AdminCommand, OrgCommand, TokenCommand, UserCommand, UserFieldArgs};
+use crate::config::resolve_store;
 use anyhow::{anyhow, Context};
 use orgd_core::cases;
 use orgd_core::cases::orgs::NewOrg;
@@ -12,14 +12,8 @@ use orgd_core::clock::{iso_millis, Clock, SystemClock};
 use orgd_core::model::{Org, TokenRecord, UsagePlan, User};
 use orgd_core::store::Store;
 use orgd_core::tree::OrgIndex;
-use orgd_core::ApiError;
 use orgd_store::SqlStore;
 use serde_json::{json, Value};
-
-/// Turn a core error into one clear line.
-pub fn fail(e: ApiError) -> anyhow::Error {
-    anyhow!(e.orgvue_message())
-}
 
 /// Run an admin command.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {

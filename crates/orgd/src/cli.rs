@@ -509,3 +509,8 @@ fn parse_quota(s: &str) -> Result<Quota, String> {
     }
     s.parse::<u64>().map(|n| Quota(Some(n))).map_err(|_| format!("'{s}' is not a number of requests or 'unlimited'"))
 }
+
+/// Turn a refusal of the core into one clear line for the terminal.
+pub fn fail(e: orgd_core::ApiError) -> anyhow::Error {
+    anyhow::anyhow!(e.orgvue_message())
+}

@@ -1,7 +1,6 @@
 //! `orgd admin dataset …`: operator imports and exports, with progress on a terminal.
 
-use crate::admin::fail;
-use crate::cli::DatasetCommand;
+use crate::cli::{fail, DatasetCommand};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use orgd_core::clock::to_millis;

@@ -7,10 +7,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod cli;
+mod config;
 mod datasets;
 mod demo;
 mod seeding;
-mod settings;
 
 use anyhow::Context;
 use clap::Parser;
@@ -39,7 +39,7 @@ pub async fn shutdown_signal() {
 }
 
 async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
-    let (config, temp) = settings::resolve_serve(&args)?;
+    let (config, temp) = config::resolve_serve(&args)?;
     if let (Some(seed), None) = (&config.seed, &temp) {
         seeding::check_on_scratch(seed, &config.default_usage_plan).await?;
     }

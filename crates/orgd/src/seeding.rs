@@ -2,7 +2,7 @@
 //! database, so a faulty file changes nothing.
 
 use crate::cli::SeedArgs;
-use crate::settings;
+use crate::config;
 use anyhow::Context;
 use orgd_core::clock::{Clock, SystemClock};
 use orgd_core::model::UsagePlan;
@@ -29,11 +29,11 @@ pub async fn check_on_scratch(seed: &Seed, plan: &UsagePlan) -> anyhow::Result<M
 
 /// The `orgd seed` command.
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
-    let seed = settings::load_seed(&args.file)?;
+    let seed = config::load_seed(&args.file)?;
     let [orgs, users, tokens, datasets, items] = seed.counts();
     let described =
         format!("{orgs} org(s), {users} user(s), {tokens} token(s), {datasets} dataset(s), {items} item(s)");
-    let (url, plan) = settings::resolve_store(&args.store)?;
+    let (url, plan) = config::resolve_store(&args.store)?;
     let mut memo = check_on_scratch(&seed, &plan).await?;
     if args.check {
         if args.json {

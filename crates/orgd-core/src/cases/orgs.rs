@@ -8,7 +8,7 @@ use crate::model::{Org, Role, UsagePlan, User};
 use crate::net::CidrList;
 use crate::store::Store;
 use crate::tree::OrgIndex;
-use crate::{settings, text};
+use crate::{org_settings, text};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -117,7 +117,7 @@ pub async fn create(
         name,
         allowed_subnets: input.allowed_subnets.unwrap_or_default(),
         usage_plan,
-        settings: parent.map(|p| settings::for_child(&p.settings)).unwrap_or_else(settings::defaults),
+        settings: parent.map(|p| org_settings::for_child(&p.settings)).unwrap_or_else(org_settings::defaults),
         created_at: now,
     };
     store.insert_org(&org).await?;
@@ -253,4 +253,43 @@ pub async fn delete(
         )));
     }
     Ok(store.delete_org(&target.org_id, cascade).await?)
+}
+
+/// An org the caller may act in, with its parent (`None` for a root).
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The org.
+    pub org: Arc<Org>,
+    /// Its parent.
+    pub parent: Option<Arc<Org>>,
+}
+
+/// Every org `user` may act in (model §2): an administrator's org and all below it, other roles their
+/// own org only; pre-order, siblings by name.
+pub fn tenants(orgs: &OrgIndex, user: &User) -> Vec<Tenant> {
+    orgs.actable(user)
+        .into_iter()
+        .map(|o| Tenant { org: o.clone(), parent: o.parent_id.as_ref().and_then(|p| orgs.get(p)).cloned() })
+        .collect()
+}
+
+/// What of the org tree `user` sees from `target` (the Apperian org listing).
+#[derive(Debug, Clone)]
+pub enum TreeView {
+    /// Users and user managers: the acting org alone, without its children.
+    Alone,
+    /// Administrators: the acting org's subtree, under the acting org's parent (shown without its other
+    /// children) when it has one.
+    Subtree {
+        /// The acting org's parent.
+        parent: Option<Arc<Org>>,
+    },
+}
+
+/// See [`TreeView`].
+pub fn tree_view(orgs: &OrgIndex, user: &User, target: &Org) -> TreeView {
+    if user.role != Role::Administrator {
+        return TreeView::Alone;
+    }
+    TreeView::Subtree { parent: target.parent_id.as_ref().and_then(|p| orgs.get(p)).cloned() }
 }

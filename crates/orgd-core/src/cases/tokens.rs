@@ -3,7 +3,7 @@
 use super::users::fault;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::OrgId;
-use crate::model::{Role, TokenKind, TokenRecord, User};
+use crate::model::{Org, Role, TokenKind, TokenRecord, User};
 use crate::net::CidrList;
 use crate::store::Store;
 use crate::tree::OrgIndex;
@@ -132,4 +132,20 @@ pub async fn revoke(store: &dyn Store, token_id: &str, now: OffsetDateTime) -> R
     } else {
         Err(ApiError::new(ErrorCode::TokenNotFound).with_message(format!("No live token '{token_id}'.")))
     }
+}
+
+/// Slide a session's end to the home org's session timeout from `now` (model §8.3); the new lifetime in
+/// minutes, or `None` for an API token, whose window is fixed.
+pub async fn extend_session(
+    store: &dyn Store,
+    token: &TokenRecord,
+    home: &Org,
+    now: OffsetDateTime,
+) -> Result<Option<i64>, ApiError> {
+    if token.kind == TokenKind::Api {
+        return Ok(None);
+    }
+    let minutes = crate::org_settings::session_minutes(&home.settings, token.remember_me);
+    store.set_token_end(&token.token_id, Some(now + time::Duration::minutes(minutes))).await?;
+    Ok(Some(minutes))
 }

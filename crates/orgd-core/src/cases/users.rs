@@ -6,7 +6,7 @@ use crate::model::{Org, Role, User};
 use crate::net::CidrList;
 use crate::store::Store;
 use crate::user_rules::{self, Touches};
-use crate::{password, password_rules, settings, text};
+use crate::{org_settings, password, password_rules, text};
 use time::OffsetDateTime;
 
 /// The fields of a user that the operator and administrators set.
@@ -151,7 +151,7 @@ pub fn set_password(
     self_service: bool,
     now: OffsetDateTime,
 ) -> Result<(), Vec<FieldFault>> {
-    let rules = settings::password_rules_for(&org.settings, user.role == Role::Administrator);
+    let rules = org_settings::password_rules_for(&org.settings, user.role == Role::Administrator);
     let mut broken = password_rules::check(pw, &rules, "password");
     let n = |k: &str| rules.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
     let history = n("password_history").max(0) as usize;

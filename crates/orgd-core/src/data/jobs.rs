@@ -1,6 +1,8 @@
 //! Async jobs and temporary files (orgvue-dialect §7): records, tickets, presigned URLs.
 
 use crate::clock::{from_millis, iso_millis};
+use crate::ids::OrgId;
+use crate::model::{Role, User};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -117,6 +119,45 @@ pub struct Job {
     pub modified_at: i64,
     /// Final state reached (ms).
     pub finished_at: Option<i64>,
+}
+
+impl Job {
+    /// A new job of `org`, asked for by `user` in the request traced as `trace_id` (`Created` until a worker
+    /// takes it).
+    pub fn submitted(
+        org: &OrgId,
+        user: &User,
+        trace_id: &str,
+        dataset_id: &str,
+        kind: JobKind,
+        request: Value,
+        now_ms: i64,
+    ) -> Job {
+        Job {
+            id: super::new_id(),
+            org_id: org.to_string(),
+            dataset_id: dataset_id.to_string(),
+            kind,
+            status: JobStatus::Created,
+            created_by: user.user_id.clone(),
+            created_by_psk: user.psk,
+            trace_id: trace_id.to_string(),
+            request,
+            result_type: None,
+            result_kept: false,
+            errors: None,
+            error_count: 0,
+            created_at: now_ms,
+            modified_at: now_ms,
+            finished_at: None,
+        }
+    }
+
+    /// Whether `user`, acting in `org`, may see this job: a job of that org, and its own unless it is an
+    /// administrator. Every other job is answered as not found, so none leaks.
+    pub fn visible_to(&self, org: &OrgId, user: &User) -> bool {
+        self.org_id == org.as_str() && (self.created_by_psk == user.psk || user.role == Role::Administrator)
+    }
 }
 
 /// A temporary file made by `files/generate`.

@@ -2,9 +2,9 @@
 //! the Settings app (users, datasets, organization) and the tenant listing. Every form carries a CSRF
 //! token; every page works without JavaScript except the copy buttons.
 
+mod configui;
 mod login;
 mod session;
-mod settings;
 mod tenants;
 mod tokens;
 
@@ -26,11 +26,11 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(tokens::page).post(tokens::submit))
         .route("/tokens/{token_id}/revoke", post(tokens::revoke))
         .route("/tenants/tenants", get(tenants::page))
-        .route("/app/configui", get(settings::overview))
-        .route("/app/configui/users/new", get(settings::new_user).post(settings::create_user))
-        .route("/app/configui/users/{psk}", get(settings::edit_user).post(settings::update_user))
-        .route("/app/configui/datasets/{dataset_id}", get(settings::dataset))
-        .route("/app/configui/organization", get(settings::organization).post(settings::save_organization))
+        .route("/app/configui", get(configui::overview))
+        .route("/app/configui/users/new", get(configui::new_user).post(configui::create_user))
+        .route("/app/configui/users/{psk}", get(configui::edit_user).post(configui::update_user))
+        .route("/app/configui/datasets/{dataset_id}", get(configui::dataset))
+        .route("/app/configui/organization", get(configui::organization).post(configui::save_organization))
         .route(
             "/console/console.css",
             get(|| asset("text/css; charset=utf-8", include_str!("../../assets/console.css"))),

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use orgd_core::cases::orgs::{tenants, Tenant};
 
 pub struct TenantRow {
     tenant_id: String,
@@ -25,21 +26,13 @@ struct TenantsPage {
 
 /// `GET /tenants/tenants`.
 pub async fn page(State(state): State<AppState>, s: Signed) -> Response {
-    let tenants = s
-        .orgs
-        .all()
+    let tenants = tenants(&s.orgs, &s.user)
         .into_iter()
-        .filter(|o| s.orgs.may_act_in(&s.user, &o.org_id))
-        .map(|o| TenantRow {
+        .map(|Tenant { org: o, parent }| TenantRow {
             tenant_id: o.tenant_id.to_string(),
             org_id: o.org_id.to_string(),
             name: o.name.clone(),
-            parent: o
-                .parent_id
-                .as_ref()
-                .and_then(|p| s.orgs.get(p))
-                .map(|p| format!("{} ({})", p.name, p.tenant_id))
-                .unwrap_or_else(|| "—".into()),
+            parent: parent.map(|p| format!("{} ({})", p.name, p.tenant_id)).unwrap_or_else(|| "—".into()),
             base_url: format!("{}/api/v1/{}", state.public_url, o.tenant_id),
         })
         .collect();

@@ -4,7 +4,8 @@
 //! `schemas`), and the dialect's error envelope for every 4xx and 5xx.
 
 use crate::render::Dialect;
-use crate::routes::{self, Endpoint};
+use crate::route_table::Endpoint;
+use crate::routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;

@@ -334,7 +334,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
     )
     .bind(org_id.as_str())
     .bind(serde_json::to_string(&UsagePlan::default()).unwrap())
-    .bind(orgd_core::settings::defaults().to_string())
+    .bind(orgd_core::org_settings::defaults().to_string())
     .execute(&pool)
     .await
     .unwrap();

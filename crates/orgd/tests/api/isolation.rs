@@ -3,7 +3,8 @@
 //! exactly as it was. A route added to the table is in this matrix without anyone editing it.
 
 use crate::helpers::TestApp;
-use orgd_server::routes::{self, Endpoint};
+use orgd_server::route_table::Endpoint;
+use orgd_server::routes;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,7 @@ use super::wire::user_json;
 use crate::context::RequestInfo;
 use crate::extract::JsonBody;
 use crate::render::{Failure, Secret};
-use crate::routes::Table;
+use crate::route_table::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Method;

@@ -6,7 +6,7 @@ mod tokens;
 mod users;
 pub mod wire;
 
-use crate::routes::Table;
+use crate::route_table::Table;
 
 /// Routes of `/v1` (also mounted below `/v1/org/{org_id}`).
 pub fn v1_routes() -> Table {

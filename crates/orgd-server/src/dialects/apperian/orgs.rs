@@ -7,7 +7,7 @@ use crate::extract::RawBody;
 use crate::extract::{AllowMultipart, Guarded, QueryList};
 use crate::policy::{Administer, Read};
 use crate::render::Failure;
-use crate::routes::Table;
+use crate::route_table::Table;
 use crate::state::AppState;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::Method;
@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Extension, Json};
 use base64::Engine;
 use orgd_core::cases;
-use orgd_core::cases::orgs::NewChildOrg;
+use orgd_core::cases::orgs::{NewChildOrg, TreeView};
 use orgd_core::cases::users::UserFields;
 use orgd_core::clock::Clock;
 use orgd_core::error::{ApiError, ErrorCode, FieldFault};
@@ -108,11 +108,12 @@ fn leaf(o: &orgd_core::model::Org, nested: bool) -> Value {
 async fn tree(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
     let idx = state.gate.cache.orgs().await?;
     let target = &acting.target;
-    if acting.user.role != Role::Administrator {
-        return Ok(Json(leaf(target, false)));
-    }
+    let parent = match cases::orgs::tree_view(&idx, &acting.user, target) {
+        TreeView::Alone => return Ok(Json(leaf(target, false))),
+        TreeView::Subtree { parent } => parent,
+    };
     let subtree = node(&idx, &target.org_id, true);
-    let out = match target.parent_id.as_ref().and_then(|p| idx.get(p)) {
+    let out = match parent {
         Some(parent) => {
             let mut m = Map::new();
             m.insert("parent_id".into(), json!(parent.parent_id.as_ref().map(|p| p.as_str())));

@@ -3,7 +3,7 @@
 use crate::extract::{Acting, Guarded, JsonBody, PathParams, QueryList};
 use crate::policy::Read;
 use crate::render::{Failure, Secret};
-use crate::routes::Table;
+use crate::route_table::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Method;
@@ -140,14 +140,9 @@ async fn session(State(state): State<AppState>, acting: Guarded<Read>) -> Json<V
 }
 
 async fn extend_session(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
-    if acting.token.kind == TokenKind::Api {
-        return Ok(Json(json!({ "ttl_in_seconds": null })));
-    }
-    let minutes = orgd_core::settings::session_minutes(&acting.home.settings, acting.token.remember_me);
-    let now = state.clock.now();
-    let end = now + time::Duration::minutes(minutes);
-    state.store.set_token_end(&acting.token.token_id, Some(end)).await?;
-    Ok(Json(json!({ "ttl_in_seconds": minutes * 60 })))
+    let minutes =
+        cases::tokens::extend_session(state.store.as_ref(), &acting.token, &acting.home, state.clock.now()).await?;
+    Ok(Json(json!({ "ttl_in_seconds": minutes.map(|m| m * 60) })))
 }
 
 async fn end_session(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {

@@ -5,7 +5,7 @@ use crate::extract::RawBody;
 use crate::extract::{Acting, Guarded, PathParams};
 use crate::policy::{ManageUsers, Read};
 use crate::render::Failure;
-use crate::routes::Table;
+use crate::route_table::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Method;

@@ -3,8 +3,8 @@
 
 use super::datasets::dataset_of;
 use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList, RawBody};
-use crate::jobs::{presign, ticket};
 use crate::policy::{Read, WriteData};
+use crate::presigned::{presign, ticket};
 use crate::render::{Failure, Secret};
 use crate::state::AppState;
 use axum::extract::State;
@@ -13,10 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orgd_core::clock::{iso_millis, to_millis, Clock};
 use orgd_core::data::async_ops;
-use orgd_core::data::jobs::{FileRecord, Job, JobKind, JobStatus};
+use orgd_core::data::jobs::{FileRecord, Job, JobKind};
 use orgd_core::data::{new_id, parse_id};
 use orgd_core::error::{ApiError, ErrorCode};
-use orgd_core::model::Role;
 use serde_json::{json, Value};
 
 /// Temporary files live this long.
@@ -30,24 +29,8 @@ async fn submit(
     request: Value,
 ) -> Result<Response, Failure> {
     let now = to_millis(state.clock.now());
-    let job = Job {
-        id: new_id(),
-        org_id: acting.target.org_id.to_string(),
-        dataset_id: ds_id.to_string(),
-        kind,
-        status: JobStatus::Created,
-        created_by: acting.user.user_id.clone(),
-        created_by_psk: acting.user.psk,
-        trace_id: acting.info.trace_id.clone(),
-        request,
-        result_type: None,
-        result_kept: false,
-        errors: None,
-        error_count: 0,
-        created_at: now,
-        modified_at: now,
-        finished_at: None,
-    };
+    let (org, user, trace) = (&acting.target.org_id, &acting.user, &acting.info.trace_id);
+    let job = Job::submitted(org, user, trace, ds_id, kind, request, now);
     state.store.insert_job(&job).await?;
     state.jobs_queued.notify_one();
     Ok((StatusCode::ACCEPTED, Json(ticket(state, &job))).into_response())
@@ -96,11 +79,8 @@ pub async fn job(
             .with_message("Path parameter {jobId} must be a UUID string.")
             .with_context("pathParameter", "{jobId}")
     })?;
-    let job =
-        state.store.get_job(&id).await?.filter(|j| j.org_id == acting.target.org_id.as_str()).ok_or_else(not_found)?;
-    if job.created_by_psk != acting.user.psk && acting.user.role != Role::Administrator {
-        return Err(not_found().into());
-    }
+    let job = state.store.get_job(&id).await?;
+    let job = job.filter(|j| j.visible_to(&acting.target.org_id, &acting.user)).ok_or_else(not_found)?;
     Ok(Json(ticket(&state, &job)))
 }
 

@@ -7,12 +7,14 @@ mod jobs;
 use crate::extract::Guarded;
 use crate::policy::Read;
 use crate::render::Failure;
-use crate::routes::Table;
+use crate::route_table::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{get, post, put};
 use axum::Json;
+use orgd_core::cases;
+use orgd_core::cases::orgs::Tenant;
 use serde_json::{json, Value};
 
 /// The routes below `/api/v1`.
@@ -68,11 +70,10 @@ pub fn routes() -> Table {
 /// `GET /api/v1/tenants`: every org the caller may act in, pre-order, siblings by name.
 async fn tenants(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Json<Value>, Failure> {
     let orgs = state.gate.cache.orgs().await?;
-    let list: Vec<Value> = orgs
-        .actable(&acting.user)
+    let list: Vec<Value> = cases::orgs::tenants(&orgs, &acting.user)
         .iter()
-        .map(|o| {
-            let parent = o.parent_id.as_ref().and_then(|p| orgs.get(p)).map(|p| p.tenant_id.to_string());
+        .map(|Tenant { org: o, parent }| {
+            let parent = parent.as_ref().map(|p| p.tenant_id.as_str());
             json!({"tenantId": o.tenant_id.as_str(), "name": o.name, "orgId": o.org_id.as_str(), "parentTenantId": parent})
         })
         .collect();
