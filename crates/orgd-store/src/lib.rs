@@ -1,12 +1,17 @@
 //! orgd's storage: one [`SqlStore`] that implements the core [`Store`] trait on SQLite (embedded, WAL) and
 //! on PostgreSQL, with the migrations of each applied at open. Queries are written once in the SQL both
-//! engines share; only the migrations differ.
+//! engines share; only the migrations differ. This file opens the store and answers the [`Store`] trait;
+//! the SQL lives by aggregate: `orgs`, `users`, `tokens`, `datasets`, `items` (each dataset's table),
+//! `jobs` (jobs, files and their chunks), with `rows` decoding them.
 
 mod datasets;
 mod items;
 mod jobs;
+mod orgs;
 mod rows;
 pub mod testing;
+mod tokens;
+mod users;
 
 use async_trait::async_trait;
 use orgd_core::clock::to_millis;
@@ -16,7 +21,7 @@ use orgd_core::error::StoreError;
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
 use orgd_core::store::{ItemScan, ItemWrite, LocalChanges, Store, StoreResult, TreeLink};
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -193,26 +198,18 @@ impl SqlStore {
     }
 }
 
-const BUMP_EPOCH: &str = "UPDATE meta SET value = value + 1 WHERE key = 'auth_epoch'";
+pub(crate) const BUMP_EPOCH: &str = "UPDATE meta SET value = value + 1 WHERE key = 'auth_epoch'";
 pub(crate) const BUMP_DATA_EPOCH: &str = "UPDATE meta SET value = value + 1 WHERE key = 'data_epoch'";
 
-const ORG_COLS: &str = "org_id, tenant_id, parent_id, name, allowed_subnets, usage_plan, settings, created_at";
-const USER_COLS: &str = "psk, org_id, user_id, email, first_name, last_name, mobile_phone, role, enabled, \
-    expires_at, token_access, allowed_subnets, password_hash, password_changed_at, password_history, \
-    custom_metadata, failed_login_count, last_failed_login_at, locked_until, locked_permanently, created_at, \
-    modified_at, last_login_at";
-const TOKEN_COLS: &str = "token_id, kind, user_psk, label, starts_at, ends_at, subnets, remember_me, \
-    created_at, last_used_at, last_used_ip, revoked_at";
-
-fn ms(t: Option<OffsetDateTime>) -> Option<i64> {
+pub(crate) fn ms(t: Option<OffsetDateTime>) -> Option<i64> {
     t.map(to_millis)
 }
 
-fn json(v: &impl serde::Serialize) -> String {
+pub(crate) fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("model values always serialize")
 }
 
-fn bool_int(b: bool) -> i64 {
+pub(crate) fn bool_int(b: bool) -> i64 {
     b as i64
 }
 
@@ -227,11 +224,6 @@ impl SqlStore {
     /// Count a committed change of the dataset list made outside an [`AuthTx`].
     pub(crate) fn data_changed(&self) {
         self.changes.data.fetch_add(1, Ordering::AcqRel);
-    }
-
-    async fn one_org(&self, sql: &str, arg: &str) -> StoreResult<Option<Org>> {
-        let row: Option<AnyRow> = sqlx::query(sql).bind(arg).fetch_optional(&self.pool).await.map_err(map_err)?;
-        row.map(|r| org_from_row(&r)).transpose()
     }
 }
 
@@ -266,321 +258,75 @@ impl Store for SqlStore {
     }
 
     async fn insert_org(&self, org: &Org) -> StoreResult<()> {
-        let mut tx = self.auth_tx().await?;
-        sqlx::query(&format!("INSERT INTO orgs ({ORG_COLS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-            .bind(org.org_id.as_str())
-            .bind(org.tenant_id.as_str())
-            .bind(org.parent_id.as_ref().map(|p| p.as_str().to_string()))
-            .bind(&org.name)
-            .bind(json(&org.allowed_subnets.to_strings()))
-            .bind(json(&org.usage_plan))
-            .bind(json(&org.settings))
-            .bind(to_millis(org.created_at))
-            .bind(org.name.to_lowercase())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await
+        self.insert_org_impl(org).await
     }
 
     async fn update_org(&self, org: &Org) -> StoreResult<()> {
-        let mut tx = self.auth_tx().await?;
-        sqlx::query(
-            "UPDATE orgs SET name = $2, name_key = $3, allowed_subnets = $4, usage_plan = $5, settings = $6 \
-             WHERE org_id = $1",
-        )
-        .bind(org.org_id.as_str())
-        .bind(&org.name)
-        .bind(org.name.to_lowercase())
-        .bind(json(&org.allowed_subnets.to_strings()))
-        .bind(json(&org.usage_plan))
-        .bind(json(&org.settings))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await
+        self.update_org_impl(org).await
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-        let rows = sqlx::query(&format!("SELECT {ORG_COLS} FROM orgs")).fetch_all(&self.pool).await.map_err(map_err)?;
-        // Decoding every org with its settings JSON is CPU work (≈ 150 ms for 10,000 orgs): keep it off the
-        // async workers, which are serving requests meanwhile.
-        tokio::task::spawn_blocking(move || rows.iter().map(org_from_row).collect())
-            .await
-            .map_err(|e| StoreError::Other(format!("decoding the orgs stopped: {e}")))?
+        self.list_orgs_impl().await
     }
 
     async fn get_org(&self, org_id: &OrgId) -> StoreResult<Option<Org>> {
-        self.one_org(&format!("SELECT {ORG_COLS} FROM orgs WHERE org_id = $1"), org_id.as_str()).await
+        self.get_org_impl(org_id).await
     }
 
     async fn get_org_by_tenant(&self, tenant_id: &TenantId) -> StoreResult<Option<Org>> {
-        self.one_org(&format!("SELECT {ORG_COLS} FROM orgs WHERE tenant_id = $1"), tenant_id.as_str()).await
+        self.get_org_by_tenant_impl(tenant_id).await
     }
 
     async fn delete_org(&self, org_id: &OrgId, descendants: bool) -> StoreResult<Vec<OrgId>> {
-        // Writes first, so that SQLite takes its write lock before the reads (see `wipe`).
-        let mut tx = self.auth_tx().await?.with_data().await?;
-        let below: Vec<(String, i64)> = sqlx::query_as(
-            "WITH RECURSIVE below (org_id, depth) AS (SELECT org_id, 0 FROM orgs WHERE org_id = $1 \
-             UNION ALL SELECT o.org_id, b.depth + 1 FROM orgs o JOIN below b ON o.parent_id = b.org_id) \
-             SELECT org_id, depth FROM below ORDER BY depth DESC, org_id",
-        )
-        .bind(org_id.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        if below.len() > 1 && !descendants {
-            return Err(StoreError::Conflict(format!(
-                "the org has {} org(s) below it; delete them first, or delete them with it",
-                below.len() - 1
-            )));
-        }
-        let mut deleted = Vec::with_capacity(below.len());
-        for (id, _) in below {
-            datasets::drop_item_tables(tx.tx(), "WHERE org_id = $1", Some(&id)).await?;
-            for sql in [
-                "DELETE FROM job_outcomes WHERE job_id IN (SELECT job_id FROM jobs WHERE org_id = $1)",
-                "DELETE FROM tokens WHERE user_psk IN (SELECT psk FROM users WHERE org_id = $1)",
-                "DELETE FROM users WHERE org_id = $1",
-                // Datasets, jobs and files (with their chunks) go by their foreign keys.
-                "DELETE FROM orgs WHERE org_id = $1",
-            ] {
-                sqlx::query(sql).bind(&id).execute(&mut *tx).await.map_err(map_err)?;
-            }
-            deleted.extend(OrgId::parse(&id));
-        }
-        tx.commit().await?;
-        Ok(deleted)
+        self.delete_org_impl(org_id, descendants).await
     }
 
     async fn insert_user(&self, u: &User) -> StoreResult<User> {
-        let mut tx = self.auth_tx().await?;
-        let row: (i64,) = sqlx::query_as(
-            "INSERT INTO users (org_id, user_id, user_key, email, first_name, last_name, mobile_phone, role, \
-             enabled, expires_at, token_access, allowed_subnets, password_hash, password_changed_at, \
-             password_history, custom_metadata, failed_login_count, last_failed_login_at, locked_until, \
-             locked_permanently, created_at, modified_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) RETURNING psk",
-        )
-        .bind(u.org_id.as_str())
-        .bind(&u.user_id)
-        .bind(u.user_id.to_lowercase())
-        .bind(&u.email)
-        .bind(&u.first_name)
-        .bind(&u.last_name)
-        .bind(u.mobile_phone.clone())
-        .bind(u.role.as_str())
-        .bind(bool_int(u.enabled))
-        .bind(ms(u.expires_at))
-        .bind(bool_int(u.token_access))
-        .bind(json(&u.allowed_subnets.to_strings()))
-        .bind(u.password_hash.clone())
-        .bind(ms(u.password_changed_at))
-        .bind(json(&u.password_history))
-        .bind(json(&u.custom_metadata))
-        .bind(u.failed_login_count as i64)
-        .bind(ms(u.last_failed_login_at))
-        .bind(ms(u.locked_until))
-        .bind(bool_int(u.locked_permanently))
-        .bind(to_millis(u.created_at))
-        .bind(to_millis(u.modified_at))
-        .bind(ms(u.last_login_at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| match map_err(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("user_id '{}' already exists in the org", u.user_id))
-            }
-            other => other,
-        })?;
-        tx.commit().await?;
-        Ok(User { psk: row.0, ..u.clone() })
+        self.insert_user_impl(u).await
     }
 
     async fn record_login(&self, u: &User) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE users SET failed_login_count = $2, last_failed_login_at = $3, locked_until = $4, \
-             locked_permanently = $5, last_login_at = $6 WHERE psk = $1",
-        )
-        .bind(u.psk)
-        .bind(u.failed_login_count as i64)
-        .bind(ms(u.last_failed_login_at))
-        .bind(ms(u.locked_until))
-        .bind(bool_int(u.locked_permanently))
-        .bind(ms(u.last_login_at))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(())
+        self.record_login_impl(u).await
     }
 
     async fn update_user(&self, u: &User) -> StoreResult<()> {
-        let mut tx = self.auth_tx().await?;
-        sqlx::query(
-            "UPDATE users SET email = $2, first_name = $3, last_name = $4, mobile_phone = $5, role = $6, \
-             enabled = $7, expires_at = $8, token_access = $9, allowed_subnets = $10, password_hash = $11, \
-             password_changed_at = $12, password_history = $13, custom_metadata = $14, failed_login_count = $15, \
-             last_failed_login_at = $16, locked_until = $17, locked_permanently = $18, modified_at = $19, \
-             last_login_at = $20 WHERE psk = $1",
-        )
-        .bind(u.psk)
-        .bind(&u.email)
-        .bind(&u.first_name)
-        .bind(&u.last_name)
-        .bind(u.mobile_phone.clone())
-        .bind(u.role.as_str())
-        .bind(bool_int(u.enabled))
-        .bind(ms(u.expires_at))
-        .bind(bool_int(u.token_access))
-        .bind(json(&u.allowed_subnets.to_strings()))
-        .bind(u.password_hash.clone())
-        .bind(ms(u.password_changed_at))
-        .bind(json(&u.password_history))
-        .bind(json(&u.custom_metadata))
-        .bind(u.failed_login_count as i64)
-        .bind(ms(u.last_failed_login_at))
-        .bind(ms(u.locked_until))
-        .bind(bool_int(u.locked_permanently))
-        .bind(to_millis(u.modified_at))
-        .bind(ms(u.last_login_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await
+        self.update_user_impl(u).await
     }
 
     async fn get_user(&self, psk: i64) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE psk = $1"))
-            .bind(psk)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| user_from_row(&r)).transpose()
+        self.get_user_impl(psk).await
     }
 
     async fn find_users(&self, user_id: &str, org_id: Option<&OrgId>) -> StoreResult<Vec<User>> {
-        let rows = match org_id {
-            Some(org) => {
-                sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE user_key = $1 AND org_id = $2"))
-                    .bind(user_id.to_lowercase())
-                    .bind(org.as_str())
-                    .fetch_all(&self.pool)
-                    .await
-            }
-            None => {
-                sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE user_key = $1 ORDER BY psk"))
-                    .bind(user_id.to_lowercase())
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
-        .map_err(map_err)?;
-        rows.iter().map(user_from_row).collect()
+        self.find_users_impl(user_id, org_id).await
     }
 
     async fn list_users(&self, org_id: &OrgId) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE org_id = $1 ORDER BY psk"))
-            .bind(org_id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(user_from_row).collect()
+        self.list_users_impl(org_id).await
     }
 
     async fn delete_user(&self, psk: i64) -> StoreResult<bool> {
-        let mut tx = self.auth_tx().await?;
-        sqlx::query("DELETE FROM tokens WHERE user_psk = $1").bind(psk).execute(&mut *tx).await.map_err(map_err)?;
-        let done =
-            sqlx::query("DELETE FROM users WHERE psk = $1").bind(psk).execute(&mut *tx).await.map_err(map_err)?;
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_user_impl(psk).await
     }
 
     async fn insert_token(&self, t: &TokenRecord, hash: &[u8; 32]) -> StoreResult<()> {
-        let sql = format!(
-            "INSERT INTO tokens ({TOKEN_COLS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        );
-        let insert = sqlx::query(&sql)
-            .bind(&t.token_id)
-            .bind(t.kind.as_str())
-            .bind(t.user_psk)
-            .bind(&t.label)
-            .bind(to_millis(t.starts_at))
-            .bind(ms(t.ends_at))
-            .bind(json(&t.subnets.to_strings()))
-            .bind(bool_int(t.remember_me))
-            .bind(to_millis(t.created_at))
-            .bind(ms(t.last_used_at))
-            .bind(t.last_used_ip.clone())
-            .bind(ms(t.revoked_at))
-            .bind(hash.to_vec());
-        if t.kind == orgd_core::model::TokenKind::Session {
-            insert.execute(&self.pool).await.map_err(map_err)?;
-            return Ok(());
-        }
-        let mut tx = self.auth_tx().await?;
-        insert.execute(&mut *tx).await.map_err(map_err)?;
-        tx.commit().await
+        self.insert_token_impl(t, hash).await
     }
 
     async fn get_token(&self, token_id: &str) -> StoreResult<Option<(TokenRecord, Vec<u8>)>> {
-        let row = sqlx::query(&format!("SELECT {TOKEN_COLS}, hash FROM tokens WHERE token_id = $1"))
-            .bind(token_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| {
-            use sqlx::Row;
-            let hash: Vec<u8> = r.try_get("hash").map_err(map_err)?;
-            Ok((token_from_row(&r)?, hash))
-        })
-        .transpose()
+        self.get_token_impl(token_id).await
     }
 
     async fn list_tokens(&self, org_id: &OrgId, user_psk: Option<i64>) -> StoreResult<Vec<TokenRecord>> {
-        let cols = TOKEN_COLS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
-        let base = format!("SELECT {cols} FROM tokens t JOIN users u ON u.psk = t.user_psk WHERE u.org_id = $1");
-        let rows = match user_psk {
-            Some(psk) => {
-                sqlx::query(&format!("{base} AND t.user_psk = $2 ORDER BY t.created_at DESC, t.token_id"))
-                    .bind(org_id.as_str())
-                    .bind(psk)
-                    .fetch_all(&self.pool)
-                    .await
-            }
-            None => {
-                sqlx::query(&format!("{base} ORDER BY t.created_at DESC, t.token_id"))
-                    .bind(org_id.as_str())
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
-        .map_err(map_err)?;
-        rows.iter().map(token_from_row).collect()
+        self.list_tokens_impl(org_id, user_psk).await
     }
 
     async fn revoke_token(&self, token_id: &str, at: OffsetDateTime) -> StoreResult<bool> {
-        let mut tx = self.auth_tx().await?;
-        let done = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
-            .bind(token_id)
-            .bind(to_millis(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        self.revoke_token_impl(token_id, at).await
     }
 
     async fn delete_token(&self, token_id: &str) -> StoreResult<bool> {
-        let mut tx = self.auth_tx().await?;
-        let done = sqlx::query("DELETE FROM tokens WHERE token_id = $1")
-            .bind(token_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_token_impl(token_id).await
     }
 
     async fn wipe(&self) -> StoreResult<()> {
@@ -602,41 +348,15 @@ impl Store for SqlStore {
     }
 
     async fn revoke_sessions(&self, user_psk: i64, except: Option<&str>, at: OffsetDateTime) -> StoreResult<()> {
-        let mut tx = self.auth_tx().await?;
-        sqlx::query(
-            "UPDATE tokens SET revoked_at = $2 WHERE user_psk = $1 AND kind = 'session' AND revoked_at IS NULL \
-             AND token_id <> $3",
-        )
-        .bind(user_psk)
-        .bind(to_millis(at))
-        .bind(except.unwrap_or("").to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await
+        self.revoke_sessions_impl(user_psk, except, at).await
     }
 
     async fn set_token_end(&self, token_id: &str, ends_at: Option<OffsetDateTime>) -> StoreResult<()> {
-        let mut tx = self.auth_tx().await?;
-        sqlx::query("UPDATE tokens SET ends_at = $2 WHERE token_id = $1")
-            .bind(token_id)
-            .bind(ms(ends_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await
+        self.set_token_end_impl(token_id, ends_at).await
     }
 
     async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM tokens WHERE kind = 'session' AND ((ends_at IS NOT NULL AND ends_at < $1) \
-             OR (revoked_at IS NOT NULL AND revoked_at < $1))",
-        )
-        .bind(to_millis(before))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected())
+        self.purge_sessions_impl(before).await
     }
 
     async fn insert_dataset(&self, ds: &Dataset) -> StoreResult<()> {
@@ -754,16 +474,6 @@ impl Store for SqlStore {
     }
 
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        for u in uses {
-            sqlx::query("UPDATE tokens SET last_used_at = $2, last_used_ip = $3 WHERE token_id = $1")
-                .bind(&u.token_id)
-                .bind(to_millis(u.at))
-                .bind(u.ip.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
-        tx.commit().await.map_err(map_err)
+        self.record_token_uses_impl(uses).await
     }
 }
