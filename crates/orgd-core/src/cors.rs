@@ -41,8 +41,8 @@ pub fn allowed<'a>(origin: &str, whitelist: impl IntoIterator<Item = &'a str>) -
 
 /// Whether an org's `cors_domain_whitelist` lists `origin`.
 pub fn org_allows(org: &crate::model::Org, origin: &str) -> bool {
-    let list = org.settings.get("cors_domain_whitelist").and_then(serde_json::Value::as_array);
-    list.is_some_and(|l| allowed(origin, l.iter().filter_map(serde_json::Value::as_str)))
+    let list = crate::org_settings::OrgSettings::of(&org.settings).cors_domain_whitelist;
+    allowed(origin, list.iter().map(String::as_str))
 }
 
 /// The headers a listed origin gets (model §8.4).

@@ -4,8 +4,8 @@ use crate::access::{Caller, Gate, Target};
 use crate::error::{ApiError, ErrorCode, FieldFault};
 use crate::model::{Org, Role, TokenKind, TokenRecord, User};
 use crate::net::CidrList;
-use crate::{cases, org_settings, password, token};
-use serde_json::Value;
+use crate::org_settings::{OrgSettings, PasswordPolicy};
+use crate::{cases, password, token};
 use std::net::IpAddr;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -86,27 +86,23 @@ impl AccountState {
     }
 }
 
-fn rules_for(org: &Org, user: &User) -> Value {
-    org_settings::password_rules_for(&org.settings, user.role == Role::Administrator)
-}
-
-fn rule(rules: &Value, key: &str) -> i64 {
-    rules.get(key).and_then(Value::as_i64).unwrap_or(0)
+fn rules_for(org: &Org, user: &User) -> PasswordPolicy {
+    OrgSettings::of(&org.settings).password_policy(user.role == Role::Administrator).clone()
 }
 
 /// Count a failed login on `user` (model §8.3) and lock it when the threshold is reached.
-pub fn count_failure(user: &mut User, rules: &Value, now: OffsetDateTime) {
-    let reset = rule(rules, "account_lockout_reset_timer_in_minutes");
+pub fn count_failure(user: &mut User, rules: &PasswordPolicy, now: OffsetDateTime) {
+    let reset = rules.account_lockout_reset_timer_in_minutes;
     let stale = reset > 0 && user.last_failed_login_at.is_some_and(|t| now - t > Duration::minutes(reset));
     user.failed_login_count = if stale { 1 } else { user.failed_login_count + 1 };
     user.last_failed_login_at = Some(now);
-    let threshold = rule(rules, "account_lockout_threshold");
+    let threshold = rules.account_lockout_threshold;
     if threshold > 0 && user.failed_login_count as i64 >= threshold {
-        if rules.get("account_lockout_permanent_lockout") == Some(&Value::Bool(true)) {
+        if rules.account_lockout_permanent_lockout {
             user.locked_permanently = true;
             user.failed_login_count = 0;
         } else {
-            let minutes = rule(rules, "account_lockout_duration_in_minutes");
+            let minutes = rules.account_lockout_duration_in_minutes;
             if minutes > 0 {
                 user.locked_until = Some(now + Duration::minutes(minutes));
                 user.failed_login_count = 0;
@@ -117,7 +113,7 @@ pub fn count_failure(user: &mut User, rules: &Value, now: OffsetDateTime) {
 
 /// Whether the user's password is older than the org allows.
 pub fn password_expired(user: &User, org: &Org, now: OffsetDateTime) -> bool {
-    let minutes = rule(&rules_for(org, user), "password_expiration_in_minutes");
+    let minutes = rules_for(org, user).password_expiration_in_minutes;
     minutes > 0 && user.password_changed_at.is_some_and(|t| now - t > Duration::minutes(minutes))
 }
 
@@ -209,7 +205,7 @@ impl Gate {
         } else {
             store.record_login(&user).await?;
         }
-        let minutes = org_settings::session_minutes(&home.settings, req.remember_me);
+        let minutes = OrgSettings::of(&home.settings).session_minutes(req.remember_me);
         let minted = token::mint();
         let mut record = probe_record(now, req.remember_me);
         record.token_id = minted.token_id.clone();
@@ -246,7 +242,6 @@ fn rename(faults: Vec<FieldFault>, field: &str) -> Vec<FieldFault> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn user() -> User {
         let org = crate::tree::tests::org_for_tests();
@@ -255,7 +250,11 @@ mod tests {
 
     #[test]
     fn failures_lock_after_the_threshold_for_the_duration() {
-        let rules = json!({"account_lockout_threshold": 3, "account_lockout_duration_in_minutes": 15});
+        let rules = PasswordPolicy {
+            account_lockout_threshold: 3,
+            account_lockout_duration_in_minutes: 15,
+            ..PasswordPolicy::default()
+        };
         let now = OffsetDateTime::UNIX_EPOCH + Duration::days(100);
         let mut u = user();
         count_failure(&mut u, &rules, now);
@@ -268,8 +267,12 @@ mod tests {
 
     #[test]
     fn the_reset_timer_restarts_the_count_and_permanent_locks_stay() {
-        let rules = json!({"account_lockout_threshold": 2, "account_lockout_reset_timer_in_minutes": 5,
-                           "account_lockout_permanent_lockout": true});
+        let rules = PasswordPolicy {
+            account_lockout_threshold: 2,
+            account_lockout_reset_timer_in_minutes: 5,
+            account_lockout_permanent_lockout: true,
+            ..PasswordPolicy::default()
+        };
         let now = OffsetDateTime::UNIX_EPOCH + Duration::days(100);
         let mut u = user();
         count_failure(&mut u, &rules, now);
@@ -286,7 +289,7 @@ mod tests {
         let mut u = user();
         let now = OffsetDateTime::UNIX_EPOCH;
         for _ in 0..50 {
-            count_failure(&mut u, &json!({}), now);
+            count_failure(&mut u, &PasswordPolicy::default(), now);
         }
         assert!(!u.is_locked(now));
     }

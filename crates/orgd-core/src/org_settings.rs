@@ -1,7 +1,122 @@
-//! The organization settings object (apperian-dialect §4.5): its defaults, and the part a child org
-//! inherits from its parent (model §2).
+//! The organization settings object (apperian-dialect §4.5): its defaults, the part a child org inherits
+//! from its parent (model §2), and the typed view the rules read ([`OrgSettings`], [`PasswordPolicy`]):
+//! the stored object stays JSON (the wire shows all of it), and no rule reads it by key.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
+
+/// A `password_complexity_for_admins` / `_for_users` rule set (model §8.2, §8.3). A key the stored set
+/// lacks counts as 0 (no rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PasswordPolicy {
+    /// Failed sign-ins in a row that lock the account (0: never).
+    pub account_lockout_threshold: i64,
+    /// Minutes after which the count of failed sign-ins starts again (0: never).
+    pub account_lockout_reset_timer_in_minutes: i64,
+    /// A lockout lasts until an administrator ends it.
+    pub account_lockout_permanent_lockout: bool,
+    /// Minutes a lockout lasts.
+    pub account_lockout_duration_in_minutes: i64,
+    /// Shortest password (at least 1 in any case).
+    pub min_length: i64,
+    /// Lower-case letters needed.
+    pub min_lowercase: i64,
+    /// Digits needed.
+    pub min_number: i64,
+    /// Symbols needed.
+    pub min_symbol: i64,
+    /// Upper-case letters needed.
+    pub min_uppercase: i64,
+    /// Minutes a password lasts (0: for ever).
+    pub password_expiration_in_minutes: i64,
+    /// Recent passwords a new one must differ from.
+    pub password_history: i64,
+    /// Minutes before a user may change its own password again.
+    pub password_reset_interval_time_in_minutes: i64,
+}
+
+/// The settings the rules read, typed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct OrgSettings {
+    /// Minutes a session lasts.
+    pub session_timeout_in_minutes: i64,
+    /// Minutes a remember-me session lasts.
+    pub remember_me_timeout_in_minutes: i64,
+    /// The origins browsers may call the API from.
+    pub cors_domain_whitelist: Vec<String>,
+    /// Password rules by role.
+    pub password_complexity: PasswordComplexity,
+    /// The custom metadata every user of the org carries (keys and default values).
+    pub user_custom_metadata_template: Value,
+}
+
+/// The two password rule sets.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PasswordComplexity {
+    /// For administrators.
+    pub password_complexity_for_admins: PasswordPolicy,
+    /// For everyone else.
+    pub password_complexity_for_users: PasswordPolicy,
+}
+
+impl Default for PasswordComplexity {
+    fn default() -> Self {
+        let p = PasswordPolicy::standard();
+        PasswordComplexity { password_complexity_for_admins: p.clone(), password_complexity_for_users: p }
+    }
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        OrgSettings {
+            session_timeout_in_minutes: 10,
+            remember_me_timeout_in_minutes: 10080,
+            cors_domain_whitelist: Vec::new(),
+            password_complexity: PasswordComplexity::default(),
+            user_custom_metadata_template: json!({}),
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// The rule set of a new org ([`default_password_rules`]).
+    pub fn standard() -> PasswordPolicy {
+        PasswordPolicy::deserialize(&default_password_rules()).expect("the default rules are well-formed")
+    }
+}
+
+impl OrgSettings {
+    /// The typed view of a stored settings object. Stored settings were checked when they were set; a
+    /// value of the wrong type (a file edited by hand) falls back to the defaults, with a warning.
+    pub fn of(settings: &Value) -> OrgSettings {
+        OrgSettings::deserialize(settings).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "an org's stored settings do not read; their defaults apply");
+            OrgSettings::default()
+        })
+    }
+
+    /// The password rules for a role (administrators or everyone else).
+    pub fn password_policy(&self, administrator: bool) -> &PasswordPolicy {
+        let pc = &self.password_complexity;
+        if administrator {
+            &pc.password_complexity_for_admins
+        } else {
+            &pc.password_complexity_for_users
+        }
+    }
+
+    /// Minutes a session lasts (model §8.1): the remember-me timeout or the session timeout.
+    pub fn session_minutes(&self, remember_me: bool) -> i64 {
+        if remember_me {
+            self.remember_me_timeout_in_minutes
+        } else {
+            self.session_timeout_in_minutes
+        }
+    }
+}
 
 /// The default rule set of `password_complexity_for_admins` / `_for_users`.
 pub fn default_password_rules() -> Value {
@@ -71,14 +186,23 @@ pub fn for_child(parent: &Value) -> Value {
     s
 }
 
-/// The password rule set that applies to a role (admins vs. everyone else).
-pub fn password_rules_for(settings: &Value, administrator: bool) -> Value {
-    let key = if administrator { "password_complexity_for_admins" } else { "password_complexity_for_users" };
-    settings.get("password_complexity").and_then(|p| p.get(key)).cloned().unwrap_or_else(default_password_rules)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Minutes a session lasts in an org (model §8.1): the remember-me timeout or the session timeout.
-pub fn session_minutes(settings: &Value, remember_me: bool) -> i64 {
-    let key = if remember_me { "remember_me_timeout_in_minutes" } else { "session_timeout_in_minutes" };
-    settings.get(key).and_then(Value::as_i64).unwrap_or(if remember_me { 10080 } else { 10 })
+    #[test]
+    fn the_typed_view_reads_the_stored_object() {
+        let s = OrgSettings::of(&defaults());
+        assert_eq!(s, OrgSettings::default(), "the defaults read as the typed defaults");
+        assert_eq!(s.password_policy(true).min_length, 5);
+        let mut stored = defaults();
+        stored["session_timeout_in_minutes"] = json!(30);
+        stored["password_complexity"]["password_complexity_for_admins"] = json!({"min_length": 12});
+        let s = OrgSettings::of(&stored);
+        assert_eq!((s.session_minutes(false), s.session_minutes(true)), (30, 10080));
+        assert_eq!(s.password_policy(true).min_length, 12);
+        assert_eq!(s.password_policy(true).password_history, 0, "a key the set lacks is no rule");
+        assert_eq!(s.password_policy(false).password_history, 1);
+        assert_eq!(OrgSettings::of(&json!({"session_timeout_in_minutes": "ten"})), OrgSettings::default());
+    }
 }

@@ -145,7 +145,7 @@ pub async fn extend_session(
     if token.kind == TokenKind::Api {
         return Ok(None);
     }
-    let minutes = crate::org_settings::session_minutes(&home.settings, token.remember_me);
+    let minutes = crate::org_settings::OrgSettings::of(&home.settings).session_minutes(token.remember_me);
     store.set_token_end(&token.token_id, Some(now + time::Duration::minutes(minutes))).await?;
     Ok(Some(minutes))
 }

@@ -4,9 +4,10 @@
 use crate::error::{ApiError, ErrorCode, FieldFault};
 use crate::model::{Org, Role, User};
 use crate::net::CidrList;
+use crate::org_settings::OrgSettings;
 use crate::store::Store;
 use crate::user_rules::{self, Touches};
-use crate::{org_settings, password, password_rules, text};
+use crate::{password, password_rules, text};
 use time::OffsetDateTime;
 
 /// The fields of a user that the operator and administrators set.
@@ -114,7 +115,7 @@ pub fn apply_fields(user: &mut User, f: UserFields, org: &Org, now: OffsetDateTi
         user.email = e;
     }
     if let Some(cm) = f.custom_metadata {
-        let template = org.settings.get("user_custom_metadata_template").cloned().unwrap_or_default();
+        let template = OrgSettings::of(&org.settings).user_custom_metadata_template;
         match crate::metadata::merge(&template, Some(&user.custom_metadata), Some(&cm)) {
             Ok(v) => user.custom_metadata = v,
             Err(f) => faults.extend(f),
@@ -151,17 +152,17 @@ pub fn set_password(
     self_service: bool,
     now: OffsetDateTime,
 ) -> Result<(), Vec<FieldFault>> {
-    let rules = org_settings::password_rules_for(&org.settings, user.role == Role::Administrator);
-    let mut broken = password_rules::check(pw, &rules, "password");
-    let n = |k: &str| rules.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
-    let history = n("password_history").max(0) as usize;
+    let settings = OrgSettings::of(&org.settings);
+    let rules = settings.password_policy(user.role == Role::Administrator);
+    let mut broken = password_rules::check(pw, rules, "password");
+    let history = rules.password_history.max(0) as usize;
     if broken.is_empty() && history > 0 {
         let recent = user.password_hash.iter().chain(user.password_history.iter()).take(history);
         if recent.into_iter().any(|h| password::verify(pw, h)) {
             broken.push(fault("password", &format!("must differ from the last {history} password(s)")));
         }
     }
-    let interval = n("password_reset_interval_time_in_minutes");
+    let interval = rules.password_reset_interval_time_in_minutes;
     if self_service
         && interval > 0
         && user.password_changed_at.is_some_and(|t| now - t < time::Duration::minutes(interval))
@@ -211,7 +212,7 @@ pub async fn create(
         password_changed_at: None,
         password_history: Vec::new(),
         custom_metadata: crate::metadata::merge(
-            org.settings.get("user_custom_metadata_template").unwrap_or(&serde_json::Value::Null),
+            &OrgSettings::of(&org.settings).user_custom_metadata_template,
             None,
             None,
         )

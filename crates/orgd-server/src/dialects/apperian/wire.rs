@@ -5,6 +5,7 @@ use orgd_core::error::FieldFault;
 use orgd_core::login::AccountState;
 use orgd_core::metadata;
 use orgd_core::model::{Org, User};
+use orgd_core::org_settings::OrgSettings;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -12,8 +13,12 @@ use time::OffsetDateTime;
 /// deletes users for good, so `deleted` is always false, and it has no app catalog, so
 /// `last_login_from_catalog` is always null.
 pub fn user_json(u: &User, org: &Org, admin_view: bool, now: OffsetDateTime) -> Value {
-    let template = org.settings.get("user_custom_metadata_template").cloned().unwrap_or(Value::Null);
-    let cm = if admin_view { u.custom_metadata.clone() } else { metadata::masked(&template, &u.custom_metadata) };
+    let cm = if admin_view {
+        u.custom_metadata.clone()
+    } else {
+        let template = OrgSettings::of(&org.settings).user_custom_metadata_template;
+        metadata::masked(&template, &u.custom_metadata)
+    };
     json!({
         "psk": u.psk,
         "id": u.user_id,
