@@ -12,6 +12,7 @@ use orgd_core::data::ops;
 use orgd_core::data::source::{ChannelReader, Format, Parsed};
 use orgd_core::data::stream::{self, Sink};
 use orgd_core::error::{ApiError, ErrorCode};
+use orgd_core::ids::OrgId;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -243,11 +244,11 @@ fn own_file(state: &AppState, url: &str) -> Result<Option<String>, ApiError> {
 async fn open_source(
     state: &AppState,
     url: &str,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> Result<(Box<dyn std::io::Read + Send>, Format, Option<u64>), ApiError> {
     let (tx, reader) = ChannelReader::new();
     if let Some(id) = own_file(state, url)? {
-        let file = state.store.get_file(&id).await?.filter(|f| f.org_id == org_id && f.uploaded);
+        let file = state.store.get_file(&id).await?.filter(|f| f.org_id == *org_id && f.uploaded);
         let file = file.ok_or_else(|| ApiError::new(ErrorCode::FileNotFound))?;
         let format = if file.target_type == "csv" { Format::Csv } else { Format::Json };
         let gzip = (file.target_encoding == "gzip").then_some(state.config.gzip_expanded_limit);
@@ -331,9 +332,7 @@ async fn call_back(state: &AppState, job: &Job, cb: &Value) {
         .orgs()
         .await
         .ok()
-        .and_then(|o| {
-            orgd_core::ids::OrgId::parse(&job.org_id).and_then(|id| o.get(&id).map(|x| x.tenant_id.to_string()))
-        })
+        .and_then(|o| o.get(&job.org_id).map(|x| x.tenant_id.to_string()))
         .unwrap_or_default();
     let url = async_ops::callback_url(template, job.status.as_str(), &job.trace_id, &tenant, &job.id);
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);

@@ -18,7 +18,8 @@ fn dataset_from_row(r: &AnyRow) -> Result<Dataset, StoreError> {
         serde_json::from_str(&get_s("definition")?).map_err(|e| StoreError::Other(format!("definition: {e}")))?;
     let base = Dataset {
         id: get_s("dataset_id")?,
-        org_id: get_s("org_id")?,
+        org_id: OrgId::parse(&get_s("org_id")?)
+            .ok_or_else(|| StoreError::Other("a stored org id does not read".into()))?,
         name: get_s("name")?,
         ty: DatasetType::parse(&get_s("type")?).ok_or_else(|| StoreError::Other("bad dataset type".into()))?,
         auto_id: None,
@@ -63,7 +64,7 @@ impl SqlStore {
             "INSERT INTO datasets ({DS_COLS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&ds.id)
-        .bind(&ds.org_id)
+        .bind(ds.org_id.as_str())
         .bind(&ds.name)
         .bind(ds.ty.as_str())
         .bind(ds.definition_json().to_string())

@@ -3,6 +3,7 @@
 use crate::{map_err, Backend, SqlStore};
 use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job, JobKind, JobStatus};
 use orgd_core::error::StoreError;
+use orgd_core::ids::OrgId;
 use orgd_core::store::StoreResult;
 use rand::RngCore;
 use sqlx::any::AnyRow;
@@ -18,7 +19,7 @@ fn job_from_row(r: &AnyRow) -> Result<Job, StoreError> {
     let errors: Option<String> = r.try_get("errors").map_err(map_err)?;
     Ok(Job {
         id: s("job_id")?,
-        org_id: s("org_id")?,
+        org_id: OrgId::parse(&s("org_id")?).ok_or_else(|| StoreError::Other("a stored org id does not read".into()))?,
         dataset_id: s("dataset_id")?,
         kind: JobKind::parse(&s("kind")?).ok_or_else(|| bad("kind"))?,
         status: JobStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,
@@ -44,7 +45,8 @@ const UPLOADING: i64 = 2;
 fn file_from_row(r: &AnyRow) -> Result<FileRecord, StoreError> {
     Ok(FileRecord {
         id: r.try_get("file_id").map_err(map_err)?,
-        org_id: r.try_get("org_id").map_err(map_err)?,
+        org_id: OrgId::parse(&r.try_get::<String, _>("org_id").map_err(map_err)?)
+            .ok_or_else(|| StoreError::Other("a stored org id does not read".into()))?,
         target_type: r.try_get("target_type").map_err(map_err)?,
         target_encoding: r.try_get("target_encoding").map_err(map_err)?,
         uploaded: r.try_get::<i64, _>("uploaded").map_err(map_err)? == UPLOADED,
@@ -83,7 +85,7 @@ impl SqlStore {
             "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(&j.id)
-        .bind(&j.org_id)
+        .bind(j.org_id.as_str())
         .bind(&j.dataset_id)
         .bind(j.kind.as_str())
         .bind(j.status.as_str())
@@ -297,7 +299,7 @@ impl SqlStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&f.id)
-        .bind(&f.org_id)
+        .bind(f.org_id.as_str())
         .bind(&f.target_type)
         .bind(&f.target_encoding)
         .bind(f.uploaded as i64)

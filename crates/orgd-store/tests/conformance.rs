@@ -196,7 +196,7 @@ fn people(o: &Org) -> Dataset {
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
     Dataset {
         id: orgd_core::data::new_id(),
-        org_id: o.org_id.to_string(),
+        org_id: o.org_id.clone(),
         name: n.name,
         ty: n.ty,
         auto_id: n.auto_id,
@@ -468,7 +468,7 @@ async fn postgres_store_wipes() {
 fn job(id: &str, org: &Org, ds: &str, created_at: i64) -> Job {
     Job {
         id: id.into(),
-        org_id: org.org_id.to_string(),
+        org_id: org.org_id.clone(),
         dataset_id: ds.into(),
         kind: JobKind::Import,
         status: JobStatus::Created,
@@ -531,7 +531,7 @@ async fn job_queue(store: &dyn Store) {
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
     let ds = Dataset {
         id: orgd_core::data::new_id(),
-        org_id: root.org_id.to_string(),
+        org_id: root.org_id.clone(),
         name: n.name,
         ty: n.ty,
         auto_id: n.auto_id,

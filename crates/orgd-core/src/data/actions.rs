@@ -819,7 +819,7 @@ mod tests {
         .unwrap();
         Dataset {
             id: new_id(),
-            org_id: "o".into(),
+            org_id: crate::ids::OrgId::generate(),
             name: n.name,
             ty: n.ty,
             auto_id: n.auto_id,

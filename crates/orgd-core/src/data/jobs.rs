@@ -90,7 +90,7 @@ pub struct Job {
     /// `jobId`.
     pub id: String,
     /// Tenant.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Dataset.
     pub dataset_id: String,
     /// Kind.
@@ -135,7 +135,7 @@ impl Job {
     ) -> Job {
         Job {
             id: super::new_id(),
-            org_id: org.to_string(),
+            org_id: org.clone(),
             dataset_id: dataset_id.to_string(),
             kind,
             status: JobStatus::Created,
@@ -156,7 +156,7 @@ impl Job {
     /// Whether `user`, acting in `org`, may see this job: a job of that org, and its own unless it is an
     /// administrator. Every other job is answered as not found, so none leaks.
     pub fn visible_to(&self, org: &OrgId, user: &User) -> bool {
-        self.org_id == org.as_str() && (self.created_by_psk == user.psk || user.role == Role::Administrator)
+        self.org_id == *org && (self.created_by_psk == user.psk || user.role == Role::Administrator)
     }
 }
 
@@ -166,7 +166,7 @@ pub struct FileRecord {
     /// `fileId`.
     pub id: String,
     /// Tenant.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// `json` or `csv`.
     pub target_type: String,
     /// `identity` or `gzip`.

@@ -26,7 +26,7 @@ pub async fn find(store: &dyn Store, org: &OrgId, dataset_id: &str) -> Result<Da
         ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
     })?;
     match store.get_dataset(&id).await? {
-        Some(ds) if ds.org_id == org.as_str() => Ok(ds),
+        Some(ds) if ds.org_id == *org => Ok(ds),
         _ => Err(ApiError::new(ErrorCode::DatasetNotFound)),
     }
 }
@@ -61,7 +61,7 @@ pub async fn create_as(
         for (field, id) in [("fromDatasetId", &n.from_dataset), ("toDatasetId", &n.to_dataset)] {
             let id = id.as_deref().unwrap_or_default();
             match store.get_dataset(id).await? {
-                Some(d) if d.org_id == org.as_str() && d.ty != DatasetType::Links => {
+                Some(d) if d.org_id == *org && d.ty != DatasetType::Links => {
                     let ty =
                         d.auto_id.as_deref().and_then(|a| d.property(a)).map(|p| p.ty).unwrap_or(PropertyType::Text);
                     types.push(ty);
@@ -94,7 +94,7 @@ pub async fn create_as(
     }
     let ds = Dataset {
         id: stamp.id,
-        org_id: org.to_string(),
+        org_id: org.clone(),
         name: n.name,
         ty: n.ty,
         auto_id: n.auto_id,

@@ -1,6 +1,7 @@
 //! Dataset schemas (orgvue-dialect §3.3–§3.4): parsing a create request and rendering metadata.
 
 use crate::error::FieldFault;
+use crate::ids::OrgId;
 use serde_json::{json, Map, Value};
 
 /// Dataset types.
@@ -104,7 +105,7 @@ pub struct Dataset {
     /// `datasetId`.
     pub id: String,
     /// Owning org.
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Name, unique in the tenant.
     pub name: String,
     /// Type.

@@ -9,6 +9,7 @@ use crate::map_err;
 use orgd_core::data::row::Row;
 use orgd_core::data::{Dataset, DatasetType, Item, PropertyType};
 use orgd_core::error::StoreError;
+use orgd_core::ids::OrgId;
 use rusqlite::OptionalExtension;
 use sqlx::postgres::PgPool;
 use std::path::Path;
@@ -19,7 +20,8 @@ fn dataset(id: String, ty: &str, definition: &str) -> Result<Dataset, StoreError
         serde_json::from_str(definition).map_err(|e| StoreError::Other(format!("dataset {id}: definition: {e}")))?;
     let base = Dataset {
         id,
-        org_id: String::new(),
+        // Only the layout of its items is read here; the owner does not matter.
+        org_id: OrgId::generate(),
         name: String::new(),
         ty: DatasetType::parse(ty).ok_or_else(|| StoreError::Other(format!("bad dataset type {ty}")))?,
         auto_id: None,

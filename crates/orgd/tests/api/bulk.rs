@@ -341,7 +341,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
     let n = orgd_core::data::schema::parse_new(&serde_json::from_str(PEOPLE).unwrap()).unwrap();
     let ds = Dataset {
         id: orgd_core::data::new_id(),
-        org_id: org_id.to_string(),
+        org_id: org_id.clone(),
         name: n.name,
         ty: n.ty,
         auto_id: n.auto_id,

@@ -95,7 +95,7 @@ pub async fn generate_file(
     let expires = now + time::Duration::minutes(FILE_MINUTES);
     let f = FileRecord {
         id: new_id(),
-        org_id: acting.target.org_id.to_string(),
+        org_id: acting.target.org_id.clone(),
         target_type: target_type.clone(),
         target_encoding: target_encoding.clone(),
         uploaded: false,
