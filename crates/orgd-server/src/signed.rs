@@ -74,15 +74,15 @@ async fn file(State(state): State<AppState>, params: PathParams, req: Request) -
         let ct = [(header::CONTENT_TYPE, f.media_type())];
         return Ok((ct, stream_chunks(state.store.clone(), ChunkOwner::File(id))).into_response());
     }
-    if !state.store.claim_upload(&id).await? {
-        return Err(ApiError::new(ErrorCode::Conflict)
-            .with_message("This file is being or was already uploaded; generate a new one.")
-            .into());
-    }
-    // On a task of its own, so that the upload ends (kept or released) even when the client goes away and
-    // this request's future is dropped.
+    // Claimed, received and ended on a task of its own: a client that goes away drops this request's
+    // future, possibly while the claim is being written, and the upload must still end (kept or released)
+    // instead of staying claimed with nothing in it.
     let body = req.into_body();
     let ended = tokio::spawn(async move {
+        if !state.store.claim_upload(&id).await? {
+            return Err(ApiError::new(ErrorCode::Conflict)
+                .with_message("This file is being or was already uploaded; generate a new one."));
+        }
         let received = receive(&state, ChunkOwner::File(id.clone()), body).await;
         state.store.end_upload(&id, received.is_ok()).await?;
         received
