@@ -1,5 +1,5 @@
-//! Presigned URLs (orgvue-dialect §7.2): job tickets, job results and temporary files, reached with a
-//! signature instead of a credential.
+//! The routes presigned URLs reach (`/signed/v1/…`, orgvue-dialect §7.2): job tickets, job results and
+//! temporary files, with a signature instead of a credential ([`crate::presigned`] makes and checks them).
 
 use crate::extract::PathParams;
 use crate::presigned;
