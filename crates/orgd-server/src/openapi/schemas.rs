@@ -1,5 +1,5 @@
 //! The named JSON Schemas of the OpenAPI document (`components.schemas`): every request body and every
-//! response body of both dialects, as the wire contracts (`shared/spec/`) describe them. Objects the
+//! response body of both dialects, as the wire contracts describe them (`docs/contract/`). Objects the
 //! server writes list every key it may write and no other (`additionalProperties: false`), so a key
 //! added to a response without its schema fails the contract run; request bodies refuse unknown keys
 //! where the server does.
