@@ -18,7 +18,7 @@ pub fn dataset() -> Dataset {
     let n = parse_new(&def).expect("the fuzz dataset is valid");
     Dataset {
         id: "00000000-0000-0000-0000-000000000001".into(),
-        org_id: "fuzz".into(),
+        org_id: orgd_core::ids::OrgId::parse("qtvFBASTipf1FiUmQkp-Lw").expect("valid id"),
         name: n.name,
         ty: n.ty,
         auto_id: n.auto_id,

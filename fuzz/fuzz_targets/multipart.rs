@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             name: "Fuzz".into(),
             allowed_subnets: CidrList::any(),
             usage_plan: UsagePlan::default(),
-            settings: orgd_core::settings::defaults(),
+            settings: orgd_core::org_settings::defaults(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         let _ = apply(&org, &settings.unwrap_or_else(|| serde_json::json!({})), cert);

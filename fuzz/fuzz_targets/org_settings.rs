@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         name: "Fuzz".into(),
         allowed_subnets: CidrList::any(),
         usage_plan: UsagePlan::default(),
-        settings: orgd_core::settings::defaults(),
+        settings: orgd_core::org_settings::defaults(),
         created_at: time::OffsetDateTime::UNIX_EPOCH,
     };
     if let Ok((changed, _warnings)) = apply(&org, &request, CertChange::None) {
