@@ -90,12 +90,34 @@ impl PasswordPolicy {
 
 impl OrgSettings {
     /// The typed view of a stored settings object. Stored settings were checked when they were set; a
-    /// value of the wrong type (a file edited by hand) falls back to the defaults, with a warning.
+    /// value of the wrong type (a database edited by hand) falls back to its own default, with a warning,
+    /// and never takes the other settings with it.
     pub fn of(settings: &Value) -> OrgSettings {
-        OrgSettings::deserialize(settings).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "an org's stored settings do not read; their defaults apply");
-            OrgSettings::default()
-        })
+        fn field<T: for<'de> Deserialize<'de>>(settings: &Value, key: &str, default: T) -> T {
+            match settings.get(key) {
+                None => default,
+                Some(v) => T::deserialize(v).unwrap_or_else(|e| {
+                    tracing::warn!(setting = key, error = %e, "a stored org setting does not read; its default applies");
+                    default
+                }),
+            }
+        }
+        let d = OrgSettings::default();
+        OrgSettings {
+            session_timeout_in_minutes: field(settings, "session_timeout_in_minutes", d.session_timeout_in_minutes),
+            remember_me_timeout_in_minutes: field(
+                settings,
+                "remember_me_timeout_in_minutes",
+                d.remember_me_timeout_in_minutes,
+            ),
+            cors_domain_whitelist: field(settings, "cors_domain_whitelist", d.cors_domain_whitelist),
+            password_complexity: field(settings, "password_complexity", d.password_complexity),
+            user_custom_metadata_template: field(
+                settings,
+                "user_custom_metadata_template",
+                d.user_custom_metadata_template,
+            ),
+        }
     }
 
     /// The password rules for a role (administrators or everyone else).
@@ -204,5 +226,9 @@ mod tests {
         assert_eq!(s.password_policy(true).password_history, 0, "a key the set lacks is no rule");
         assert_eq!(s.password_policy(false).password_history, 1);
         assert_eq!(OrgSettings::of(&json!({"session_timeout_in_minutes": "ten"})), OrgSettings::default());
+        let s =
+            OrgSettings::of(&json!({"session_timeout_in_minutes": "ten", "cors_domain_whitelist": ["https://a.test"]}));
+        assert_eq!(s.session_minutes(false), 10, "a setting that does not read takes its default");
+        assert_eq!(s.cors_domain_whitelist, ["https://a.test"], "and no other setting with it");
     }
 }
