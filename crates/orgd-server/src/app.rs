@@ -1,7 +1,7 @@
 //! The route table of the whole server.
 
 use crate::config::TlsSource;
-use crate::context::request_context;
+use crate::mounts::Mounts;
 use crate::render::Failure;
 use crate::state::AppState;
 use crate::system;
@@ -13,8 +13,10 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Build the router with every route, the request-context middleware, response compression and the
-/// headers every answer carries (`nosniff`; HSTS when orgd itself serves TLS).
+/// Build the router with every route, the request layers (one job each, outermost first: request info,
+/// CORS, access log, usage plan, error envelope, stand-in faults, database down, head limits, body
+/// intake), response compression and the headers every answer carries (`nosniff`; HSTS when orgd itself
+/// serves TLS).
 pub fn router(state: AppState) -> Router {
     let hsts = match state.config.tls {
         TlsSource::InsecureHttp => None,
@@ -24,9 +26,11 @@ pub fn router(state: AppState) -> Router {
         Some(_) => Router::new().nest("/_orgd", crate::control::routes(&state)),
         None => Router::new(),
     };
+    let api = crate::routes::api();
+    Mounts::serve(api.endpoints());
     Router::new()
         .merge(control)
-        .merge(crate::routes::api().into_router())
+        .merge(api.into_router())
         .merge(crate::signed::routes())
         .merge(crate::console::routes())
         .merge(crate::openapi::routes())
@@ -37,7 +41,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::intake::read_body))
         .layer(middleware::from_fn(crate::head_limits::check))
-        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::unavailable::when_database_down))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::fault_injection::inject))
+        .layer(middleware::from_fn(crate::error_envelope::render))
+        .layer(middleware::from_fn(crate::admission::hold))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::access_log::record))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::cors::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::context::request_info))
         .layer(CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn(crate::drain::drain_unread))
         .layer(

@@ -4,7 +4,8 @@
 //! stream, recognises that answer as hyper writes it, and sends the same status in the dialect's envelope
 //! instead (the dialect of the request line's path when it could be read, else Orgvue's).
 
-use crate::render::{self, Dialect};
+use crate::mounts::Mounts;
+use crate::render;
 use orgd_core::error::{ApiError, ErrorCode};
 use std::io;
 use std::pin::Pin;
@@ -79,7 +80,7 @@ fn bare_refusal(buf: &[u8]) -> Option<ApiError> {
 
 /// The whole answer, in the dialect of `path`, that closes the connection.
 fn envelope(e: &ApiError, path: &[u8]) -> Vec<u8> {
-    let dialect = Dialect::of_path(&String::from_utf8_lossy(path));
+    let dialect = Mounts::served().envelope(&String::from_utf8_lossy(path));
     let status = render::status(e, dialect);
     let body = render::body(e, dialect, "-").to_string();
     format!(
@@ -174,6 +175,7 @@ mod tests {
         assert_eq!(request_path(b"GET /v1/users?x=1 HTTP/1.1\r\n"), Some(&b"/v1/users"[..]));
         assert_eq!(request_path(b"\x16\x03\x01"), None);
         assert_eq!(request_path(b"GET http://x/ HTTP/1.1"), None);
+        Mounts::serve(crate::routes::api().endpoints());
         let e = ApiError::new(ErrorCode::RequestMalformed);
         let apperian = String::from_utf8(envelope(&e, b"/v1/users")).unwrap();
         assert!(apperian.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{apperian}");

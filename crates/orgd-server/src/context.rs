@@ -1,59 +1,106 @@
-//! The request-context middleware: trace id, client IP, usage-plan headers and concurrency slot, error
-//! rendering in the path's dialect, the log line and the metrics of every request.
+//! What every layer and handler knows of a request ([`RequestInfo`]: trace id, client address, dialect)
+//! and what the access pipeline learns of it on the way ([`Slot`]), set by the outermost layer,
+//! [`request_info`], which also stamps the trace id on the answer.
 
-use crate::cors;
-use crate::render::{self, Dialect, PendingError};
+use crate::mounts::Mounts;
+use crate::render::Dialect;
 use crate::state::AppState;
-use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http_body::Frame;
+use axum::response::Response;
 use ipnet::IpNet;
-use orgd_core::error::{ApiError, ErrorCode};
-use orgd_core::faults::RequestFacts;
-use orgd_core::journal::Entry;
+use orgd_core::ids::OrgId;
 use orgd_core::usage::Admission;
 use parking_lot::Mutex;
 use rand::RngCore;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Instant;
 
 /// The TCP peer of a connection, set by the listener.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// Facts about the request that handlers and extractors read.
+/// Facts about the request that layers, extractors and handlers read.
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
     /// `Root=1-<8 hex>-<24 hex>`.
     pub trace_id: String,
     /// The client address (`None` = could not be determined).
     pub client_ip: Option<IpAddr>,
-    /// The dialect of the path.
+    /// The dialect of the API the path is mounted in ([`Mounts`]); `None` outside both APIs.
+    pub api: Option<Dialect>,
+    /// The envelope of its answers: the API's dialect, else Orgvue's.
     pub dialect: Dialect,
-    /// What the pipeline learned, for the log line and the response headers.
+    /// What the access pipeline learned, for the layers that run after the handler.
     pub slot: Arc<Mutex<Slot>>,
 }
 
-/// Filled by the access extractor.
+impl RequestInfo {
+    /// The request's info, set by [`request_info`], the outermost layer of every route.
+    pub fn of<B>(req: &axum::http::Request<B>) -> RequestInfo {
+        req.extensions().get::<RequestInfo>().cloned().expect("the request-info layer runs on every route")
+    }
+}
+
+/// What the access pipeline (extractors, sign-in) learns of a request, written as it goes and read by
+/// the layers on the way out: the log line and journal ([`crate::access_log`]), CORS ([`crate::cors`]) and
+/// the usage headers ([`crate::admission`]). A shared record, as crates.io keeps its log metadata,
+/// because an extractor cannot reach the response.
 #[derive(Debug, Default)]
 pub struct Slot {
-    /// Held until the response body has been sent.
-    pub admission: Option<Admission>,
+    admission: Option<Admission>,
+    tenant: Option<String>,
+    token_id: Option<String>,
+    home_org: Option<OrgId>,
+    fault: bool,
+}
+
+impl Slot {
+    /// The presented token's lookup id (known before the token is checked, so refusals are logged with it).
+    pub fn token(&mut self, id: &str) {
+        self.token_id = Some(id.to_string());
+    }
+
+    /// The caller's home org, once the token is checked: it decides CORS when the path names no org.
+    pub fn home_org(&mut self, org: &OrgId) {
+        self.home_org = Some(org.clone());
+    }
+
     /// The acting tenant.
-    pub tenant: Option<String>,
-    /// The presented token's id.
-    pub token_id: Option<String>,
-    /// The caller's home org, once the token is checked (decides CORS when the path names no org).
-    pub home_org: Option<orgd_core::ids::OrgId>,
+    pub fn tenant(&mut self, tenant: &str) {
+        self.tenant = Some(tenant.to_string());
+    }
+
+    /// The usage-plan admission, held until the answer has been sent.
+    pub fn admitted(&mut self, admission: Admission) {
+        self.admission = Some(admission);
+    }
+
     /// An injected fault (stand-in) answered or delayed the request.
-    pub fault: bool,
+    pub fn faulted(&mut self) {
+        self.fault = true;
+    }
+
+    /// The tenant and token, for the log line.
+    pub fn who(&self) -> (Option<String>, Option<String>) {
+        (self.tenant.clone(), self.token_id.clone())
+    }
+
+    /// Whether a fault was injected.
+    pub fn was_faulted(&self) -> bool {
+        self.fault
+    }
+
+    /// The caller's home org, if known.
+    pub fn caller_home(&self) -> Option<OrgId> {
+        self.home_org.clone()
+    }
+
+    /// The admission, taken by the layer that holds it until the body is sent.
+    pub fn take_admission(&mut self) -> Option<Admission> {
+        self.admission.take()
+    }
 }
 
 /// A new trace id in the AWS X-Ray form.
@@ -88,173 +135,25 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     Some(client)
 }
 
-/// A path of either API dialect (not the console, the control API or the system endpoints).
-fn is_api(path: &str) -> bool {
-    path.starts_with("/api/") || matches!(Dialect::of_path(path), Dialect::Apperian)
-}
-
-/// The middleware itself.
-pub async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
+/// The layer: make the request's [`RequestInfo`], and stamp its trace id on the answer.
+pub async fn request_info(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let trace_id = new_trace_id();
     let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-    let ip = client_ip(peer, req.headers(), &state.config.trusted_proxies);
-    let path = req.uri().path().to_string();
-    let dialect = Dialect::of_path(&path);
-    let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
-    let origin = req.headers().get("origin").and_then(|o| o.to_str().ok()).map(String::from);
-    if req.method() == axum::http::Method::OPTIONS && origin.is_some() {
-        let mut res = StatusCode::NO_CONTENT.into_response();
-        if let Some(o) = &origin {
-            cors::apply(&state, &mut res, o, &path, None, true).await;
-        }
-        if let Ok(v) = HeaderValue::from_str(&trace_id) {
-            res.headers_mut().insert("x-amzn-trace-id", v);
-        }
-        state.metrics.observe(&method, "preflight", 204, started.elapsed(), None);
-        return res;
-    }
-    let slot = Arc::new(Mutex::new(Slot::default()));
-    req.extensions_mut().insert(RequestInfo { trace_id: trace_id.clone(), client_ip: ip, dialect, slot: slot.clone() });
-
-    let is_control = path == "/_orgd" || path.starts_with("/_orgd/");
-    let standin = state.standin.as_ref().filter(|_| !is_control);
-    let mut injected = None;
-    if let Some(s) = standin.filter(|s| !s.faults.is_empty()) {
-        let client_ip = orgd_core::net::display_ip(ip);
-        let facts = RequestFacts {
-            dialect: dialect.name(),
-            method: &method,
-            route: route.as_deref(),
-            path: &path,
-            tenant: None,
-            client_ip: &client_ip,
-        };
-        if let Some(f) = s.faults.pick(&facts, false) {
-            slot.lock().fault = true;
-            if !f.latency.is_zero() {
-                tokio::time::sleep(f.latency).await;
-            }
-            injected = f.error;
-        }
-    }
-    if injected.is_none() && state.database_down() && is_api(&path) {
-        let mut e = ApiError::new(ErrorCode::ServiceUnavailable)
-            .with_message("The database is out of reach; try again shortly.");
-        e.retry_after = Some(1);
-        injected = Some(e);
-    }
-    let mut res = match injected {
-        Some(e) => render::Failure(e).into_response(),
-        None => next.run(req).await,
+    let client_ip = client_ip(peer, req.headers(), &state.config.trusted_proxies);
+    let api = Mounts::served().of_path(req.uri().path());
+    let info = RequestInfo {
+        trace_id: trace_id.clone(),
+        client_ip,
+        api,
+        dialect: api.unwrap_or(Dialect::Orgvue),
+        slot: Arc::default(),
     };
-
-    if res.status() == StatusCode::METHOD_NOT_ALLOWED && res.extensions().get::<PendingError>().is_none() {
-        let allow = res.headers().get("allow").cloned();
-        res = render::Failure(ApiError::new(ErrorCode::MethodNotAllowed).with_message(format!(
-            "Method {method} is not allowed here{}",
-            allow.as_ref().and_then(|a| a.to_str().ok()).map(|a| format!("; use {a}")).unwrap_or_default()
-        )))
-        .into_response();
-        if let Some(a) = allow {
-            res.headers_mut().insert("allow", a);
-        }
-    }
-    let error = res.extensions_mut().remove::<PendingError>().map(|p| p.0);
-    if let Some(e) = &error {
-        let keep_allow = res.headers().get("allow").cloned();
-        res = render::response(e, dialect, &trace_id);
-        if let Some(a) = keep_allow {
-            res.headers_mut().insert("allow", a);
-        }
-        if e.code == ErrorCode::InternalError {
-            tracing::error!(trace_id = %trace_id, "internal error answered");
-        }
-    }
-    let (admission, tenant, token_id, home_org, fault) = {
-        let mut s = slot.lock();
-        (s.admission.take(), s.tenant.take(), s.token_id.take(), s.home_org.take(), s.fault)
-    };
-    if let Some(o) = &origin {
-        cors::apply(&state, &mut res, o, &path, home_org.as_ref(), false).await;
-    }
-    if let Some(a) = &admission {
-        if error.as_ref().is_none_or(|e| e.retry_after.is_none()) {
-            for (name, value) in a.headers() {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    res.headers_mut().insert(name, v);
-                }
-            }
-        }
-    }
-    if res.headers().get("content-type").is_some_and(|ct| ct == "application/json") {
-        res.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
-    }
+    req.extensions_mut().insert(info);
+    let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         res.headers_mut().insert("x-amzn-trace-id", v);
     }
-    let status = res.status().as_u16();
-    let code = error.as_ref().map(|e| e.code.code());
-    let route_label = route.as_deref().unwrap_or("unmatched");
-    state.metrics.observe(&method, route_label, status, started.elapsed(), code);
-    tracing::info!(
-        trace_id = %trace_id,
-        method = %method,
-        path = %path,
-        route = %route_label,
-        status,
-        error_code = code,
-        tenant = tenant.as_deref().unwrap_or("-"),
-        token_id = token_id.as_deref().unwrap_or("-"),
-        client_ip = %orgd_core::net::display_ip(ip),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    if let Some(s) = standin {
-        s.journal.record(Entry {
-            at: orgd_core::clock::Clock::now(state.clock.as_ref()),
-            method,
-            path,
-            route,
-            dialect: dialect.name(),
-            tenant,
-            token_id,
-            status,
-            error_code: code,
-            fault,
-            trace_id,
-            micros: started.elapsed().as_micros() as u64,
-        });
-    }
-    // The slot is held while the answer streams out; an error answer is complete, so it goes at once.
-    match admission {
-        Some(a) if error.is_none() => res.map(|b| Body::new(Guarded { inner: b, _admission: a })),
-        _ => res,
-    }
-}
-
-/// A response body that holds the usage-plan concurrency slot until it is fully sent or dropped.
-struct Guarded {
-    inner: Body,
-    _admission: Admission,
-}
-
-impl http_body::Body for Guarded {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
+    res
 }
 
 #[cfg(test)]

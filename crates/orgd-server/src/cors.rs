@@ -1,11 +1,16 @@
-//! CORS answers (model §8.4): which org's `cors_domain_whitelist` decides, and the headers.
+//! CORS (model §8.4): the layer that answers preflights and adds the headers to answers whose origin the
+//! deciding org's `cors_domain_whitelist` lists.
 
+use crate::context::RequestInfo;
 use crate::state::AppState;
-use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::Org;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The org a path names, if any: `/api/v1/{tenantId}/…`, `/v1|v2/org/{org_id}/…`, `/v3/organizations/{id}`.
 fn path_org(path: &str, orgs: &orgd_core::tree::OrgIndex) -> Option<Option<Arc<Org>>> {
@@ -46,4 +51,25 @@ pub async fn apply(
             res.headers_mut().insert(name, v);
         }
     }
+}
+
+/// The layer: a preflight (`OPTIONS` with an `Origin`) is answered 204 here; any other request with an
+/// `Origin` gets the headers on its answer, decided once the caller's home org is known.
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(origin) = req.headers().get("origin").and_then(|o| o.to_str().ok()).map(String::from) else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path().to_string();
+    if req.method() == Method::OPTIONS {
+        let started = Instant::now();
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        apply(&state, &mut res, &origin, &path, None, true).await;
+        state.metrics.observe("OPTIONS", "preflight", 204, started.elapsed(), None);
+        return res;
+    }
+    let slot = RequestInfo::of(&req).slot;
+    let mut res = next.run(req).await;
+    let home = slot.lock().caller_home();
+    apply(&state, &mut res, &origin, &path, home.as_ref(), false).await;
+    res
 }

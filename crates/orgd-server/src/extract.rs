@@ -101,16 +101,16 @@ async fn acting(parts: &mut Parts, state: &AppState, op: Operation) -> Result<Ac
     let ip = info.client_ip;
     // The lookup id is known before the check, so refused requests are logged with it too.
     if let Some(id) = presented.as_ref().ok().and_then(|p| orgd_core::token::lookup_id(p)) {
-        info.slot.lock().token_id = Some(id.to_string());
+        info.slot.lock().token(id);
     }
     let caller = state.gate.identify(presented, ip).await?;
-    info.slot.lock().home_org = Some(caller.user.org_id.clone());
+    info.slot.lock().home_org(&caller.user.org_id);
     let access = state.gate.admit(caller, target, ip).await?;
     let op_result = access.require(op);
     {
         let mut slot = info.slot.lock();
-        slot.tenant = Some(access.target.tenant_id.to_string());
-        slot.admission = Some(access.admission);
+        slot.tenant(access.target.tenant_id.as_str());
+        slot.admitted(access.admission);
     }
     op_result?;
     tenant_fault(parts, state, &info, access.target.tenant_id.as_str()).await?;
@@ -180,7 +180,7 @@ async fn tenant_fault(parts: &Parts, state: &AppState, info: &RequestInfo, tenan
         client_ip: &client_ip,
     };
     let Some(f) = s.faults.pick(&facts, true) else { return Ok(()) };
-    info.slot.lock().fault = true;
+    info.slot.lock().faulted();
     if !f.latency.is_zero() {
         tokio::time::sleep(f.latency).await;
     }

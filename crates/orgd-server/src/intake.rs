@@ -28,12 +28,12 @@ use tokio::time::{Instant, Sleep};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTooLarge;
 
-/// The most a body may hold to be read here: the largest body any route of the path's door takes.
-fn cap(path: &str, dialect: Dialect) -> usize {
-    match dialect {
-        Dialect::Apperian => MULTIPART_BODY_LIMIT,
-        Dialect::Orgvue if path.starts_with("/api/") => body_limit(Dialect::Orgvue),
-        Dialect::Orgvue => MULTIPART_BODY_LIMIT,
+/// The most a body may hold to be read here: the largest body any route of the path's door takes (the
+/// Orgvue API's JSON limit, else the multipart limit of the Apperian API and the console's forms).
+fn cap(api: Option<Dialect>) -> usize {
+    match api {
+        Some(Dialect::Orgvue) => body_limit(Dialect::Orgvue),
+        Some(Dialect::Apperian) | None => MULTIPART_BODY_LIMIT,
     }
 }
 
@@ -49,7 +49,7 @@ fn has_body(req: &Request) -> bool {
     }
 }
 
-/// The layer (inside the request-context middleware, so its answers are rendered in the path's dialect).
+/// The layer (inside the error-envelope layer, so its answers are rendered in the path's dialect).
 pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !has_body(&req) || req.body().is_end_stream() {
         return next.run(req).await;
@@ -59,8 +59,7 @@ pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) 
     if path.starts_with("/signed/") {
         return next.run(req.map(|b| Body::new(Paced::new(b, timeout)))).await;
     }
-    let dialect = req.extensions().get::<RequestInfo>().map_or(Dialect::of_path(path), |i| i.dialect);
-    let cap = cap(path, dialect);
+    let cap = cap(RequestInfo::of(&req).api);
     if announced(&req).is_some_and(|n| n > cap as u64) {
         return next.run(req).await;
     }

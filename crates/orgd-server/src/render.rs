@@ -1,6 +1,6 @@
 //! Turning an [`ApiError`] into the body of each dialect. Handlers and extractors return `ApiError`; its
-//! `IntoResponse` only marks the response, and the request-context middleware renders it for the dialect
-//! the path belongs to, so every error of every route goes through here.
+//! `IntoResponse` only marks the response, and the error-rendering layer ([`render_errors`]) renders it in the
+//! dialect the route is mounted with ([`crate::mounts`]), so every error of every route goes through here.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,18 +22,6 @@ impl Dialect {
         match self {
             Dialect::Orgvue => "orgvue",
             Dialect::Apperian => "apperian",
-        }
-    }
-
-    /// The dialect a path belongs to.
-    pub fn of_path(path: &str) -> Dialect {
-        let apperian = ["/v1", "/v2", "/v3", "/users", "/organizations"]
-            .iter()
-            .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
-        if apperian {
-            Dialect::Apperian
-        } else {
-            Dialect::Orgvue
         }
     }
 }
@@ -150,16 +138,6 @@ pub fn response(e: &ApiError, dialect: Dialect, trace_id: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_pick_their_dialect() {
-        assert_eq!(Dialect::of_path("/api/v1/ACME/datasets"), Dialect::Orgvue);
-        assert_eq!(Dialect::of_path("/v1/tokens"), Dialect::Apperian);
-        assert_eq!(Dialect::of_path("/v3/organizations/x"), Dialect::Apperian);
-        assert_eq!(Dialect::of_path("/users/authenticate"), Dialect::Apperian);
-        assert_eq!(Dialect::of_path("/v1x"), Dialect::Orgvue);
-        assert_eq!(Dialect::of_path("/healthz"), Dialect::Orgvue);
-    }
 
     #[test]
     fn envelopes_follow_each_dialect() {

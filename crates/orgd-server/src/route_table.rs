@@ -3,6 +3,7 @@
 //! read the same list the server serves. A test checks the list against the router: every listed
 //! operation is routed, every other method on a listed path is 405.
 
+use crate::render::Dialect;
 use crate::state::AppState;
 use axum::http::Method;
 use axum::routing::MethodRouter;
@@ -17,6 +18,8 @@ pub struct Endpoint {
     pub path: String,
     /// What it does, in a few words.
     pub summary: &'static str,
+    /// The dialect it answers in, set where its group is mounted ([`Table::mount`]).
+    pub dialect: Option<Dialect>,
 }
 
 /// A router with the list of its operations.
@@ -40,15 +43,25 @@ impl Table {
     /// Route `path` to `handler`, which serves exactly the methods of `ops` (method, summary).
     pub fn route(mut self, path: &str, ops: &[(Method, &'static str)], handler: MethodRouter<AppState>) -> Self {
         self.router = self.router.route(path, handler);
-        self.endpoints.extend(ops.iter().map(|(m, s)| Endpoint { method: m.clone(), path: path.into(), summary: s }));
+        self.endpoints.extend(ops.iter().map(|(m, s)| Endpoint {
+            method: m.clone(),
+            path: path.into(),
+            summary: s,
+            dialect: None,
+        }));
         self
     }
 
-    /// Serve `inner` below `prefix`.
-    pub fn nest(mut self, prefix: &str, inner: Table) -> Self {
-        self.router = self.router.nest(prefix, inner.router);
-        self.endpoints
-            .extend(inner.endpoints.into_iter().map(|e| Endpoint { path: format!("{prefix}{}", e.path), ..e }));
+    /// Serve `inner` below `prefix` (empty: at the root), in `dialect`: every operation of `inner`
+    /// answers in it ([`crate::mounts`]).
+    pub fn mount(mut self, dialect: Dialect, prefix: &str, inner: Table) -> Self {
+        self.router =
+            if prefix.is_empty() { self.router.merge(inner.router) } else { self.router.nest(prefix, inner.router) };
+        self.endpoints.extend(inner.endpoints.into_iter().map(|e| Endpoint {
+            path: format!("{prefix}{}", e.path),
+            dialect: Some(dialect),
+            ..e
+        }));
         self
     }
 

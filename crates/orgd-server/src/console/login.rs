@@ -112,7 +112,7 @@ pub async fn submit(
             return render(page, status);
         }
     };
-    info.slot.lock().tenant = Some(session.org.tenant_id.to_string());
+    info.slot.lock().tenant(session.org.tenant_id.as_str());
     let max_age = session.record.ends_at.map(|end| (end - state.clock.now()).whole_seconds().max(1)).unwrap_or(3600);
     let mut res = Redirect::to(&page.next).into_response();
     let h = res.headers_mut();

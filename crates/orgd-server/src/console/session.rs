@@ -118,14 +118,14 @@ impl FromRequestParts<AppState> for Signed {
             return Err(to_login());
         }
         if let Some(i) = &info {
-            i.slot.lock().token_id = Some(caller.token.token_id.clone());
+            i.slot.lock().token(&caller.token.token_id);
         }
         let token = caller.token.clone();
         let access = state.gate.admit(caller, Target::Home, ip).await.map_err(|e| {
             super::message(axum::http::StatusCode::FORBIDDEN, None, "Access refused", e.orgvue_message())
         })?;
         if let Some(i) = &info {
-            i.slot.lock().tenant = Some(access.home.tenant_id.to_string());
+            i.slot.lock().tenant(access.home.tenant_id.as_str());
         }
         let orgs = state.gate.cache.orgs().await.map_err(|e| super::failure(None, e))?;
         let csrf = sign(state, &format!("csrf/{}", token.token_id))[..32].to_string();

@@ -180,7 +180,7 @@ fn export_content() -> Value {
 }
 
 fn operation(e: &Endpoint) -> Value {
-    let dialect = Dialect::of_path(&e.path);
+    let dialect = e.dialect.unwrap_or(Dialect::Orgvue);
     let c = contract::of(&e.method, &e.path).unwrap_or_else(|| Contract {
         body: None,
         status: 200,

@@ -53,8 +53,8 @@ async fn authenticate(
     let session = state.gate.login(req, info.client_ip).await?;
     {
         let mut slot = info.slot.lock();
-        slot.tenant = Some(session.org.tenant_id.to_string());
-        slot.token_id = Some(session.record.token_id.clone());
+        slot.tenant(session.org.tenant_id.as_str());
+        slot.token(&session.record.token_id);
     }
     let now = state.clock.now();
     let ttl = session.record.ends_at.map(|e| (e - session.record.created_at).whole_seconds().max(0));
