@@ -17,6 +17,8 @@ use time::{Date, OffsetDateTime};
 
 #[derive(Debug)]
 struct OrgUsage {
+    /// The plan these counters were started under: a changed plan starts them afresh.
+    plan: UsagePlan,
     tokens: f64,
     refilled_at: OffsetDateTime,
     day: Date,
@@ -99,6 +101,7 @@ impl Admission {
 
 fn fresh(plan: &UsagePlan, now: OffsetDateTime) -> OrgUsage {
     OrgUsage {
+        plan: plan.clone(),
         tokens: plan.burst as f64,
         refilled_at: now,
         day: now.date(),
@@ -165,6 +168,12 @@ impl UsageLimiter {
     fn admit_here(&self, org: &OrgId, plan: &UsagePlan, now: OffsetDateTime) -> Result<Admission, ApiError> {
         let mut orgs = self.orgs.lock();
         let u = orgs.entry(org.clone()).or_insert_with(|| fresh(plan, now));
+        // A changed plan (an administrator's edit, read from the org) starts a new bucket and a new day's
+        // count; the requests in flight stay counted.
+        if u.plan != *plan {
+            let in_flight = u.in_flight.clone();
+            *u = OrgUsage { in_flight, ..fresh(plan, now) };
+        }
         // Concurrent requests arrive with their own `now`, not always in order: the refill clock only moves
         // forward, or the time between an earlier and a later stamp would be refilled twice.
         if now > u.refilled_at {
@@ -197,11 +206,6 @@ impl UsageLimiter {
             remaining: plan.daily_quota.map(|q| q.saturating_sub(u.used_today)),
             reset,
         })
-    }
-
-    /// Forget an org's counters (its plan changed or it was deleted).
-    pub fn forget(&self, org: &OrgId) {
-        self.orgs.lock().remove(org);
     }
 }
 
@@ -243,6 +247,23 @@ mod tests {
 
     fn plan(rate: u32, burst: u32, conc: u32, quota: Option<u64>) -> UsagePlan {
         UsagePlan { enabled: true, rate_per_second: rate, burst, max_concurrent: conc, daily_quota: quota }
+    }
+
+    #[test]
+    fn a_changed_plan_starts_afresh_and_keeps_the_requests_in_flight() {
+        let l = UsageLimiter::default();
+        let org = OrgId::generate();
+        let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let tight = plan(0, 1, 2, Some(1));
+        let held = l.admit_here(&org, &tight, t0).unwrap();
+        assert_eq!(l.admit_here(&org, &tight, t0).unwrap_err().code, ErrorCode::Throttled);
+        let wider = plan(0, 2, 2, Some(5));
+        let second = l.admit_here(&org, &wider, t0).unwrap();
+        assert_eq!(second.remaining, Some(4), "the new plan's day starts at its first request");
+        let e = l.admit_here(&org, &wider, t0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Throttled, "two requests in flight, the first from before the change");
+        drop(held);
+        assert!(l.admit_here(&org, &wider, t0).is_ok());
     }
 
     #[test]

@@ -158,4 +158,43 @@ mod tests {
             "The API Token cannot be used from the current IP address: 127.0.0.1"
         );
     }
+
+    /// `docs/contract/errors.md`, made from the one error table.
+    fn error_page() -> String {
+        let mut page = String::from(
+            "# Error codes\n\nEvery failure orgd answers, in both APIs, generated from the one table in the code \
+             (`orgd-core/src/error.rs`) by `ORGD_WRITE_DOCS=1 cargo test -p orgd-server error_page`; a test fails \
+             when this page and the table differ. Orgvue answers `{\"errors\":[{\"name\",\"code\",\"message\"}]}` \
+             with the code as a string ([orgvue.md](orgvue.md) §2); Apperian answers `{\"error\":{\"code\",\"message\"}}` \
+             with the code as a number ([apperian.md](apperian.md) §6). A specific message may replace the default.\n\n\
+             | code | name | HTTP (Orgvue) | HTTP (Apperian) | Orgvue default message | Apperian default message |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for &code in ErrorCode::ALL {
+            let e = ApiError::new(code);
+            page.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                code.code(),
+                code.name(),
+                status(&e, Dialect::Orgvue).as_u16(),
+                status(&e, Dialect::Apperian).as_u16(),
+                code.orgvue_message(),
+                code.apperian_message()
+            ));
+        }
+        page
+    }
+
+    #[test]
+    fn the_error_page_lists_every_code_as_the_table_has_it() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/contract/errors.md");
+        if std::env::var_os("ORGD_WRITE_DOCS").is_some() {
+            std::fs::write(&path, error_page()).unwrap();
+        }
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            written == error_page(),
+            "docs/contract/errors.md is out of date: run ORGD_WRITE_DOCS=1 cargo test -p orgd-server error_page"
+        );
+    }
 }
