@@ -17,7 +17,7 @@ pub fn dataset() -> Dataset {
             {"key": "active", "type": "boolean"}]});
     let n = parse_new(&def).expect("the fuzz dataset is valid");
     Dataset {
-        id: "00000000-0000-0000-0000-000000000001".into(),
+        id: orgd_core::ids::DatasetId::parse("00000000-0000-0000-0000-000000000001").unwrap(),
         org_id: orgd_core::ids::OrgId::parse("qtvFBASTipf1FiUmQkp-Lw").expect("valid id"),
         name: n.name,
         ty: n.ty,

@@ -352,7 +352,8 @@ pub async fn writes(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<Ve
     let url = format!("{}/api/v1/BENCH/datasets/{dataset}/items", b.url);
     let ids: Vec<String> = {
         let store = SqlStore::open(&b.database).await?;
-        let ds = orgd_core::store::Store::get_dataset(&store, dataset).await?.ok_or_else(|| anyhow!("no dataset"))?;
+        let id = orgd_core::ids::DatasetId::parse(dataset).ok_or_else(|| anyhow!("{dataset} is not a dataset id"))?;
+        let ds = orgd_core::store::Store::get_dataset(&store, &id).await?.ok_or_else(|| anyhow!("no dataset"))?;
         let mut ids = Vec::new();
         let mut after = 0;
         while ids.len() < 5000 {

@@ -5,7 +5,7 @@ use crate::auth_cache::AuthCache;
 use crate::clock::Clock;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{OrgId, TenantId};
-use crate::model::{Org, Role, TokenKind, TokenRecord, User};
+use crate::model::{AccountState, Org, Role, TokenKind, TokenRecord, User};
 use crate::net::display_ip;
 use crate::store::Store;
 use crate::token;
@@ -49,13 +49,13 @@ impl Operation {
     }
 }
 
-/// Step 3 for any credential: the account is enabled, not expired, and used from an allowed address.
+/// Step 3 for any credential: the account is enabled, not expired, and used from an allowed address. A
+/// lock after failed sign-ins refuses sign-ins only (model §8, lockout): the tokens already issued keep working.
 pub fn check_user_state(user: &User, now: time::OffsetDateTime, ip: Option<IpAddr>) -> Result<(), ApiError> {
-    if !user.enabled {
-        return Err(ErrorCode::UserAccountDisabled.into());
-    }
-    if user.expires_at.is_some_and(|e| now >= e) {
-        return Err(ErrorCode::UserAccountExpired.into());
+    match AccountState::of(user, now) {
+        AccountState::Disabled => return Err(ErrorCode::UserAccountDisabled.into()),
+        AccountState::Expired => return Err(ErrorCode::UserAccountExpired.into()),
+        AccountState::Locked | AccountState::Enabled => {}
     }
     if !user.allowed_subnets.allows(ip) {
         return Err(ApiError::ip_refusal(ErrorCode::UserAccountSubnetViolation, &display_ip(ip)));
@@ -213,5 +213,29 @@ impl Gate {
     ) -> Result<Access, ApiError> {
         let caller = self.identify(presented, ip).await?;
         self.admit(caller, target, ip).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::tests::{org_for_tests, user};
+    use time::{Duration, OffsetDateTime};
+
+    #[test]
+    fn the_pipeline_and_the_shown_state_read_an_account_alike() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(10);
+        let mut u = user(&org_for_tests(), Role::User);
+        assert_eq!(AccountState::of(&u, now), AccountState::Enabled);
+        assert!(check_user_state(&u, now, None).is_ok());
+        u.locked_permanently = true;
+        assert_eq!(AccountState::of(&u, now), AccountState::Locked);
+        assert!(check_user_state(&u, now, None).is_ok(), "a lock refuses sign-ins, not the tokens issued");
+        u.expires_at = Some(now);
+        assert_eq!(AccountState::of(&u, now), AccountState::Expired, "expired outranks locked");
+        assert_eq!(check_user_state(&u, now, None).unwrap_err().code, ErrorCode::UserAccountExpired);
+        u.enabled = false;
+        assert_eq!(AccountState::of(&u, now), AccountState::Disabled);
+        assert_eq!(check_user_state(&u, now, None).unwrap_err().code, ErrorCode::UserAccountDisabled);
     }
 }

@@ -100,6 +100,93 @@ impl fmt::Display for TenantId {
     }
 }
 
+/// A new id in the Orgvue form: UUID text, upper-case. A time-ordered UUID (version 7: 48 bits of
+/// milliseconds, then 74 random bits), so that items made together sit together in the store's index of
+/// ids instead of landing on random pages of it.
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    uuid_text(b, 0x70)
+}
+
+/// A UUID-shaped id derived from `text` (SHA-256), for ids that must be the same on every run.
+pub fn derived_id(text: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(text.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    uuid_text(b, 0x40)
+}
+
+/// UUID text of 16 bytes with the given version nibble (`0x40`, `0x70`) and the RFC 4122 variant.
+fn uuid_text(mut b: [u8; 16], version: u8) -> String {
+    b[6] = (b[6] & 0x0f) | version;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 15) as usize] as char);
+    }
+    out
+}
+
+/// Parse UUID text (8-4-4-4-12 hex, any case, no version check) into the upper-case form.
+pub fn parse_id(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    (parts.len() == 5 && parts.iter().zip(lens).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit())))
+        .then(|| s.to_ascii_uppercase())
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn generate() -> Self {
+                $name(new_id())
+            }
+
+            /// Parse UUID text in any case; `None` when it is not 8-4-4-4-12 hex.
+            pub fn parse(s: &str) -> Option<Self> {
+                parse_id(s).map($name)
+            }
+
+            /// The id as text (upper-case).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+uuid_id! {
+    /// A dataset's `datasetId` (orgvue-dialect §1): UUID text, upper-case.
+    DatasetId
+}
+
+uuid_id! {
+    /// An async job's `jobId` (orgvue-dialect §7.1): UUID text, upper-case.
+    JobId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +224,15 @@ mod tests {
         assert!(OrgId::parse(id.as_str()).is_some());
         assert!(OrgId::parse("short").is_none());
         assert!(OrgId::parse("Xv_hgo4lqNZ5LHqFpN_yf=").is_none());
+    }
+
+    #[test]
+    fn dataset_and_job_ids_are_uuid_text_upper_cased_at_the_edge() {
+        let id = DatasetId::parse("f97434fc-d1b0-701e-d310-a44cc4c84947").unwrap();
+        assert_eq!(id.as_str(), "F97434FC-D1B0-701E-D310-A44CC4C84947");
+        assert_eq!(serde_json::to_value(&id).unwrap(), serde_json::json!("F97434FC-D1B0-701E-D310-A44CC4C84947"));
+        assert!(DatasetId::parse("people").is_none());
+        assert!(JobId::parse("F97434FCD1B0701ED310A44CC4C84947").is_none());
+        assert_eq!(JobId::parse(JobId::generate().as_str()).map(|j| j.as_str().len()), Some(36));
     }
 }

@@ -38,54 +38,6 @@ pub struct Session {
     pub org: Arc<Org>,
 }
 
-/// Whether an account can be used at `now`, as the console and the Apperian user object show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountState {
-    /// Usable.
-    Enabled,
-    /// Switched off by an administrator.
-    Disabled,
-    /// Locked after failed sign-ins.
-    Locked,
-    /// Past its expiry date.
-    Expired,
-}
-
-impl AccountState {
-    /// The state of `u` at `now` (disabled first, then locked, then expired).
-    pub fn of(u: &User, now: OffsetDateTime) -> AccountState {
-        if !u.enabled {
-            AccountState::Disabled
-        } else if u.is_locked(now) {
-            AccountState::Locked
-        } else if u.expires_at.is_some_and(|e| e <= now) {
-            AccountState::Expired
-        } else {
-            AccountState::Enabled
-        }
-    }
-
-    /// One word: `enabled`, `disabled`, `locked`, `expired`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountState::Enabled => "enabled",
-            AccountState::Disabled => "disabled",
-            AccountState::Locked => "locked",
-            AccountState::Expired => "expired",
-        }
-    }
-
-    /// Why the account cannot be used, in a few words; `None` when it can.
-    pub fn reason(self) -> Option<&'static str> {
-        match self {
-            AccountState::Enabled => None,
-            AccountState::Disabled => Some("disabled by an administrator"),
-            AccountState::Locked => Some("locked after failed sign-ins"),
-            AccountState::Expired => Some("account expired"),
-        }
-    }
-}
-
 fn rules_for(org: &Org, user: &User) -> PasswordPolicy {
     OrgSettings::of(&org.settings).password_policy(user.role == Role::Administrator).clone()
 }

@@ -138,6 +138,56 @@ impl User {
     }
 }
 
+/// Whether an account can be used at `now`: the one reading of it that the access pipeline (step 3), the
+/// console and the Apperian user object share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    /// Usable.
+    Enabled,
+    /// Switched off by an administrator.
+    Disabled,
+    /// Locked after failed sign-ins.
+    Locked,
+    /// Past its expiry date.
+    Expired,
+}
+
+impl AccountState {
+    /// The state of `u` at `now`: disabled first, then expired, then locked (a lock ends; the others
+    /// need an administrator).
+    pub fn of(u: &User, now: OffsetDateTime) -> AccountState {
+        if !u.enabled {
+            AccountState::Disabled
+        } else if u.expires_at.is_some_and(|e| e <= now) {
+            AccountState::Expired
+        } else if u.is_locked(now) {
+            AccountState::Locked
+        } else {
+            AccountState::Enabled
+        }
+    }
+
+    /// One word: `enabled`, `disabled`, `locked`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Enabled => "enabled",
+            AccountState::Disabled => "disabled",
+            AccountState::Locked => "locked",
+            AccountState::Expired => "expired",
+        }
+    }
+
+    /// Why the account cannot be used, in a few words; `None` when it can.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            AccountState::Enabled => None,
+            AccountState::Disabled => Some("disabled by an administrator"),
+            AccountState::Locked => Some("locked after failed sign-ins"),
+            AccountState::Expired => Some("account expired"),
+        }
+    }
+}
+
 /// The two kinds of token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

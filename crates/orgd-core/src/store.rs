@@ -5,7 +5,7 @@ use crate::data::jobs::{ChunkOwner, FileRecord, Job};
 use crate::data::row::{Row, Val};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
-use crate::ids::{OrgId, TenantId};
+use crate::ids::{DatasetId, JobId, OrgId, TenantId};
 use crate::model::{Org, TokenRecord, TokenUse, User};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -50,11 +50,11 @@ pub trait ItemWrite: Send {
     /// modification time.
     async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()>;
     /// The outcome an import job kept when it applied in an earlier attempt (its node died after that).
-    async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>>;
+    async fn job_outcome(&mut self, job_id: &JobId) -> StoreResult<Option<String>>;
     /// Keep an import job's outcome with the changes it applies, so it never applies twice.
-    async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()>;
+    async fn keep_job_outcome(&mut self, job_id: &JobId, body: &str) -> StoreResult<()>;
     /// Store chunk `n` of the job's result with the changes.
-    async fn put_result_chunk(&mut self, job_id: &str, n: i64, data: &[u8]) -> StoreResult<()>;
+    async fn put_result_chunk(&mut self, job_id: &JobId, n: i64, data: &[u8]) -> StoreResult<()>;
     /// A first load into an empty dataset: drop the indexes other than `seq`'s (they are built again,
     /// at once, by [`end_bulk`](ItemWrite::end_bulk)); false when the dataset is not empty. The caller
     /// finds items without indexes meanwhile, so it looks up only keys it may have written itself.
@@ -166,9 +166,9 @@ pub trait Store: Send + Sync + 'static {
     /// Datasets of an org (unsorted).
     async fn list_datasets(&self, org_id: &OrgId) -> StoreResult<Vec<Dataset>>;
     /// One dataset.
-    async fn get_dataset(&self, dataset_id: &str) -> StoreResult<Option<Dataset>>;
+    async fn get_dataset(&self, dataset_id: &DatasetId) -> StoreResult<Option<Dataset>>;
     /// Delete a dataset with its items.
-    async fn delete_dataset(&self, dataset_id: &str) -> StoreResult<bool>;
+    async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool>;
     /// Up to `limit` items with `seq > after`, in creation order.
     async fn item_page(&self, ds: &Dataset, after: i64, limit: i64) -> StoreResult<Vec<Item>>;
     /// One item.
@@ -187,14 +187,14 @@ pub trait Store: Send + Sync + 'static {
     /// Queue a job.
     async fn insert_job(&self, job: &Job) -> StoreResult<()>;
     /// One job.
-    async fn get_job(&self, job_id: &str) -> StoreResult<Option<Job>>;
+    async fn get_job(&self, job_id: &JobId) -> StoreResult<Option<Job>>;
     /// Take the oldest queued job of a tenant with fewer than `per_org` running ones; each job is taken
     /// once, whatever the number of nodes.
     async fn claim_job(&self, now: i64, per_org: i64) -> StoreResult<Option<Job>>;
     /// Save a job's state (status, result, errors, timestamps).
     async fn save_job(&self, job: &Job) -> StoreResult<()>;
     /// Heartbeat of a running job.
-    async fn touch_job(&self, job_id: &str, now: i64) -> StoreResult<()>;
+    async fn touch_job(&self, job_id: &JobId, now: i64) -> StoreResult<()>;
     /// Running jobs whose heartbeat is older than `before` (their node died): queue them again (dropping
     /// their partial results, but not the results an import kept with its changes) while they were taken
     /// fewer than `max_attempts` times, else fail them with
@@ -209,7 +209,7 @@ pub trait Store: Send + Sync + 'static {
     /// Give a running job back to the queue (this node is shutting down), dropping its partial result (but
     /// not an import's kept one);
     /// the attempt does not count. False when the job was not running.
-    async fn release_job(&self, job_id: &str, now: i64) -> StoreResult<bool>;
+    async fn release_job(&self, job_id: &JobId, now: i64) -> StoreResult<bool>;
     /// Delete final jobs (with their results) that ended before `before`.
     async fn purge_jobs(&self, before: i64) -> StoreResult<u64>;
     /// Store chunk `n` of a job result or an uploaded file.

@@ -2,6 +2,7 @@
 //! of the shared table.
 
 use crate::context::RequestInfo;
+use crate::intake::{body_limit, MULTIPART_BODY_LIMIT, ORGVUE_BODY_LIMIT};
 use crate::policy::Policy;
 use crate::render::{Dialect, Failure};
 use crate::state::AppState;
@@ -17,25 +18,9 @@ use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// JSON body limit of the Orgvue dialect (6 MiB).
-pub const ORGVUE_BODY_LIMIT: usize = 6 * 1024 * 1024;
-/// JSON body limit of the Apperian dialect (1 MiB).
-pub const APPERIAN_BODY_LIMIT: usize = 1024 * 1024;
-
-/// The body limit of a dialect.
-pub fn body_limit(d: Dialect) -> usize {
-    match d {
-        Dialect::Orgvue => ORGVUE_BODY_LIMIT,
-        Dialect::Apperian => APPERIAN_BODY_LIMIT,
-    }
-}
-
 /// Route marker: this route also takes `multipart/form-data` bodies (up to [`MULTIPART_BODY_LIMIT`]).
 #[derive(Debug, Clone, Copy)]
 pub struct AllowMultipart;
-
-/// Multipart body limit of the Apperian dialect (2 MiB).
-pub const MULTIPART_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Parse a JSON body, or 400801.
 pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {

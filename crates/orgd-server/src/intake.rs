@@ -6,7 +6,6 @@
 //! 256 MiB into the store, are not buffered; they get the body timeout between two pieces instead.
 
 use crate::context::RequestInfo;
-use crate::extract::{body_limit, MULTIPART_BODY_LIMIT};
 use crate::render::{Dialect, Failure};
 use crate::state::AppState;
 use axum::body::Body;
@@ -23,6 +22,22 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
+
+/// JSON body limit of the Orgvue dialect (6 MiB).
+pub const ORGVUE_BODY_LIMIT: usize = 6 * 1024 * 1024;
+/// JSON body limit of the Apperian dialect (1 MiB).
+pub const APPERIAN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The body limit of a dialect.
+pub fn body_limit(d: Dialect) -> usize {
+    match d {
+        Dialect::Orgvue => ORGVUE_BODY_LIMIT,
+        Dialect::Apperian => APPERIAN_BODY_LIMIT,
+    }
+}
+
+/// Multipart body limit of the Apperian dialect (2 MiB).
+pub const MULTIPART_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Marks a request whose body went past its cap while it was read (the pipeline answers 413).
 #[derive(Debug, Clone, Copy)]

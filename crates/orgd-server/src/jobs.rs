@@ -138,7 +138,7 @@ async fn run(state: &AppState, mut job: Job, stop: &watch::Receiver<bool>) {
             job.error_count = list.len() as i64;
             job.errors = Some(list.into_iter().take(1000).collect());
             job.result_kept = false;
-            let _ = state.store.delete_chunks(&ChunkOwner::Job(job.id.clone())).await;
+            let _ = state.store.delete_chunks(&ChunkOwner::Job(job.id.to_string())).await;
         }
     }
     if let Err(e) = state.store.save_job(&job).await {
@@ -206,7 +206,7 @@ async fn run_export(state: &AppState, job: &Job, stop: &watch::Receiver<bool>) -
         state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
     let plan = async_ops::plan_async_export(&ds, &job.request)?;
     let content_type = plan.format.content_type().to_string();
-    let owner = ChunkOwner::Job(job.id.clone());
+    let owner = ChunkOwner::Job(job.id.to_string());
     let mut sink = ChunkSink { state, owner: owner.clone(), n: 0, stop };
     stream::run(state.store.as_ref(), &ds, &plan, &mut sink, |_| {})
         .await
@@ -312,7 +312,7 @@ async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
     let mut source = Parsed::spawn(reader, format, gzip, &ds);
     let run = Run { now_ms: now_ms(state), cache_key: ops::new_cache_key(), results: true, job: Some(&job.id) };
     import::run(state.store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await?;
-    let owner = ChunkOwner::Job(job.id.clone());
+    let owner = ChunkOwner::Job(job.id.to_string());
     let ct = "application/json; charset=UTF-8".to_string();
     match location_of(job.request["body"].get("resultLocation")) {
         Some(loc) => {
@@ -334,7 +334,7 @@ async fn call_back(state: &AppState, job: &Job, cb: &Value) {
         .ok()
         .and_then(|o| o.get(&job.org_id).map(|x| x.tenant_id.to_string()))
         .unwrap_or_default();
-    let url = async_ops::callback_url(template, job.status.as_str(), &job.trace_id, &tenant, &job.id);
+    let url = async_ops::callback_url(template, job.status.as_str(), &job.trace_id, &tenant, job.id.as_str());
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
     for (attempt, wait) in [(1, 0u64), (2, 1), (3, 5)] {
         tokio::time::sleep(Duration::from_secs(wait)).await;

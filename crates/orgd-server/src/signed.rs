@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::jobs::{self, ChunkOwner, JobStatus};
 use orgd_core::error::{ApiError, ErrorCode};
+use orgd_core::ids::JobId;
 use orgd_core::store::Store;
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ async fn ticket(
     req: Request,
 ) -> Result<Json<serde_json::Value>, Failure> {
     check(&state, &req)?;
-    let id = params.of("jobId").to_string();
+    let id = JobId::parse(params.of("jobId")).ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
     let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
     Ok(Json(presigned::ticket(&state, &job)))
 }
@@ -50,13 +51,14 @@ fn stream_chunks(store: Arc<dyn Store>, owner: ChunkOwner) -> Body {
 
 async fn result(State(state): State<AppState>, params: PathParams, req: Request) -> Result<Response, Failure> {
     check(&state, &req)?;
-    let id = params.of("jobId").to_string();
+    let id = JobId::parse(params.of("jobId")).ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
     let job = state.store.get_job(&id).await?.ok_or_else(|| ApiError::new(ErrorCode::JobNotFound))?;
     if job.status != JobStatus::Completed || !job.result_kept {
         return Err(ApiError::new(ErrorCode::JobNotFound).with_message("This job has no result kept by orgd.").into());
     }
     let ct = job.result_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-    Ok(([(header::CONTENT_TYPE, ct)], stream_chunks(state.store.clone(), ChunkOwner::Job(id))).into_response())
+    Ok(([(header::CONTENT_TYPE, ct)], stream_chunks(state.store.clone(), ChunkOwner::Job(id.to_string())))
+        .into_response())
 }
 
 async fn file(State(state): State<AppState>, params: PathParams, req: Request) -> Result<Response, Failure> {

@@ -4,7 +4,7 @@
 use crate::{items, map_err, Backend, SqlStore, BUMP_DATA_EPOCH};
 use orgd_core::data::{Dataset, DatasetType};
 use orgd_core::error::StoreError;
-use orgd_core::ids::OrgId;
+use orgd_core::ids::{DatasetId, OrgId};
 use orgd_core::store::StoreResult;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -17,7 +17,8 @@ fn dataset_from_row(r: &AnyRow) -> Result<Dataset, StoreError> {
     let def: serde_json::Value =
         serde_json::from_str(&get_s("definition")?).map_err(|e| StoreError::Other(format!("definition: {e}")))?;
     let base = Dataset {
-        id: get_s("dataset_id")?,
+        id: DatasetId::parse(&get_s("dataset_id")?)
+            .ok_or_else(|| StoreError::Other("a stored dataset id does not read".into()))?,
         org_id: OrgId::parse(&get_s("org_id")?)
             .ok_or_else(|| StoreError::Other("a stored org id does not read".into()))?,
         name: get_s("name")?,
@@ -63,7 +64,7 @@ impl SqlStore {
         sqlx::query(&format!(
             "INSERT INTO datasets ({DS_COLS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
-        .bind(&ds.id)
+        .bind(ds.id.as_str())
         .bind(ds.org_id.as_str())
         .bind(&ds.name)
         .bind(ds.ty.as_str())

@@ -3,7 +3,7 @@
 use crate::{map_err, Backend, SqlStore};
 use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job, JobKind, JobStatus};
 use orgd_core::error::StoreError;
-use orgd_core::ids::OrgId;
+use orgd_core::ids::{DatasetId, JobId, OrgId};
 use orgd_core::store::StoreResult;
 use rand::RngCore;
 use sqlx::any::AnyRow;
@@ -18,9 +18,10 @@ fn job_from_row(r: &AnyRow) -> Result<Job, StoreError> {
     let bad = |c: &str| StoreError::Other(format!("jobs.{c} holds an invalid value"));
     let errors: Option<String> = r.try_get("errors").map_err(map_err)?;
     Ok(Job {
-        id: s("job_id")?,
+        id: JobId::parse(&s("job_id")?).ok_or_else(|| StoreError::Other("a stored job id does not read".into()))?,
         org_id: OrgId::parse(&s("org_id")?).ok_or_else(|| StoreError::Other("a stored org id does not read".into()))?,
-        dataset_id: s("dataset_id")?,
+        dataset_id: DatasetId::parse(&s("dataset_id")?)
+            .ok_or_else(|| StoreError::Other("a stored dataset id does not read".into()))?,
         kind: JobKind::parse(&s("kind")?).ok_or_else(|| bad("kind"))?,
         status: JobStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,
         created_by: s("created_by")?,
@@ -84,9 +85,9 @@ impl SqlStore {
         sqlx::query(&format!(
             "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
-        .bind(&j.id)
+        .bind(j.id.as_str())
         .bind(j.org_id.as_str())
-        .bind(&j.dataset_id)
+        .bind(j.dataset_id.as_str())
         .bind(j.kind.as_str())
         .bind(j.status.as_str())
         .bind(&j.created_by)
@@ -145,7 +146,7 @@ impl SqlStore {
             "UPDATE jobs SET status = $2, result_type = $3, result_kept = $4, errors = $5, error_count = $6, \
              modified_at = $7, finished_at = $8 WHERE job_id = $1",
         )
-        .bind(&j.id)
+        .bind(j.id.as_str())
         .bind(j.status.as_str())
         .bind(j.result_type.clone())
         .bind(j.result_kept as i64)

@@ -18,7 +18,7 @@ use orgd_core::clock::to_millis;
 use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job};
 use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
-use orgd_core::ids::{OrgId, TenantId};
+use orgd_core::ids::{DatasetId, JobId, OrgId, TenantId};
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
 use orgd_core::store::{ItemScan, ItemWrite, LocalChanges, Store, StoreResult, TreeLink};
 use sqlx::any::AnyPoolOptions;
@@ -367,12 +367,12 @@ impl Store for SqlStore {
         self.list_datasets_impl(org_id).await
     }
 
-    async fn get_dataset(&self, dataset_id: &str) -> StoreResult<Option<Dataset>> {
-        self.get_dataset_impl(dataset_id).await
+    async fn get_dataset(&self, dataset_id: &DatasetId) -> StoreResult<Option<Dataset>> {
+        self.get_dataset_impl(dataset_id.as_str()).await
     }
 
-    async fn delete_dataset(&self, dataset_id: &str) -> StoreResult<bool> {
-        self.delete_dataset_impl(dataset_id).await
+    async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool> {
+        self.delete_dataset_impl(dataset_id.as_str()).await
     }
 
     async fn item_page(&self, ds: &Dataset, after: i64, limit: i64) -> StoreResult<Vec<Item>> {
@@ -407,8 +407,8 @@ impl Store for SqlStore {
         self.insert_job_impl(job).await
     }
 
-    async fn get_job(&self, job_id: &str) -> StoreResult<Option<Job>> {
-        self.get_job_impl(job_id).await
+    async fn get_job(&self, job_id: &JobId) -> StoreResult<Option<Job>> {
+        self.get_job_impl(job_id.as_str()).await
     }
 
     async fn claim_job(&self, now: i64, per_org: i64) -> StoreResult<Option<Job>> {
@@ -419,8 +419,8 @@ impl Store for SqlStore {
         self.save_job_impl(job).await
     }
 
-    async fn touch_job(&self, job_id: &str, now: i64) -> StoreResult<()> {
-        self.touch_job_impl(job_id, now).await
+    async fn touch_job(&self, job_id: &JobId, now: i64) -> StoreResult<()> {
+        self.touch_job_impl(job_id.as_str(), now).await
     }
 
     async fn requeue_stale_jobs(
@@ -433,8 +433,8 @@ impl Store for SqlStore {
         self.requeue_stale_jobs_impl(before, now, max_attempts, errors).await
     }
 
-    async fn release_job(&self, job_id: &str, now: i64) -> StoreResult<bool> {
-        self.release_job_impl(job_id, now).await
+    async fn release_job(&self, job_id: &JobId, now: i64) -> StoreResult<bool> {
+        self.release_job_impl(job_id.as_str(), now).await
     }
 
     async fn purge_jobs(&self, before: i64) -> StoreResult<u64> {

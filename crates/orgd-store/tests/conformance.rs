@@ -4,7 +4,7 @@ use orgd_core::clock::parse_date_or_datetime;
 use orgd_core::data::jobs::{ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::Dataset;
-use orgd_core::ids::{OrgId, TenantId};
+use orgd_core::ids::{DatasetId, JobId, OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
 use orgd_core::store::{Lookup, Store};
@@ -195,7 +195,7 @@ fn people(o: &Org) -> Dataset {
             {"key": "active", "type": "boolean"}, {"key": "boss", "type": "text"}]});
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
     Dataset {
-        id: orgd_core::data::new_id(),
+        id: DatasetId::generate(),
         org_id: o.org_id.clone(),
         name: n.name,
         ty: n.ty,
@@ -219,7 +219,7 @@ async fn datasets(store: &dyn Store, o: &Org) {
     let local = store.local_changes();
     store.insert_dataset(&ds).await.unwrap();
     assert_eq!(store.get_dataset(&ds.id).await.unwrap(), Some(ds.clone()));
-    let dup = Dataset { id: orgd_core::data::new_id(), name: "PEOPLE".into(), ..ds.clone() };
+    let dup = Dataset { id: DatasetId::generate(), name: "PEOPLE".into(), ..ds.clone() };
     assert!(matches!(store.insert_dataset(&dup).await, Err(StoreError::Conflict(_))));
     let l = store.local_changes();
     assert_eq!((l.auth, l.data), (local.auth, local.data + 1), "a dataset made is a change of the lists only");
@@ -465,11 +465,11 @@ async fn postgres_store_wipes() {
     wiping(&store).await;
 }
 
-fn job(id: &str, org: &Org, ds: &str, created_at: i64) -> Job {
+fn job(id: &JobId, org: &Org, ds: &DatasetId, created_at: i64) -> Job {
     Job {
-        id: id.into(),
+        id: id.clone(),
         org_id: org.org_id.clone(),
-        dataset_id: ds.into(),
+        dataset_id: ds.clone(),
         kind: JobKind::Import,
         status: JobStatus::Created,
         created_by: "jane@acme.test".into(),
@@ -492,45 +492,46 @@ fn job(id: &str, org: &Org, ds: &str, created_at: i64) -> Job {
 async fn job_queue(store: &dyn Store) {
     let root = org("Jobs Ltd", "JOBS", None);
     store.insert_org(&root).await.unwrap();
-    store.insert_job(&job("J1", &root, "D1", 100)).await.unwrap();
+    let (j1, j2, d1) = (JobId::generate(), JobId::generate(), DatasetId::generate());
+    store.insert_job(&job(&j1, &root, &d1, 100)).await.unwrap();
     let (a, b) = tokio::join!(store.claim_job(200, 5), store.claim_job(200, 5));
     let taken: Vec<Job> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(taken.len(), 1, "one of two simultaneous workers takes the job");
     assert_eq!(taken[0].status, JobStatus::Running);
     assert!(store.claim_job(210, 5).await.unwrap().is_none(), "nothing else is queued");
 
-    store.put_chunk(&ChunkOwner::Job("J1".into()), 0, b"partial").await.unwrap();
-    store.touch_job("J1", 300).await.unwrap();
+    store.put_chunk(&ChunkOwner::Job(j1.to_string()), 0, b"partial").await.unwrap();
+    store.touch_job(&j1, 300).await.unwrap();
     assert_eq!(store.requeue_stale_jobs(300, 400, 3, "[]").await.unwrap(), (0, 0), "a heartbeat at 300 is fresh");
     assert_eq!(store.requeue_stale_jobs(301, 400, 3, "[]").await.unwrap(), (1, 0), "silent since 300: queued again");
-    let again = store.get_job("J1").await.unwrap().unwrap();
+    let again = store.get_job(&j1).await.unwrap().unwrap();
     assert_eq!((again.status, again.modified_at), (JobStatus::Created, 400));
-    assert!(store.chunks(&ChunkOwner::Job("J1".into()), 0, 10).await.unwrap().is_empty(), "partial result dropped");
+    assert!(store.chunks(&ChunkOwner::Job(j1.to_string()), 0, 10).await.unwrap().is_empty(), "partial result dropped");
     for attempt in 2..=3 {
         assert!(store.claim_job(500, 5).await.unwrap().is_some(), "attempt {attempt}");
         let expected = if attempt < 3 { (1, 0) } else { (0, 1) };
         assert_eq!(store.requeue_stale_jobs(600, 600, 3, r#"[{"code":"500001"}]"#).await.unwrap(), expected);
     }
-    store.insert_job(&job("J2", &root, "D1", 700)).await.unwrap();
-    assert_eq!(store.claim_job(700, 5).await.unwrap().map(|j| j.id).as_deref(), Some("J2"));
-    store.put_chunk(&ChunkOwner::Job("J2".into()), 0, b"partial").await.unwrap();
-    assert!(store.release_job("J2", 710).await.unwrap(), "a node shutting down gives the job back");
-    assert!(!store.release_job("J2", 710).await.unwrap(), "only a running job");
-    assert!(store.chunks(&ChunkOwner::Job("J2".into()), 0, 10).await.unwrap().is_empty());
+    store.insert_job(&job(&j2, &root, &d1, 700)).await.unwrap();
+    assert_eq!(store.claim_job(700, 5).await.unwrap().map(|j| j.id), Some(j2.clone()));
+    store.put_chunk(&ChunkOwner::Job(j2.to_string()), 0, b"partial").await.unwrap();
+    assert!(store.release_job(&j2, 710).await.unwrap(), "a node shutting down gives the job back");
+    assert!(!store.release_job(&j2, 710).await.unwrap(), "only a running job");
+    assert!(store.chunks(&ChunkOwner::Job(j2.to_string()), 0, 10).await.unwrap().is_empty());
     for attempt in 1..=3 {
         assert!(store.claim_job(800, 5).await.unwrap().is_some(), "released attempts do not count: {attempt}");
-        store.release_job("J2", 800).await.unwrap();
+        store.release_job(&j2, 800).await.unwrap();
     }
     store.claim_job(900, 5).await.unwrap().unwrap();
     assert_eq!(store.requeue_stale_jobs(901, 901, 2, "[]").await.unwrap(), (1, 0), "one attempt counted, not four");
-    let failed = store.get_job("J1").await.unwrap().unwrap();
+    let failed = store.get_job(&j1).await.unwrap().unwrap();
     assert_eq!((failed.status, failed.error_count, failed.finished_at), (JobStatus::Failed, 1, Some(600)));
 
     let def = serde_json::json!({"name": "Rows", "type": "PEOPLE", "autoId": "k", "labelId": "k",
         "properties": [{"key": "k", "type": "text", "isRequired": true}]});
     let n = orgd_core::data::schema::parse_new(&def).unwrap();
     let ds = Dataset {
-        id: orgd_core::data::new_id(),
+        id: DatasetId::generate(),
         org_id: root.org_id.clone(),
         name: n.name,
         ty: n.ty,
@@ -549,22 +550,22 @@ async fn job_queue(store: &dyn Store) {
     };
     store.insert_dataset(&ds).await.unwrap();
     let mut w = store.begin_items(&ds).await.unwrap();
-    w.keep_job_outcome("J1", "[1]").await.unwrap();
-    w.put_result_chunk("J1", 0, b"[1]").await.unwrap();
+    w.keep_job_outcome(&j1, "[1]").await.unwrap();
+    w.put_result_chunk(&j1, 0, b"[1]").await.unwrap();
     drop(w);
     let mut w = store.begin_items(&ds).await.unwrap();
-    assert_eq!(w.job_outcome("J1").await.unwrap(), None, "a rolled-back outcome is not kept");
-    w.keep_job_outcome("J1", r#"{"chunks":1}"#).await.unwrap();
-    w.put_result_chunk("J1", 0, b"[kept]").await.unwrap();
+    assert_eq!(w.job_outcome(&j1).await.unwrap(), None, "a rolled-back outcome is not kept");
+    w.keep_job_outcome(&j1, r#"{"chunks":1}"#).await.unwrap();
+    w.put_result_chunk(&j1, 0, b"[kept]").await.unwrap();
     w.commit().await.unwrap();
     let mut w = store.begin_items(&ds).await.unwrap();
-    assert_eq!(w.job_outcome("J1").await.unwrap().as_deref(), Some(r#"{"chunks":1}"#));
+    assert_eq!(w.job_outcome(&j1).await.unwrap().as_deref(), Some(r#"{"chunks":1}"#));
     drop(w);
-    assert_eq!(store.chunks(&ChunkOwner::Job("J1".into()), 0, 5).await.unwrap(), vec![(0, b"[kept]".to_vec())]);
+    assert_eq!(store.chunks(&ChunkOwner::Job(j1.to_string()), 0, 5).await.unwrap(), vec![(0, b"[kept]".to_vec())]);
     store.purge_jobs(601).await.unwrap();
-    assert!(store.get_job("J1").await.unwrap().is_none());
+    assert!(store.get_job(&j1).await.unwrap().is_none());
     let mut w = store.begin_items(&ds).await.unwrap();
-    assert_eq!(w.job_outcome("J1").await.unwrap(), None, "purged with its job");
+    assert_eq!(w.job_outcome(&j1).await.unwrap(), None, "purged with its job");
 }
 
 #[tokio::test]

@@ -148,7 +148,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .into_iter()
         .find(|d| d.name == "People")
         .map(|d| d.id)
-        .unwrap_or_default();
+        .context("the demo's People dataset was not made")?;
     let admin = cases::users::find(&store, &root, ADMIN.0).await.map_err(|e| anyhow::anyhow!(e.orgvue_message()))?;
     let now = SystemClock::default().now();
     let input = NewToken { label: Some("demo".into()), ..NewToken::default() };

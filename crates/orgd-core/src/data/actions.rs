@@ -818,7 +818,7 @@ mod tests {
         )
         .unwrap();
         Dataset {
-            id: new_id(),
+            id: crate::ids::DatasetId::generate(),
             org_id: crate::ids::OrgId::generate(),
             name: n.name,
             ty: n.ty,

@@ -102,7 +102,7 @@ pub fn export_request(
             for (i, id) in a.iter().enumerate() {
                 let ok = id
                     .as_str()
-                    .and_then(super::parse_id)
+                    .and_then(crate::ids::DatasetId::parse)
                     .is_some_and(|id| links_of_tenant.iter().any(|d| d.id == id && d.ty == DatasetType::Links));
                 if !ok {
                     faults.push(fault(

@@ -9,6 +9,7 @@ use super::source::ActionSource;
 use super::spool::Spool;
 use super::{Dataset, DatasetType};
 use crate::error::{ApiError, ErrorCode, StoreError};
+use crate::ids::JobId;
 use crate::store::{ItemWrite, Lookup, Store};
 use rustc_hash::FxHashSet as HashSet;
 use serde_json::{json, Value};
@@ -47,7 +48,7 @@ pub struct Run<'a> {
     pub results: bool,
     /// An async import's job id: its results are kept in the same transaction as its changes, so that a
     /// job taken again after its node died does not apply twice.
-    pub job: Option<&'a str>,
+    pub job: Option<&'a JobId>,
 }
 
 /// A fault of the store during an import.

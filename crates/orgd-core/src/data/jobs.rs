@@ -1,7 +1,7 @@
 //! Async jobs and temporary files (orgvue-dialect §7): records, tickets, presigned URLs.
 
 use crate::clock::{from_millis, iso_millis};
-use crate::ids::OrgId;
+use crate::ids::{DatasetId, JobId, OrgId};
 use crate::model::{Role, User};
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -88,11 +88,11 @@ impl JobStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// `jobId`.
-    pub id: String,
+    pub id: JobId,
     /// Tenant.
     pub org_id: OrgId,
     /// Dataset.
-    pub dataset_id: String,
+    pub dataset_id: DatasetId,
     /// Kind.
     pub kind: JobKind,
     /// Status.
@@ -128,15 +128,15 @@ impl Job {
         org: &OrgId,
         user: &User,
         trace_id: &str,
-        dataset_id: &str,
+        dataset_id: &DatasetId,
         kind: JobKind,
         request: Value,
         now_ms: i64,
     ) -> Job {
         Job {
-            id: super::new_id(),
+            id: JobId::generate(),
             org_id: org.clone(),
-            dataset_id: dataset_id.to_string(),
+            dataset_id: dataset_id.clone(),
             kind,
             status: JobStatus::Created,
             created_by: user.user_id.clone(),

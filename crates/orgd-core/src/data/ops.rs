@@ -8,9 +8,9 @@ use super::import::{self, Outcome, Run};
 use super::schema::{parse_new, Property};
 use super::source::InMemory;
 use super::values::DateFormat;
-use super::{new_id, parse_id, Dataset, DatasetType, PropertyType};
+use super::{new_id, Dataset, DatasetType, PropertyType};
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::OrgId;
+use crate::ids::{DatasetId, OrgId};
 use crate::query::{flag, one};
 use crate::store::Store;
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub fn new_cache_key() -> String {
 
 /// The dataset named by a `{datasetId}` path parameter in an org: 400603 or 404001.
 pub async fn find(store: &dyn Store, org: &OrgId, dataset_id: &str) -> Result<Dataset, ApiError> {
-    let id = parse_id(dataset_id).ok_or_else(|| {
+    let id = DatasetId::parse(dataset_id).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
     })?;
     match store.get_dataset(&id).await? {
@@ -33,14 +33,14 @@ pub async fn find(store: &dyn Store, org: &OrgId, dataset_id: &str) -> Result<Da
 
 /// Create a dataset from a request body.
 pub async fn create(store: &dyn Store, org: &OrgId, body: &Value, now_ms: i64) -> Result<Dataset, ApiError> {
-    create_as(store, org, body, now_ms, Stamp { id: new_id(), cache_key: new_cache_key() }).await
+    create_as(store, org, body, now_ms, Stamp { id: DatasetId::generate(), cache_key: new_cache_key() }).await
 }
 
 /// The id and cache key a write gives (random for API calls, derived for seed files).
 #[derive(Debug, Clone)]
 pub struct Stamp {
     /// The dataset id (creation only).
-    pub id: String,
+    pub id: DatasetId,
     /// The new cache key.
     pub cache_key: String,
 }
@@ -59,8 +59,11 @@ pub async fn create_as(
         let mut faults = Vec::new();
         let mut types = Vec::new();
         for (field, id) in [("fromDatasetId", &n.from_dataset), ("toDatasetId", &n.to_dataset)] {
-            let id = id.as_deref().unwrap_or_default();
-            match store.get_dataset(id).await? {
+            let found = match id {
+                Some(id) => store.get_dataset(id).await?,
+                None => None,
+            };
+            match found {
                 Some(d) if d.org_id == *org && d.ty != DatasetType::Links => {
                     let ty =
                         d.auto_id.as_deref().and_then(|a| d.property(a)).map(|p| p.ty).unwrap_or(PropertyType::Text);
@@ -117,8 +120,7 @@ pub async fn create_as(
 /// Delete a dataset unless a LINKS dataset refers to it (409001).
 pub async fn delete(store: &dyn Store, org: &OrgId, ds: &Dataset) -> Result<(), ApiError> {
     let linked = store.list_datasets(org).await?.into_iter().find(|d| {
-        d.ty == DatasetType::Links
-            && (d.from_dataset.as_deref() == Some(&ds.id) || d.to_dataset.as_deref() == Some(&ds.id))
+        d.ty == DatasetType::Links && (d.from_dataset.as_ref() == Some(&ds.id) || d.to_dataset.as_ref() == Some(&ds.id))
     });
     if let Some(l) = linked {
         return Err(ApiError::new(ErrorCode::Conflict)

@@ -31,7 +31,7 @@ impl Val {
     pub fn to_json(&self) -> Value {
         match self {
             Val::Text(s) => Value::String(s.clone()),
-            Val::Number(f) => super::values::number(*f),
+            Val::Number(f) => number(*f),
             Val::Bool(b) => Value::Bool(*b),
         }
     }
@@ -103,6 +103,15 @@ impl Hash for Val {
                 b.hash(state);
             }
         }
+    }
+}
+
+/// A number as JSON: integers without `.0`.
+pub fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
     }
 }
 

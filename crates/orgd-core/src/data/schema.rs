@@ -1,7 +1,7 @@
 //! Dataset schemas (orgvue-dialect §3.3–§3.4): parsing a create request and rendering metadata.
 
 use crate::error::FieldFault;
-use crate::ids::OrgId;
+use crate::ids::{DatasetId, OrgId};
 use serde_json::{json, Map, Value};
 
 /// Dataset types.
@@ -103,7 +103,7 @@ pub struct Property {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// `datasetId`.
-    pub id: String,
+    pub id: DatasetId,
     /// Owning org.
     pub org_id: OrgId,
     /// Name, unique in the tenant.
@@ -123,9 +123,9 @@ pub struct Dataset {
     /// Properties in creation order.
     pub properties: Vec<Property>,
     /// LINKS: the from dataset.
-    pub from_dataset: Option<String>,
+    pub from_dataset: Option<DatasetId>,
     /// LINKS: the to dataset.
-    pub to_dataset: Option<String>,
+    pub to_dataset: Option<DatasetId>,
     /// Opaque key that changes with every data or schema change.
     pub cache_key: String,
     /// Number of items.
@@ -249,8 +249,8 @@ impl Dataset {
                 .and_then(Value::as_array)
                 .map(|t| t.iter().filter_map(|x| x.as_str().map(String::from)).collect())
                 .unwrap_or_default(),
-            from_dataset: s("fromDatasetId"),
-            to_dataset: s("toDatasetId"),
+            from_dataset: s("fromDatasetId").and_then(|d| DatasetId::parse(&d)),
+            to_dataset: s("toDatasetId").and_then(|d| DatasetId::parse(&d)),
             properties,
             ..base
         }
@@ -281,9 +281,9 @@ pub struct NewDataset {
     /// Properties as sent (LINKS core properties are added by the caller, who knows the end types).
     pub properties: Vec<Property>,
     /// LINKS from.
-    pub from_dataset: Option<String>,
+    pub from_dataset: Option<DatasetId>,
     /// LINKS to.
-    pub to_dataset: Option<String>,
+    pub to_dataset: Option<DatasetId>,
 }
 
 /// Parse and check a create body; every fault is one entry.
@@ -490,8 +490,8 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
         tree_parent_id,
         tags,
         properties,
-        from_dataset: from_dataset.and_then(|d| super::parse_id(&d)),
-        to_dataset: to_dataset.and_then(|d| super::parse_id(&d)),
+        from_dataset: from_dataset.and_then(|d| DatasetId::parse(&d)),
+        to_dataset: to_dataset.and_then(|d| DatasetId::parse(&d)),
     })
 }
 

@@ -277,7 +277,7 @@ mod tests {
             "properties":[{"key":"k","type":"text","isRequired":true},{"key":"n","type":"number"}]}))
         .unwrap();
         Dataset {
-            id: crate::data::new_id(),
+            id: crate::ids::DatasetId::generate(),
             org_id: crate::ids::OrgId::generate(),
             name: n.name,
             ty: n.ty,

@@ -57,15 +57,6 @@ impl DateFormat {
     }
 }
 
-/// A number as JSON: integers without `.0`.
-pub fn number(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-        Value::from(f as i64)
-    } else {
-        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
-    }
-}
-
 /// Parse a date as an import sends it: the `dateFormat` form (midnight UTC) or an RFC 3339 date-time.
 pub fn parse_date(s: &str, fmt: DateFormat) -> Option<OffsetDateTime> {
     let s = s.trim();

@@ -10,6 +10,7 @@ use crate::data::actions::Options;
 use crate::data::ops::{self as data, Stamp};
 use crate::data::{derived_id, DatasetType};
 use crate::error::ApiError;
+use crate::ids::DatasetId;
 use crate::model::{Org, TokenKind, UsagePlan, User};
 use crate::org_update::{self, CertChange};
 use crate::store::Store;
@@ -259,12 +260,15 @@ impl Run<'_> {
     async fn dataset(&mut self, org: &Org, d: &SeedDataset) -> Result<(), Faults> {
         let mut definition = d.definition.clone();
         let name = definition.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let id = d.id.clone().unwrap_or_else(|| derived_id(&format!("orgd-seed-dataset/{}/{name}", org.tenant_id)));
+        let id = d.id.clone().unwrap_or_else(|| {
+            DatasetId::parse(&derived_id(&format!("orgd-seed-dataset/{}/{name}", org.tenant_id)))
+                .expect("derived ids are UUID text")
+        });
         let siblings = self.store.list_datasets(&org.org_id).await.map_err(|e| self.api(&d.path, e.into()))?;
         for end in ["fromDatasetId", "toDatasetId"] {
             if let Some(Value::String(reference)) = definition.get(end) {
-                if let Some(s) = siblings.iter().find(|s| s.id != *reference && s.name == *reference) {
-                    definition.insert(end.into(), Value::String(s.id.clone()));
+                if let Some(s) = siblings.iter().find(|s| s.id.as_str() != reference && s.name == *reference) {
+                    definition.insert(end.into(), Value::String(s.id.to_string()));
                 }
             }
         }
@@ -296,7 +300,7 @@ impl Run<'_> {
             let opts = Options {
                 identify: d.identify.clone(),
                 date_format: d.date_format,
-                derived_ids: Some(id.clone()),
+                derived_ids: Some(id.to_string()),
                 ..Options::default()
             };
             if let Err(e) = data::import_as(self.store, &ds, d.actions.clone(), &opts, now_ms, fingerprint).await {

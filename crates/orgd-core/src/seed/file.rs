@@ -267,7 +267,7 @@ impl Checker {
     fn dataset(&mut self, path: &str, d: RawDataset) -> Option<SeedDataset> {
         let id = match &d.id {
             Some(id) => {
-                let parsed = crate::data::parse_id(id);
+                let parsed = crate::ids::DatasetId::parse(id);
                 if parsed.is_none() {
                     self.fault(&format!("{path}.id"), "must be a UUID (8-4-4-4-12 hexadecimal digits)");
                 }

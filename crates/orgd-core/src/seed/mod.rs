@@ -95,7 +95,7 @@ pub struct SeedDataset {
     /// Where it is in the file.
     pub path: String,
     /// A fixed dataset id (else derived from the tenant and the name).
-    pub id: Option<String>,
+    pub id: Option<crate::ids::DatasetId>,
     /// The definition, as `POST /datasets` takes it (LINKS ends may name datasets by name).
     pub definition: Map<String, Value>,
     /// The items as `create` actions.

@@ -114,7 +114,7 @@ pub async fn overview(State(state): State<AppState>, s: Signed, Query(q): Q) -> 
             user_id: u.user_id.clone(),
             email: u.email.clone(),
             role: u.role.as_str(),
-            status: orgd_core::login::AccountState::of(u, now).as_str().into(),
+            status: orgd_core::model::AccountState::of(u, now).as_str().into(),
             expires: u.expires_at.map(when).unwrap_or_else(|| "never".into()),
             token_access: if u.token_access { "on" } else { "off" },
             subnets: if u.allowed_subnets.is_empty() {
@@ -127,7 +127,7 @@ pub async fn overview(State(state): State<AppState>, s: Signed, Query(q): Q) -> 
     let datasets = datasets
         .iter()
         .map(|d| DatasetRow {
-            id: d.id.clone(),
+            id: d.id.to_string(),
             name: d.name.clone(),
             ty: d.ty.as_str(),
             items: d.item_count,
@@ -397,7 +397,7 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
             (Some(t), Some(p)) => format!("{t} → parent {p}"),
             _ => none(),
         },
-        id: ds.id.clone(),
+        id: ds.id.to_string(),
         name: ds.name.clone(),
         ty: ds.ty.as_str(),
         items: ds.item_count,

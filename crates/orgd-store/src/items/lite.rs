@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::{Dataset, Item, PropertyType};
 use orgd_core::error::StoreError;
+use orgd_core::ids::JobId;
 use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
 use parking_lot::Mutex;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -186,7 +187,7 @@ impl Lite {
             let sql = format!(
                 "SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 select_list(props.clone()),
-                table(&ds.id)
+                table(ds.id.as_str())
             );
             let types = types_of(&ds, &props);
             let mut st = c.prepare_cached(&sql)?;
@@ -200,7 +201,8 @@ impl Lite {
         let (ds, id) = (ds.clone(), item_id.to_string());
         self.run(move |c| {
             let props = all_props(&ds);
-            let sql = format!("SELECT {} FROM {} WHERE item_id = ?1", select_list(props.clone()), table(&ds.id));
+            let sql =
+                format!("SELECT {} FROM {} WHERE item_id = ?1", select_list(props.clone()), table(ds.id.as_str()));
             let types = types_of(&ds, &props);
             let mut st = c.prepare_cached(&sql)?;
             let mut rows = st.query([id])?;
@@ -219,12 +221,16 @@ impl Lite {
                 // The snapshot starts with the first read, before `scan` returns.
                 c.execute_batch("BEGIN")?;
                 c.query_row(
-                    &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1)", table(&ds.id)),
+                    &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1)", table(ds.id.as_str())),
                     [],
                     |_| Ok(()),
                 )?;
                 let _ = ready.send(());
-                let sql = format!("SELECT {} FROM {} ORDER BY seq", select_list(props.iter().copied()), table(&ds.id));
+                let sql = format!(
+                    "SELECT {} FROM {} ORDER BY seq",
+                    select_list(props.iter().copied()),
+                    table(ds.id.as_str())
+                );
                 let types = types_of(&ds, &props);
                 for pass in 0..passes {
                     let mut st = c.prepare_cached(&sql)?;
@@ -256,7 +262,7 @@ impl Lite {
         self.run(move |c| {
             let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
             let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
-            let t = table(&ds.id);
+            let t = table(ds.id.as_str());
             let (tc, pc) = (super::column(tree), super::column(parent));
             let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
                 format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
@@ -274,7 +280,7 @@ impl Lite {
     /// temporary file), so that an index over millions of items does not grow the server by the size
     /// of its sort.
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let sql = super::create_index(&table(&ds.id), props);
+        let sql = super::create_index(&table(ds.id.as_str()), props);
         self.run(move |c| {
             c.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
             let built = c.execute_batch(&sql);
@@ -288,7 +294,7 @@ impl Lite {
         let (calls, rx) = std::sync::mpsc::channel::<Call>();
         let (ready, started) = oneshot::channel();
         let lite = self.clone();
-        let dataset_id = ds.id.clone();
+        let dataset_id = ds.id.to_string();
         tokio::task::spawn_blocking(move || {
             let open = || -> rusqlite::Result<Conn> {
                 let c = lite.take()?;
@@ -417,7 +423,7 @@ impl ItemWrite for LiteWrite {
         let ds = ds.clone();
         let props = all_props(&ds);
         let types = types_of(&ds, &props);
-        let head = format!("SELECT {} FROM {}", select_list(props), table(&ds.id));
+        let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
         match lookup {
             Lookup::Ids(ids) => {
                 let ids = ids.to_vec();
@@ -530,7 +536,8 @@ impl ItemWrite for LiteWrite {
         .await
     }
 
-    async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>> {
+    async fn job_outcome(&mut self, job: &JobId) -> StoreResult<Option<String>> {
+        let job_id = job.as_str();
         let id = job_id.to_string();
         self.call(move |c| {
             let mut st = c.prepare_cached("SELECT body FROM job_outcomes WHERE job_id = ?1")?;
@@ -540,13 +547,15 @@ impl ItemWrite for LiteWrite {
         .await
     }
 
-    async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()> {
+    async fn keep_job_outcome(&mut self, job: &JobId, body: &str) -> StoreResult<()> {
+        let job_id = job.as_str();
         let (id, body) = (job_id.to_string(), body.to_string());
         self.call(move |c| c.execute("INSERT INTO job_outcomes (job_id, body) VALUES (?1, ?2)", [id, body]).map(drop))
             .await
     }
 
-    async fn put_result_chunk(&mut self, job_id: &str, n: i64, data: &[u8]) -> StoreResult<()> {
+    async fn put_result_chunk(&mut self, job: &JobId, n: i64, data: &[u8]) -> StoreResult<()> {
+        let job_id = job.as_str();
         let (id, data) = (job_id.to_string(), data.to_vec());
         self.call(move |c| {
             c.execute(

@@ -138,7 +138,7 @@ pub(crate) fn create_index(table: &str, props: &[usize]) -> String {
 
 /// The statements that make a dataset's table and its indexes.
 pub(crate) fn create_table(ds: &Dataset, postgres: bool) -> Vec<String> {
-    let t = table(&ds.id);
+    let t = table(ds.id.as_str());
     let (seq, int) = if postgres { ("BIGINT PRIMARY KEY", "BIGINT") } else { ("INTEGER PRIMARY KEY", "INTEGER") };
     let text = sql_type(PropertyType::Text, postgres);
     let mut cols = format!("seq {seq}, item_id {text} NOT NULL, created_at {int} NOT NULL, modified_at {int} NOT NULL");

@@ -8,6 +8,7 @@ use futures_util::TryStreamExt;
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::{Dataset, Item, PropertyType};
 use orgd_core::error::StoreError;
+use orgd_core::ids::JobId;
 use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Postgres, Row as _, Transaction};
@@ -169,7 +170,7 @@ impl Pg {
         let sql = format!(
             "SELECT {} FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
             select_list(props.clone()),
-            table(&ds.id)
+            table(ds.id.as_str())
         );
         let types = types_of(ds, &props);
         let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.pool).await.map_err(map_err)?;
@@ -178,7 +179,7 @@ impl Pg {
 
     pub(crate) async fn get_item(&self, ds: &Dataset, item_id: &str) -> StoreResult<Option<Item>> {
         let props: Vec<usize> = (0..ds.properties.len()).collect();
-        let sql = format!("SELECT {} FROM {} WHERE item_id = $1", select_list(props.clone()), table(&ds.id));
+        let sql = format!("SELECT {} FROM {} WHERE item_id = $1", select_list(props.clone()), table(ds.id.as_str()));
         let types = types_of(ds, &props);
         let row = sqlx::query(&sql).bind(item_id).fetch_optional(&self.pool).await.map_err(map_err)?;
         row.map(|r| decode(&r, &types).map(|r| r.to_item(ds)).map_err(map_err)).transpose()
@@ -186,11 +187,14 @@ impl Pg {
 
     pub(crate) async fn scan(&self, ds: &Dataset, props: &[usize], passes: usize) -> StoreResult<Box<dyn ItemScan>> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        let sql = format!("SELECT {} FROM {} ORDER BY seq", select_list(props.iter().copied()), table(&ds.id));
+        let sql = format!("SELECT {} FROM {} ORDER BY seq", select_list(props.iter().copied()), table(ds.id.as_str()));
         let types = types_of(ds, props);
         // The snapshot starts with the first read, before `scan` returns.
         sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await.map_err(map_err)?;
-        sqlx::query(&format!("SELECT 1 FROM {} LIMIT 1", table(&ds.id))).execute(&mut *conn).await.map_err(map_err)?;
+        sqlx::query(&format!("SELECT 1 FROM {} LIMIT 1", table(ds.id.as_str())))
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(async move {
             let read = async {
@@ -220,7 +224,7 @@ impl Pg {
     pub(crate) async fn tree_links(&self, ds: &Dataset) -> StoreResult<Vec<TreeLink>> {
         let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
         let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
-        let t = table(&ds.id);
+        let t = table(ds.id.as_str());
         let (tc, pc) = (column(tree), column(parent));
         let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
             format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
@@ -232,7 +236,7 @@ impl Pg {
     }
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let sql = super::create_index(&table(&ds.id), props);
+        let sql = super::create_index(&table(ds.id.as_str()), props);
         match sqlx::query(&sql).execute(&self.pool).await {
             Ok(_) => Ok(()),
             // Two nodes made the same index at once: it exists.
@@ -248,7 +252,7 @@ impl Pg {
     pub(crate) async fn begin(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         sqlx::query("SELECT 1 FROM datasets WHERE dataset_id = $1 FOR UPDATE")
-            .bind(&ds.id)
+            .bind(ds.id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -301,7 +305,7 @@ async fn conn(c: &mut Conn) -> StoreResult<&mut PgConnection> {
 
 impl PgWrite {
     fn table(&self) -> String {
-        table(&self.ds.id)
+        table(self.ds.id.as_str())
     }
 
     /// Copy `rows` into `target` and wait for the database to take them.
@@ -384,7 +388,7 @@ impl ItemWrite for PgWrite {
     async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
         let props: Vec<usize> = (0..ds.properties.len()).collect();
         let types = types_of(ds, &props);
-        let head = format!("SELECT {} FROM {}", select_list(props), table(&ds.id));
+        let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
         let rows = match lookup {
             Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
                 .bind(ids)
@@ -477,7 +481,7 @@ impl ItemWrite for PgWrite {
         sqlx::query(
             "UPDATE datasets SET item_count = item_count + $2, cache_key = $3, modified_at = $4 WHERE dataset_id = $1",
         )
-        .bind(&self.ds.id)
+        .bind(self.ds.id.as_str())
         .bind(count_delta)
         .bind(cache_key)
         .bind(modified_at)
@@ -487,7 +491,8 @@ impl ItemWrite for PgWrite {
         Ok(())
     }
 
-    async fn job_outcome(&mut self, job_id: &str) -> StoreResult<Option<String>> {
+    async fn job_outcome(&mut self, job: &JobId) -> StoreResult<Option<String>> {
+        let job_id = job.as_str();
         let row: Option<(String,)> = sqlx::query_as("SELECT body FROM job_outcomes WHERE job_id = $1")
             .bind(job_id)
             .fetch_optional(conn(&mut self.conn).await?)
@@ -496,7 +501,8 @@ impl ItemWrite for PgWrite {
         Ok(row.map(|(b,)| b))
     }
 
-    async fn keep_job_outcome(&mut self, job_id: &str, body: &str) -> StoreResult<()> {
+    async fn keep_job_outcome(&mut self, job: &JobId, body: &str) -> StoreResult<()> {
+        let job_id = job.as_str();
         sqlx::query("INSERT INTO job_outcomes (job_id, body) VALUES ($1, $2)")
             .bind(job_id)
             .bind(body)
@@ -506,7 +512,8 @@ impl ItemWrite for PgWrite {
         Ok(())
     }
 
-    async fn put_result_chunk(&mut self, job_id: &str, n: i64, data: &[u8]) -> StoreResult<()> {
+    async fn put_result_chunk(&mut self, job: &JobId, n: i64, data: &[u8]) -> StoreResult<()> {
+        let job_id = job.as_str();
         sqlx::query(
             "INSERT INTO job_chunks (job_id, n, data) VALUES ($1, $2, $3) \
              ON CONFLICT (job_id, n) DO UPDATE SET data = excluded.data",

@@ -9,7 +9,7 @@ use crate::map_err;
 use orgd_core::data::row::Row;
 use orgd_core::data::{Dataset, DatasetType, Item, PropertyType};
 use orgd_core::error::StoreError;
-use orgd_core::ids::OrgId;
+use orgd_core::ids::{DatasetId, OrgId};
 use rusqlite::OptionalExtension;
 use sqlx::postgres::PgPool;
 use std::path::Path;
@@ -19,7 +19,7 @@ fn dataset(id: String, ty: &str, definition: &str) -> Result<Dataset, StoreError
     let def: serde_json::Value =
         serde_json::from_str(definition).map_err(|e| StoreError::Other(format!("dataset {id}: definition: {e}")))?;
     let base = Dataset {
-        id,
+        id: DatasetId::parse(&id).ok_or_else(|| StoreError::Other(format!("dataset {id}: the id does not read")))?,
         // Only the layout of its items is read here; the owner does not matter.
         org_id: OrgId::generate(),
         name: String::new(),
@@ -68,7 +68,7 @@ pub(crate) fn sqlite(path: &Path) -> Result<(), StoreError> {
         let mut insert = tx
             .prepare(&format!(
                 "INSERT INTO {} ({}) VALUES ({})",
-                table(&ds.id),
+                table(ds.id.as_str()),
                 select_list(0..width),
                 marks.join(", ")
             ))
@@ -76,7 +76,7 @@ pub(crate) fn sqlite(path: &Path) -> Result<(), StoreError> {
         let mut read = tx
             .prepare("SELECT item_id, seq, data, created_at, modified_at FROM items WHERE dataset_id = ?1 ORDER BY seq")
             .map_err(lite_err)?;
-        let mut rows = read.query([&ds.id]).map_err(lite_err)?;
+        let mut rows = read.query([ds.id.as_str()]).map_err(lite_err)?;
         while let Some(r) = rows.next().map_err(lite_err)? {
             let data: String = r.get(2).map_err(lite_err)?;
             let values = match serde_json::from_str(&data) {
@@ -155,12 +155,12 @@ pub(crate) async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
         let values: Vec<String> = ds.properties.iter().enumerate().map(|(i, p)| pg_value(p.ty, i + 2)).collect();
         let sql = format!(
             "INSERT INTO {} ({}) SELECT seq, item_id, created_at, modified_at{}{} FROM items WHERE dataset_id = $1",
-            table(&ds.id),
+            table(ds.id.as_str()),
             select_list(0..ds.properties.len()),
             if values.is_empty() { "" } else { ", " },
             values.join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(&ds.id);
+        let mut q = sqlx::query(&sql).bind(ds.id.as_str());
         for p in &ds.properties {
             q = q.bind(&p.key);
         }

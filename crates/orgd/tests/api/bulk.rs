@@ -91,7 +91,8 @@ async fn a_large_csv_with_a_bad_last_row_applies_nothing_and_names_its_line() {
     let file = dir.path().join("people.csv");
     std::fs::write(&file, csv(rows, Some(rows))).unwrap();
     let f = file.to_str().unwrap();
-    let out = admin(&db, &["dataset", "import", "--tenant", "BULK", "--dataset", &ds.id, "--file", f, "--auto-id"]);
+    let out =
+        admin(&db, &["dataset", "import", "--tenant", "BULK", "--dataset", ds.id.as_str(), "--file", f, "--auto-id"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains(&format!("line {}: '12x' is not a number ([{}].Id)", rows + 1, rows - 1)), "{err}");
@@ -111,8 +112,10 @@ async fn a_csv_import_reports_every_row_and_a_full_refresh_deletes_what_it_does_
     let file = dir.path().join("people.csv");
     let f = file.to_str().unwrap();
     std::fs::write(&file, csv(rows, None)).unwrap();
-    let out =
-        admin(&db, &["--json", "dataset", "import", "--tenant", "BULK", "--dataset", &ds.id, "--file", f, "--auto-id"]);
+    let out = admin(
+        &db,
+        &["--json", "dataset", "import", "--tenant", "BULK", "--dataset", ds.id.as_str(), "--file", f, "--auto-id"],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report["succeeded"].as_u64(), report["failed"].as_u64()), (Some(rows as u64), Some(0)));
@@ -129,7 +132,18 @@ async fn a_csv_import_reports_every_row_and_a_full_refresh_deletes_what_it_does_
     std::fs::write(&file, refresh.replace("create,", "createOrUpdate,")).unwrap();
     let out = admin(
         &db,
-        &["dataset", "import", "--tenant", "BULK", "--dataset", &ds.id, "--file", f, "--auto-id", "--implicit-delete"],
+        &[
+            "dataset",
+            "import",
+            "--tenant",
+            "BULK",
+            "--dataset",
+            ds.id.as_str(),
+            "--file",
+            f,
+            "--auto-id",
+            "--implicit-delete",
+        ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{} succeeded, 0 failed, 10 deleted", rows - 10)));
@@ -170,7 +184,7 @@ async fn duplicate_keys_in_rows_far_apart_are_found() {
     assert_eq!(results[9000]["_status"], "failed");
     assert_eq!(results[9001]["_status"], "success", "a later batch sees the earlier batches' items");
     assert_eq!(results[9002]["_status"], "success");
-    let ds = app.store.get_dataset(&id).await.unwrap().unwrap();
+    let ds = app.store.get_dataset(&orgd_core::ids::DatasetId::parse(&id).unwrap()).await.unwrap().unwrap();
     assert_eq!(ds.item_count, 9001);
     // Duplicates within one batch, and a treeId taken by an item of an earlier batch.
     let again =
@@ -240,7 +254,10 @@ async fn gzip_uploads_that_are_cut_short_or_unpack_too_far_fail_their_job_by_nam
     let good = gzip(csv(30_000, None).as_bytes());
     let t = import_upload(&app, &token, &id, "csv", "gzip", good.clone()).await;
     assert_eq!(t["jobStatus"], "completed", "{t}");
-    assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 30_000);
+    assert_eq!(
+        app.store.get_dataset(&orgd_core::ids::DatasetId::parse(&id).unwrap()).await.unwrap().unwrap().item_count,
+        30_000
+    );
 
     let t = import_upload(&app, &token, &id, "csv", "gzip", good[..good.len() / 2].to_vec()).await;
     assert_eq!(t["jobStatus"], "failed");
@@ -265,7 +282,11 @@ async fn gzip_uploads_that_are_cut_short_or_unpack_too_far_fail_their_job_by_nam
     assert_eq!(t["errors"][0]["code"], "413001");
     let grown = rss_kb().saturating_sub(before);
     assert!(grown < 200 * 1024, "the bomb was read as a stream, never held whole: {grown} KB more");
-    assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 30_000, "nothing changed");
+    assert_eq!(
+        app.store.get_dataset(&orgd_core::ids::DatasetId::parse(&id).unwrap()).await.unwrap().unwrap().item_count,
+        30_000,
+        "nothing changed"
+    );
 }
 
 /// This process's resident memory (the test server runs inside it).
@@ -287,7 +308,18 @@ async fn a_cli_import_killed_halfway_leaves_nothing_behind() {
     let file = dir.path().join("people.csv");
     std::fs::write(&file, csv(600_000, None)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_orgd"))
-        .args(["admin", "--database", &db, "dataset", "import", "--tenant", "KILL", "--dataset", &ds.id, "--auto-id"])
+        .args([
+            "admin",
+            "--database",
+            &db,
+            "dataset",
+            "import",
+            "--tenant",
+            "KILL",
+            "--dataset",
+            ds.id.as_str(),
+            "--auto-id",
+        ])
         .arg("--file")
         .arg(&file)
         .stdout(Stdio::null())
@@ -306,7 +338,17 @@ async fn a_cli_import_killed_halfway_leaves_nothing_behind() {
     assert!(store.item_page(&after, 0, 1).await.unwrap().is_empty(), "all or nothing: nothing");
     let out = admin(
         &db,
-        &["dataset", "import", "--tenant", "KILL", "--dataset", &ds.id, "--auto-id", "--file", file.to_str().unwrap()],
+        &[
+            "dataset",
+            "import",
+            "--tenant",
+            "KILL",
+            "--dataset",
+            ds.id.as_str(),
+            "--auto-id",
+            "--file",
+            file.to_str().unwrap(),
+        ],
     );
     assert!(out.status.success(), "the store is usable after the kill: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(store.get_dataset(&ds.id).await.unwrap().unwrap().item_count, 600_000);
@@ -340,7 +382,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
     .unwrap();
     let n = orgd_core::data::schema::parse_new(&serde_json::from_str(PEOPLE).unwrap()).unwrap();
     let ds = Dataset {
-        id: orgd_core::data::new_id(),
+        id: orgd_core::ids::DatasetId::generate(),
         org_id: org_id.clone(),
         name: n.name,
         ty: n.ty,
@@ -361,7 +403,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
         "INSERT INTO datasets (dataset_id, org_id, name, name_key, type, definition, cache_key, item_count, created_at, modified_at) \
          VALUES ($1, $2, 'People', 'people', 'PEOPLE', $3, $4, 3, $5, $6)",
     )
-    .bind(&ds.id)
+    .bind(ds.id.as_str())
     .bind(org_id.as_str())
     .bind(ds.definition_json().to_string())
     .bind(&ds.cache_key)
@@ -381,7 +423,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
     ];
     for (id, seq, values) in &items {
         sqlx::query("INSERT INTO items (dataset_id, item_id, seq, data, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&ds.id)
+            .bind(ds.id.as_str())
             .bind(*id)
             .bind(*seq as i64)
             .bind(values.to_string())

@@ -414,7 +414,7 @@ async fn operators_import_and_export_dataset_files() {
             "--tenant",
             "ACME",
             "--dataset",
-            &ds.id,
+            ds.id.as_str(),
             "--file",
             csv.to_str().unwrap(),
             "--auto-id",
@@ -425,7 +425,7 @@ async fn operators_import_and_export_dataset_files() {
     assert!(out.contains("2 succeeded, 0 failed"), "{out}");
     let exported = ok(&orgd(
         d,
-        &["admin", "dataset", "export", "--tenant", "ACME", "--dataset", &ds.id, "--format", "csv", "--unix"],
+        &["admin", "dataset", "export", "--tenant", "ACME", "--dataset", ds.id.as_str(), "--format", "csv", "--unix"],
     ));
     assert_eq!(exported, "Employee ID,Full Name,Start Date\n1,\"Lima, Ana\",2020-03-01T00:00:00.000Z\n2,Bob,\n");
     // A failing file applies nothing and says why.
@@ -440,7 +440,7 @@ async fn operators_import_and_export_dataset_files() {
             "--tenant",
             "ACME",
             "--dataset",
-            &ds.id,
+            ds.id.as_str(),
             "--file",
             bad.to_str().unwrap(),
             "--auto-id",
@@ -451,9 +451,9 @@ async fn operators_import_and_export_dataset_files() {
     assert!(stderr.contains("action 1") && stderr.contains("nothing was applied"), "{stderr}");
     let again = ok(&orgd(
         d,
-        &["admin", "dataset", "export", "--tenant", "ACME", "--dataset", &ds.id, "--format", "csv", "--unix"],
+        &["admin", "dataset", "export", "--tenant", "ACME", "--dataset", ds.id.as_str(), "--format", "csv", "--unix"],
     ));
     assert_eq!(again, exported);
     let listed = ok(&orgd(d, &["admin", "dataset", "list", "--tenant", "ACME"]));
-    assert!(listed.contains(&ds.id) && listed.contains("People"), "{listed}");
+    assert!(listed.contains(ds.id.as_str()) && listed.contains("People"), "{listed}");
 }

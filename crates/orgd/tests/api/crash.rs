@@ -208,7 +208,7 @@ async fn sigkill_during_writes_leaves_each_write_whole_on_postgres() {
 async fn wait_until_running(store: &SqlStore, job_id: &str) {
     let started = std::time::Instant::now();
     loop {
-        let job = store.get_job(job_id).await.unwrap().unwrap();
+        let job = store.get_job(&orgd_core::ids::JobId::parse(job_id).unwrap()).await.unwrap().unwrap();
         match job.status {
             JobStatus::Running => return,
             JobStatus::Created => assert!(started.elapsed() < Duration::from_secs(20), "the job was never taken"),
@@ -237,7 +237,7 @@ async fn sigterm_gives_a_running_export_back_and_lets_a_running_import_finish() 
     let export_id = r.json::<Value>().await.unwrap()["jobId"].as_str().unwrap().to_string();
     wait_until_running(&store, &export_id).await;
     assert!(node.terminate(Duration::from_secs(15)), "orgd exits cleanly after SIGTERM");
-    let job = store.get_job(&export_id).await.unwrap().unwrap();
+    let job = store.get_job(&orgd_core::ids::JobId::parse(&export_id).unwrap()).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Created, "given back to the queue, not failed and not finished");
     let owner = orgd_core::data::jobs::ChunkOwner::Job(export_id.clone());
     assert!(store.chunks(&owner, 0, 1).await.unwrap().is_empty(), "its partial result is dropped");
@@ -283,7 +283,7 @@ async fn sigterm_gives_a_running_export_back_and_lets_a_running_import_finish() 
     let import_id = r.send().await.unwrap().json::<Value>().await.unwrap()["jobId"].as_str().unwrap().to_string();
     wait_until_running(&store, &import_id).await;
     assert!(node.terminate(Duration::from_secs(60)), "orgd exits cleanly after SIGTERM");
-    let job = store.get_job(&import_id).await.unwrap().unwrap();
+    let job = store.get_job(&orgd_core::ids::JobId::parse(&import_id).unwrap()).await.unwrap().unwrap();
     assert_eq!(
         job.status,
         JobStatus::Completed,

@@ -108,7 +108,10 @@ async fn nul_characters_are_refused_naming_the_field() {
         (b["errors"][0]["path"].as_str(), b["errors"][0]["reason"].as_str()),
         (Some("[0].k"), Some("invalidValue"))
     );
-    assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 0);
+    assert_eq!(
+        app.store.get_dataset(&orgd_core::ids::DatasetId::parse(&id).unwrap()).await.unwrap().unwrap().item_count,
+        0
+    );
 }
 
 /// A raw HTTP/1.1 connection over TLS to the test server.
@@ -265,7 +268,10 @@ async fn oversized_bodies_get_their_413_on_http1_and_http2() {
         let r = client.get(format!("{}/api/v1/ACME/datasets", app.url)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 200, "{version:?}: the client goes on");
     }
-    assert_eq!(app.store.get_dataset(&id).await.unwrap().unwrap().item_count, 0);
+    assert_eq!(
+        app.store.get_dataset(&orgd_core::ids::DatasetId::parse(&id).unwrap()).await.unwrap().unwrap().item_count,
+        0
+    );
 }
 
 /// A presigned upload that fails (broken off here; too large or too slow alike) keeps nothing and leaves

@@ -231,10 +231,11 @@ async fn jobs_are_seen_by_their_creator_and_administrators_only() {
 async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
     let app = TestApp::spawn().await;
     let (_token, path) = setup(&app).await;
-    let ds_id = path.rsplit('/').next().unwrap();
-    let ds = app.store.get_dataset(ds_id).await.unwrap().unwrap();
+    let ds_id = orgd_core::ids::DatasetId::parse(path.rsplit('/').next().unwrap()).unwrap();
+    let ds = app.store.get_dataset(&ds_id).await.unwrap().unwrap();
+    let job_id = orgd_core::ids::JobId::generate();
     let job = orgd_core::data::jobs::Job {
-        id: "JOB7".into(),
+        id: job_id.clone(),
         org_id: ds.org_id.clone(),
         dataset_id: ds.id.clone(),
         kind: orgd_core::data::jobs::JobKind::Import,
@@ -254,22 +255,22 @@ async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
     app.store.insert_job(&job).await.unwrap();
     let opts = orgd_core::data::ops::import_options(&ds, &[("autoId".into(), "true".into())]).unwrap();
     let import = |n| {
-        let (ds, opts) = (ds.clone(), opts.clone());
+        let (ds, opts, job_id) = (ds.clone(), opts.clone(), job_id.clone());
         let store = app.store.clone();
         async move {
             let actions = vec![json!({"_action":"create","id":7,"name":"Gil","boss":1})];
             let mut source = orgd_core::data::source::InMemory::new(actions);
             let run =
-                orgd_core::data::import::Run { now_ms: n, cache_key: "k".into(), results: true, job: Some("JOB7") };
+                orgd_core::data::import::Run { now_ms: n, cache_key: "k".into(), results: true, job: Some(&job_id) };
             orgd_core::data::import::run(store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await
         }
     };
     let first = import(1_000).await.unwrap();
     assert!(!first.kept);
-    let kept = app.store.chunks(&orgd_core::data::jobs::ChunkOwner::Job("JOB7".into()), 0, 10).await.unwrap();
+    let kept = app.store.chunks(&orgd_core::data::jobs::ChunkOwner::Job(job_id.to_string()), 0, 10).await.unwrap();
     let results: Value = serde_json::from_slice(&kept.into_iter().flat_map(|(_, c)| c).collect::<Vec<u8>>()).unwrap();
     assert_eq!(results[0]["_status"], "success", "the results are kept with the changes: {results}");
     let again = import(2_000).await.unwrap();
     assert!(again.kept, "the second attempt finds the kept outcome and applies nothing");
-    assert_eq!(app.store.get_dataset(ds_id).await.unwrap().unwrap().item_count, 3, "Gil is there once");
+    assert_eq!(app.store.get_dataset(&ds_id).await.unwrap().unwrap().item_count, 3, "Gil is there once");
 }

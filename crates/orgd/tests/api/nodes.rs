@@ -178,7 +178,7 @@ async fn an_async_import_survives_the_death_of_its_node_and_applies_once() {
     let job_id = r.json::<Value>().await.unwrap()["jobId"].as_str().unwrap().to_string();
     let started = Instant::now();
     loop {
-        let job = store.get_job(&job_id).await.unwrap().unwrap();
+        let job = store.get_job(&orgd_core::ids::JobId::parse(&job_id).unwrap()).await.unwrap().unwrap();
         if job.status == JobStatus::Running {
             break;
         }
@@ -187,7 +187,11 @@ async fn an_async_import_survives_the_death_of_its_node_and_applies_once() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     a.kill();
-    assert_eq!(store.get_job(&job_id).await.unwrap().unwrap().status, JobStatus::Running, "killed mid-run");
+    assert_eq!(
+        store.get_job(&orgd_core::ids::JobId::parse(&job_id).unwrap()).await.unwrap().unwrap().status,
+        JobStatus::Running,
+        "killed mid-run"
+    );
 
     // Node B finds the job silent, takes it again and finishes it; every item is there exactly once.
     let b = start_with(dir_b.path(), &url, &fast);

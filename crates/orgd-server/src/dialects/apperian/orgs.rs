@@ -208,7 +208,7 @@ async fn update(
     let (request, cert) = if is_multipart {
         read_multipart(req, &state, &mut warnings).await?
     } else {
-        let bytes = axum::body::to_bytes(req.into_body(), crate::extract::APPERIAN_BODY_LIMIT)
+        let bytes = axum::body::to_bytes(req.into_body(), crate::intake::APPERIAN_BODY_LIMIT)
             .await
             .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
         (crate::extract::parse_json(&bytes)?, CertChange::None)

@@ -2,8 +2,8 @@
 
 use orgd_core::clock::{iso_millis, parse_date_or_datetime};
 use orgd_core::error::FieldFault;
-use orgd_core::login::AccountState;
 use orgd_core::metadata;
+use orgd_core::model::AccountState;
 use orgd_core::model::{Org, User};
 use orgd_core::org_settings::OrgSettings;
 use serde_json::{json, Map, Value};

@@ -1,6 +1,6 @@
 //! Datasets and items: list, create, metadata, delete, raw items, sync import.
 
-use super::export::streamed;
+use super::streaming::streamed;
 use crate::extract::RawBody;
 use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList};
 use crate::policy::{Read, WriteData};

@@ -14,8 +14,9 @@ use axum::Json;
 use orgd_core::clock::{iso_millis, to_millis, Clock};
 use orgd_core::data::async_ops;
 use orgd_core::data::jobs::{FileRecord, Job, JobKind};
-use orgd_core::data::{new_id, parse_id};
+use orgd_core::data::new_id;
 use orgd_core::error::{ApiError, ErrorCode};
+use orgd_core::ids::{DatasetId, JobId};
 use serde_json::{json, Value};
 
 /// Temporary files live this long.
@@ -24,7 +25,7 @@ const FILE_MINUTES: i64 = 15;
 async fn submit(
     state: &AppState,
     acting: &Acting,
-    ds_id: &str,
+    ds_id: &DatasetId,
     kind: JobKind,
     request: Value,
 ) -> Result<Response, Failure> {
@@ -74,7 +75,7 @@ pub async fn job(
     params: PathParams,
 ) -> Result<Json<Value>, Failure> {
     let not_found = || ApiError::new(ErrorCode::JobNotFound);
-    let id = params.get("jobId").and_then(parse_id).ok_or_else(|| {
+    let id = params.get("jobId").and_then(JobId::parse).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString)
             .with_message("Path parameter {jobId} must be a UUID string.")
             .with_context("pathParameter", "{jobId}")

@@ -3,6 +3,7 @@
 mod datasets;
 mod export;
 mod jobs;
+mod streaming;
 
 use crate::extract::Guarded;
 use crate::policy::Read;
