@@ -177,6 +177,12 @@ async fn root_again(store: &dyn Store) -> Org {
     o
 }
 
+/// An item id of these checks: a UUID (as the core makes them, upper-case) that spells `tag` in its last group.
+fn uid(tag: &str) -> String {
+    let hex: String = tag.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("00000000-0000-0000-0000-{hex:0>12}")
+}
+
 fn row(id: &str, seq: i64, name: &str, grade: Option<f64>, active: Option<bool>) -> Row {
     Row {
         id: id.into(),
@@ -227,7 +233,7 @@ async fn datasets(store: &dyn Store, o: &Org) {
 
     // A write that is not committed leaves nothing behind.
     let mut w = store.begin_items(&ds).await.unwrap();
-    w.write(vec![row("A", 1, "a", None, None)], vec![], vec![]).await.unwrap();
+    w.write(vec![row(&uid("A"), 1, "a", None, None)], vec![], vec![]).await.unwrap();
     w.finish(1, "k1", 20).await.unwrap();
     drop(w);
     assert!(store.item_page(&ds, 0, 10).await.unwrap().is_empty());
@@ -237,13 +243,14 @@ async fn datasets(store: &dyn Store, o: &Org) {
     store.index_items(&ds, &[1, 2]).await.expect("asking again is fine");
     let mut w = store.begin_items(&ds).await.unwrap();
     assert_eq!(w.last_seq().await.unwrap(), 0);
-    let mut rows: Vec<Row> =
-        (1..=5).map(|i| row(&format!("I{i}"), i, &format!("n{i}"), Some(i as f64 * 1.5), Some(i % 2 == 0))).collect();
+    let mut rows: Vec<Row> = (1..=5)
+        .map(|i| row(&uid(&format!("I{i}")), i, &format!("n{i}"), Some(i as f64 * 1.5), Some(i % 2 == 0)))
+        .collect();
     rows[1].cells[3] = Some(Val::Text("n1".into()));
     rows[2].cells[0] = Some(Val::Text("tab\there \\ new\nline é".into()));
     w.write(rows.clone(), vec![], vec![]).await.unwrap();
     assert_eq!(w.last_seq().await.unwrap(), 5, "the import sees its own writes");
-    let found = w.find(&ds, Lookup::Ids(&["I2".into(), "I9".into()])).await.unwrap();
+    let found = w.find(&ds, Lookup::Ids(&[uid("I2"), uid("I9")])).await.unwrap();
     assert_eq!(found, vec![rows[1].clone()], "all values come back typed");
     let keys = vec![
         vec![Val::Text("n4".into())],
@@ -255,7 +262,7 @@ async fn datasets(store: &dyn Store, o: &Org) {
     assert_eq!(found.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
     let tuple = vec![vec![Val::Number(6.0), Val::Bool(true)], vec![Val::Number(6.0), Val::Bool(false)]];
     let found = w.find(&ds, Lookup::Values { props: &[1, 2], keys: &tuple }).await.unwrap();
-    assert_eq!(found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["I4"], "a tuple matches every column");
+    assert_eq!(found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [uid("I4")], "a tuple matches every column");
     w.finish(5, "k2", 30).await.unwrap();
     w.commit().await.unwrap();
 
@@ -266,19 +273,20 @@ async fn datasets(store: &dyn Store, o: &Org) {
     w.write(vec![], vec![changed.clone()], vec![3]).await.unwrap();
     w.mark_seen(vec![1, 2]).await.unwrap();
     w.mark_seen(vec![2, 5]).await.unwrap();
-    assert_eq!(w.unseen(0, 10).await.unwrap(), vec![(4, "I4".to_string())], "deleted items are not listed");
+    assert_eq!(w.unseen(0, 10).await.unwrap(), vec![(4, uid("I4"))], "deleted items are not listed");
     assert!(w.unseen(4, 10).await.unwrap().is_empty());
     w.finish(-1, "k3", 40).await.unwrap();
     w.commit().await.unwrap();
     let page = store.item_page(&ds, 0, 2).await.unwrap();
-    assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["I1", "I2"]);
+    assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [uid("I1"), uid("I2")]);
     assert_eq!(page[1].values, changed.to_item(&ds).values);
     assert_eq!(page[0].values["grade"], 1.5);
     assert_eq!(page[0].values["active"], false);
     let rest = store.item_page(&ds, 2, 10).await.unwrap();
     assert_eq!(rest.iter().map(|i| i.seq).collect::<Vec<_>>(), [4, 5]);
-    assert_eq!(store.get_item(&ds, "I4").await.unwrap().unwrap().values["name"], "n4");
-    assert!(store.get_item(&ds, "I3").await.unwrap().is_none());
+    assert_eq!(store.get_item(&ds, &uid("I4")).await.unwrap().unwrap().values["name"], "n4");
+    assert!(store.get_item(&ds, &uid("I3")).await.unwrap().is_none());
+    assert!(store.get_item(&ds, "I4").await.unwrap().is_none(), "an id that is no UUID names no item");
     let after = store.get_dataset(&ds.id).await.unwrap().unwrap();
     assert_eq!((after.item_count, after.cache_key.as_str(), after.modified_at), (4, "k3", 40));
     let mut w = store.begin_items(&ds).await.unwrap();
@@ -288,7 +296,7 @@ async fn datasets(store: &dyn Store, o: &Org) {
     // A scan reads one snapshot, every pass alike, whatever commits meanwhile.
     let mut scan = store.scan(&ds, &[3, 0], 2).await.unwrap();
     let mut w = store.begin_items(&ds).await.unwrap();
-    w.write(vec![row("I6", 6, "n6", None, None)], vec![], vec![]).await.unwrap();
+    w.write(vec![row(&uid("I6"), 6, "n6", None, None)], vec![], vec![]).await.unwrap();
     w.commit().await.unwrap();
     let mut seen = Vec::new();
     while let Some((pass, rows)) = scan.next().await.unwrap() {
@@ -314,13 +322,17 @@ async fn datasets(store: &dyn Store, o: &Org) {
         assert!(w.begin_bulk().await.unwrap(), "the dataset is empty");
         // New rows of several writes stream in one go (PostgreSQL: one COPY) until something reads.
         for part in [1..=2, 3..=3] {
-            w.write(part.map(|i| row(&format!("B{i}"), i, &format!("b{i}"), None, None)).collect(), vec![], vec![])
-                .await
-                .unwrap();
+            w.write(
+                part.map(|i| row(&uid(&format!("B{i}")), i, &format!("b{i}"), None, None)).collect(),
+                vec![],
+                vec![],
+            )
+            .await
+            .unwrap();
         }
         let keys = vec![vec![Val::Text("b2".into())]];
         assert_eq!(w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap().len(), 1);
-        assert_eq!(w.find(&ds, Lookup::Ids(&["B3".into()])).await.unwrap().len(), 1);
+        assert_eq!(w.find(&ds, Lookup::Ids(&[uid("B3")])).await.unwrap().len(), 1);
         w.end_bulk().await.unwrap();
         w.finish(3, "kb", 50).await.unwrap();
         if commit {
@@ -370,7 +382,7 @@ async fn postgres_refuses_a_value_its_column_cannot_hold_and_stays_usable() {
     store.insert_dataset(&ds).await.unwrap();
     for _ in 0..20 {
         let mut w = store.begin_items(&ds).await.unwrap();
-        let mut bad = row("X", 1, "x", None, None);
+        let mut bad = row(&uid("X"), 1, "x", None, None);
         bad.cells[1] = Some(Val::Text("not a number".into()));
         w.write(vec![bad], vec![], vec![]).await.unwrap();
         assert!(w.last_seq().await.is_err(), "the write fails when the COPY ends");
@@ -380,9 +392,52 @@ async fn postgres_refuses_a_value_its_column_cannot_hold_and_stays_usable() {
         drop(w);
     }
     let mut w = store.begin_items(&ds).await.unwrap();
-    w.write(vec![row("A", 1, "a", Some(2.0), None)], vec![], vec![]).await.unwrap();
+    w.write(vec![row(&uid("A"), 1, "a", Some(2.0), None)], vec![], vec![]).await.unwrap();
     w.commit().await.unwrap();
     assert_eq!(store.item_page(&ds, 0, 10).await.unwrap().len(), 1);
+    store.close().await;
+}
+
+/// The first typed tables of PostgreSQL kept item ids as text; opening such a database makes them `uuid`,
+/// every item, id, value and the dataset's cache key kept.
+#[tokio::test]
+async fn postgres_text_item_ids_of_the_previous_release_become_uuids() {
+    use sqlx::{Connection, Executor};
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
+    let url = fresh_postgres_database(&server).await;
+    let store = SqlStore::open(&url).await.unwrap();
+    let o = root_again(&store).await;
+    let ds = people(&o);
+    store.insert_dataset(&ds).await.unwrap();
+    let rows: Vec<Row> =
+        (1..=3).map(|i| row(&uid(&format!("U{i}")), i, &format!("u{i}"), Some(i as f64), Some(i == 2))).collect();
+    let mut w = store.begin_items(&ds).await.unwrap();
+    w.write(rows.clone(), vec![], vec![]).await.unwrap();
+    w.finish(3, "ku", 60).await.unwrap();
+    w.commit().await.unwrap();
+    let before = store.item_page(&ds, 0, 10).await.unwrap();
+    store.close().await;
+
+    let table = format!("items_{}", ds.id.as_str().replace('-', "").to_lowercase());
+    let column_type =
+        "SELECT data_type::text FROM information_schema.columns WHERE table_name = $1 AND column_name = 'item_id'";
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    c.execute(format!("ALTER TABLE {table} ALTER COLUMN item_id TYPE text").as_str()).await.unwrap();
+    c.execute(format!("UPDATE {table} SET item_id = upper(item_id)").as_str()).await.unwrap();
+    let (ty,): (String,) = sqlx::query_as(column_type).bind(&table).fetch_one(&mut c).await.unwrap();
+    assert_eq!(ty, "text", "the previous release's layout");
+
+    let store = SqlStore::open(&url).await.unwrap();
+    let (ty,): (String,) = sqlx::query_as(column_type).bind(&table).fetch_one(&mut c).await.unwrap();
+    assert_eq!(ty, "uuid");
+    c.close().await.unwrap();
+    assert_eq!(store.item_page(&ds, 0, 10).await.unwrap(), before);
+    assert_eq!(before.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), [uid("U1"), uid("U2"), uid("U3")]);
+    assert_eq!(store.get_item(&ds, &uid("U2")).await.unwrap().unwrap().values["active"], true);
+    assert_eq!(store.get_dataset(&ds.id).await.unwrap().unwrap().cache_key, "ku");
+    let mut w = store.begin_items(&ds).await.unwrap();
+    assert_eq!(w.find(&ds, Lookup::Ids(&[uid("U3")])).await.unwrap(), vec![rows[2].clone()]);
+    drop(w);
     store.close().await;
 }
 

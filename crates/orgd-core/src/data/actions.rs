@@ -211,6 +211,8 @@ pub struct Plan<'a> {
     opts: &'a Options,
     /// LINKS: the types of `from_id` and `to_id` values.
     link_types: (PropertyType, PropertyType),
+    /// The keys whose values identify an action's item.
+    ident_keys: Vec<&'a str>,
 }
 
 impl<'a> Plan<'a> {
@@ -235,7 +237,13 @@ impl<'a> Plan<'a> {
         let tree = ds.tree_id.as_deref().and_then(|k| index_of.get(k).copied());
         let ty = |k: &str| index_of.get(k).map(|&i| ds.properties[i].ty).unwrap_or(PropertyType::Text);
         let link_types = (ty("from_id"), ty("to_id"));
-        Plan { ds, identify, keyed, unique, tree, index_of, opts, link_types }
+        let ident_keys = match &identify {
+            Identify::Id => vec![],
+            Identify::AutoId => ds.auto_id.as_deref().into_iter().collect(),
+            Identify::Keys(k) => k.iter().filter_map(|k| ds.property(k).map(|p| p.key.as_str())).collect(),
+            Identify::Link => vec!["from_id", "to_id"],
+        };
+        Plan { ds, identify, keyed, unique, tree, index_of, opts, link_types, ident_keys }
     }
 
     /// The dataset.
@@ -263,13 +271,8 @@ impl<'a> Plan<'a> {
         self.index_of.get(key).copied()
     }
 
-    fn ident_keys(&self) -> Vec<&'a str> {
-        match &self.identify {
-            Identify::Id => vec![],
-            Identify::AutoId => self.ds.auto_id.as_deref().into_iter().collect(),
-            Identify::Keys(k) => k.iter().filter_map(|k| self.ds.property(k).map(|p| p.key.as_str())).collect(),
-            Identify::Link => vec!["from_id", "to_id"],
-        }
+    fn ident_keys(&self) -> &[&'a str] {
+        &self.ident_keys
     }
 }
 
@@ -332,7 +335,7 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
     let ds = plan.ds;
     let ident_keys = plan.ident_keys();
     let mut ident_values: Vec<(usize, Val)> = Vec::with_capacity(ident_keys.len());
-    for k in &ident_keys {
+    for k in ident_keys {
         let Some(raw) = get(k) else {
             return Err(fail(i, Some(k), "missingIdentifier", format!("{k} identifies items here and is required.")));
         };
@@ -373,7 +376,7 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
         }
         _ => Ident::Key(ident_values.iter().map(|(_, v)| v.clone()).collect()),
     };
-    let mut set = Vec::new();
+    let mut set = Vec::with_capacity(fields.len());
     for (k, v) in &fields {
         if *k == "_action" || *k == "_id" || ident_keys.contains(k) {
             continue;
@@ -701,7 +704,7 @@ fn run_one(
                 Some(base) => super::derived_id(&format!("{base}/{i}")),
                 None => new_id(),
             };
-            Row { id, seq: 0, created_at: now_ms, modified_at: now_ms, cells: vec![None; ds.properties.len()] }
+            Row { id, seq: 0, created_at: now_ms, modified_at: now_ms, cells: Vec::new() }
         }
     };
     match p.act {
@@ -714,7 +717,8 @@ fn run_one(
         Act::Noop => return Ok(row.id),
         _ => {}
     }
-    let before = row.cells.clone();
+    // A new item's values are all set here; only a found one's may stay as they were.
+    let before = if creating { Vec::new() } else { row.cells.clone() };
     if p.act.replaces() || creating {
         row.cells = vec![None; ds.properties.len()];
         for (idx, v) in &p.ident_values {

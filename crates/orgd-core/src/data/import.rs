@@ -317,6 +317,10 @@ pub async fn run(
         drop(tx);
         return Err(failed(listed, out.failed));
     }
+    // The indexes come back before the implicit deletion, which reads the table by `seq`.
+    if bulk.take().is_some() {
+        tx.end_bulk().await?;
+    }
     if opts.implicit_delete {
         let mut after = 0;
         loop {
@@ -339,9 +343,6 @@ pub async fn run(
         }
     }
     out.results.push_str("]").map_err(store_fault)?;
-    if bulk.is_some() {
-        tx.end_bulk().await?;
-    }
     if changed {
         tx.finish(delta, &run.cache_key, run.now_ms).await?;
     }

@@ -140,8 +140,9 @@ pub(crate) fn create_index(table: &str, props: &[usize]) -> String {
 pub(crate) fn create_table(ds: &Dataset, postgres: bool) -> Vec<String> {
     let t = table(ds.id.as_str());
     let (seq, int) = if postgres { ("BIGINT PRIMARY KEY", "BIGINT") } else { ("INTEGER PRIMARY KEY", "INTEGER") };
-    let text = sql_type(PropertyType::Text, postgres);
-    let mut cols = format!("seq {seq}, item_id {text} NOT NULL, created_at {int} NOT NULL, modified_at {int} NOT NULL");
+    // Item ids are UUIDs: PostgreSQL keeps them in 16 bytes, which halves the work of their unique index.
+    let id = if postgres { "UUID" } else { "TEXT" };
+    let mut cols = format!("seq {seq}, item_id {id} NOT NULL, created_at {int} NOT NULL, modified_at {int} NOT NULL");
     for (i, p) in ds.properties.iter().enumerate() {
         cols.push_str(&format!(", {} {}", column(i), sql_type(p.ty, postgres)));
     }

@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Postgres, Row as _, Transaction};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 /// The item side of a PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ pub(crate) struct Pg {
 fn decode(r: &PgRow, types: &[PropertyType]) -> Result<Row, sqlx::Error> {
     let mut row = super::empty_row(types.len());
     row.seq = r.try_get(0)?;
-    row.id = r.try_get(1)?;
+    row.id = item_text(&r.try_get(1)?);
     row.created_at = r.try_get(2)?;
     row.modified_at = r.try_get(3)?;
     for (j, ty) in types.iter().enumerate() {
@@ -36,6 +37,16 @@ fn decode(r: &PgRow, types: &[PropertyType]) -> Result<Row, sqlx::Error> {
         });
     }
     Ok(row)
+}
+
+/// An item id as PostgreSQL keeps it (a `uuid`).
+fn item_uuid(id: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| StoreError::Other(format!("the item id {id} is not a UUID")))
+}
+
+/// An item id as the API writes it: upper-case hex with hyphens.
+fn item_text(id: &Uuid) -> String {
+    id.hyphenated().encode_upper(&mut Uuid::encode_buffer()).to_string()
 }
 
 fn types_of(ds: &Dataset, props: &[usize]) -> Vec<PropertyType> {
@@ -113,7 +124,7 @@ fn copy_rows(types: &[PropertyType], rows: &[Row], out: &mut Vec<u8>) -> StoreRe
     for r in rows {
         out.extend_from_slice(&((4 + types.len()) as i16).to_be_bytes());
         field(out, &r.seq.to_be_bytes());
-        field(out, r.id.as_bytes());
+        field(out, item_uuid(&r.id)?.as_bytes());
         field(out, &r.created_at.to_be_bytes());
         field(out, &r.modified_at.to_be_bytes());
         for (ty, v) in types.iter().zip(&r.cells) {
@@ -181,7 +192,8 @@ impl Pg {
         let props: Vec<usize> = (0..ds.properties.len()).collect();
         let sql = format!("SELECT {} FROM {} WHERE item_id = $1", select_list(props.clone()), table(ds.id.as_str()));
         let types = types_of(ds, &props);
-        let row = sqlx::query(&sql).bind(item_id).fetch_optional(&self.pool).await.map_err(map_err)?;
+        let Ok(id) = Uuid::parse_str(item_id) else { return Ok(None) };
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(map_err)?;
         row.map(|r| decode(&r, &types).map(|r| r.to_item(ds)).map_err(map_err)).transpose()
     }
 
@@ -284,7 +296,7 @@ struct PgWrite {
     types: Vec<PropertyType>,
     seen: bool,
     staged: bool,
-    /// The definitions of the indexes a bulk load dropped.
+    /// The statements that make again the indexes and the primary key a bulk load dropped.
     dropped: Vec<String>,
 }
 
@@ -391,7 +403,7 @@ impl ItemWrite for PgWrite {
         let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
         let rows = match lookup {
             Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
-                .bind(ids)
+                .bind(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect::<Vec<Uuid>>())
                 .fetch_all(conn(&mut self.conn).await?)
                 .await
                 .map_err(map_err)?,
@@ -474,7 +486,13 @@ impl ItemWrite for PgWrite {
              (SELECT 1 FROM import_seen s WHERE s.seq = t.seq) ORDER BY t.seq LIMIT $2",
             self.table()
         );
-        sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(conn(&mut self.conn).await?).await.map_err(map_err)
+        let rows: Vec<(i64, Uuid)> = sqlx::query_as(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(conn(&mut self.conn).await?)
+            .await
+            .map_err(map_err)?;
+        Ok(rows.iter().map(|(seq, id)| (*seq, item_text(id))).collect())
     }
 
     async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()> {
@@ -548,6 +566,21 @@ impl ItemWrite for PgWrite {
             sqlx::query(&format!("DROP INDEX {name}")).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         self.dropped = indexes.into_iter().map(|(_, def)| def).collect();
+        // The primary key too: kept up to date row by row it costs the load about as much as the rows.
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+        )
+        .bind(&t)
+        .fetch_all(conn(&mut self.conn).await?)
+        .await
+        .map_err(map_err)?;
+        for (name, def) in keys {
+            sqlx::query(&format!("ALTER TABLE {t} DROP CONSTRAINT {name}"))
+                .execute(conn(&mut self.conn).await?)
+                .await
+                .map_err(map_err)?;
+            self.dropped.insert(0, format!("ALTER TABLE {t} ADD CONSTRAINT {name} {def}"));
+        }
         Ok(true)
     }
 
@@ -571,10 +604,12 @@ impl ItemWrite for PgWrite {
 mod tests {
     use super::*;
 
+    const ID: &str = "0190A2B4-1C2D-7E3F-8A4B-5C6D7E8F9A0B";
+
     #[test]
     fn rows_are_copied_in_binary_by_column_type() {
         let row = Row {
-            id: "ID".into(),
+            id: ID.into(),
             seq: 7,
             created_at: 1,
             modified_at: 2,
@@ -584,7 +619,8 @@ mod tests {
         let mut out = Vec::new();
         copy_rows(&types, &[row], &mut out).unwrap();
         let mut want = vec![0, 8];
-        for f in [&7i64.to_be_bytes()[..], b"ID", &1i64.to_be_bytes(), &2i64.to_be_bytes(), b"a\tb"] {
+        let id = Uuid::parse_str(ID).unwrap();
+        for f in [&7i64.to_be_bytes()[..], id.as_bytes(), &1i64.to_be_bytes(), &2i64.to_be_bytes(), b"a\tb"] {
             want.extend_from_slice(&(f.len() as i32).to_be_bytes());
             want.extend_from_slice(f);
         }
@@ -593,12 +629,16 @@ mod tests {
         want.extend_from_slice(&[0, 0, 0, 1, 1]);
         assert_eq!(out, want);
         assert_eq!(COPY_HEADER.len(), 19);
+        assert_eq!(item_text(&id), ID, "ids read back as the API writes them");
+        let mut bad = Vec::new();
+        let not_an_id = Row { id: "ID".into(), seq: 1, created_at: 1, modified_at: 1, cells: vec![] };
+        assert!(copy_rows(&[], &[not_an_id], &mut bad).is_err(), "an id that is not a UUID is refused, not sent");
     }
 
     #[test]
     fn a_value_its_column_cannot_hold_is_refused_not_sent() {
         let row =
-            Row { id: "ID".into(), seq: 1, created_at: 1, modified_at: 1, cells: vec![Some(Val::Text("x".into()))] };
+            Row { id: ID.into(), seq: 1, created_at: 1, modified_at: 1, cells: vec![Some(Val::Text("x".into()))] };
         let mut out = Vec::new();
         assert!(copy_rows(&[PropertyType::Number], std::slice::from_ref(&row), &mut out).is_err());
         out.clear();

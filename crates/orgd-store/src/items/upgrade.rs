@@ -133,28 +133,54 @@ fn pg_value(ty: PropertyType, n: usize) -> String {
     }
 }
 
-/// Upgrade a PostgreSQL database, when it still has the shared table (one node at a time).
+/// Upgrade a PostgreSQL database (one node at a time): move the items of the shared table, when it is
+/// still there, and make the text item ids of the first typed tables `uuid`s.
 pub(crate) async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(map_err)?;
     sqlx::query("SELECT pg_advisory_xact_lock(7263001)").execute(&mut *tx).await.map_err(map_err)?;
     let (old,): (Option<String>,) =
         sqlx::query_as("SELECT to_regclass('items')::text").fetch_one(&mut *tx).await.map_err(map_err)?;
-    if old.is_none() {
-        return Ok(());
+    if old.is_some() {
+        let moved = pg_shared_table(&mut tx).await?;
+        if moved > 0 {
+            tracing::info!(items = moved, "items moved to one typed table per dataset");
+        }
     }
+    let text_ids: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND column_name = 'item_id' AND data_type = 'text' AND table_name LIKE 'items\\_%'",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(map_err)?;
+    for (t,) in &text_ids {
+        sqlx::query(&format!("ALTER TABLE {t} ALTER COLUMN item_id TYPE uuid USING item_id::uuid"))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
+    tx.commit().await.map_err(map_err)?;
+    if !text_ids.is_empty() {
+        tracing::info!(datasets = text_ids.len(), "item ids kept as uuid");
+    }
+    Ok(())
+}
+
+/// Move every item of the shared table to its dataset's typed table, then drop the shared table.
+async fn pg_shared_table(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> Result<u64, StoreError> {
     let datasets: Vec<(String, String, String)> = sqlx::query_as("SELECT dataset_id, type, definition FROM datasets")
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(map_err)?;
     let mut moved = 0u64;
     for (id, ty, def) in datasets {
         let ds = dataset(id, &ty, &def)?;
         for sql in create_table(&ds, true) {
-            sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query(&sql).execute(&mut **tx).await.map_err(map_err)?;
         }
         let values: Vec<String> = ds.properties.iter().enumerate().map(|(i, p)| pg_value(p.ty, i + 2)).collect();
         let sql = format!(
-            "INSERT INTO {} ({}) SELECT seq, item_id, created_at, modified_at{}{} FROM items WHERE dataset_id = $1",
+            "INSERT INTO {} ({}) SELECT seq, item_id::uuid, created_at, modified_at{}{} FROM items WHERE dataset_id = $1",
             table(ds.id.as_str()),
             select_list(0..ds.properties.len()),
             if values.is_empty() { "" } else { ", " },
@@ -164,12 +190,8 @@ pub(crate) async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
         for p in &ds.properties {
             q = q.bind(&p.key);
         }
-        moved += q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
+        moved += q.execute(&mut **tx).await.map_err(map_err)?.rows_affected();
     }
-    sqlx::query("DROP TABLE items").execute(&mut *tx).await.map_err(map_err)?;
-    tx.commit().await.map_err(map_err)?;
-    if moved > 0 {
-        tracing::info!(items = moved, "items moved to one typed table per dataset");
-    }
-    Ok(())
+    sqlx::query("DROP TABLE items").execute(&mut **tx).await.map_err(map_err)?;
+    Ok(moved)
 }
