@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use orgd_core::clock::parse_date_or_datetime;
+use orgd_core::ids::DatasetId;
 use orgd_core::model::Role;
 use orgd_core::net::CidrList;
 use std::net::SocketAddr;
@@ -389,9 +390,9 @@ pub enum DatasetCommand {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
         tenant: String,
-        /// The dataset id.
-        #[arg(long, value_name = "ID")]
-        dataset: String,
+        /// The dataset id (a UUID; `orgd admin dataset list` shows them).
+        #[arg(long, value_name = "ID", value_parser = parse_dataset_id)]
+        dataset: DatasetId,
         /// items.json (an array of actions) or items.csv, optionally gzip (items.csv.gz).
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
@@ -419,9 +420,9 @@ pub enum DatasetCommand {
         /// The org, by tenant id or org id.
         #[arg(long, value_name = "TENANT_OR_ORG_ID")]
         tenant: String,
-        /// The dataset id.
-        #[arg(long, value_name = "ID")]
-        dataset: String,
+        /// The dataset id (a UUID; `orgd admin dataset list` shows them).
+        #[arg(long, value_name = "ID", value_parser = parse_dataset_id)]
+        dataset: DatasetId,
         /// jsonRows, jsonColumns, jsonObjects, csv or tsv.
         #[arg(long, default_value = "csv")]
         format: String,
@@ -485,6 +486,12 @@ pub enum TokenCommand {
 fn parse_cidrs(s: &str) -> Result<CidrList, String> {
     CidrList::parse_comma(s, "subnets")
         .map_err(|faults| faults.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "))
+}
+
+fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
+    DatasetId::parse(s).ok_or_else(|| {
+        format!("'{s}' is not a dataset id: use the UUID that `orgd admin dataset list --tenant …` shows")
+    })
 }
 
 fn parse_date(s: &str) -> Result<OffsetDateTime, String> {

@@ -165,6 +165,8 @@ fn bad_flags_and_values_exit_non_zero_naming_the_fault() {
         (&["serve", "--listen", "nonsense"], "--listen"),
         (&["serve", "--tls-cert", "x.pem"], "--tls-key"),
         (&["frobnicate"], "frobnicate"),
+        (&["admin", "dataset", "import", "--tenant", "ACME", "--dataset", "people", "--file", "x.csv"], "--dataset"),
+        (&["admin", "dataset", "export", "--tenant", "ACME", "--dataset", "people"], "--dataset"),
     ];
     for (args, needle) in cases {
         let line = first_err_line(&orgd(d, args));
