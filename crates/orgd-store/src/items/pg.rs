@@ -566,7 +566,9 @@ impl ItemWrite for PgWrite {
             sqlx::query(&format!("DROP INDEX {name}")).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         self.dropped = indexes.into_iter().map(|(_, def)| def).collect();
-        // The primary key too: kept up to date row by row it costs the load about as much as the rows.
+        // The primary key (on `seq`) too, built once at the end like the indexes. Meanwhile an update or a
+        // delete of a row the load wrote scans the table, as finding that row already does without the id
+        // index; a bulk load meets those only where the file repeats a key.
         let keys: Vec<(String, String)> = sqlx::query_as(
             "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
         )
