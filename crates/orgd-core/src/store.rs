@@ -53,8 +53,11 @@ pub trait ItemWrite: Send {
     async fn job_outcome(&mut self, job_id: &JobId) -> StoreResult<Option<String>>;
     /// Keep an import job's outcome with the changes it applies, so it never applies twice.
     async fn keep_job_outcome(&mut self, job_id: &JobId, body: &str) -> StoreResult<()>;
-    /// Store chunk `n` of the job's result with the changes.
-    async fn put_result_chunk(&mut self, job_id: &JobId, n: i64, data: &[u8]) -> StoreResult<()>;
+    /// Store chunk `n` of the job's result, without waiting for it; the commit fails if it could not be
+    /// stored, and dropping the import keeps none. The store may write chunks beside the import's
+    /// transaction and commit them just before it: chunks of a job without a kept outcome are partial and
+    /// dropped when the job fails or is queued again.
+    async fn put_result_chunk(&mut self, job_id: &JobId, n: i64, data: Vec<u8>) -> StoreResult<()>;
     /// A first load into an empty dataset: drop the indexes other than `seq`'s (they are built again,
     /// at once, by [`end_bulk`](ItemWrite::end_bulk)); false when the dataset is not empty. The caller
     /// finds items without indexes meanwhile, so it looks up only keys it may have written itself.

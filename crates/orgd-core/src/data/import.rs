@@ -23,8 +23,8 @@ const RESULT_CHUNK: usize = 64 * 1024;
 /// What an import did.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// The results, a JSON array of one object per action then the implicit deletions (§3.9). Empty when
-    /// the import is a job's that had applied before ([`Outcome::kept`]): its results are kept already.
+    /// The results, a JSON array of one object per action then the implicit deletions (§3.9). Empty for
+    /// a job's import: its results go to the job's result chunks as they are made.
     pub results: Spool,
     /// Actions read.
     pub actions: u64,
@@ -49,6 +49,39 @@ pub struct Run<'a> {
     /// An async import's job id: its results are kept in the same transaction as its changes, so that a
     /// job taken again after its node died does not apply twice.
     pub job: Option<&'a JobId>,
+}
+
+/// Where the results go: the outcome's spool, or for a job, its result chunks, put as each fills so that
+/// the store writes them while the import goes on (the job's outcome, kept with the changes, makes them
+/// its results).
+struct Results<'a> {
+    job: Option<&'a JobId>,
+    pending: Vec<u8>,
+    chunks: i64,
+}
+
+impl Results<'_> {
+    async fn push(&mut self, out: &mut Outcome, tx: &mut dyn ItemWrite, text: &str) -> Result<(), ApiError> {
+        let Some(job) = self.job else { return out.results.push_str(text).map_err(store_fault) };
+        self.pending.extend_from_slice(text.as_bytes());
+        while self.pending.len() >= RESULT_CHUNK {
+            let rest = self.pending.split_off(RESULT_CHUNK);
+            tx.put_result_chunk(job, self.chunks, std::mem::replace(&mut self.pending, rest)).await?;
+            self.chunks += 1;
+        }
+        Ok(())
+    }
+
+    /// Put the last chunk and keep the job's outcome.
+    async fn finish(mut self, tx: &mut dyn ItemWrite) -> Result<(), ApiError> {
+        let Some(job) = self.job else { return Ok(()) };
+        if !self.pending.is_empty() {
+            tx.put_result_chunk(job, self.chunks, std::mem::take(&mut self.pending)).await?;
+            self.chunks += 1;
+        }
+        tx.keep_job_outcome(job, &json!({"chunks": self.chunks}).to_string()).await?;
+        Ok(())
+    }
 }
 
 /// A fault of the store during an import.
@@ -256,7 +289,8 @@ pub async fn run(
     let mut text = String::with_capacity(1 << 16);
     let mut listed: Vec<Value> = Vec::new();
     let (mut delta, mut changed, mut first) = (0i64, false, true);
-    out.results.push_str("[").map_err(store_fault)?;
+    let mut results = Results { job: run.job, pending: Vec::with_capacity(2 * RESULT_CHUNK), chunks: 0 };
+    results.push(&mut out, tx.as_mut(), "[").await?;
     let mut next = read_batch(source, &plan, 0).await?;
     while let Some(Staged { raw_len, prepared, names, needs: n }) = next.take() {
         out.actions += raw_len as u64;
@@ -293,7 +327,7 @@ pub async fn run(
                 actions::write_result(name, done, &mut text);
             }
         }
-        out.results.push_str(&text).map_err(store_fault)?;
+        results.push(&mut out, tx.as_mut(), &text).await?;
         if opts.implicit_delete && !batch.seen.is_empty() {
             tx.mark_seen(batch.seen).await?;
         }
@@ -334,7 +368,7 @@ pub async fn run(
                 }
                 actions::write_implicit_delete(id, &mut text);
             }
-            out.results.push_str(&text).map_err(store_fault)?;
+            results.push(&mut out, tx.as_mut(), &text).await?;
             let seqs: Vec<i64> = gone.iter().map(|(s, _)| *s).collect();
             out.implicit_deletes += seqs.len() as u64;
             delta -= seqs.len() as i64;
@@ -342,19 +376,11 @@ pub async fn run(
             changed = true;
         }
     }
-    out.results.push_str("]").map_err(store_fault)?;
+    results.push(&mut out, tx.as_mut(), "]").await?;
     if changed {
         tx.finish(delta, &run.cache_key, run.now_ms).await?;
     }
-    if let Some(job) = run.job {
-        let mut n = 0;
-        let mut pieces = out.results.pieces(RESULT_CHUNK).map_err(store_fault)?;
-        while let Some(piece) = pieces.next_piece().map_err(store_fault)? {
-            tx.put_result_chunk(job, n, &piece).await?;
-            n += 1;
-        }
-        tx.keep_job_outcome(job, &json!({"chunks": n}).to_string()).await?;
-    }
+    results.finish(tx.as_mut()).await?;
     tx.commit().await?;
     Ok(out)
 }

@@ -84,14 +84,6 @@ impl Spool {
         Ok(())
     }
 
-    /// Read back piece by piece, from the start.
-    pub fn pieces(&mut self, piece: usize) -> std::io::Result<Pieces<'_>> {
-        if let Some(f) = &mut self.file {
-            f.seek(SeekFrom::Start(0))?;
-        }
-        Ok(Pieces { spool: self, piece: piece.max(1), in_file: true, at: 0 })
-    }
-
     /// Everything as one buffer (for answers known to be small).
     pub fn into_bytes(mut self) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(self.len as usize);
@@ -100,46 +92,6 @@ impl Spool {
             Ok(())
         })?;
         Ok(out)
-    }
-}
-
-/// The pieces of a spool, in order (see [`Spool::pieces`]).
-pub struct Pieces<'a> {
-    spool: &'a mut Spool,
-    piece: usize,
-    in_file: bool,
-    at: usize,
-}
-
-impl Pieces<'_> {
-    /// The next piece, `None` at the end.
-    pub fn next_piece(&mut self) -> std::io::Result<Option<Vec<u8>>> {
-        if self.in_file {
-            if let Some(file) = &mut self.spool.file {
-                let mut chunk = vec![0u8; self.piece];
-                let mut filled = 0;
-                while filled < self.piece {
-                    let n = file.read(&mut chunk[filled..])?;
-                    if n == 0 {
-                        break;
-                    }
-                    filled += n;
-                }
-                if filled > 0 {
-                    chunk.truncate(filled);
-                    return Ok(Some(chunk));
-                }
-            }
-            self.in_file = false;
-        }
-        let buf = self.spool.buf.as_bytes();
-        if self.at >= buf.len() {
-            return Ok(None);
-        }
-        let end = (self.at + self.piece).min(buf.len());
-        let out = buf[self.at..end].to_vec();
-        self.at = end;
-        Ok(Some(out))
     }
 }
 
@@ -166,12 +118,6 @@ mod tests {
         .unwrap();
         assert_eq!(total, 10_000_002);
         assert!(pieces > 100);
-        let mut p = s.pieces(65536).unwrap();
-        let mut again = 0;
-        while let Some(piece) = p.next_piece().unwrap() {
-            again += piece.len();
-        }
-        assert_eq!(again, 10_000_002);
         let all = s.into_bytes().unwrap();
         assert_eq!((all[0], all[all.len() - 1], all.len()), (b'[', b']', 10_000_002));
     }

@@ -396,9 +396,18 @@ impl LiteWrite {
             let _ = previous.await;
         }
         self.check()?;
+        self.in_flight = Some(self.send(f)?);
+        Ok(())
+    }
+
+    /// Send `f` to the connection's thread without waiting (it runs after everything sent before); its
+    /// failure is kept for the next call. The receiver ends when it has run.
+    fn send(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> StoreResult<oneshot::Receiver<()>> {
         let failed = self.failed.clone();
         let (done, finished) = oneshot::channel();
-        self.in_flight = Some(finished);
         self.calls
             .send(Box::new(move |c| {
                 if failed.lock().is_none() {
@@ -408,7 +417,8 @@ impl LiteWrite {
                 }
                 let _ = done.send(());
             }))
-            .map_err(|_| gone())
+            .map_err(|_| gone())?;
+        Ok(finished)
     }
 }
 
@@ -554,18 +564,19 @@ impl ItemWrite for LiteWrite {
             .await
     }
 
-    async fn put_result_chunk(&mut self, job: &JobId, n: i64, data: &[u8]) -> StoreResult<()> {
-        let job_id = job.as_str();
-        let (id, data) = (job_id.to_string(), data.to_vec());
-        self.call(move |c| {
+    /// In the import's transaction (SQLite has one writer), queued behind its writes without waiting.
+    async fn put_result_chunk(&mut self, job: &JobId, n: i64, data: Vec<u8>) -> StoreResult<()> {
+        self.check()?;
+        let id = job.as_str().to_string();
+        self.send(move |c| {
             c.execute(
                 "INSERT INTO job_chunks (job_id, n, data) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (job_id, n) DO UPDATE SET data = excluded.data",
                 rusqlite::params![id, n, data],
             )
             .map(drop)
-        })
-        .await
+        })?;
+        Ok(())
     }
 
     async fn begin_bulk(&mut self) -> StoreResult<bool> {

@@ -87,6 +87,59 @@ impl Column {
     }
 }
 
+/// The values of one column of whole rows, as a typed array parameter (`None` = NULL).
+enum Cells {
+    Text(Vec<Option<String>>),
+    Number(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Cells {
+    fn cast(ty: PropertyType) -> &'static str {
+        match ty {
+            PropertyType::Text | PropertyType::Date => "text[]",
+            PropertyType::Number => "float8[]",
+            PropertyType::Boolean => "bool[]",
+        }
+    }
+
+    /// One array per column of `types`, taking the values out of `rows`; a value its column cannot hold
+    /// is refused, not sent.
+    fn of_rows(types: &[PropertyType], rows: Vec<Row>) -> StoreResult<Vec<Cells>> {
+        let mut out: Vec<Cells> = types
+            .iter()
+            .map(|ty| match ty {
+                PropertyType::Text | PropertyType::Date => Cells::Text(Vec::with_capacity(rows.len())),
+                PropertyType::Number => Cells::Number(Vec::with_capacity(rows.len())),
+                PropertyType::Boolean => Cells::Bool(Vec::with_capacity(rows.len())),
+            })
+            .collect();
+        for r in rows {
+            let mut cells = r.cells.into_iter();
+            for (ty, col) in types.iter().zip(out.iter_mut()) {
+                let v = cells.next().flatten();
+                match (col, v) {
+                    (Cells::Text(c), None) => c.push(None),
+                    (Cells::Number(c), None) => c.push(None),
+                    (Cells::Bool(c), None) => c.push(None),
+                    (Cells::Text(c), Some(Val::Text(s))) => c.push(Some(s)),
+                    (Cells::Text(c), Some(v)) => {
+                        let mut s = String::new();
+                        v.write_plain(&mut s);
+                        c.push(Some(s));
+                    }
+                    (Cells::Number(c), Some(Val::Number(f))) => c.push(Some(f)),
+                    (Cells::Bool(c), Some(Val::Bool(b))) => c.push(Some(b)),
+                    (_, Some(v)) => {
+                        return Err(StoreError::Other(format!("a {v:?} value cannot be kept in a {ty:?} column")));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The signature, flags and header extension of COPY's binary format.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
@@ -269,11 +322,12 @@ impl Pg {
             .await
             .map_err(map_err)?;
         Ok(Box::new(PgWrite {
+            pool: self.pool.clone(),
+            results: None,
             conn: Conn::Idle(tx),
             ds: ds.clone(),
             types: ds.properties.iter().map(|p| p.ty).collect(),
             seen: false,
-            staged: false,
             dropped: Vec::new(),
         }))
     }
@@ -291,13 +345,67 @@ impl ItemScan for Scan {
 }
 
 struct PgWrite {
+    pool: PgPool,
+    /// The writer of the job's result chunks, once the import put one.
+    results: Option<ResultWriter>,
     conn: Conn,
     ds: Dataset,
     types: Vec<PropertyType>,
     seen: bool,
-    staged: bool,
     /// The statements that make again the indexes and the primary key a bulk load dropped.
     dropped: Vec<String>,
+}
+
+/// Result chunks queued for their writer (each at most 64 KiB).
+const QUEUED_RESULTS: usize = 16;
+
+/// A task that stores a job's result chunks in a transaction of its own, beside the import's, while the
+/// import goes on; the import's commit commits it just before. Chunks without a kept outcome (the node
+/// died, or the import's commit failed, between the two) are partial and dropped when the job fails or is
+/// queued again.
+struct ResultWriter {
+    chunks: mpsc::Sender<(String, i64, Vec<u8>)>,
+    task: JoinHandle<Result<(), sqlx::Error>>,
+}
+
+impl ResultWriter {
+    fn spawn(pool: PgPool) -> ResultWriter {
+        let (chunks, mut rx) = mpsc::channel::<(String, i64, Vec<u8>)>(QUEUED_RESULTS);
+        let task = tokio::spawn(async move {
+            // One transaction: one WAL flush at its commit, not one per chunk (each flush would also wait
+            // for the import's COPY written so far); rolled back if the import gives up.
+            let mut conn = pool.begin().await?;
+            while let Some((job, n, data)) = rx.recv().await {
+                sqlx::query(
+                    "INSERT INTO job_chunks (job_id, n, data) VALUES ($1, $2, $3) \
+                     ON CONFLICT (job_id, n) DO UPDATE SET data = excluded.data",
+                )
+                .bind(job)
+                .bind(n)
+                .bind(data)
+                .execute(&mut *conn)
+                .await?;
+            }
+            conn.commit().await
+        });
+        ResultWriter { chunks, task }
+    }
+
+    /// Wait until every chunk sent is stored.
+    async fn finish(self) -> StoreResult<()> {
+        drop(self.chunks);
+        let stored = self.task.await.map_err(|e| StoreError::Other(format!("the result writer failed: {e}")))?;
+        stored.map_err(map_err)
+    }
+}
+
+impl Drop for PgWrite {
+    /// An import given up stops storing its results: their transaction rolls back.
+    fn drop(&mut self) {
+        if let Some(w) = &self.results {
+            w.task.abort();
+        }
+    }
 }
 
 /// The connection of the transaction, once the COPY in flight (if any) has finished.
@@ -318,18 +426,6 @@ async fn conn(c: &mut Conn) -> StoreResult<&mut PgConnection> {
 impl PgWrite {
     fn table(&self) -> String {
         table(self.ds.id.as_str())
-    }
-
-    /// Copy `rows` into `target` and wait for the database to take them.
-    async fn copy(&mut self, target: &str, rows: &[Row]) -> StoreResult<()> {
-        let mut data = COPY_HEADER.to_vec();
-        copy_rows(&self.types, rows, &mut data)?;
-        data.extend_from_slice(COPY_TRAILER);
-        let stmt = copy_statement(&self.ds, target);
-        let mut copy = conn(&mut self.conn).await?.copy_in_raw(&stmt).await.map_err(map_err)?;
-        copy.send(data).await.map_err(map_err)?;
-        copy.finish().await.map_err(map_err)?;
-        Ok(())
     }
 
     /// Queue new rows for the table's COPY, starting it when none is in flight. The COPY task encodes
@@ -442,26 +538,41 @@ impl ItemWrite for PgWrite {
                 .map_err(map_err)?;
         }
         if !updates.is_empty() {
-            let stage = format!("stage_{}", &t["items_".len()..]);
-            if !self.staged {
-                sqlx::query(&format!("CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {t}) ON COMMIT DROP"))
-                    .execute(conn(&mut self.conn).await?)
-                    .await
-                    .map_err(map_err)?;
-                self.staged = true;
-            }
-            sqlx::query(&format!("TRUNCATE {stage}")).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
-            self.copy(&stage, &updates).await?;
+            // One statement, the changed rows as one typed array per column: no staging table to make
+            // (a temporary table per write churned the catalog) and nothing to copy twice.
             let mut sets = vec![
                 "item_id = s.item_id".to_string(),
                 "created_at = s.created_at".into(),
                 "modified_at = s.modified_at".into(),
             ];
-            sets.extend((0..self.ds.properties.len()).map(|i| format!("{0} = s.{0}", column(i))));
-            sqlx::query(&format!("UPDATE {t} SET {} FROM {stage} s WHERE {t}.seq = s.seq", sets.join(", ")))
-                .execute(conn(&mut self.conn).await?)
-                .await
-                .map_err(map_err)?;
+            let mut names = vec!["seq".to_string(), "item_id".into(), "created_at".into(), "modified_at".into()];
+            let mut arrays =
+                vec!["$1::bigint[]".to_string(), "$2::uuid[]".into(), "$3::bigint[]".into(), "$4::bigint[]".into()];
+            for (i, c) in self.types.iter().enumerate() {
+                sets.push(format!("{0} = s.{0}", column(i)));
+                names.push(column(i));
+                arrays.push(format!("${}::{}", i + 5, Cells::cast(*c)));
+            }
+            let sql = format!(
+                "UPDATE {t} SET {} FROM UNNEST({}) AS s({}) WHERE {t}.seq = s.seq",
+                sets.join(", "),
+                arrays.join(", "),
+                names.join(", ")
+            );
+            let ids = updates.iter().map(|r| item_uuid(&r.id)).collect::<StoreResult<Vec<Uuid>>>()?;
+            let mut q = sqlx::query(&sql)
+                .bind(updates.iter().map(|r| r.seq).collect::<Vec<i64>>())
+                .bind(ids)
+                .bind(updates.iter().map(|r| r.created_at).collect::<Vec<i64>>())
+                .bind(updates.iter().map(|r| r.modified_at).collect::<Vec<i64>>());
+            for cells in Cells::of_rows(&self.types, updates)? {
+                q = match cells {
+                    Cells::Text(v) => q.bind(v),
+                    Cells::Number(v) => q.bind(v),
+                    Cells::Bool(v) => q.bind(v),
+                };
+            }
+            q.execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         if !inserts.is_empty() {
             self.stream(inserts).await?;
@@ -530,18 +641,16 @@ impl ItemWrite for PgWrite {
         Ok(())
     }
 
-    async fn put_result_chunk(&mut self, job: &JobId, n: i64, data: &[u8]) -> StoreResult<()> {
-        let job_id = job.as_str();
-        sqlx::query(
-            "INSERT INTO job_chunks (job_id, n, data) VALUES ($1, $2, $3) \
-             ON CONFLICT (job_id, n) DO UPDATE SET data = excluded.data",
-        )
-        .bind(job_id)
-        .bind(n)
-        .bind(data)
-        .execute(conn(&mut self.conn).await?)
-        .await
-        .map_err(map_err)?;
+    async fn put_result_chunk(&mut self, job: &JobId, n: i64, data: Vec<u8>) -> StoreResult<()> {
+        let pool = &self.pool;
+        let w = self.results.get_or_insert_with(|| ResultWriter::spawn(pool.clone()));
+        if w.chunks.send((job.as_str().to_string(), n, data)).await.is_err() {
+            // The writer ended early: its error says why.
+            if let Some(w) = self.results.take() {
+                w.finish().await?;
+            }
+            return Err(StoreError::Other("the writer of the job's results ended early".into()));
+        }
         Ok(())
     }
 
@@ -594,6 +703,9 @@ impl ItemWrite for PgWrite {
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if let Some(w) = self.results.take() {
+            w.finish().await?;
+        }
         conn(&mut self.conn).await?;
         let Conn::Idle(tx) = std::mem::replace(&mut self.conn, Conn::Gone) else {
             return Err(StoreError::Other("the transaction was lost with its COPY task".into()));

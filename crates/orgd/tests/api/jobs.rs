@@ -274,3 +274,50 @@ async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
     assert!(again.kept, "the second attempt finds the kept outcome and applies nothing");
     assert_eq!(app.store.get_dataset(&ds_id).await.unwrap().unwrap().item_count, 3, "Gil is there once");
 }
+
+/// An import job's results that fill many chunks come back whole and in order: the chunks are stored while
+/// the import goes on (beside its transaction on PostgreSQL) and kept with its commit.
+#[tokio::test]
+async fn an_async_import_keeps_results_of_many_chunks_in_order() {
+    let app = TestApp::spawn().await;
+    let (token, path) = setup(&app).await;
+    let f: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/ACME/files/generate",
+        &token,
+        Some(json!({"targetType":"csv","targetEncoding":"identity"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let mut csv = String::from("_action,id,name,boss\n");
+    for i in 10..5010 {
+        csv.push_str(&format!("create,{i},Person {i},1\n"));
+    }
+    assert_eq!(
+        app.client.put(f["_links"]["put"]["url"].as_str().unwrap()).body(csv).send().await.unwrap().status(),
+        200
+    );
+    let body = json!({"importLocation": {"method": "GET", "url": f["_links"]["get"]["url"]}});
+    let t: Value = send(&app, Method::PUT, &format!("{path}/items/import?autoId=true"), &token, Some(body))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = t["jobId"].as_str().unwrap();
+    let done = finished(&app, &token, job_id).await;
+    assert_eq!(done["jobStatus"], "completed", "{done}");
+    let owner = orgd_core::data::jobs::ChunkOwner::Job(job_id.to_string());
+    assert!(app.store.chunks(&owner, 0, 100).await.unwrap().len() > 3, "the results span several chunks");
+    let results: Value =
+        app.client.get(done["_links"]["result"]["url"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 5000);
+    assert!(results.iter().all(|r| r["_status"] == "success" && r["_action"] == "create"));
+    let items: Value = send(&app, Method::GET, &format!("{path}/items"), &token, None).await.json().await.unwrap();
+    let ids: Vec<&str> = items.as_array().unwrap()[2..].iter().map(|i| i["_id"].as_str().unwrap()).collect();
+    let answered: Vec<&str> = results.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(answered, ids, "one result per action, in the order of the file");
+}
