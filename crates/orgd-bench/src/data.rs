@@ -525,6 +525,50 @@ fn engine_export(database: &str, select: &str, format: &str) -> anyhow::Result<(
 }
 
 /// Another tenant's reads (and, on SQLite, its writes) while tenant BENCH imports the whole file.
+/// Tenant B's reads (csv export of its small dataset, then its metadata) and, every tenth, a one-action
+/// write, until `busy` ends: the milliseconds of each read and of each write.
+async fn watch_b(
+    b: &Bench,
+    token: &str,
+    other: &str,
+    busy: &std::thread::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+    let mut k = 0usize;
+    while !busy.is_finished() {
+        let t = Instant::now();
+        let r = b
+            .client
+            .get(format!("{}/api/v1/OTHER/datasets/{other}/export/csv", b.url))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "B's read answered {}", r.status());
+        r.bytes().await?;
+        let r = b.client.get(format!("{}/api/v1/OTHER/datasets/{other}", b.url)).bearer_auth(token).send().await?;
+        anyhow::ensure!(r.status() == 200, "B's metadata read answered {}", r.status());
+        // Read to the end: a response dropped unread is a stream the client resets, and HTTP/2 clients
+        // close a connection that resets too many (h2's `too_many_internal_resets`).
+        r.bytes().await?;
+        reads.push(t.elapsed().as_secs_f64() * 1000.0);
+        k += 1;
+        if k.is_multiple_of(10) {
+            let t = Instant::now();
+            let a = json!([{"_action": "update", "Employee ID": 1 + k % 1000, "Full Name": format!("Renamed {k}")}]);
+            put_items(b, token, other, &a, "B's write").await?;
+            writes.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok((reads, writes))
+}
+
+/// The `p`th percentile of `values`.
+fn percentile(mut values: Vec<f64>, p: usize) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values.get((values.len() * p / 100).min(values.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
+}
+
 pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>> {
     let store = SqlStore::open(&b.database).await?;
     let now = SystemClock::default().now();
@@ -553,67 +597,64 @@ pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>>
         (1..=1000).map(|i| json!({"_action": "create", "Employee ID": i, "Full Name": format!("P{i}")})).collect();
     put_items(b, &token, &other, &Value::from(small), "the small import").await?;
     let file = b._dir.path().join("people.csv");
-    let (mut reads_p99, mut writes_max) = (Vec::new(), Vec::new());
+    let (mut reads_p99, mut writes_max, mut engine_max) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..s.runs {
         let big = create_dataset(b, "BENCH", &b.token, &format!("Busy {run}")).await?;
         let (bb, big2, file2) = (b.database.clone(), big.clone(), file.clone());
         let bin = orgd_binary()?;
+        let started = Instant::now();
         let importer = std::thread::spawn(move || {
-            Command::new(bin)
-                .args([
-                    "admin",
-                    "--database",
-                    &bb,
-                    "dataset",
-                    "import",
-                    "--tenant",
-                    "BENCH",
-                    "--dataset",
-                    &big2,
-                    "--auto-id",
-                ])
+            let s = Command::new(bin)
+                .args(["admin", "--database", &bb, "dataset", "import", "--tenant", "BENCH", "--dataset", &big2])
+                .arg("--auto-id")
                 .arg("--file")
                 .arg(file2)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status()
+                .status()?;
+            anyhow::ensure!(s.success(), "A's import failed");
+            Ok(())
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let (mut reads, mut writes) = (Vec::new(), Vec::new());
-        let mut k = 0usize;
-        while !importer.is_finished() {
-            let t = Instant::now();
-            let r = b
-                .client
-                .get(format!("{}/api/v1/OTHER/datasets/{other}/export/csv", b.url))
-                .bearer_auth(&token)
-                .send()
-                .await?;
-            anyhow::ensure!(r.status() == 200, "B's read answered {}", r.status());
-            r.bytes().await?;
-            let r = b.client.get(format!("{}/api/v1/OTHER/datasets/{other}", b.url)).bearer_auth(&token).send().await?;
-            anyhow::ensure!(r.status() == 200);
-            reads.push(t.elapsed().as_secs_f64() * 1000.0);
-            k += 1;
-            if k.is_multiple_of(10) {
-                let t = Instant::now();
-                let a =
-                    json!([{"_action": "update", "Employee ID": 1 + k % 1000, "Full Name": format!("Renamed {k}")}]);
-                put_items(b, &token, &other, &a, "B's write").await?;
-                writes.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
+        let (reads, writes) = watch_b(b, &token, &other, &importer).await?;
         importer.join().map_err(|_| anyhow!("the importer panicked"))??;
-        reads.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        let p99 = reads[(reads.len() * 99 / 100).min(reads.len() - 1)];
+        let took = started.elapsed();
+        let read_count = reads.len();
+        reads_p99.push(percentile(reads, 99));
         let wmax = writes.iter().fold(0f64, |a, b| a.max(*b));
-        eprintln!(
-            "while A imports: B's reads p99 {p99:.1} ms over {}, B's writes max {wmax:.0} ms over {}",
-            reads.len(),
-            writes.len()
-        );
-        reads_p99.push(p99);
         writes_max.push(wmax);
+        // On PostgreSQL, the same writes while psql loads the same rows into the same database server, for
+        // as long as A's import took (SQLite's own tool would load another file: no shared writer).
+        if b.database.starts_with("sqlite://") {
+            eprintln!(
+                "while A imports: B's reads p99 {:.1} ms over {}, B's writes max {wmax:.0} ms over {}",
+                reads_p99[run],
+                read_count,
+                writes.len()
+            );
+            delete_dataset(b, &big).await?;
+            continue;
+        }
+        let (database, file3) = (b.database.clone(), file.clone());
+        let engine = std::thread::spawn(move || {
+            let mut k = 0;
+            while started.elapsed() < took * 2 {
+                engine_import(&database, &file3, 1000 + run * 100 + k)?;
+                k += 1;
+            }
+            Ok(())
+        });
+        let (_, engine_writes) = watch_b(b, &token, &other, &engine).await?;
+        engine.join().map_err(|_| anyhow!("the engine's load panicked"))??;
+        let emax = engine_writes.iter().fold(0f64, |a, b| a.max(*b));
+        eprintln!(
+            "while A imports: B's reads p99 {:.1} ms over {}, B's writes max {wmax:.0} ms over {}; \
+             while the engine loads: B's writes max {emax:.0} ms over {}",
+            reads_p99[run],
+            read_count,
+            writes.len(),
+            engine_writes.len()
+        );
+        engine_max.push(emax);
         delete_dataset(b, &big).await?;
     }
     let sqlite = b.database.starts_with("sqlite://");
@@ -633,8 +674,20 @@ pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>>
         note: if sqlite {
             "SQLite has one writer: B's write waits for A's commit (the limit is the busy timeout, 60 s)".into()
         } else {
-            "PostgreSQL locks per dataset: B writes while A imports".into()
+            "PostgreSQL locks per dataset: B writes while A imports; each write waits for its commit's WAL flush, \
+             which A's load makes slower"
+                .into()
         },
     });
+    if !sqlite {
+        out.push(Latency {
+            name: "the slowest of the same writes of B while psql `\\copy` loads the same rows into a plain table \
+                   (the engine's own load, for reference)"
+                .into(),
+            values: engine_max,
+            limit: 50.0,
+            note: "psql `\\copy … FROM … (FORMAT csv)` repeated for as long as A's import took".into(),
+        });
+    }
     Ok(out)
 }

@@ -131,8 +131,24 @@ async fn crash_during_writes(database: String) {
     let PeopleTenant { org, token, dataset: ds, actions } = people_tenant(&store, "CRASH", true).await;
     let body = serde_json::to_vec(&actions).unwrap();
 
-    // A large import, killed while it is being applied.
+    // A large import, killed while it is being applied: halfway through the time the same import takes
+    // whole into another dataset here (a fixed delay let a fast machine finish first).
     let node = start(dir.path(), &database);
+    let def = json!({"name": "Probe", "type": "PEOPLE", "autoId": "Id", "labelId": "Name",
+        "properties": [{"key": "Id", "type": "number", "isRequired": true}, {"key": "Name", "type": "text", "isRequired": true}]});
+    let probe = orgd_core::data::ops::create(&store, &org.org_id, &def, 0).await.unwrap();
+    let started = std::time::Instant::now();
+    let whole = node
+        .http
+        .put(format!("{}/api/v1/CRASH/datasets/{}/items?autoId=true", node.base, probe.id))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(whole.status().is_success(), "the whole import: {}", whole.status());
+    let halfway = started.elapsed() / 2;
     let import = {
         let (http, url, token, body) = (
             node.http.clone(),
@@ -144,7 +160,7 @@ async fn crash_during_writes(database: String) {
             http.put(url).bearer_auth(token).header("content-type", "application/json").body(body).send().await
         })
     };
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(halfway).await;
     node.kill();
     let answer = import.await.unwrap();
     assert!(answer.is_err(), "the import was still running when the server died: {answer:?}");
