@@ -146,17 +146,23 @@ fn column_sets(plan: &Plan<'_>) -> Vec<Vec<usize>> {
 /// A first load into an empty dataset runs without its indexes (built once at the end, which is much
 /// cheaper than keeping them up to date row by row); meanwhile, a key is looked up only when this import
 /// may have written it: the fingerprints of every id and key it wrote tell. Past [`BULK_MISSES`] lookups
-/// that had to go to the table (duplicates in the file), the indexes are built and the load goes on as
-/// any import.
+/// that had to go to the table (duplicates in the file), or past [`BULK_KEYS`] fingerprints (a file of
+/// millions of rows), the indexes are built and the load goes on as any import.
 struct Bulk {
     /// Fingerprints of the ids written (only when actions identify items by `_id`).
     ids: Option<HashSet<u64>>,
     keys: Vec<HashSet<u64>>,
     misses: usize,
+    /// The most fingerprints kept.
+    limit: usize,
 }
 
 /// Table lookups a bulk load tolerates before it builds its indexes.
 const BULK_MISSES: usize = 1000;
+
+/// Fingerprints a bulk load keeps: what a hash set of 2^21 slots holds (7/8 of them; 16 MiB, 27 MiB while it
+/// grows into them) less one batch, so that the load's memory does not grow with the file.
+const BULK_KEYS: usize = (1 << 21) / 8 * 7 - super::source::BATCH;
 
 fn fingerprint<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
     use std::hash::BuildHasher;
@@ -164,6 +170,16 @@ fn fingerprint<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
 }
 
 impl Bulk {
+    fn new(ids: bool, sets: usize, limit: usize) -> Bulk {
+        Bulk { ids: ids.then(HashSet::default), keys: vec![HashSet::default(); sets], misses: 0, limit }
+    }
+
+    /// Whether the load should build its indexes now and go on as any import.
+    fn over(&self) -> bool {
+        let kept = self.ids.as_ref().map_or(0, HashSet::len) + self.keys.iter().map(HashSet::len).sum::<usize>();
+        self.misses > BULK_MISSES || kept > self.limit
+    }
+
     fn remember(&mut self, sets: &[Vec<usize>], rows: &[Row]) {
         for r in rows {
             if let Some(ids) = self.ids.as_mut() {
@@ -223,7 +239,7 @@ async fn working_set(
         }
     }
     drop(known);
-    if bulk.as_ref().is_some_and(|b| b.misses > BULK_MISSES) {
+    if bulk.as_ref().is_some_and(Bulk::over) {
         tx.end_bulk().await?;
         *bulk = None;
     }
@@ -303,8 +319,7 @@ pub async fn run(
             && next_seq == 1
             && tx.begin_bulk().await?
         {
-            let ids = (plan.keyed().is_none()).then(HashSet::default);
-            bulk = Some(Bulk { ids, keys: vec![HashSet::default(); sets.len()], misses: 0 });
+            bulk = Some(Bulk::new(plan.keyed().is_none(), sets.len(), BULK_KEYS));
         }
         let working = working_set(tx.as_mut(), &plan, &sets, n, &mut bulk).await?;
         let batch = apply_batch(&plan, working, prepared, names, &links, run.now_ms, &mut next_seq);
@@ -404,4 +419,28 @@ fn failed(mut listed: Vec<Value>, count: u64) -> ApiError {
     let mut e = ApiError::new(code).with_message(format!("{count} action(s) failed; nothing was applied."));
     e.listed = listed;
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, key: f64) -> Row {
+        Row { id: id.into(), seq: 1, created_at: 0, modified_at: 0, cells: vec![Some(Val::Number(key))] }
+    }
+
+    #[test]
+    fn a_bulk_load_ends_past_its_fingerprints_or_its_misses() {
+        let sets = vec![vec![0]];
+        let mut b = Bulk::new(true, 1, 4);
+        b.remember(&sets, &[row("A", 1.0), row("B", 2.0)]);
+        assert!(!b.over(), "4 fingerprints kept, 4 allowed");
+        b.remember(&sets, &[row("C", 3.0)]);
+        assert!(b.over(), "6 fingerprints (ids and keys) are past 4: build the indexes");
+        let mut b = Bulk::new(false, 1, usize::MAX);
+        b.misses = BULK_MISSES;
+        assert!(!b.over());
+        b.misses += 1;
+        assert!(b.over(), "past the misses a bulk load tolerates");
+    }
 }
