@@ -65,8 +65,8 @@ impl Results<'_> {
         let Some(job) = self.job else { return out.results.push_str(text).map_err(store_fault) };
         self.pending.extend_from_slice(text.as_bytes());
         while self.pending.len() >= RESULT_CHUNK {
-            let rest = self.pending.split_off(RESULT_CHUNK);
-            tx.put_result_chunk(job, self.chunks, std::mem::replace(&mut self.pending, rest)).await?;
+            let chunk: Vec<u8> = self.pending.drain(..RESULT_CHUNK).collect();
+            tx.put_result_chunk(job, self.chunks, chunk).await?;
             self.chunks += 1;
         }
         Ok(())
@@ -305,7 +305,7 @@ pub async fn run(
     let mut text = String::with_capacity(1 << 16);
     let mut listed: Vec<Value> = Vec::new();
     let (mut delta, mut changed, mut first) = (0i64, false, true);
-    let mut results = Results { job: run.job, pending: Vec::with_capacity(2 * RESULT_CHUNK), chunks: 0 };
+    let mut results = Results { job: run.job, pending: Vec::new(), chunks: 0 };
     results.push(&mut out, tx.as_mut(), "[").await?;
     let mut next = read_batch(source, &plan, 0).await?;
     while let Some(Staged { raw_len, prepared, names, needs: n }) = next.take() {

@@ -28,6 +28,18 @@ async fn setup(app: &TestApp) -> (String, String) {
     (token, path)
 }
 
+/// A presigned file to upload to (`files/generate`), of `target_type` without compression.
+async fn new_file(app: &TestApp, token: &str, target_type: &str) -> Value {
+    let body = json!({"targetType": target_type, "targetEncoding": "identity"});
+    send(app, Method::POST, "/api/v1/ACME/files/generate", token, Some(body)).await.json().await.unwrap()
+}
+
+/// Start an async import (by autoId) of the uploaded file `f` into the dataset at `path`; returns the ticket.
+async fn import_file(app: &TestApp, token: &str, path: &str, f: &Value) -> Value {
+    let body = json!({"importLocation": {"method": "GET", "url": f["_links"]["get"]["url"]}});
+    send(app, Method::PUT, &format!("{path}/items/import?autoId=true"), token, Some(body)).await.json().await.unwrap()
+}
+
 /// Poll a job until it is final; returns the ticket.
 async fn finished(app: &TestApp, token: &str, job_id: &str) -> Value {
     let started = std::time::Instant::now();
@@ -105,17 +117,7 @@ async fn async_imports_read_uploaded_files() {
     )
     .await;
     assert_eq!((s, c.as_str()), (400, "400802"));
-    let f: Value = send(
-        &app,
-        Method::POST,
-        "/api/v1/ACME/files/generate",
-        &token,
-        Some(json!({"targetType":"csv","targetEncoding":"identity"})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let f: Value = new_file(&app, &token, "csv").await;
     let put = f["_links"]["put"]["url"].as_str().unwrap();
     let csv = "_action,id,name,boss,grade\ncreate,3,Cy,1,4\nupdate,2,Bobby,,\n";
     assert_eq!(app.client.put(put).body(csv).send().await.unwrap().status(), 200);
@@ -136,29 +138,14 @@ async fn async_imports_read_uploaded_files() {
     assert_eq!(items.as_array().unwrap().len(), 3);
     assert_eq!(items[1]["name"], "Bobby");
     // A failing file fails the job with its errors, and nothing changes.
-    let f: Value = send(
-        &app,
-        Method::POST,
-        "/api/v1/ACME/files/generate",
-        &token,
-        Some(json!({"targetType":"json","targetEncoding":"identity"})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let f: Value = new_file(&app, &token, "json").await;
     app.client
         .put(f["_links"]["put"]["url"].as_str().unwrap())
         .body(r#"[{"_action":"create","id":1,"name":"Dup"}]"#)
         .send()
         .await
         .unwrap();
-    let body = json!({"importLocation": {"method": "GET", "url": f["_links"]["get"]["url"]}});
-    let t: Value = send(&app, Method::PUT, &format!("{path}/items/import?autoId=true"), &token, Some(body))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let t = import_file(&app, &token, &path, &f).await;
     let done = finished(&app, &token, t["jobId"].as_str().unwrap()).await;
     assert_eq!(done["jobStatus"], "failed");
     assert_eq!(done["errorCount"], 1);
@@ -281,17 +268,7 @@ async fn an_import_job_taken_again_after_its_commit_applies_nothing_twice() {
 async fn an_async_import_keeps_results_of_many_chunks_in_order() {
     let app = TestApp::spawn().await;
     let (token, path) = setup(&app).await;
-    let f: Value = send(
-        &app,
-        Method::POST,
-        "/api/v1/ACME/files/generate",
-        &token,
-        Some(json!({"targetType":"csv","targetEncoding":"identity"})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let f: Value = new_file(&app, &token, "csv").await;
     let mut csv = String::from("_action,id,name,boss\n");
     for i in 10..5010 {
         csv.push_str(&format!("create,{i},Person {i},1\n"));
@@ -300,12 +277,7 @@ async fn an_async_import_keeps_results_of_many_chunks_in_order() {
         app.client.put(f["_links"]["put"]["url"].as_str().unwrap()).body(csv).send().await.unwrap().status(),
         200
     );
-    let body = json!({"importLocation": {"method": "GET", "url": f["_links"]["get"]["url"]}});
-    let t: Value = send(&app, Method::PUT, &format!("{path}/items/import?autoId=true"), &token, Some(body))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let t = import_file(&app, &token, &path, &f).await;
     let job_id = t["jobId"].as_str().unwrap();
     let done = finished(&app, &token, job_id).await;
     assert_eq!(done["jobStatus"], "completed", "{done}");
