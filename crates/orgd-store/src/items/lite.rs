@@ -278,10 +278,20 @@ impl Lite {
 
     /// Build an index with a small page cache (which also bounds the sorter's memory; it spills to a
     /// temporary file), so that an index over millions of items does not grow the server by the size
-    /// of its sort.
+    /// of its sort. An index that is there is found in the schema first: `CREATE INDEX IF NOT EXISTS`
+    /// would wait for the write lock an import in progress holds.
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let sql = super::create_index(&table(ds.id.as_str()), props);
+        let t = table(ds.id.as_str());
+        let (name, sql) = (super::index_name(&t, props), super::create_index(&t, props));
         self.run(move |c| {
+            let there: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
+                [&name],
+                |r| r.get(0),
+            )?;
+            if there {
+                return Ok(());
+            }
             c.execute_batch("PRAGMA cache_size = -2048; PRAGMA temp_store = FILE;")?;
             let built = c.execute_batch(&sql);
             c.execute_batch(POOLED_CACHE)?;

@@ -301,7 +301,20 @@ impl Pg {
     }
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let sql = super::create_index(&table(ds.id.as_str()), props);
+        let t = table(ds.id.as_str());
+        // Found in the catalog first: `CREATE INDEX IF NOT EXISTS` takes a lock on the table that waits
+        // for any write in progress there, even when the index exists.
+        let (there,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1)",
+        )
+        .bind(super::index_name(&t, props))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if there {
+            return Ok(());
+        }
+        let sql = super::create_index(&t, props);
         match sqlx::query(&sql).execute(&self.pool).await {
             Ok(_) => Ok(()),
             // Two nodes made the same index at once: it exists.
