@@ -47,7 +47,7 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             skip_failures,
         } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
-            let ds = ops::find(store, &org.org_id, dataset.as_str()).await.map_err(fail)?;
+            let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut params: Vec<(String, String)> = Vec::new();
             if auto_id {
                 params.push(("autoId".into(), "true".into()));
@@ -133,7 +133,7 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
         }
         DatasetCommand::Export { tenant, dataset, format, unix, generated, output } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
-            let ds = ops::find(store, &org.org_id, dataset.as_str()).await.map_err(fail)?;
+            let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut params = Vec::new();
             if unix {
                 params.push(("lineEndings".to_string(), "unix".to_string()));

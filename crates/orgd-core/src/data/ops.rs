@@ -20,12 +20,9 @@ pub fn new_cache_key() -> String {
     new_id().replace('-', "").to_lowercase()
 }
 
-/// The dataset named by a `{datasetId}` path parameter in an org: 400603 or 404001.
-pub async fn find(store: &dyn Store, org: &OrgId, dataset_id: &str) -> Result<Dataset, ApiError> {
-    let id = DatasetId::parse(dataset_id).ok_or_else(|| {
-        ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
-    })?;
-    match store.get_dataset(&id).await? {
+/// The dataset `id` of an org: 404001 when the org has no such dataset (another org's is not told apart).
+pub async fn find(store: &dyn Store, org: &OrgId, id: &DatasetId) -> Result<Dataset, ApiError> {
+    match store.get_dataset(id).await? {
         Some(ds) if ds.org_id == *org => Ok(ds),
         _ => Err(ApiError::new(ErrorCode::DatasetNotFound)),
     }

@@ -383,9 +383,13 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
         Ok(o) => o,
         Err(r) => return r,
     };
-    let ds = match orgd_core::data::ops::find(state.store.as_ref(), &org.org_id, &id).await {
-        Ok(d) => d,
-        Err(_) => {
+    let found = match orgd_core::ids::DatasetId::parse(&id) {
+        Some(id) => orgd_core::data::ops::find(state.store.as_ref(), &org.org_id, &id).await.ok(),
+        None => None,
+    };
+    let ds = match found {
+        Some(d) => d,
+        None => {
             return super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such dataset in this org.")
         }
     };

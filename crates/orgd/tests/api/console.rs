@@ -343,6 +343,7 @@ async fn console_forms_need_their_csrf_token_and_the_right_role_and_tenant() {
     assert_eq!(get("/app/configui?tenant=OTHER".into()).await.unwrap().status(), 404, "another tree");
     let other_ds = orgd_core::data::derived_id("orgd-seed-dataset/OTHER/People");
     assert_eq!(get(format!("/app/configui/datasets/{other_ds}")).await.unwrap().status(), 404);
+    assert_eq!(get("/app/configui/datasets/not-a-uuid".into()).await.unwrap().status(), 404, "no dataset has it");
 
     let (reader, _) = session(&app, READER).await;
     let r = app.get("/app/configui").header("cookie", &reader).send().await.unwrap();

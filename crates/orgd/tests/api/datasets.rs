@@ -375,6 +375,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let (s, c, b) = orgvue_error(send(&app, Method::GET, "/api/v1/ACME/datasets/not-a-uuid", &token, None).await).await;
     assert_eq!((s, c.as_str()), (400, "400603"));
     assert_eq!(b["errors"][0]["message"], "Path parameter {datasetId} must be a UUID string.");
+    assert_eq!(b["errors"][0]["pathParameter"], "{datasetId}");
     // Another tenant's dataset is not found, and not told apart from a missing one.
     let (_o, _a, other) = app.tenant_with_admin("OTHER").await;
     let theirs = path.replace("/ACME/", "/OTHER/");

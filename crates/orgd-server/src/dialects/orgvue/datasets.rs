@@ -15,6 +15,7 @@ use orgd_core::data::filter::Filter;
 use orgd_core::data::ops::{self, filter_type};
 use orgd_core::data::{parse_id, Dataset, Item};
 use orgd_core::error::{ApiError, ErrorCode};
+use orgd_core::ids::DatasetId;
 use serde_json::{json, Map, Value};
 
 /// `_links` of a dataset, absolute from the public URL.
@@ -35,7 +36,10 @@ fn metadata_json(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
 
 /// The dataset of a request path, in the acting tenant.
 pub async fn dataset_of(state: &AppState, acting: &Acting, params: &PathParams) -> Result<Dataset, ApiError> {
-    ops::find(state.store.as_ref(), &acting.target.org_id, params.of("datasetId")).await
+    let id = params.get("datasetId").and_then(DatasetId::parse).ok_or_else(|| {
+        ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
+    })?;
+    ops::find(state.store.as_ref(), &acting.target.org_id, &id).await
 }
 
 /// `GET /{tenantId}/datasets`.
