@@ -12,6 +12,7 @@ use orgd_core::ids::JobId;
 use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Postgres, Row as _, Transaction};
+use std::borrow::Cow;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -53,90 +54,79 @@ fn types_of(ds: &Dataset, props: &[usize]) -> Vec<PropertyType> {
     props.iter().map(|&i| ds.properties[i].ty).collect()
 }
 
-/// One typed array parameter per column of a lookup.
-enum Column {
-    Text(Vec<String>),
-    Number(Vec<f64>),
-    Bool(Vec<bool>),
+/// A value as a column of type `ty` keeps it: a text (or date) column any value's plain text, a number or
+/// boolean column only its own kind; anything else is refused, never sent.
+enum Typed<'a> {
+    Text(Cow<'a, str>),
+    Number(f64),
+    Bool(bool),
 }
 
-impl Column {
-    fn of(ty: PropertyType, keys: &[Vec<Val>], j: usize) -> Column {
-        let vals = keys.iter().map(|k| &k[j]);
-        match ty {
-            PropertyType::Text | PropertyType::Date => {
-                Column::Text(vals.map(|v| v.as_text().unwrap_or_default().to_string()).collect())
-            }
-            PropertyType::Number => Column::Number(
-                vals.map(|v| match v {
-                    Val::Number(f) => *f,
-                    _ => f64::NAN,
-                })
-                .collect(),
-            ),
-            PropertyType::Boolean => Column::Bool(vals.map(|v| matches!(v, Val::Bool(true))).collect()),
+fn typed(ty: PropertyType, v: &Val) -> StoreResult<Typed<'_>> {
+    Ok(match (ty, v) {
+        (PropertyType::Text | PropertyType::Date, Val::Text(s)) => Typed::Text(Cow::Borrowed(s)),
+        (PropertyType::Text | PropertyType::Date, v) => {
+            let mut s = String::new();
+            v.write_plain(&mut s);
+            Typed::Text(Cow::Owned(s))
         }
-    }
-
-    fn cast(&self) -> &'static str {
-        match self {
-            Column::Text(_) => "text[]",
-            Column::Number(_) => "float8[]",
-            Column::Bool(_) => "bool[]",
-        }
-    }
+        (PropertyType::Number, Val::Number(f)) => Typed::Number(*f),
+        (PropertyType::Boolean, Val::Bool(b)) => Typed::Bool(*b),
+        (ty, v) => return Err(StoreError::Other(format!("a {v:?} value cannot be kept in a {ty:?} column"))),
+    })
 }
 
-/// The values of one column of whole rows, as a typed array parameter (`None` = NULL).
-enum Cells {
-    Text(Vec<Option<String>>),
+/// The values of one column (lookup keys, or changed rows) as a typed array parameter; `None` is NULL.
+enum Cells<'a> {
+    Text(Vec<Option<Cow<'a, str>>>),
     Number(Vec<Option<f64>>),
     Bool(Vec<Option<bool>>),
 }
 
-impl Cells {
-    fn cast(ty: PropertyType) -> &'static str {
-        match ty {
-            PropertyType::Text | PropertyType::Date => "text[]",
-            PropertyType::Number => "float8[]",
-            PropertyType::Boolean => "bool[]",
+impl<'a> Cells<'a> {
+    /// The values of a column of type `ty`, typed as the column keeps them.
+    fn of(ty: PropertyType, values: impl ExactSizeIterator<Item = Option<&'a Val>>) -> StoreResult<Cells<'a>> {
+        let n = values.len();
+        let mut cells = match ty {
+            PropertyType::Text | PropertyType::Date => Cells::Text(Vec::with_capacity(n)),
+            PropertyType::Number => Cells::Number(Vec::with_capacity(n)),
+            PropertyType::Boolean => Cells::Bool(Vec::with_capacity(n)),
+        };
+        for v in values {
+            let v = v.map(|v| typed(ty, v)).transpose()?;
+            match (&mut cells, v) {
+                (Cells::Text(c), None) => c.push(None),
+                (Cells::Number(c), None) => c.push(None),
+                (Cells::Bool(c), None) => c.push(None),
+                (Cells::Text(c), Some(Typed::Text(s))) => c.push(Some(s)),
+                (Cells::Number(c), Some(Typed::Number(f))) => c.push(Some(f)),
+                (Cells::Bool(c), Some(Typed::Bool(b))) => c.push(Some(b)),
+                _ => unreachable!("`typed` gives a value of the column's own kind"),
+            }
+        }
+        Ok(cells)
+    }
+
+    fn cast(&self) -> &'static str {
+        match self {
+            Cells::Text(_) => "text[]",
+            Cells::Number(_) => "float8[]",
+            Cells::Bool(_) => "bool[]",
         }
     }
 
-    /// One array per column of `types`, taking the values out of `rows`; a value its column cannot hold
-    /// is refused, not sent.
-    fn of_rows(types: &[PropertyType], rows: Vec<Row>) -> StoreResult<Vec<Cells>> {
-        let mut out: Vec<Cells> = types
-            .iter()
-            .map(|ty| match ty {
-                PropertyType::Text | PropertyType::Date => Cells::Text(Vec::with_capacity(rows.len())),
-                PropertyType::Number => Cells::Number(Vec::with_capacity(rows.len())),
-                PropertyType::Boolean => Cells::Bool(Vec::with_capacity(rows.len())),
-            })
-            .collect();
-        for r in rows {
-            let mut cells = r.cells.into_iter();
-            for (ty, col) in types.iter().zip(out.iter_mut()) {
-                let v = cells.next().flatten();
-                match (col, v) {
-                    (Cells::Text(c), None) => c.push(None),
-                    (Cells::Number(c), None) => c.push(None),
-                    (Cells::Bool(c), None) => c.push(None),
-                    (Cells::Text(c), Some(Val::Text(s))) => c.push(Some(s)),
-                    (Cells::Text(c), Some(v)) => {
-                        let mut s = String::new();
-                        v.write_plain(&mut s);
-                        c.push(Some(s));
-                    }
-                    (Cells::Number(c), Some(Val::Number(f))) => c.push(Some(f)),
-                    (Cells::Bool(c), Some(Val::Bool(b))) => c.push(Some(b)),
-                    (_, Some(v)) => {
-                        return Err(StoreError::Other(format!("a {v:?} value cannot be kept in a {ty:?} column")));
-                    }
-                }
-            }
+    fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
+    where
+        'a: 'q,
+    {
+        match self {
+            Cells::Text(v) => q.bind(v),
+            Cells::Number(v) => q.bind(v),
+            Cells::Bool(v) => q.bind(v),
         }
-        Ok(out)
     }
 }
 
@@ -154,19 +144,11 @@ fn field(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Append a value of a column of type `ty` in COPY's binary format (what the column's type receives).
 fn copy_value(ty: PropertyType, v: &Option<Val>, out: &mut Vec<u8>) -> StoreResult<()> {
-    match (ty, v) {
-        (_, None) => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        (PropertyType::Text | PropertyType::Date, Some(Val::Text(s))) => field(out, s.as_bytes()),
-        (PropertyType::Text | PropertyType::Date, Some(v)) => {
-            let mut s = String::new();
-            v.write_plain(&mut s);
-            field(out, s.as_bytes());
-        }
-        (PropertyType::Number, Some(Val::Number(f))) => field(out, &f.to_be_bytes()),
-        (PropertyType::Boolean, Some(Val::Bool(b))) => field(out, &[u8::from(*b)]),
-        (ty, Some(v)) => {
-            return Err(StoreError::Other(format!("a {v:?} value cannot be kept in a {ty:?} column")));
-        }
+    match v.as_ref().map(|v| typed(ty, v)).transpose()? {
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        Some(Typed::Text(s)) => field(out, s.as_bytes()),
+        Some(Typed::Number(f)) => field(out, &f.to_be_bytes()),
+        Some(Typed::Bool(b)) => field(out, &[u8::from(b)]),
     }
     Ok(())
 }
@@ -517,8 +499,11 @@ impl ItemWrite for PgWrite {
                 .await
                 .map_err(map_err)?,
             Lookup::Values { props, keys } => {
-                let columns: Vec<Column> =
-                    props.iter().enumerate().map(|(j, &i)| Column::of(ds.properties[i].ty, keys, j)).collect();
+                let columns = props
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &i)| Cells::of(ds.properties[i].ty, keys.iter().map(|k| Some(&k[j]))))
+                    .collect::<StoreResult<Vec<Cells>>>()?;
                 let sql = if props.len() == 1 {
                     format!("{head} WHERE {} = ANY($1::{})", column(props[0]), columns[0].cast())
                 } else {
@@ -527,14 +512,7 @@ impl ItemWrite for PgWrite {
                         columns.iter().enumerate().map(|(j, c)| format!("${}::{}", j + 1, c.cast())).collect();
                     format!("{head} WHERE ({}) IN (SELECT * FROM UNNEST({}))", cols.join(", "), arrays.join(", "))
                 };
-                let mut q = sqlx::query(&sql);
-                for c in columns {
-                    q = match c {
-                        Column::Text(v) => q.bind(v),
-                        Column::Number(v) => q.bind(v),
-                        Column::Bool(v) => q.bind(v),
-                    };
-                }
+                let q = columns.into_iter().fold(sqlx::query(&sql), |q, c| c.bind(q));
                 q.fetch_all(conn(&mut self.conn).await?).await.map_err(map_err)?
             }
         };
@@ -558,13 +536,16 @@ impl ItemWrite for PgWrite {
                 "created_at = s.created_at".into(),
                 "modified_at = s.modified_at".into(),
             ];
+            let cells = (0..self.types.len())
+                .map(|i| Cells::of(self.types[i], updates.iter().map(|r| r.cells.get(i).and_then(Option::as_ref))))
+                .collect::<StoreResult<Vec<Cells>>>()?;
             let mut names = vec!["seq".to_string(), "item_id".into(), "created_at".into(), "modified_at".into()];
             let mut arrays =
                 vec!["$1::bigint[]".to_string(), "$2::uuid[]".into(), "$3::bigint[]".into(), "$4::bigint[]".into()];
-            for (i, c) in self.types.iter().enumerate() {
+            for (i, c) in cells.iter().enumerate() {
                 sets.push(format!("{0} = s.{0}", column(i)));
                 names.push(column(i));
-                arrays.push(format!("${}::{}", i + 5, Cells::cast(*c)));
+                arrays.push(format!("${}::{}", i + 5, c.cast()));
             }
             let sql = format!(
                 "UPDATE {t} SET {} FROM UNNEST({}) AS s({}) WHERE {t}.seq = s.seq",
@@ -573,18 +554,12 @@ impl ItemWrite for PgWrite {
                 names.join(", ")
             );
             let ids = updates.iter().map(|r| item_uuid(&r.id)).collect::<StoreResult<Vec<Uuid>>>()?;
-            let mut q = sqlx::query(&sql)
+            let q = sqlx::query(&sql)
                 .bind(updates.iter().map(|r| r.seq).collect::<Vec<i64>>())
                 .bind(ids)
                 .bind(updates.iter().map(|r| r.created_at).collect::<Vec<i64>>())
                 .bind(updates.iter().map(|r| r.modified_at).collect::<Vec<i64>>());
-            for cells in Cells::of_rows(&self.types, updates)? {
-                q = match cells {
-                    Cells::Text(v) => q.bind(v),
-                    Cells::Number(v) => q.bind(v),
-                    Cells::Bool(v) => q.bind(v),
-                };
-            }
+            let q = cells.into_iter().fold(q, |q, c| c.bind(q));
             q.execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         if !inserts.is_empty() {
@@ -772,5 +747,21 @@ mod tests {
         let number = Row { cells: vec![Some(Val::Number(3.0))], ..row };
         copy_rows(&[PropertyType::Text], &[number], &mut out).unwrap();
         assert!(out.ends_with(&[0, 0, 0, 1, b'3']), "{out:?}");
+    }
+
+    #[test]
+    fn array_parameters_type_values_as_their_column_keeps_them() {
+        let (text, three, yes) = (Val::Text("x".into()), Val::Number(3.0), Val::Bool(true));
+        let Cells::Text(t) = Cells::of(PropertyType::Text, [Some(&text), Some(&three), None].into_iter()).unwrap()
+        else {
+            panic!("a text column's values are text")
+        };
+        assert_eq!(t, [Some(Cow::Borrowed("x")), Some(Cow::Owned("3".to_string())), None]);
+        assert!(Cells::of(PropertyType::Number, [Some(&text)].into_iter()).is_err(), "no number is made up");
+        assert!(Cells::of(PropertyType::Boolean, [Some(&three)].into_iter()).is_err(), "nor a boolean");
+        let Cells::Bool(b) = Cells::of(PropertyType::Boolean, [Some(&yes), None].into_iter()).unwrap() else {
+            panic!("a boolean column's values are booleans")
+        };
+        assert_eq!(b, [Some(true), None]);
     }
 }
