@@ -524,7 +524,6 @@ fn engine_export(database: &str, select: &str, format: &str) -> anyhow::Result<(
     Ok((t.elapsed().as_secs_f64(), out.stdout.len() as u64))
 }
 
-/// Another tenant's reads (and, on SQLite, its writes) while tenant BENCH imports the whole file.
 /// Tenant B's reads (csv export of its small dataset, then its metadata) and, every tenth, a one-action
 /// write, until `busy` ends: the milliseconds of each read and of each write.
 async fn watch_b(
@@ -569,6 +568,8 @@ fn percentile(mut values: Vec<f64>, p: usize) -> f64 {
     values.get((values.len() * p / 100).min(values.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
 }
 
+/// Another tenant's reads and writes while tenant BENCH imports the whole file by the CLI, and on PostgreSQL
+/// the same writes while psql loads the same rows (the engine's own reference).
 pub async fn neighbours(b: &Bench, s: &Settings) -> anyhow::Result<Vec<Latency>> {
     let store = SqlStore::open(&b.database).await?;
     let now = SystemClock::default().now();
