@@ -12,6 +12,7 @@ mod rows;
 pub mod testing;
 mod tokens;
 mod users;
+mod wal;
 
 use async_trait::async_trait;
 use orgd_core::clock::to_millis;
@@ -151,6 +152,7 @@ impl SqlStore {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON;")
                         .await?;
+                    conn.execute(wal::CONNECTION_PRAGMAS).await?;
                     Ok(())
                 })
             }),
@@ -170,7 +172,7 @@ impl SqlStore {
                 tokio::task::spawn_blocking(move || items::upgrade::sqlite(&at))
                     .await
                     .map_err(|e| StoreError::Other(format!("the upgrade stopped: {e}")))??;
-                items::Items::Lite(items::lite::Lite::new(path))
+                items::Items::Lite(items::lite::Lite::new(path.clone(), wal::Checkpointer::start(path)))
             }
             Backend::Postgres => {
                 let pg = items::pg::Pg::connect(&url).await?;

@@ -3,6 +3,7 @@
 //! calls; a scan reads one snapshot on its own connection and hands pages over a small channel.
 
 use super::{select_list, table, PAGE};
+use crate::wal::Checkpointer;
 use async_trait::async_trait;
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::{Dataset, Item, PropertyType};
@@ -27,6 +28,7 @@ const IDLE: usize = 8;
 pub(crate) struct Lite {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    checkpoints: Checkpointer,
 }
 
 impl std::fmt::Debug for Lite {
@@ -147,8 +149,8 @@ const POOLED_CACHE: &str = "PRAGMA cache_size = -16384; PRAGMA shrink_memory;";
 
 impl Lite {
     /// The item side of the SQLite file at `path`.
-    pub(crate) fn new(path: PathBuf) -> Lite {
-        Lite { path, idle: Arc::default() }
+    pub(crate) fn new(path: PathBuf, checkpoints: Checkpointer) -> Lite {
+        Lite { path, idle: Arc::default(), checkpoints }
     }
 
     fn take(&self) -> rusqlite::Result<Conn> {
@@ -158,6 +160,7 @@ impl Lite {
                 let c = Connection::open(&self.path)?;
                 c.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
                 c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+                c.execute_batch(crate::wal::CONNECTION_PRAGMAS)?;
                 c.execute_batch(POOLED_CACHE)?;
                 c
             }
@@ -339,6 +342,7 @@ impl Lite {
             failed: Arc::default(),
             dropped: Vec::new(),
             in_flight: None,
+            checkpoints: self.checkpoints.clone(),
         }))
     }
 }
@@ -368,6 +372,8 @@ struct LiteWrite {
     dropped: Vec<String>,
     /// Ends when the write queued last is done.
     in_flight: Option<oneshot::Receiver<()>>,
+    /// Woken once the transaction commits, to copy its pages into the file off the commit path.
+    checkpoints: Checkpointer,
 }
 
 impl LiteWrite {
@@ -627,7 +633,9 @@ impl ItemWrite for LiteWrite {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.call(|c| c.execute_batch("COMMIT")).await
+        self.call(|c| c.execute_batch("COMMIT")).await?;
+        self.checkpoints.wake();
+        Ok(())
     }
 }
 
