@@ -172,7 +172,9 @@ impl SqlStore {
                 tokio::task::spawn_blocking(move || items::upgrade::sqlite(&at))
                     .await
                     .map_err(|e| StoreError::Other(format!("the upgrade stopped: {e}")))??;
-                items::Items::Lite(items::lite::Lite::new(path.clone(), wal::Checkpointer::start(path)))
+                let checkpoints = wal::Checkpointer::start(path.clone())
+                    .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite checkpoint thread: {e}")))?;
+                items::Items::Lite(items::lite::Lite::new(path, checkpoints))
             }
             Backend::Postgres => {
                 let pg = items::pg::Pg::connect(&url).await?;

@@ -3,8 +3,8 @@
 //! pages: a 1M-item import's commit then copied 300 MB and synced the file before it returned, and the
 //! next small commit of another connection could pay the same. Here every connection runs with
 //! [`CONNECTION_PRAGMAS`] (automatic checkpoints off, the log file cut back once it restarts), and the
-//! checkpointer runs a `PASSIVE` checkpoint, which never blocks readers or writers, when a large write
-//! commits and every [`INTERVAL`] for the commits it is not told of (small ones, another process's).
+//! checkpointer runs a `PASSIVE` checkpoint, which never blocks readers or writers, when an item write
+//! commits and every [`INTERVAL`] for the commits it is not told of (the other tables', another process's).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
@@ -24,36 +24,41 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Start the checkpointer of the SQLite file at `path`.
-    pub(crate) fn start(path: PathBuf) -> Checkpointer {
+    /// Start the checkpointer of the SQLite file at `path`. A store cannot run without it (no connection
+    /// checkpoints by itself), so a thread that cannot start is an error, not a warning.
+    pub(crate) fn start(path: PathBuf) -> std::io::Result<Checkpointer> {
         let (wake, woken) = sync_channel(1);
-        let spawned = std::thread::Builder::new().name("orgd-checkpoint".into()).spawn(move || {
+        std::thread::Builder::new().name("orgd-checkpoint".into()).spawn(move || {
             let mut conn: Option<rusqlite::Connection> = None;
+            let mut failing = false;
             loop {
                 match woken.recv_timeout(INTERVAL) {
                     Ok(()) | Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
-                if conn.is_none() {
-                    conn = open(&path)
-                        .map_err(|e| tracing::warn!(error = %e, "cannot open the checkpoint connection"))
-                        .ok();
-                }
-                if let Some(c) = &conn {
-                    if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "checkpoint failed; retrying");
-                        conn = None;
+                // A connection that failed is dropped and opened again next time.
+                let done = conn.take().map_or_else(|| open(&path), Ok).and_then(|c| {
+                    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                    conn = Some(c);
+                    Ok(())
+                });
+                match done {
+                    Err(e) if !failing => {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying every 500 ms");
+                        failing = true;
                     }
+                    Ok(()) if failing => {
+                        tracing::info!("SQLite checkpoints work again");
+                        failing = false;
+                    }
+                    _ => {}
                 }
             }
-        });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the checkpoint thread");
-        }
-        Checkpointer { wake }
+        })?;
+        Ok(Checkpointer { wake })
     }
 
-    /// Ask for a checkpoint now (after a large commit); never waits.
+    /// Ask for a checkpoint now (after an item write commits); never waits.
     pub(crate) fn wake(&self) {
         let _ = self.wake.try_send(());
     }
@@ -89,7 +94,7 @@ mod tests {
         c.execute_batch("COMMIT").unwrap();
         let file = || std::fs::metadata(&path).unwrap().len();
         assert!(file() < 1 << 20, "the commit of 8 MB did not copy it into the file: {} bytes", file());
-        let checkpoints = Checkpointer::start(path.clone());
+        let checkpoints = Checkpointer::start(path.clone()).unwrap();
         checkpoints.wake();
         let start = std::time::Instant::now();
         while file() < 7_000_000 {
