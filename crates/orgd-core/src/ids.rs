@@ -126,15 +126,17 @@ fn uuid_text(mut b: [u8; 16], version: u8) -> String {
     b[6] = (b[6] & 0x0f) | version;
     b[8] = (b[8] & 0x3f) | 0x80;
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(36);
+    let mut out = [b'-'; 36];
+    let mut at = 0;
     for (i, byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
+            at += 1;
         }
-        out.push(HEX[(byte >> 4) as usize] as char);
-        out.push(HEX[(byte & 15) as usize] as char);
+        out[at] = HEX[(byte >> 4) as usize];
+        out[at + 1] = HEX[(byte & 15) as usize];
+        at += 2;
     }
-    out
+    String::from_utf8(out.to_vec()).expect("hex digits and hyphens are ASCII")
 }
 
 /// Parse UUID text (8-4-4-4-12 hex, any case, no version check) into the upper-case form.
@@ -224,6 +226,21 @@ mod tests {
         assert!(OrgId::parse(id.as_str()).is_some());
         assert!(OrgId::parse("short").is_none());
         assert!(OrgId::parse("Xv_hgo4lqNZ5LHqFpN_yf=").is_none());
+    }
+
+    #[test]
+    fn new_and_derived_ids_are_uuid_text_with_their_version() {
+        let hyphens = |id: &str| id.char_indices().filter(|(_, c)| *c == '-').map(|(i, _)| i).collect::<Vec<_>>();
+        let id = new_id();
+        assert_eq!(parse_id(&id).as_deref(), Some(id.as_str()), "upper-case 8-4-4-4-12 hex");
+        assert_eq!(hyphens(&id), [8, 13, 18, 23]);
+        assert_eq!(&id[14..15], "7", "version 7: {id}");
+        assert!(matches!(&id[19..20], "8" | "9" | "A" | "B"), "RFC 4122 variant: {id}");
+        let d = derived_id("people/1");
+        assert_eq!(d, derived_id("people/1"), "the same text gives the same id");
+        assert_ne!(d, derived_id("people/2"));
+        assert_eq!((hyphens(&d), &d[14..15]), (vec![8, 13, 18, 23], "4"));
+        assert_eq!(parse_id(&d).as_deref(), Some(d.as_str()));
     }
 
     #[test]

@@ -10,6 +10,9 @@ use super::{new_id, Dataset, DatasetType, PropertyType};
 use crate::error::ErrorCode;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{json, Value};
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// How actions identify items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +216,8 @@ pub struct Plan<'a> {
     link_types: (PropertyType, PropertyType),
     /// The keys whose values identify an action's item.
     ident_keys: Vec<&'a str>,
+    /// Their property indexes.
+    ident_props: Vec<usize>,
 }
 
 impl<'a> Plan<'a> {
@@ -243,7 +248,8 @@ impl<'a> Plan<'a> {
             Identify::Keys(k) => k.iter().filter_map(|k| ds.property(k).map(|p| p.key.as_str())).collect(),
             Identify::Link => vec!["from_id", "to_id"],
         };
-        Plan { ds, identify, keyed, unique, tree, index_of, opts, link_types, ident_keys }
+        let ident_props = ident_keys.iter().map(|k| index_of[k]).collect();
+        Plan { ds, identify, keyed, unique, tree, index_of, opts, link_types, ident_keys, ident_props }
     }
 
     /// The dataset.
@@ -274,6 +280,72 @@ impl<'a> Plan<'a> {
     fn ident_keys(&self) -> &[&'a str] {
         &self.ident_keys
     }
+
+    /// What `key` stands for in an action.
+    fn slot(&self, key: &str) -> Slot {
+        match key {
+            "_action" => Slot::Action,
+            "_id" => Slot::Id,
+            k => match self.ident_keys.iter().position(|i| *i == k) {
+                Some(n) => Slot::Ident(n),
+                None => self.index_of(k).map_or(Slot::Other, Slot::Property),
+            },
+        }
+    }
+}
+
+/// What a key of an action stands for in a plan: worked out once per CSV header, once per key for JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Action,
+    Id,
+    /// The n-th identifying key.
+    Ident(usize),
+    /// Another property, by index.
+    Property(usize),
+    /// Not a property.
+    Other,
+}
+
+/// One sent field: its key, what the key stands for, its value.
+type Field<'r> = (&'r str, Slot, Raw<'r>);
+
+/// The fields of an action (kept on the stack up to 16).
+type Fields<'r> = SmallVec<[Field<'r>; 16]>;
+
+/// The fields of `raw` (`None`: not a JSON object); `csv` gives the slots of a CSV header's columns.
+fn fields<'r>(plan: &Plan, raw: &'r RawAction, csv: Option<&[Slot]>) -> Option<Fields<'r>> {
+    Some(match raw {
+        RawAction::Json(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), plan.slot(k), Raw::Json(v))).collect(),
+        RawAction::Json(_) => return None,
+        RawAction::Csv { header, record, .. } => {
+            let own: Vec<Slot>;
+            let slots = match csv {
+                Some(s) if s.len() == header.len() => s,
+                _ => {
+                    own = header.iter().map(|k| plan.slot(k)).collect();
+                    &own
+                }
+            };
+            header
+                .iter()
+                .zip(record.iter())
+                .zip(slots)
+                .filter(|((_, v), _)| !v.is_empty())
+                .map(|((k, v), slot)| (k.as_str(), *slot, Raw::Str(v)))
+                .collect()
+        }
+    })
+}
+
+/// An action's name as sent, for its result: one of the seven without an allocation.
+pub type ActionName = Cow<'static, str>;
+
+fn name_of(sent: &str) -> ActionName {
+    match ACTIONS.iter().find(|a| **a == sent) {
+        Some(a) => Cow::Borrowed(a),
+        None => Cow::Owned(sent.to_string()),
+    }
 }
 
 /// The `link_id` text of a link: the JSON text of `[from_id, to_id]`.
@@ -287,39 +359,69 @@ pub fn link_id(from: &Val, to: &Val) -> String {
 }
 
 /// The action's name as sent (for its result), `""` when there is none.
-pub fn action_name(raw: &RawAction) -> String {
+pub fn action_name(raw: &RawAction) -> ActionName {
     match raw {
-        RawAction::Json(v) => v.get("_action").and_then(Value::as_str).unwrap_or("").to_string(),
-        RawAction::Csv { header, record, .. } => header
-            .iter()
-            .zip(record.iter())
-            .find(|(k, _)| *k == "_action")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default(),
+        RawAction::Json(v) => name_of(v.get("_action").and_then(Value::as_str).unwrap_or("")),
+        RawAction::Csv { header, record, .. } => {
+            name_of(header.iter().zip(record.iter()).find(|(k, _)| *k == "_action").map_or("", |(_, v)| v))
+        }
     }
 }
 
 /// Parse and coerce one action (everything that does not depend on the dataset's items).
 pub fn prepare(plan: &Plan, index: usize, raw: &RawAction) -> Result<Prepared, Failure> {
-    prepare_fields(plan, index, raw).map_err(|mut f| {
+    prepare_with(plan, index, raw, None)
+}
+
+/// [`prepare`] every action of a batch, and name each (for its result). The columns of a CSV header are
+/// matched to the plan once, not per row.
+pub fn prepare_batch(plan: &Plan, base: usize, raw: &[RawAction]) -> (Vec<Result<Prepared, Failure>>, Vec<ActionName>) {
+    let mut header: Option<(&Arc<[String]>, Vec<Slot>)> = None;
+    let (mut prepared, mut names) = (Vec::with_capacity(raw.len()), Vec::with_capacity(raw.len()));
+    for (j, a) in raw.iter().enumerate() {
+        let slots = match a {
+            RawAction::Csv { header: h, record, .. } => {
+                if !header.as_ref().is_some_and(|(known, _)| Arc::ptr_eq(known, h)) {
+                    header = Some((h, h.iter().map(|k| plan.slot(k)).collect()));
+                }
+                let slots = header.as_ref().map(|(_, s)| s.as_slice());
+                let action = slots.and_then(|s| s.iter().position(|s| *s == Slot::Action));
+                names.push(name_of(action.and_then(|c| record.get(c)).unwrap_or("")));
+                slots
+            }
+            RawAction::Json(_) => {
+                names.push(action_name(a));
+                None
+            }
+        };
+        prepared.push(prepare_with(plan, base + j, a, slots));
+    }
+    (prepared, names)
+}
+
+fn prepare_with(plan: &Plan, i: usize, raw: &RawAction, csv: Option<&[Slot]>) -> Result<Prepared, Failure> {
+    let prepared = match fields(plan, raw, csv) {
+        Some(fields) => prepare_fields(plan, i, &fields),
+        None => Err(fail(i, None, "notAnObject", "Each action must be a JSON object.")),
+    };
+    prepared.map_err(|mut f| {
         f.line = raw.line();
         f
     })
 }
 
-fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Failure> {
-    let fields: Vec<(&str, Raw)> = match raw {
-        RawAction::Json(Value::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), Raw::Json(v))).collect(),
-        RawAction::Json(_) => return Err(fail(i, None, "notAnObject", "Each action must be a JSON object.")),
-        RawAction::Csv { header, record, .. } => header
-            .iter()
-            .zip(record.iter())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.as_str(), Raw::Str(v)))
-            .collect(),
-    };
-    let get = |k: &str| fields.iter().find(|(f, _)| *f == k).map(|(_, v)| *v).filter(|v| !v.is_null());
-    let action = get("_action");
+fn prepare_fields(plan: &Plan, i: usize, fields: &[Field]) -> Result<Prepared, Failure> {
+    let (mut action, mut id) = (None, None);
+    let mut ident: SmallVec<[Option<Raw>; 4]> = SmallVec::from_elem(None, plan.ident_keys.len());
+    for &(_, slot, v) in fields {
+        match slot {
+            _ if v.is_null() => {}
+            Slot::Action => action = Some(v),
+            Slot::Id => id = Some(v),
+            Slot::Ident(n) => ident[n] = Some(v),
+            Slot::Property(_) | Slot::Other => {}
+        }
+    }
     let act = match action.as_ref().map(|a| a.as_str()) {
         Some(Some(a)) => Act::parse(a).ok_or_else(|| {
             fail(
@@ -335,11 +437,10 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
     let ds = plan.ds;
     let ident_keys = plan.ident_keys();
     let mut ident_values: Vec<(usize, Val)> = Vec::with_capacity(ident_keys.len());
-    for k in ident_keys {
-        let Some(raw) = get(k) else {
+    for ((k, &idx), raw) in ident_keys.iter().zip(&plan.ident_props).zip(ident) {
+        let Some(raw) = raw else {
             return Err(fail(i, Some(k), "missingIdentifier", format!("{k} identifies items here and is required.")));
         };
-        let idx = plan.index_of(k).expect("identifying keys are properties");
         let ty = match (&plan.identify, *k) {
             (Identify::Link, "from_id") => plan.link_types.0,
             (Identify::Link, _) => plan.link_types.1,
@@ -350,7 +451,7 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
     }
     let mut link_ends = None;
     let ident = match &plan.identify {
-        Identify::Id => match get("_id") {
+        Identify::Id => match id {
             Some(v) => {
                 let Some(id) = v.as_str().and_then(super::parse_id) else {
                     return Err(fail(i, Some("_id"), "invalidValue", "_id must be a UUID string."));
@@ -377,21 +478,22 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
         _ => Ident::Key(ident_values.iter().map(|(_, v)| v.clone()).collect()),
     };
     let mut set = Vec::with_capacity(fields.len());
-    for (k, v) in &fields {
-        if *k == "_action" || *k == "_id" || ident_keys.contains(k) {
-            continue;
-        }
-        let Some(idx) = plan.index_of(k) else {
-            return Err(if k.starts_with('_') {
-                fail(i, Some(k), "readOnlyProperty", format!("{k} is read-only."))
-            } else {
-                fail(
-                    i,
-                    Some(k),
-                    "unknownProperty",
-                    format!("'{k}' is not a property of this dataset (keys are case-sensitive)."),
-                )
-            });
+    for &(k, slot, v) in fields {
+        let idx = match slot {
+            Slot::Action | Slot::Id | Slot::Ident(_) => continue,
+            Slot::Property(idx) => idx,
+            Slot::Other => {
+                return Err(if k.starts_with('_') {
+                    fail(i, Some(k), "readOnlyProperty", format!("{k} is read-only."))
+                } else {
+                    fail(
+                        i,
+                        Some(k),
+                        "unknownProperty",
+                        format!("'{k}' is not a property of this dataset (keys are case-sensitive)."),
+                    )
+                })
+            }
         };
         let p = &ds.properties[idx];
         if p.read_only {
@@ -405,7 +507,7 @@ fn prepare_fields(plan: &Plan, i: usize, raw: &RawAction) -> Result<Prepared, Fa
             set.push((idx, None));
             continue;
         }
-        let c = coerce_raw(p.ty, *v, plan.opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
+        let c = coerce_raw(p.ty, v, plan.opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
         set.push((idx, Some(c)));
     }
     Ok(Prepared { index: i, act, ident, ident_values, set, link_ends })
@@ -432,18 +534,14 @@ pub struct Needs {
 /// Gather what `batch` needs (each value once).
 pub fn needs<'b>(plan: &Plan, batch: impl IntoIterator<Item = &'b Prepared>) -> Needs {
     let mut n = Needs::default();
-    let (mut ids, mut keys, mut unique, mut tree, mut from, mut to) = (
-        HashSet::default(),
-        HashSet::default(),
-        HashSet::default(),
-        HashSet::default(),
-        HashSet::default(),
-        HashSet::default(),
-    );
+    let mut ids: HashSet<&str> = HashSet::default();
+    let mut keys: HashSet<&[Val]> = HashSet::default();
+    let (mut unique, mut tree, mut from, mut to): (HashSet<&Val>, HashSet<&Val>, HashSet<&Val>, HashSet<&Val>) =
+        Default::default();
     for p in batch {
         match &p.ident {
-            Ident::Id(id) if ids.insert(id.clone()) => n.ids.push(id.clone()),
-            Ident::Key(k) if keys.insert(k.clone()) => n.keys.push(k.clone()),
+            Ident::Id(id) if ids.insert(id) => n.ids.push(id.clone()),
+            Ident::Key(k) if keys.insert(k) => n.keys.push(k.clone()),
             _ => {}
         }
         // Identifying values are found by the identifier lookup already when they are the key itself.
@@ -451,18 +549,18 @@ pub fn needs<'b>(plan: &Plan, batch: impl IntoIterator<Item = &'b Prepared>) -> 
         let set = p.set.iter().filter_map(|(i, v)| v.as_ref().map(|v| (*i, v)));
         let idents = p.ident_values.iter().filter(|(i, _)| !covered(*i)).map(|(i, v)| (*i, v));
         for (idx, v) in set.chain(idents) {
-            if Some(idx) == plan.unique && unique.insert(v.clone()) {
+            if Some(idx) == plan.unique && unique.insert(v) {
                 n.unique.push(v.clone());
             }
-            if Some(idx) == plan.tree && tree.insert(v.clone()) {
+            if Some(idx) == plan.tree && tree.insert(v) {
                 n.tree.push(v.clone());
             }
         }
         if let Some((f, t)) = &p.link_ends {
-            if from.insert(f.clone()) {
+            if from.insert(f) {
                 n.from.push(f.clone());
             }
-            if to.insert(t.clone()) {
+            if to.insert(t) {
                 n.to.push(t.clone());
             }
         }
@@ -492,7 +590,7 @@ pub enum Done {
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
     /// `(action name, result)` per action, in order.
-    pub results: Vec<(String, Done)>,
+    pub results: Vec<(ActionName, Done)>,
     /// New rows.
     pub inserts: Vec<Row>,
     /// Changed rows (whole).
@@ -608,7 +706,7 @@ pub fn apply_batch(
     plan: &Plan,
     working: Vec<Row>,
     batch: Vec<Result<Prepared, Failure>>,
-    names: Vec<String>,
+    names: Vec<ActionName>,
     links: &LinkEnds,
     now_ms: i64,
     next_seq: &mut i64,
@@ -619,7 +717,7 @@ pub fn apply_batch(
     for (p, name) in batch.into_iter().zip(names) {
         let done = match p {
             Err(f) => Done::Failed(f),
-            Ok(p) => match run_one(&mut st, &p, links, now_ms, next_seq, &mut seen) {
+            Ok(p) => match run_one(&mut st, p, links, now_ms, next_seq, &mut seen) {
                 Ok(id) => Done::Success { id },
                 Err(f) => Done::Failed(f),
             },
@@ -643,7 +741,7 @@ pub fn apply_batch(
 
 fn run_one(
     st: &mut State,
-    p: &Prepared,
+    p: Prepared,
     links: &LinkEnds,
     now_ms: i64,
     next_seq: &mut i64,
@@ -721,12 +819,12 @@ fn run_one(
     let before = if creating { Vec::new() } else { row.cells.clone() };
     if p.act.replaces() || creating {
         row.cells = vec![None; ds.properties.len()];
-        for (idx, v) in &p.ident_values {
-            row.cells[*idx] = Some(v.clone());
+        for (idx, v) in p.ident_values {
+            row.cells[idx] = Some(v);
         }
     }
-    for (idx, v) in &p.set {
-        row.cells[*idx] = v.clone();
+    for (idx, v) in p.set {
+        row.cells[idx] = v;
     }
     if ds.ty == DatasetType::Links {
         if let (Some(f), Some(t), Some(l)) =
@@ -877,6 +975,64 @@ mod tests {
 
     fn json_of(ds: &Dataset, r: &Row) -> Value {
         Value::Object(r.to_item(ds).values)
+    }
+
+    /// CSV records of `header` (comma-separated) and `rows`, lines from 2.
+    fn csv_actions(header: &str, rows: &[&str]) -> Vec<RawAction> {
+        let header: Arc<[String]> = header.split(',').map(String::from).collect();
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| RawAction::Csv {
+                header: header.clone(),
+                record: csv::StringRecord::from(r.split(',').collect::<Vec<_>>()),
+                line: i as u64 + 2,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_csv_batch_is_prepared_as_each_action_alone() {
+        let ds = people();
+        let opts = Options { noop_token: Some("#noop".into()), clear_token: Some("#clear".into()), ..auto() };
+        let plan = Plan::new(&ds, &opts);
+        let raw = csv_actions(
+            "Full Name,_action,Employee ID,Start Date,Manager ID",
+            &[
+                "Ana,create,1,2024-05-01,",
+                "#noop,update,2,#clear,",
+                ",createOrUpdate,,2024-05-01,",
+                "Bob,move,3,,",
+                "Cy,create,4,01/05/2024,",
+                ",,5,,",
+            ],
+        );
+        let (batch, names) = prepare_batch(&plan, 10, &raw);
+        let alone: Vec<_> = raw.iter().enumerate().map(|(j, a)| prepare(&plan, 10 + j, a)).collect();
+        assert_eq!(format!("{batch:?}"), format!("{alone:?}"));
+        assert_eq!(names, raw.iter().map(action_name).collect::<Vec<_>>());
+        assert_eq!(names, ["create", "update", "createOrUpdate", "move", "create", ""]);
+        assert!(matches!(names[0], Cow::Borrowed(_)), "the seven names are not copied");
+        let ok = batch[0].as_ref().unwrap();
+        assert_eq!((ok.index, ok.act, &ok.ident), (10, Act::Create, &Ident::Key(vec![Val::Number(1.0)])));
+        let upd = batch[1].as_ref().unwrap();
+        assert_eq!(
+            upd.set.iter().map(|(i, v)| (*i, v.is_none())).collect::<Vec<_>>(),
+            [(3, true)],
+            "noop kept, clear set"
+        );
+        let why = |j: usize| batch[j].as_ref().map(|_| ()).unwrap_err().clone();
+        assert_eq!(
+            (why(2).reason, why(2).path.as_str(), why(2).line),
+            ("missingIdentifier", "[12].Employee ID", Some(4))
+        );
+        assert_eq!((why(3).reason, why(3).path.as_str()), ("invalidAction", "[13]._action"));
+        assert_eq!((why(4).reason, why(4).path.as_str()), ("invalidValue", "[14].Start Date"));
+        assert_eq!((why(5).reason, why(5).message.as_str()), ("invalidAction", "_action is missing."));
+
+        let other = csv_actions("_action,Employee ID,Salary,_depth", &["create,1,10,", "create,2,,1"]);
+        let (batch, _) = prepare_batch(&plan, 0, &other);
+        let reasons: Vec<_> = batch.iter().map(|p| p.as_ref().unwrap_err().reason).collect();
+        assert_eq!(reasons, ["unknownProperty", "readOnlyProperty"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! results spooled. An import reads only the items its actions name (plus, with `implicitDelete`, the ids
 //! of the items it deletes), so its cost follows its size, not the dataset's.
 
-use super::actions::{self, action_name, apply_batch, needs, Done, LinkEnds, Options, Plan};
+use super::actions::{self, apply_batch, needs, ActionName, Done, LinkEnds, Options, Plan};
 use super::row::{Row, Val};
 use super::source::ActionSource;
 use super::spool::Spool;
@@ -169,6 +169,16 @@ fn fingerprint<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(v)
 }
 
+/// The fingerprint of a key's values, in order.
+fn key_fingerprint<'v>(values: impl IntoIterator<Item = &'v Val>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    for v in values {
+        v.hash(&mut h);
+    }
+    h.finish()
+}
+
 impl Bulk {
     fn new(ids: bool, sets: usize, limit: usize) -> Bulk {
         Bulk { ids: ids.then(HashSet::default), keys: vec![HashSet::default(); sets], misses: 0, limit }
@@ -186,9 +196,8 @@ impl Bulk {
                 ids.insert(fingerprint(r.id.as_str()));
             }
             for (set, props) in self.keys.iter_mut().zip(sets) {
-                let key: Option<Vec<&Val>> = props.iter().map(|&i| r.cells[i].as_ref()).collect();
-                if let Some(key) = key {
-                    set.insert(fingerprint(&key));
+                if props.iter().all(|&i| r.cells[i].is_some()) {
+                    set.insert(key_fingerprint(props.iter().filter_map(|&i| r.cells[i].as_ref())));
                 }
             }
         }
@@ -227,8 +236,7 @@ async fn working_set(
         let at = sets.iter().position(|s| s == props).expect("every column set is listed");
         for key in keys {
             if let Some(b) = bulk.as_mut() {
-                let refs: Vec<&Val> = key.iter().collect();
-                if !b.keys[at].contains(&fingerprint(&refs)) {
+                if !b.keys[at].contains(&key_fingerprint(key)) {
                     continue;
                 }
                 b.misses += 1;
@@ -259,7 +267,7 @@ async fn working_set(
 struct Staged {
     raw_len: usize,
     prepared: Vec<Result<actions::Prepared, actions::Failure>>,
-    names: Vec<String>,
+    names: Vec<ActionName>,
     needs: actions::Needs,
 }
 
@@ -269,8 +277,7 @@ async fn read_batch(source: &mut dyn ActionSource, plan: &Plan<'_>, base: usize)
     if raw.is_empty() {
         return Ok(None);
     }
-    let prepared: Vec<_> = raw.iter().enumerate().map(|(j, a)| actions::prepare(plan, base + j, a)).collect();
-    let names = raw.iter().map(action_name).collect();
+    let (prepared, names) = actions::prepare_batch(plan, base, &raw);
     let needs = needs(plan, prepared.iter().filter_map(|p| p.as_ref().ok()));
     Ok(Some(Staged { raw_len: raw.len(), prepared, names, needs }))
 }

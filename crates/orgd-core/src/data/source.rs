@@ -218,7 +218,9 @@ fn parse_csv(reader: impl Read, properties: &[String], tx: &Tx) -> Result<(), Ap
     let mut batch = Vec::with_capacity(BATCH);
     let mut record = csv::StringRecord::new();
     while let Some(line) = rows.next(&mut record)? {
-        batch.push(RawAction::Csv { header: header.clone(), record: std::mem::take(&mut record), line });
+        // The next record starts with room for one like this one, instead of growing field by field.
+        let room = csv::StringRecord::with_capacity(record.as_slice().len(), record.len());
+        batch.push(RawAction::Csv { header: header.clone(), record: std::mem::replace(&mut record, room), line });
         if batch.len() == BATCH
             && tx.blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err()
         {
