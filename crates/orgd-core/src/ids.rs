@@ -125,18 +125,12 @@ pub fn derived_id(text: &str) -> String {
 fn uuid_text(mut b: [u8; 16], version: u8) -> String {
     b[6] = (b[6] & 0x0f) | version;
     b[8] = (b[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = [b'-'; 36];
-    let mut at = 0;
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1;
-        }
-        out[at] = HEX[(byte >> 4) as usize];
-        out[at + 1] = HEX[(byte & 15) as usize];
-        at += 2;
-    }
-    String::from_utf8(out.to_vec()).expect("hex digits and hyphens are ASCII")
+    uuid_upper(&b)
+}
+
+/// The upper-case hyphenated text of a UUID's 16 bytes, as ids are written.
+pub fn uuid_upper(b: &[u8; 16]) -> String {
+    uuid::Uuid::from_bytes(*b).hyphenated().encode_upper(&mut uuid::Uuid::encode_buffer()).to_string()
 }
 
 /// Parse UUID text (8-4-4-4-12 hex, any case, no version check) into the upper-case form.

@@ -362,10 +362,18 @@ pub fn link_id(from: &Val, to: &Val) -> String {
 pub fn action_name(raw: &RawAction) -> ActionName {
     match raw {
         RawAction::Json(v) => name_of(v.get("_action").and_then(Value::as_str).unwrap_or("")),
-        RawAction::Csv { header, record, .. } => {
-            name_of(header.iter().zip(record.iter()).find(|(k, _)| *k == "_action").map_or("", |(_, v)| v))
-        }
+        RawAction::Csv { header, record, .. } => name_in(record, action_column(header)),
     }
+}
+
+/// The column of `_action` in a CSV header.
+fn action_column(header: &[String]) -> Option<usize> {
+    header.iter().position(|k| k == "_action")
+}
+
+/// The action's name in a CSV record whose `_action` column is `column`.
+fn name_in(record: &csv::StringRecord, column: Option<usize>) -> ActionName {
+    name_of(column.and_then(|c| record.get(c)).unwrap_or(""))
 }
 
 /// Parse and coerce one action (everything that does not depend on the dataset's items).
@@ -373,21 +381,31 @@ pub fn prepare(plan: &Plan, index: usize, raw: &RawAction) -> Result<Prepared, F
     prepare_with(plan, index, raw, None)
 }
 
+/// A CSV header matched to a plan: what each column stands for, and where `_action` is.
+struct Columns<'r> {
+    header: &'r Arc<[String]>,
+    slots: Vec<Slot>,
+    action: Option<usize>,
+}
+
 /// [`prepare`] every action of a batch, and name each (for its result). The columns of a CSV header are
 /// matched to the plan once, not per row.
 pub fn prepare_batch(plan: &Plan, base: usize, raw: &[RawAction]) -> (Vec<Result<Prepared, Failure>>, Vec<ActionName>) {
-    let mut header: Option<(&Arc<[String]>, Vec<Slot>)> = None;
+    let mut header: Option<Columns> = None;
     let (mut prepared, mut names) = (Vec::with_capacity(raw.len()), Vec::with_capacity(raw.len()));
     for (j, a) in raw.iter().enumerate() {
         let slots = match a {
             RawAction::Csv { header: h, record, .. } => {
-                if !header.as_ref().is_some_and(|(known, _)| Arc::ptr_eq(known, h)) {
-                    header = Some((h, h.iter().map(|k| plan.slot(k)).collect()));
-                }
-                let slots = header.as_ref().map(|(_, s)| s.as_slice());
-                let action = slots.and_then(|s| s.iter().position(|s| *s == Slot::Action));
-                names.push(name_of(action.and_then(|c| record.get(c)).unwrap_or("")));
-                slots
+                let columns = match header.take() {
+                    Some(known) if Arc::ptr_eq(known.header, h) => header.insert(known),
+                    _ => header.insert(Columns {
+                        header: h,
+                        slots: h.iter().map(|k| plan.slot(k)).collect(),
+                        action: action_column(h),
+                    }),
+                };
+                names.push(name_in(record, columns.action));
+                Some(columns.slots.as_slice())
             }
             RawAction::Json(_) => {
                 names.push(action_name(a));

@@ -47,7 +47,7 @@ fn item_uuid(id: &str) -> StoreResult<Uuid> {
 
 /// An item id as the API writes it: upper-case hex with hyphens.
 fn item_text(id: &Uuid) -> String {
-    id.hyphenated().encode_upper(&mut Uuid::encode_buffer()).to_string()
+    orgd_core::ids::uuid_upper(id.as_bytes())
 }
 
 fn types_of(ds: &Dataset, props: &[usize]) -> Vec<PropertyType> {
