@@ -183,6 +183,11 @@ uuid_id! {
     JobId
 }
 
+uuid_id! {
+    /// A draft's `draftId` (orgvue-dialect §8): UUID text, upper-case.
+    DraftId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,12 @@
 //! The storage port: everything the core needs from a database. `orgd-store` implements it for SQLite
 //! and PostgreSQL, and both pass the same conformance suite.
 
+use crate::data::drafts::{Draft, DraftItem};
 use crate::data::jobs::{ChunkOwner, FileRecord, Job};
 use crate::data::row::{Row, Val};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
-use crate::ids::{DatasetId, JobId, OrgId, TenantId};
+use crate::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
 use crate::model::{Org, TokenRecord, TokenUse, User};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -184,6 +185,32 @@ pub trait Store: Send + Sync + 'static {
     async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()>;
     /// Start an import: a transaction holding the dataset's write lock.
     async fn begin_items(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>>;
+    /// Items of `ds` that `lookup` names, with all their values, read outside any import (what a draft
+    /// stages against).
+    async fn find_items(&self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>>;
+
+    /// Insert a draft (no items).
+    async fn insert_draft(&self, draft: &Draft) -> StoreResult<()>;
+    /// Drafts of an org (unsorted).
+    async fn list_drafts(&self, org_id: &OrgId) -> StoreResult<Vec<Draft>>;
+    /// One draft.
+    async fn get_draft(&self, draft_id: &DraftId) -> StoreResult<Option<Draft>>;
+    /// Delete a draft with its items; false when unknown.
+    async fn delete_draft(&self, draft_id: &DraftId) -> StoreResult<bool>;
+    /// Every changed item of a draft's default layer, by `seq`.
+    async fn draft_items(&self, draft_id: &DraftId) -> StoreResult<Vec<DraftItem>>;
+    /// Save a staging in one transaction: the draft's record (counts, version, time), its changed items
+    /// (replacing those of the same `seq`) and the `seq`s it no longer changes. False (nothing saved) when
+    /// the stored draft's version is no longer `expected_version` or the draft is gone.
+    async fn save_draft(
+        &self,
+        draft: &Draft,
+        expected_version: i64,
+        items: &[DraftItem],
+        dropped: &[i64],
+    ) -> StoreResult<bool>;
+    /// Drop every item of a draft, zero its counts and move its version; false when unknown.
+    async fn clear_draft(&self, draft_id: &DraftId, now_ms: i64) -> StoreResult<bool>;
 
     /// A named server secret shared by every node, created at random on first use.
     async fn secret(&self, name: &str) -> StoreResult<String>;

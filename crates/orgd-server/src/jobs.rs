@@ -6,6 +6,7 @@ use crate::state::AppState;
 use futures_util::StreamExt;
 use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::async_ops::{self, Location};
+use orgd_core::data::drafts::{self, overlay::Overlay, requests};
 use orgd_core::data::import::{self, Run};
 use orgd_core::data::jobs::{self, ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::ops;
@@ -111,6 +112,8 @@ async fn run(state: &AppState, mut job: Job, stop: &watch::Receiver<bool>) {
     let result = match job.kind {
         JobKind::Export => run_export(state, &job, stop).await,
         JobKind::Import => run_import(state, &job).await,
+        JobKind::DraftActions => run_draft_actions(state, &job).await,
+        JobKind::DraftApply => run_draft_apply(state, &job).await,
     };
     beat.abort();
     let now = now_ms(state);
@@ -205,10 +208,12 @@ async fn run_export(state: &AppState, job: &Job, stop: &watch::Receiver<bool>) -
     let ds =
         state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
     let plan = async_ops::plan_async_export(&ds, &job.request)?;
+    let params: Vec<(String, String)> = serde_json::from_value(job.request["params"].clone()).unwrap_or_default();
+    let draft = requests::export_overlay(state.store.as_ref(), &job.org_id, &ds, &params).await?;
     let content_type = plan.format.content_type().to_string();
     let owner = ChunkOwner::Job(job.id.to_string());
     let mut sink = ChunkSink { state, owner: owner.clone(), n: 0, stop };
-    stream::run(state.store.as_ref(), &ds, &plan, &mut sink, |_| {})
+    stream::run_view(state.store.as_ref(), &ds, draft, &plan, &mut sink, |_| {})
         .await
         .map_err(|e| ApiError::new(ErrorCode::InternalError).with_message(e))?;
     match location_of(job.request["body"].get("exportLocation")) {
@@ -321,6 +326,47 @@ async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
         }
         None => Ok((ct, true)),
     }
+}
+
+/// Keep a job's result document in chunks, or send it to the request's `resultLocation`.
+async fn keep_result(state: &AppState, job: &Job, body: &[u8]) -> Result<(String, bool), ApiError> {
+    let owner = ChunkOwner::Job(job.id.to_string());
+    for (n, chunk) in body.chunks(stream::CHUNK).enumerate() {
+        state.store.put_chunk(&owner, n as i64, chunk).await?;
+    }
+    let ct = "application/json; charset=UTF-8".to_string();
+    match location_of(job.request["body"].get("resultLocation")) {
+        Some(loc) => {
+            deliver(state, &owner, &loc, &ct).await?;
+            Ok((ct, false))
+        }
+        None => Ok((ct, true)),
+    }
+}
+
+/// Export draft: the item actions of every draft the request names, in order.
+async fn run_draft_actions(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
+    let ids = requests::actions_request(&job.request["body"], true)?;
+    let mut actions = Vec::new();
+    for id in &ids {
+        let d = drafts::find(state.store.as_ref(), &job.org_id, id).await?;
+        let ds = drafts::dataset_of(state.store.as_ref(), &d).await?;
+        let overlay = Overlay::load(state.store.as_ref(), &ds, &d).await?;
+        actions.extend(drafts::apply::actions(state.store.as_ref(), &ds, &overlay).await?);
+    }
+    keep_result(state, job, Value::Array(actions).to_string().as_bytes()).await
+}
+
+/// Apply draft: the draft's changes written to its dataset, all or nothing.
+async fn run_draft_apply(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
+    let req = requests::apply_request(&job.request["body"], true)?;
+    let d = drafts::find(state.store.as_ref(), &job.org_id, &req.draft).await?;
+    let ds = drafts::dataset_of(state.store.as_ref(), &d).await?;
+    let overlay = Overlay::load(state.store.as_ref(), &ds, &d).await?;
+    let done =
+        drafts::apply::apply(state.store.as_ref(), &ds, &overlay, req.force, now_ms(state), &ops::new_cache_key())
+            .await?;
+    keep_result(state, job, done.to_json().to_string().as_bytes()).await
 }
 
 async fn call_back(state: &AppState, job: &Job, cb: &Value) {

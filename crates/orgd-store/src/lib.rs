@@ -5,6 +5,7 @@
 //! `jobs` (jobs, files and their chunks), with `rows` decoding them.
 
 mod datasets;
+mod drafts;
 mod items;
 mod jobs;
 mod orgs;
@@ -16,12 +17,14 @@ mod wal;
 
 use async_trait::async_trait;
 use orgd_core::clock::to_millis;
+use orgd_core::data::drafts::{Draft, DraftItem};
 use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job};
+use orgd_core::data::row::Row;
 use orgd_core::data::{Dataset, Item};
 use orgd_core::error::StoreError;
-use orgd_core::ids::{DatasetId, JobId, OrgId, TenantId};
+use orgd_core::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
 use orgd_core::model::{Org, TokenRecord, TokenUse, User};
-use orgd_core::store::{ItemScan, ItemWrite, LocalChanges, Store, StoreResult, TreeLink};
+use orgd_core::store::{ItemScan, ItemWrite, LocalChanges, Lookup, Store, StoreResult, TreeLink};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -338,9 +341,19 @@ impl Store for SqlStore {
         // transaction that reads, then writes after another connection wrote, fails at once).
         let mut tx = self.auth_tx().await?.with_data().await?;
         datasets::drop_item_tables(tx.tx(), "", None).await?;
-        for table in
-            ["file_chunks", "files", "job_chunks", "job_outcomes", "jobs", "datasets", "tokens", "users", "orgs"]
-        {
+        for table in [
+            "file_chunks",
+            "files",
+            "job_chunks",
+            "job_outcomes",
+            "jobs",
+            "draft_items",
+            "drafts",
+            "datasets",
+            "tokens",
+            "users",
+            "orgs",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(map_err)?;
         }
         let restart = match self.backend {
@@ -401,6 +414,44 @@ impl Store for SqlStore {
 
     async fn begin_items(&self, ds: &Dataset) -> StoreResult<Box<dyn ItemWrite>> {
         self.items.begin(ds).await
+    }
+
+    async fn find_items(&self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
+        self.items.find_items(ds, lookup).await
+    }
+
+    async fn insert_draft(&self, draft: &Draft) -> StoreResult<()> {
+        self.insert_draft_impl(draft).await
+    }
+
+    async fn list_drafts(&self, org_id: &OrgId) -> StoreResult<Vec<Draft>> {
+        self.list_drafts_impl(org_id).await
+    }
+
+    async fn get_draft(&self, draft_id: &DraftId) -> StoreResult<Option<Draft>> {
+        self.get_draft_impl(draft_id).await
+    }
+
+    async fn delete_draft(&self, draft_id: &DraftId) -> StoreResult<bool> {
+        self.delete_draft_impl(draft_id).await
+    }
+
+    async fn draft_items(&self, draft_id: &DraftId) -> StoreResult<Vec<DraftItem>> {
+        self.draft_items_impl(draft_id).await
+    }
+
+    async fn save_draft(
+        &self,
+        draft: &Draft,
+        expected_version: i64,
+        items: &[DraftItem],
+        dropped: &[i64],
+    ) -> StoreResult<bool> {
+        self.save_draft_impl(draft, expected_version, items, dropped).await
+    }
+
+    async fn clear_draft(&self, draft_id: &DraftId, now_ms: i64) -> StoreResult<bool> {
+        self.clear_draft_impl(draft_id, now_ms).await
     }
 
     async fn secret(&self, name: &str) -> StoreResult<String> {

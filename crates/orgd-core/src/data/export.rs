@@ -1,6 +1,7 @@
 //! Export columns and encoders (orgvue-dialect §4, §5.2): which columns an export has, and the bytes of
 //! each format, produced row by row so that a response can stream.
 
+use super::drafts::Change;
 use super::hierarchy::Generated;
 use super::row::{write_json_string, Row, Val};
 use super::values::timestamp;
@@ -198,7 +199,7 @@ pub enum Source {
     CreatedAt,
     /// `_modifiedAt`.
     ModifiedAt,
-    /// `_change` (always `"none"`).
+    /// `_change`: `none` outside a draft; what the draft did to the item in its to-be view.
     Change,
     /// A generated hierarchy value (§4.2).
     Generated(GeneratedKey),
@@ -284,20 +285,22 @@ impl Cell<'_> {
     }
 }
 
-/// The value of a column's source for a row (`g` = its generated values, when computed).
+/// The value of a column's source for a row (`g` = its generated values, when computed; `change` = what a
+/// draft did to it).
 pub fn cell<'a>(
     source: Source,
     row: &'a Row,
     cells: &'a [Option<Val>],
     slot: Option<usize>,
     g: Option<&Generated>,
+    change: Change,
 ) -> Cell<'a> {
     match source {
         Source::Property(_) => slot.and_then(|s| cells[s].as_ref()).map_or(Cell::Null, Cell::Val),
         Source::Id => Cell::Str(&row.id),
         Source::CreatedAt => Cell::Millis(row.created_at),
         Source::ModifiedAt => Cell::Millis(row.modified_at),
-        Source::Change => Cell::Str("none"),
+        Source::Change => Cell::Str(change.as_str()),
         Source::Generated(k) => match g {
             None => Cell::Null,
             Some(g) => match k {

@@ -90,12 +90,13 @@ fn store_fault(e: std::io::Error) -> ApiError {
 }
 
 /// The LINKS end datasets and the index of their autoId property.
-struct Ends {
+pub struct Ends {
     from: Option<(Dataset, usize)>,
     to: Option<(Dataset, usize)>,
 }
 
-async fn ends(store: &dyn Store, ds: &Dataset) -> Result<Ends, ApiError> {
+/// The LINKS end datasets of `ds` (none for other datasets).
+pub async fn ends(store: &dyn Store, ds: &Dataset) -> Result<Ends, ApiError> {
     let mut out = Ends { from: None, to: None };
     if ds.ty != DatasetType::Links {
         return Ok(out);
@@ -293,12 +294,32 @@ pub async fn run(
     run: Run<'_>,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Outcome, ApiError> {
-    let plan = Plan::new(ds, opts);
-    if let Some(k) = plan.keyed() {
+    prepare_indexes(store, ds, opts).await?;
+    let ends = ends(store, ds).await?;
+    let tx = store.begin_items(ds).await?;
+    run_in(tx, ds, &ends, source, opts, run, progress).await
+}
+
+/// Make the lookups an import with `opts` does index lookups (an `idKey` gets its index).
+pub async fn prepare_indexes(store: &dyn Store, ds: &Dataset, opts: &Options) -> Result<(), ApiError> {
+    if let Some(k) = Plan::new(ds, opts).keyed() {
         store.index_items(ds, &k.props).await?;
     }
-    let ends = ends(store, ds).await?;
-    let mut tx = store.begin_items(ds).await?;
+    Ok(())
+}
+
+/// [`run`] in a write already begun: the dataset's own, or a draft's (which keeps the changes beside
+/// the dataset).
+pub async fn run_in(
+    mut tx: Box<dyn ItemWrite + '_>,
+    ds: &Dataset,
+    ends: &Ends,
+    source: &mut dyn ActionSource,
+    opts: &Options,
+    run: Run<'_>,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<Outcome, ApiError> {
+    let plan = Plan::new(ds, opts);
     if let Some(job) = run.job {
         if tx.job_outcome(job).await?.is_some() {
             return Ok(Outcome { kept: true, ..Outcome::default() });

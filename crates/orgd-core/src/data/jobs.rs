@@ -22,6 +22,10 @@ pub enum JobKind {
     Export,
     /// Async import.
     Import,
+    /// Export a draft's changes as item actions.
+    DraftActions,
+    /// Apply a draft to its dataset.
+    DraftApply,
 }
 
 impl JobKind {
@@ -30,6 +34,8 @@ impl JobKind {
         match self {
             JobKind::Export => "export",
             JobKind::Import => "import",
+            JobKind::DraftActions => "draftActions",
+            JobKind::DraftApply => "draftApply",
         }
     }
 
@@ -38,6 +44,8 @@ impl JobKind {
         match s {
             "export" => Some(JobKind::Export),
             "import" => Some(JobKind::Import),
+            "draftActions" => Some(JobKind::DraftActions),
+            "draftApply" => Some(JobKind::DraftApply),
             _ => None,
         }
     }

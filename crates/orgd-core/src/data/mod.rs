@@ -3,7 +3,9 @@
 
 pub mod actions;
 pub mod async_ops;
+pub mod chart;
 pub mod csv_actions;
+pub mod drafts;
 pub mod export;
 pub mod filter;
 pub mod hierarchy;

@@ -2,6 +2,9 @@
 //! straight into text, and handed to a sink in chunks, so memory stays flat whatever the dataset's size.
 //! Only generated hierarchy values need a pass over every item first, and keep a few bytes per item.
 
+use super::drafts::overlay::Overlay;
+use super::drafts::view::{self, MergedScan};
+use super::drafts::Change;
 use super::export::{self, Encoder, Format, Source};
 use super::filter::Filter;
 use super::hierarchy::{self, Generated};
@@ -10,6 +13,7 @@ use super::row::write_json_string;
 use super::row::Row;
 use super::Dataset;
 use crate::store::{Store, TreeLink};
+use std::sync::Arc;
 
 /// Bytes gathered before a chunk goes to the sink.
 pub const CHUNK: usize = 64 * 1024;
@@ -79,17 +83,34 @@ pub async fn run(
     ds: &Dataset,
     plan: &ExportPlan,
     sink: &mut impl Sink,
+    progress: impl FnMut(u64) + Send,
+) -> Result<(), String> {
+    run_view(store, ds, None, plan, sink, progress).await
+}
+
+/// [`run`] over the dataset as it is, or with a draft's overlay as the draft would make it (`_change`
+/// and the generated hierarchy values then follow the draft).
+pub async fn run_view(
+    store: &dyn Store,
+    ds: &Dataset,
+    draft: Option<Arc<Overlay>>,
+    plan: &ExportPlan,
+    sink: &mut impl Sink,
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<(), String> {
-    let gen = if plan.needs_hierarchy {
-        generated(&store.tree_links(ds).await.map_err(|e| e.to_string())?)
-    } else {
-        Vec::new()
+    let gen = match (&draft, plan.needs_hierarchy) {
+        (_, false) => Vec::new(),
+        (None, true) => generated(&store.tree_links(ds).await.map_err(|e| e.to_string())?),
+        (Some(o), true) => generated(&view::links(store, ds, o.clone()).await.map_err(|e| e.to_string())?),
     };
     let lay = layout(ds, plan);
     let columns_format = plan.format == Format::JsonColumns;
     let passes = if columns_format { plan.columns.len() } else { 1 };
     let mut scan = store.scan(ds, &lay.props, passes.max(1)).await.map_err(|e| e.to_string())?;
+    if let Some(o) = &draft {
+        scan = Box::new(MergedScan::new(scan, o.clone(), &lay.props, passes.max(1)));
+    }
+    let change = |seq: i64| draft.as_ref().map_or(Change::None, |o| o.change(seq));
     let mut enc = Encoder::new(plan.format, plan.columns.clone(), plan.text);
     let mut buf = String::with_capacity(CHUNK * 2);
     enc.head(&mut buf);
@@ -106,14 +127,15 @@ pub async fn run(
         }
         for row in &rows {
             let g = generated_of(&gen, &mut at, row.seq);
-            if !plan.filter.is_empty() && !matches(plan, &lay, row, g) {
+            let c = change(row.seq);
+            if !plan.filter.is_empty() && !matches(plan, &lay, row, g, c) {
                 continue;
             }
             if columns_format {
                 let (s, slot) = lay.columns[pass];
-                enc.column_value(export::cell(s, row, &row.cells, slot, g), &mut buf);
+                enc.column_value(export::cell(s, row, &row.cells, slot, g, c), &mut buf);
             } else {
-                enc.row(lay.columns.iter().map(|&(s, slot)| export::cell(s, row, &row.cells, slot, g)), &mut buf);
+                enc.row(lay.columns.iter().map(|&(s, slot)| export::cell(s, row, &row.cells, slot, g, c)), &mut buf);
             }
         }
         if pass == 0 {
@@ -182,8 +204,8 @@ pub async fn raw_items(store: &dyn Store, ds: &Dataset, filter: &Filter, sink: &
 /// A raw value or a system key's value, for raw-item filters.
 fn raw_value(ds: &Dataset, row: &Row, key: &str) -> Option<serde_json::Value> {
     match export::source(ds, key)? {
-        s @ Source::Property(i) => export::cell(s, row, &row.cells, Some(i), None).to_json(),
-        s => export::cell(s, row, &row.cells, None, None).to_json(),
+        s @ Source::Property(i) => export::cell(s, row, &row.cells, Some(i), None, Change::None).to_json(),
+        s => export::cell(s, row, &row.cells, None, None, Change::None).to_json(),
     }
 }
 
@@ -195,10 +217,10 @@ fn generated_of<'a>(gen: &'a [(i64, Generated)], at: &mut usize, seq: i64) -> Op
     gen.get(*at).filter(|(s, _)| *s == seq).map(|(_, g)| g)
 }
 
-fn matches(plan: &ExportPlan, lay: &Layout, row: &Row, g: Option<&Generated>) -> bool {
+fn matches(plan: &ExportPlan, lay: &Layout, row: &Row, g: Option<&Generated>, c: Change) -> bool {
     plan.filter.matches(|k| {
         let (_, s, slot) = lay.filter_keys.iter().find(|(key, _, _)| key == k)?;
-        export::cell(*s, row, &row.cells, *slot, g).to_json()
+        export::cell(*s, row, &row.cells, *slot, g, c).to_json()
     })
 }
 

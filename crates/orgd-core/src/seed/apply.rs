@@ -7,10 +7,11 @@ use crate::cases::orgs::NewOrg;
 use crate::cases::tokens::NewToken;
 use crate::clock::to_millis;
 use crate::data::actions::Options;
+use crate::data::drafts;
 use crate::data::ops::{self as data, Stamp};
-use crate::data::{derived_id, DatasetType};
+use crate::data::{derived_id, Dataset, DatasetType};
 use crate::error::ApiError;
-use crate::ids::DatasetId;
+use crate::ids::{DatasetId, DraftId};
 use crate::model::{Org, TokenKind, UsagePlan, User};
 use crate::org_update::{self, CertChange};
 use crate::store::Store;
@@ -284,9 +285,9 @@ impl Run<'_> {
             return Err(vec![self.seed.error(&format!("{}.name", d.path), msg)]);
         }
         let existing = siblings.iter().find(|s| s.id == id);
-        if existing.is_some_and(|e| e.cache_key == fingerprint && e.item_count == d.actions.len() as i64) {
+        if let Some(e) = existing.filter(|e| e.cache_key == fingerprint && e.item_count == d.actions.len() as i64) {
             self.count(false, false);
-            return Ok(());
+            return self.drafts(org, e, d).await;
         }
         if existing.is_some() {
             self.store.delete_dataset(&id).await.map_err(|e| self.api(&d.path, e.into()))?;
@@ -320,6 +321,43 @@ impl Run<'_> {
             }
         }
         self.count(existing.is_none(), true);
+        self.drafts(org, &ds, d).await
+    }
+
+    /// Make the dataset's seeded drafts again, each with its staged actions (ids derived from the tenant,
+    /// the dataset and the draft's name, so they are the same on every run).
+    async fn drafts(&mut self, org: &Org, ds: &Dataset, d: &SeedDataset) -> Result<(), Faults> {
+        let now_ms = to_millis(self.now);
+        for sd in &d.drafts {
+            let seed_id = derived_id(&format!("orgd-seed-draft/{}/{}/{}", org.tenant_id, ds.name, sd.name));
+            let id = DraftId::parse(&seed_id).expect("derived ids are UUID text");
+            self.store.delete_draft(&id).await.map_err(|e| self.api(&sd.path, e.into()))?;
+            let draft = drafts::insert(self.store, ds, id.clone(), sd.name.clone(), "orgd seed", now_ms)
+                .await
+                .map_err(|e| self.api(&sd.path, e))?;
+            let opts = Options {
+                identify: d.identify.clone(),
+                date_format: d.date_format,
+                derived_ids: Some(id.to_string()),
+                ..Options::default()
+            };
+            let actions = format!("{}.actions", sd.path);
+            if let Err(e) = drafts::stage::stage(self.store, &draft, ds, sd.actions.clone(), &opts, now_ms).await {
+                let _ = self.store.delete_draft(&id).await;
+                if e.listed.is_empty() {
+                    return Err(self.api(&actions, e));
+                }
+                return Err(e
+                    .listed
+                    .iter()
+                    .map(|l| {
+                        let at = l["path"].as_str().unwrap_or_default();
+                        let msg = l["message"].as_str().unwrap_or_default();
+                        self.seed.error(&format!("{actions}{at}"), msg)
+                    })
+                    .collect());
+            }
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The seed file as written: YAML (or JSON, which is YAML too) read with serde, then checked into a
 //! [`Seed`] whose every fault names the file, the line and the field.
 
-use super::{Seed, SeedDataset, SeedError, SeedOrg, SeedToken, SeedUser};
+use super::{Seed, SeedDataset, SeedDraft, SeedError, SeedOrg, SeedToken, SeedUser};
 use crate::cases::orgs::OrgPatch;
 use crate::cases::users::UserFields;
 use crate::clock::parse_date_or_datetime;
@@ -78,11 +78,19 @@ struct RawToken {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDraft {
+    name: String,
+    actions: Vec<Value>,
+}
+
+#[derive(Deserialize)]
 struct RawDataset {
     id: Option<String>,
     items: Option<Vec<Value>>,
     items_file: Option<String>,
     date_format: Option<String>,
+    drafts: Option<Vec<RawDraft>>,
     #[serde(flatten)]
     definition: Map<String, Value>,
 }
@@ -310,6 +318,17 @@ impl Checker {
             }
         }
         let auto_id = d.definition.get("autoId").is_some_and(|a| a.is_string());
+        let mut drafts: Vec<SeedDraft> = Vec::new();
+        for (i, raw) in d.drafts.unwrap_or_default().into_iter().enumerate() {
+            let at = format!("{path}.drafts[{i}]");
+            let name = raw.name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 200 {
+                self.fault(&format!("{at}.name"), "must be text of 1 to 200 characters");
+            } else if drafts.iter().any(|o| o.name.to_lowercase() == name.to_lowercase()) {
+                self.fault(&format!("{at}.name"), "another draft of this dataset has this name");
+            }
+            drafts.push(SeedDraft { path: at, name, actions: raw.actions });
+        }
         Some(SeedDataset {
             path: path.to_string(),
             id,
@@ -318,6 +337,7 @@ impl Checker {
             items_path,
             date_format,
             identify: auto_id.then_some(Identify::AutoId),
+            drafts,
         })
     }
 

@@ -106,6 +106,19 @@ pub struct SeedDataset {
     pub date_format: DateFormat,
     /// How items are identified (by autoId when the dataset has one).
     pub identify: Option<Identify>,
+    /// Its drafts, each with the actions it stages.
+    pub drafts: Vec<SeedDraft>,
+}
+
+/// A draft of a seeded dataset: staged item actions, identified as the dataset's items are.
+#[derive(Debug, Clone)]
+pub struct SeedDraft {
+    /// Where it is in the file.
+    pub path: String,
+    /// Its name (its id is derived from the tenant, the dataset and this name).
+    pub name: String,
+    /// The actions it stages.
+    pub actions: Vec<Value>,
 }
 
 /// One fault of a seed file, with where it is.

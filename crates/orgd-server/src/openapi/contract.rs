@@ -104,10 +104,30 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
         ("POST", "/{tenantId}/files/generate") => answer(200, Json("FileTicket")).with_body(json("FileRequest", true)),
         ("GET", "/{tenantId}/jobs/{jobId}") => answer(200, Json("JobTicket")),
         ("GET", "/{tenantId}/datasets/{datasetId}/export/{format}") => {
-            answer(200, Export).with_query(output_parameters())
+            answer(200, Export).with_query(export_parameters())
         }
         ("POST", "/{tenantId}/datasets/{datasetId}/export/{format}") => {
-            answer(200, Export).with_body(json("SyncExportQuery", false)).with_query(output_parameters())
+            answer(200, Export).with_body(json("SyncExportQuery", false)).with_query(export_parameters())
+        }
+        ("GET", "/{tenantId}/drafts") => answer(200, Json("DraftList")).with_query(vec![query(
+            "datasetId",
+            false,
+            json!({"type": "string", "format": "uuid"}),
+            "only the drafts of this dataset",
+        )]),
+        ("POST", "/{tenantId}/drafts") => answer(201, Json("Draft")).with_body(json("NewDraft", true)),
+        ("POST", "/{tenantId}/drafts/actions") => {
+            answer(202, Json("JobTicket")).with_body(json("DraftActionsRequest", true))
+        }
+        ("GET", "/{tenantId}/drafts/{draftId}") => answer(200, Json("Draft")),
+        ("DELETE", "/{tenantId}/drafts/{draftId}") => answer(204, Empty),
+        ("PUT", "/{tenantId}/drafts/{draftId}/items") => {
+            answer(200, Json("ActionResults")).with_body(json("ItemActions", true)).with_query(stage_parameters())
+        }
+        ("DELETE", "/{tenantId}/drafts/{draftId}/items") => answer(200, Json("Draft")),
+        ("GET", "/{tenantId}/drafts/{draftId}/diff") => answer(200, Json("DraftDiff")),
+        ("POST", "/{tenantId}/datasets/{datasetId}/drafts/apply") => {
+            answer(202, Json("JobTicket")).with_body(json("DraftApplyRequest", true))
         }
         // Apperian organizations API.
         ("GET", "/tokens") => answer(200, Json("TokenList")).with_query(vec![query(
@@ -168,11 +188,28 @@ fn output_parameters() -> Vec<Value> {
     ]
 }
 
+/// The output parameters and `draftId`, read by every export.
+fn export_parameters() -> Vec<Value> {
+    let mut v = output_parameters();
+    v.push(query(
+        "draftId",
+        false,
+        json!({"type": "string", "format": "uuid"}),
+        "read the dataset as this draft of it would make it (orgd)",
+    ));
+    v
+}
+
 fn async_export_parameters() -> Vec<Value> {
     let formats = json!({"type": "string", "enum": orgd_core::data::export::Format::NAMES});
     let mut v = vec![query("exportFormat", true, formats, "the result's format")];
-    v.extend(output_parameters());
+    v.extend(export_parameters());
     v
+}
+
+/// The options of a draft's staging: an import's, without `implicitDelete`.
+fn stage_parameters() -> Vec<Value> {
+    import_parameters().into_iter().filter(|q| q["name"] != "implicitDelete").collect()
 }
 
 /// The options of a sync or async import (repeated parameters are lists, never comma-split).

@@ -316,6 +316,66 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                     "_links": object(&["self"], json!({"self": download_link, "result": download_link}))}),
             ),
         ),
+        (
+            "NewDraft",
+            object(
+                &["name", "datasetId"],
+                json!({"name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+                    "datasetId": r("Uuid")}),
+            ),
+        ),
+        (
+            "Draft",
+            object(
+                &["draftId", "name", "datasetId", "layers", "counts", "_createdBy", "_createdAt", "_modifiedAt"],
+                json!({"draftId": r("Uuid"), "name": string(), "datasetId": r("Uuid"),
+                    "layers": {"type": "array", "items": object(&["layerKey"], json!({"layerKey": {"const": "default"}}))},
+                    "counts": object(&["added", "updated", "removed"], json!({
+                        "added": {"type": "integer", "minimum": 0}, "updated": {"type": "integer", "minimum": 0},
+                        "removed": {"type": "integer", "minimum": 0}})),
+                    "_createdBy": string(), "_createdAt": r("Timestamp"), "_modifiedAt": r("Timestamp")}),
+            ),
+        ),
+        ("DraftList", json!({"type": "array", "items": r("Draft")})),
+        (
+            "DraftChange",
+            object(
+                &["_id", "change", "key", "label", "properties"],
+                json!({"_id": r("Uuid"), "change": {"enum": ["added", "updated", "removed"]},
+                    "key": nullable(json!({"type": "object", "additionalProperties": nullable(r("Scalar"))})),
+                    "label": nullable(r("Scalar")), "baselineMissing": {"const": true},
+                    "properties": {"type": "array", "items": object(&["key", "baseline", "draft"], json!({
+                        "key": string(), "baseline": nullable(r("Scalar")), "draft": nullable(r("Scalar"))}))}}),
+            ),
+        ),
+        (
+            "DraftDiff",
+            object(
+                &["draftId", "datasetId", "counts", "changes"],
+                json!({"draftId": r("Uuid"), "datasetId": r("Uuid"),
+                    "counts": object(&["added", "updated", "removed"], json!({
+                        "added": {"type": "integer"}, "updated": {"type": "integer"}, "removed": {"type": "integer"}})),
+                    "changes": {"type": "array", "items": r("DraftChange")}}),
+            ),
+        ),
+        ("DraftLayer", object(&["draftId"], json!({"draftId": r("Uuid"), "layerKey": {"const": "default"}}))),
+        (
+            "DraftActionsRequest",
+            object(
+                &["layers"],
+                json!({"layers": {"type": "array", "minItems": 1, "uniqueItems": true, "items": r("DraftLayer")},
+                    "resultLocation": location(&["PUT", "POST"]), "callback": r("Callback")}),
+            ),
+        ),
+        (
+            "DraftApplyRequest",
+            object(
+                &["layers"],
+                json!({"layers": {"type": "array", "minItems": 1, "maxItems": 1, "items": r("DraftLayer")},
+                    "foldScheme": {"enum": ["distinct", null]}, "force": nullable(boolean()),
+                    "resultLocation": location(&["PUT", "POST"]), "callback": r("Callback")}),
+            ),
+        ),
         ("ExportHeader", header),
         (
             "JsonRows",

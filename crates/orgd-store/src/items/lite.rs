@@ -147,6 +147,55 @@ fn all_props(ds: &Dataset) -> Vec<usize> {
 /// another size.
 const POOLED_CACHE: &str = "PRAGMA cache_size = -16384; PRAGMA shrink_memory;";
 
+/// A lookup that owns its keys, to send to a connection's thread.
+enum Owned {
+    Ids(Vec<String>),
+    Values(Vec<usize>, Vec<Vec<Val>>),
+}
+
+impl Owned {
+    fn of(lookup: Lookup<'_>) -> Owned {
+        match lookup {
+            Lookup::Ids(ids) => Owned::Ids(ids.to_vec()),
+            Lookup::Values { props, keys } => Owned::Values(props.to_vec(), keys.to_vec()),
+        }
+    }
+}
+
+/// The items of `ds` a lookup names, with all their values.
+fn find_rows(c: &Connection, ds: &Dataset, lookup: &Owned) -> rusqlite::Result<Vec<Row>> {
+    let props = all_props(ds);
+    let types = types_of(ds, &props);
+    let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
+    let mut out = Vec::new();
+    match lookup {
+        Owned::Ids(ids) => {
+            let mut st = c.prepare_cached(&format!("{head} WHERE item_id = ?1"))?;
+            for id in ids {
+                let mut rows = st.query([id])?;
+                while let Some(r) = rows.next()? {
+                    out.push(decode(r, &types)?);
+                }
+            }
+        }
+        Owned::Values(props, keys) => {
+            let cond: Vec<String> =
+                props.iter().enumerate().map(|(j, &i)| format!("{} = ?{}", super::column(i), j + 1)).collect();
+            let mut st = c.prepare_cached(&format!("{head} WHERE {}", cond.join(" AND ")))?;
+            for key in keys {
+                for (j, v) in key.iter().enumerate() {
+                    st.raw_bind_parameter(j + 1, Key(v))?;
+                }
+                let mut rows = st.raw_query();
+                while let Some(r) = rows.next()? {
+                    out.push(decode(r, &types)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Lite {
     /// The item side of the SQLite file at `path`.
     pub(crate) fn new(path: PathBuf, checkpoints: Checkpointer) -> Lite {
@@ -283,6 +332,11 @@ impl Lite {
     /// temporary file), so that an index over millions of items does not grow the server by the size
     /// of its sort. An index that is there is found in the schema first: `CREATE INDEX IF NOT EXISTS`
     /// would wait for the write lock an import in progress holds.
+    pub(crate) async fn find_items(&self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
+        let (ds, lookup) = (ds.clone(), Owned::of(lookup));
+        self.run(move |c| find_rows(c, &ds, &lookup)).await
+    }
+
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
         let t = table(ds.id.as_str());
         let (name, sql) = (super::index_name(&t, props), super::create_index(&t, props));
@@ -446,47 +500,8 @@ impl ItemWrite for LiteWrite {
     }
 
     async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
-        let ds = ds.clone();
-        let props = all_props(&ds);
-        let types = types_of(&ds, &props);
-        let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
-        match lookup {
-            Lookup::Ids(ids) => {
-                let ids = ids.to_vec();
-                self.call(move |c| {
-                    let mut st = c.prepare_cached(&format!("{head} WHERE item_id = ?1"))?;
-                    let mut out = Vec::new();
-                    for id in &ids {
-                        let mut rows = st.query([id])?;
-                        while let Some(r) = rows.next()? {
-                            out.push(decode(r, &types)?);
-                        }
-                    }
-                    Ok(out)
-                })
-                .await
-            }
-            Lookup::Values { props, keys } => {
-                let (props, keys) = (props.to_vec(), keys.to_vec());
-                self.call(move |c| {
-                    let cond: Vec<String> =
-                        props.iter().enumerate().map(|(j, &i)| format!("{} = ?{}", super::column(i), j + 1)).collect();
-                    let mut st = c.prepare_cached(&format!("{head} WHERE {}", cond.join(" AND ")))?;
-                    let mut out = Vec::new();
-                    for key in &keys {
-                        for (j, v) in key.iter().enumerate() {
-                            st.raw_bind_parameter(j + 1, Key(v))?;
-                        }
-                        let mut rows = st.raw_query();
-                        while let Some(r) = rows.next()? {
-                            out.push(decode(r, &types)?);
-                        }
-                    }
-                    Ok(out)
-                })
-                .await
-            }
-        }
+        let (ds, lookup) = (ds.clone(), Owned::of(lookup));
+        self.call(move |c| find_rows(c, &ds, &lookup)).await
     }
 
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {

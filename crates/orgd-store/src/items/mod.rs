@@ -13,7 +13,7 @@ pub(crate) mod upgrade;
 
 use orgd_core::data::row::Row;
 use orgd_core::data::{Dataset, DatasetType, Item, PropertyType};
-use orgd_core::store::{ItemScan, ItemWrite, StoreResult, TreeLink};
+use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
 
 /// The item side of a store, on its engine.
 #[derive(Debug, Clone)]
@@ -57,6 +57,13 @@ impl Items {
         match self {
             Items::Lite(l) => l.index_items(ds, props).await,
             Items::Pg(p) => p.index_items(ds, props).await,
+        }
+    }
+
+    pub(crate) async fn find_items(&self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
+        match self {
+            Items::Lite(l) => l.find_items(ds, lookup).await,
+            Items::Pg(p) => p.find_items(ds, lookup).await,
         }
     }
 

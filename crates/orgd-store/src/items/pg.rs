@@ -191,6 +191,41 @@ enum Conn {
 /// Batches of new rows queued for the COPY (each at most 2,000 rows).
 const QUEUED_CHUNKS: usize = 4;
 
+/// The items of `ds` a lookup names, with all their values.
+async fn find_rows<'c, E>(c: E, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let props: Vec<usize> = (0..ds.properties.len()).collect();
+    let types = types_of(ds, &props);
+    let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
+    let rows = match lookup {
+        Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
+            .bind(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect::<Vec<Uuid>>())
+            .fetch_all(c)
+            .await
+            .map_err(map_err)?,
+        Lookup::Values { props, keys } => {
+            let columns = props
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| Cells::of(ds.properties[i].ty, keys.iter().map(|k| Some(&k[j]))))
+                .collect::<StoreResult<Vec<Cells>>>()?;
+            let sql = if props.len() == 1 {
+                format!("{head} WHERE {} = ANY($1::{})", column(props[0]), columns[0].cast())
+            } else {
+                let cols: Vec<String> = props.iter().map(|&i| column(i)).collect();
+                let arrays: Vec<String> =
+                    columns.iter().enumerate().map(|(j, c)| format!("${}::{}", j + 1, c.cast())).collect();
+                format!("{head} WHERE ({}) IN (SELECT * FROM UNNEST({}))", cols.join(", "), arrays.join(", "))
+            };
+            let q = columns.into_iter().fold(sqlx::query(&sql), |q, c| c.bind(q));
+            q.fetch_all(c).await.map_err(map_err)?
+        }
+    };
+    rows.iter().map(|r| decode(r, &types).map_err(map_err)).collect()
+}
+
 impl Pg {
     /// The item side of the database at `url`.
     pub(crate) async fn connect(url: &str) -> Result<Pg, StoreError> {
@@ -280,6 +315,10 @@ impl Pg {
         };
         let rows: Vec<(i64, Option<i64>, bool)> = sqlx::query_as(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
         Ok(rows)
+    }
+
+    pub(crate) async fn find_items(&self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
+        find_rows(&self.pool, ds, lookup).await
     }
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
@@ -489,34 +528,7 @@ impl ItemWrite for PgWrite {
     }
 
     async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
-        let props: Vec<usize> = (0..ds.properties.len()).collect();
-        let types = types_of(ds, &props);
-        let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
-        let rows = match lookup {
-            Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
-                .bind(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect::<Vec<Uuid>>())
-                .fetch_all(conn(&mut self.conn).await?)
-                .await
-                .map_err(map_err)?,
-            Lookup::Values { props, keys } => {
-                let columns = props
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &i)| Cells::of(ds.properties[i].ty, keys.iter().map(|k| Some(&k[j]))))
-                    .collect::<StoreResult<Vec<Cells>>>()?;
-                let sql = if props.len() == 1 {
-                    format!("{head} WHERE {} = ANY($1::{})", column(props[0]), columns[0].cast())
-                } else {
-                    let cols: Vec<String> = props.iter().map(|&i| column(i)).collect();
-                    let arrays: Vec<String> =
-                        columns.iter().enumerate().map(|(j, c)| format!("${}::{}", j + 1, c.cast())).collect();
-                    format!("{head} WHERE ({}) IN (SELECT * FROM UNNEST({}))", cols.join(", "), arrays.join(", "))
-                };
-                let q = columns.into_iter().fold(sqlx::query(&sql), |q, c| c.bind(q));
-                q.fetch_all(conn(&mut self.conn).await?).await.map_err(map_err)?
-            }
-        };
-        rows.iter().map(|r| decode(r, &types).map_err(map_err)).collect()
+        find_rows(conn(&mut self.conn).await?, ds, lookup).await
     }
 
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {

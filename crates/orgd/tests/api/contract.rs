@@ -259,6 +259,43 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a = t.call_url(Method::GET, "/signed/v1/jobs/{jobId}/result", &s(&done["_links"]["result"]["url"]), None).await;
     assert!(s(&a.body).starts_with("_depth,Employee ID"), "{}", a.body);
 
+    // A draft: made, staged, read, diffed, exported through, its actions exported, applied, cleared, deleted.
+    let drafts = "/api/v1/{tenantId}/drafts";
+    let a =
+        t.call(Method::POST, drafts, &acme, &token, Send::Json(json!({"name": "Reorg", "datasetId": people_id}))).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let draft_id = s(&a.body["draftId"]);
+    let dr = [("tenantId", "ACME"), ("draftId", draft_id.as_str())];
+    let staged = json!([{"_action": "update", "Employee ID": 2, "Full Name": "Bob B"},
+        {"_action": "create", "Employee ID": 4, "Manager ID": 2, "Full Name": "Dee"}]);
+    let a =
+        t.call(Method::PUT, &format!("{drafts}/{{draftId}}/items?autoId=true"), &dr, &token, Send::Json(staged)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(t.call(Method::GET, drafts, &acme, &member_token, Send::Nothing).await.status, 200);
+    let a = t.call(Method::GET, &format!("{drafts}/{{draftId}}"), &dr, &member_token, Send::Nothing).await;
+    assert_eq!(a.body["counts"], json!({"added": 1, "updated": 1, "removed": 0}));
+    let a = t.call(Method::GET, &format!("{drafts}/{{draftId}}/diff"), &dr, &member_token, Send::Nothing).await;
+    assert_eq!(a.body["changes"].as_array().map(Vec::len), Some(2), "{}", a.body);
+    let fds = [("tenantId", "ACME"), ("datasetId", people_id.as_str()), ("format", "jsonRows")];
+    let a =
+        t.call(Method::GET, &format!("{export}?generated=true&draftId={draft_id}"), &fds, &token, Send::Nothing).await;
+    assert_eq!(a.body["rows"].as_array().map(Vec::len), Some(3), "the to-be view: {}", a.body);
+    let layers = json!({"layers": [{"draftId": draft_id, "layerKey": "default"}]});
+    let a = t.call(Method::POST, &format!("{drafts}/actions"), &acme, &member_token, Send::Json(layers.clone())).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let done = t.finished("ACME", &s(&a.body["jobId"]), &member_token).await;
+    assert_eq!(done["jobStatus"], "completed", "{done}");
+    let apply = "/api/v1/{tenantId}/datasets/{datasetId}/drafts/apply";
+    let a = t.call(Method::POST, apply, &ds, &token, Send::Json(layers)).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let done = t.finished("ACME", &s(&a.body["jobId"]), &token).await;
+    assert_eq!(done["jobStatus"], "completed", "{done}");
+    let a = t.call(Method::DELETE, &format!("{drafts}/{{draftId}}/items"), &dr, &token, Send::Nothing).await;
+    assert_eq!(a.body["counts"]["added"], 0);
+    assert_eq!(t.call(Method::DELETE, &format!("{drafts}/{{draftId}}"), &dr, &token, Send::Nothing).await.status, 204);
+    let a = t.call(Method::GET, &format!("{drafts}/{{draftId}}"), &dr, &token, Send::Nothing).await;
+    assert_eq!((a.status, a.body["errors"][0]["code"].as_str()), (404, Some("404007")));
+
     // A temporary file, uploaded and read back, imported by an async job; a failing one ends failed.
     let generate = "/api/v1/{tenantId}/files/generate";
     for (actions, status) in [

@@ -54,6 +54,8 @@ async fn snapshot(app: &TestApp, token: &str, b: &BTreeMap<&str, String>) -> Vec
         format!("/api/v1/{}/datasets", b["tenantId"]),
         format!("/api/v1/{}/datasets/{}/items", b["tenantId"], b["datasetId"]),
         format!("/api/v1/{}/jobs/{}", b["tenantId"], b["jobId"]),
+        format!("/api/v1/{}/drafts", b["tenantId"]),
+        format!("/api/v1/{}/drafts/{}/diff", b["tenantId"], b["draftId"]),
         format!("/v3/organizations/{}", b["org_id"]),
         "/v1/users/".to_string(),
         "/v1/tokens/".to_string(),
@@ -76,7 +78,8 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
     let app = TestApp::spawn().await;
     let (_a_org, _a_admin, a_token) = app.tenant_with_admin("ALPHA").await;
     let (b_org, b_admin, b_token) = app.tenant_with_admin("BRAVO").await;
-    // B holds one of everything: a dataset with an item, a job, a second user and a token.
+    // B holds one of everything: a dataset with an item, a job, a draft with a change, a second user and a
+    // token.
     let def = json!({"name": "People", "type": "PEOPLE", "autoId": "k", "labelId": "k",
         "properties": [{"key": "k", "type": "text", "isRequired": true}]});
     let ds: Value = app
@@ -97,6 +100,12 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
     let r = app.request(Method::POST, &format!("/api/v1/BRAVO/datasets/{ds_id}/export?exportFormat=csv"));
     let job: Value = r.bearer_auth(&b_token).json(&json!({})).send().await.unwrap().json().await.unwrap();
     let job_id = job["jobId"].as_str().unwrap().to_string();
+    let r = app.request(Method::POST, "/api/v1/BRAVO/drafts").bearer_auth(&b_token);
+    let draft: Value =
+        r.json(&json!({"name": "Reorg", "datasetId": ds_id})).send().await.unwrap().json().await.unwrap();
+    let draft_id = draft["draftId"].as_str().unwrap_or_else(|| panic!("{draft}")).to_string();
+    let r = app.request(Method::PUT, &format!("/api/v1/BRAVO/drafts/{draft_id}/items")).bearer_auth(&b_token);
+    assert_eq!(r.json(&json!([{"_action": "create", "k": "y"}])).send().await.unwrap().status(), 200);
     let b_user = app.user(&b_org, "other@bravo", orgd_core::model::Role::User).await;
     let b = BTreeMap::from([
         ("tenantId", "BRAVO".to_string()),
@@ -104,6 +113,7 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
         ("datasetId", ds_id),
         ("itemId", item_id),
         ("jobId", job_id),
+        ("draftId", draft_id),
         ("token_id", orgd_core::token::lookup_id(&b_token).unwrap().to_string()),
         ("psk", b_user.psk.to_string()),
         ("format", "csv".to_string()),

@@ -7,6 +7,7 @@ mod contract;
 mod crash;
 mod datasets;
 mod doors;
+mod drafts;
 mod helpers;
 mod hostile;
 mod isolation;

@@ -16,8 +16,8 @@ async fn unknown_routes_and_wrong_methods_answer_in_the_dialect() {
     assert_eq!(r.headers()["allow"], "GET,HEAD");
     let (s, c, _) = orgvue_error(r).await;
     assert_eq!((s, c.as_str()), (405, "405001"));
-    // Drafts are not provided.
-    let (s, c, _) = orgvue_error(app.get_bearer("/api/v1/ACME/drafts", &token).await).await;
+    // A route below a known one is still unknown.
+    let (s, c, _) = orgvue_error(app.get_bearer("/api/v1/ACME/drafts/actions/x", &token).await).await;
     assert_eq!((s, c.as_str()), (404, "404000"));
 }
 

@@ -9,9 +9,11 @@ use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
+use orgd_core::data::drafts::requests;
 use orgd_core::data::ops;
 
-/// `GET|POST /{tenantId}/datasets/{datasetId}/export/{format}`.
+/// `GET|POST /{tenantId}/datasets/{datasetId}/export/{format}[?draftId=]`: the dataset, or its to-be view
+/// through a draft.
 pub async fn sync_export(
     State(state): State<AppState>,
     acting: Guarded<Read>,
@@ -23,9 +25,10 @@ pub async fn sync_export(
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
     let format = params.of("format");
     let plan = ops::plan_sync_export(&ds, format, &query.0, body.as_ref())?;
+    let draft = requests::export_overlay(state.store.as_ref(), &acting.target.org_id, &ds, &query.0).await?;
     let content_type = plan.format.content_type();
     let store = state.store.clone();
     Ok(streamed(content_type, move |mut sink| async move {
-        orgd_core::data::stream::run(store.as_ref(), &ds, &plan, &mut sink, |_| {}).await
+        orgd_core::data::stream::run_view(store.as_ref(), &ds, draft, &plan, &mut sink, |_| {}).await
     }))
 }

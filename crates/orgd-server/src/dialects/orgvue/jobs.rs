@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 /// Temporary files live this long.
 const FILE_MINUTES: i64 = 15;
 
-async fn submit(
+/// Queue a job of the acting user and answer its ticket.
+pub async fn submit(
     state: &AppState,
     acting: &Acting,
     ds_id: &DatasetId,
@@ -49,6 +50,8 @@ pub async fn async_export(
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
     let all = state.store.list_datasets(&acting.target.org_id).await?;
     let req = async_ops::export_request(&ds, &query.0, body.as_ref(), state.config.outbound_allow_http, &all)?;
+    orgd_core::data::drafts::requests::export_overlay(state.store.as_ref(), &acting.target.org_id, &ds, &query.0)
+        .await?;
     submit(&state, &acting, &ds.id, JobKind::Export, req).await
 }
 

@@ -1,6 +1,7 @@
 //! The Orgvue dataset dialect (`/api/v1/…`).
 
 mod datasets;
+mod drafts;
 mod export;
 mod jobs;
 mod streaming;
@@ -51,6 +52,36 @@ pub fn routes() -> Table {
             "/{tenantId}/datasets/{datasetId}/export",
             &[(Method::POST, "Export a dataset (async job)")],
             post(jobs::async_export),
+        )
+        .route(
+            "/{tenantId}/drafts",
+            &[(Method::GET, "List drafts"), (Method::POST, "Create a draft of a dataset")],
+            get(drafts::list).post(drafts::create),
+        )
+        .route(
+            "/{tenantId}/drafts/actions",
+            &[(Method::POST, "Export drafts' changes as item actions (async job)")],
+            post(drafts::export_actions),
+        )
+        .route(
+            "/{tenantId}/drafts/{draftId}",
+            &[(Method::GET, "Read a draft"), (Method::DELETE, "Delete a draft")],
+            get(drafts::get).delete(drafts::delete),
+        )
+        .route(
+            "/{tenantId}/drafts/{draftId}/items",
+            &[(Method::PUT, "Stage item actions in a draft"), (Method::DELETE, "Clear a draft's changes")],
+            put(drafts::stage_items).delete(drafts::clear),
+        )
+        .route(
+            "/{tenantId}/drafts/{draftId}/diff",
+            &[(Method::GET, "A draft's changes, item by item")],
+            get(drafts::get_diff),
+        )
+        .route(
+            "/{tenantId}/datasets/{datasetId}/drafts/apply",
+            &[(Method::POST, "Apply a draft to its dataset (async job)")],
+            post(drafts::apply),
         )
         .route(
             "/{tenantId}/files/generate",

@@ -1,0 +1,116 @@
+//! A draft's overlay in memory: its changed items by `seq` and by `_id`, read from the store at once. A
+//! draft holds what a team models by hand or by script (thousands of changes, not millions), so the
+//! overlay is held whole; the baseline never is.
+
+use super::{Change, Draft, DraftItem};
+use crate::data::row::Row;
+use crate::data::Dataset;
+use crate::error::ApiError;
+use crate::store::Store;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
+
+/// One changed item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Added, updated or removed.
+    pub change: Change,
+    /// `_id`.
+    pub id: String,
+    /// The baseline's `_modifiedAt` when the draft first changed the item.
+    pub base_modified_at: Option<i64>,
+    /// The item in the draft; `None` when removed.
+    pub row: Option<Row>,
+}
+
+/// The changed items of a draft.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    entries: BTreeMap<i64, Entry>,
+    by_id: HashMap<String, i64>,
+}
+
+impl Overlay {
+    /// The overlay of `draft` over `ds`.
+    pub async fn load(store: &dyn Store, ds: &Dataset, draft: &Draft) -> Result<Overlay, ApiError> {
+        let items = store.draft_items(&draft.id).await?;
+        Ok(Overlay::of_items(ds, items))
+    }
+
+    /// An overlay from stored items.
+    pub fn of_items(ds: &Dataset, items: Vec<DraftItem>) -> Overlay {
+        let mut o = Overlay::default();
+        for it in items {
+            let row = it.row(ds);
+            o.put(it.seq, Entry { change: it.change, id: it.item_id, base_modified_at: it.base_modified_at, row });
+        }
+        o
+    }
+
+    /// Set the entry of `seq`.
+    pub fn put(&mut self, seq: i64, entry: Entry) {
+        self.by_id.insert(entry.id.clone(), seq);
+        self.entries.insert(seq, entry);
+    }
+
+    /// Drop the entry of `seq` (the item is as in the baseline again, or an added item went).
+    pub fn drop_seq(&mut self, seq: i64) -> Option<Entry> {
+        let e = self.entries.remove(&seq)?;
+        self.by_id.remove(&e.id);
+        Some(e)
+    }
+
+    /// The entry of `seq`.
+    pub fn get(&self, seq: i64) -> Option<&Entry> {
+        self.entries.get(&seq)
+    }
+
+    /// The `seq` of an item the draft changed, by `_id`.
+    pub fn seq_of(&self, id: &str) -> Option<i64> {
+        self.by_id.get(id).copied()
+    }
+
+    /// What the draft did to the item at `seq`.
+    pub fn change(&self, seq: i64) -> Change {
+        self.entries.get(&seq).map_or(Change::None, |e| e.change)
+    }
+
+    /// Every entry, by `seq` (baseline items first, then added ones in the order they were added).
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &Entry)> {
+        self.entries.iter().map(|(s, e)| (*s, e))
+    }
+
+    /// The added items, in order.
+    pub fn added(&self) -> impl Iterator<Item = &Row> {
+        self.entries.range(super::ADDED_BASE..).filter_map(|(_, e)| e.row.as_ref())
+    }
+
+    /// The highest `seq` of an added item.
+    pub fn last_added(&self) -> Option<i64> {
+        self.entries.range(super::ADDED_BASE..).next_back().map(|(s, _)| *s)
+    }
+
+    /// Counts of (added, updated, removed).
+    pub fn counts(&self) -> (i64, i64, i64) {
+        let mut c = (0, 0, 0);
+        for e in self.entries.values() {
+            match e.change {
+                Change::Added => c.0 += 1,
+                Change::Updated => c.1 += 1,
+                Change::Removed => c.2 += 1,
+                Change::None => {}
+            }
+        }
+        c
+    }
+
+    /// Number of changed items.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No changes.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

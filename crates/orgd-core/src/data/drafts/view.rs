@@ -1,0 +1,105 @@
+//! The to-be view of a draft: the baseline scan with the overlay merged in as it streams (updated items
+//! replaced, removed ones kept and marked, added ones after the last baseline item of each pass), and the
+//! hierarchy links of the modelled tree.
+
+use super::overlay::Overlay;
+use super::Change;
+use crate::data::row::{Row, Val};
+use crate::data::Dataset;
+use crate::store::{ItemScan, Store, StoreResult, TreeLink};
+use async_trait::async_trait;
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
+
+/// A scan of the baseline with a draft's overlay merged in.
+pub struct MergedScan {
+    base: Box<dyn ItemScan>,
+    overlay: Arc<Overlay>,
+    props: Vec<usize>,
+    passes: usize,
+    /// The pass whose added items are still to come.
+    pass: usize,
+    /// A baseline page read ahead (it starts a later pass).
+    pending: Option<(usize, Vec<Row>)>,
+    done: bool,
+}
+
+impl MergedScan {
+    /// Merge `overlay` into `base`, a scan of `props` in `passes` passes.
+    pub fn new(base: Box<dyn ItemScan>, overlay: Arc<Overlay>, props: &[usize], passes: usize) -> MergedScan {
+        MergedScan { base, overlay, props: props.to_vec(), passes, pass: 0, pending: None, done: false }
+    }
+
+    fn project(&self, r: &Row) -> Row {
+        Row { cells: self.props.iter().map(|&i| r.cells[i].clone()).collect(), ..r.clone() }
+    }
+
+    /// The added items of the pass ending now; `None` when it has none.
+    fn end_pass(&mut self) -> Option<(usize, Vec<Row>)> {
+        let p = self.pass;
+        self.pass += 1;
+        let added: Vec<Row> = self.overlay.added().map(|r| self.project(r)).collect();
+        (!added.is_empty()).then_some((p, added))
+    }
+}
+
+#[async_trait]
+impl ItemScan for MergedScan {
+    async fn next(&mut self) -> StoreResult<Option<(usize, Vec<Row>)>> {
+        loop {
+            if let Some((p, mut rows)) = self.pending.take() {
+                if p > self.pass {
+                    self.pending = Some((p, rows));
+                    if let Some(page) = self.end_pass() {
+                        return Ok(Some(page));
+                    }
+                    continue;
+                }
+                for r in rows.iter_mut() {
+                    if let Some(changed) = self.overlay.get(r.seq).and_then(|e| e.row.as_ref()) {
+                        *r = self.project(changed);
+                    }
+                }
+                return Ok(Some((p, rows)));
+            }
+            if self.done {
+                if self.pass >= self.passes {
+                    return Ok(None);
+                }
+                if let Some(page) = self.end_pass() {
+                    return Ok(Some(page));
+                }
+                continue;
+            }
+            match self.base.next().await? {
+                None => self.done = true,
+                Some(page) => self.pending = Some(page),
+            }
+        }
+    }
+}
+
+/// The hierarchy links of the to-be tree, in creation order: every item but the removed ones, each
+/// with the item whose `treeId` its `treeParentId` names in the draft. Reads two columns of every item
+/// once and keeps one entry per item.
+pub async fn links(store: &dyn Store, ds: &Dataset, overlay: Arc<Overlay>) -> StoreResult<Vec<TreeLink>> {
+    let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
+    let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
+    let base = store.scan(ds, &[tree, parent], 1).await?;
+    let mut scan = MergedScan::new(base, overlay.clone(), &[tree, parent], 1);
+    let mut items: Vec<(i64, Option<Val>)> = Vec::new();
+    let mut by_tree: HashMap<Val, i64> = HashMap::default();
+    while let Some((_, rows)) = scan.next().await? {
+        for mut r in rows {
+            if overlay.change(r.seq) == Change::Removed {
+                continue;
+            }
+            let parent = r.cells.pop().flatten();
+            if let Some(t) = r.cells.pop().flatten() {
+                by_tree.entry(t).or_insert(r.seq);
+            }
+            items.push((r.seq, parent));
+        }
+    }
+    Ok(items.into_iter().map(|(seq, p)| (seq, p.as_ref().and_then(|p| by_tree.get(p).copied()), p.is_some())).collect())
+}

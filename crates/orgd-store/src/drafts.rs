@@ -1,0 +1,194 @@
+//! Drafts and their changed items in SQL (one row per changed item of a draft's layer), deleted with
+//! their dataset or org by the foreign keys.
+
+use crate::{map_err, SqlStore};
+use orgd_core::data::drafts::{Change, Draft, DraftItem, DEFAULT_LAYER};
+use orgd_core::error::StoreError;
+use orgd_core::ids::{DatasetId, DraftId, OrgId};
+use orgd_core::store::StoreResult;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const DRAFT_COLS: &str =
+    "draft_id, org_id, dataset_id, name, created_by, created_at, modified_at, version, added, updated, removed";
+
+fn draft_from_row(r: &AnyRow) -> Result<Draft, StoreError> {
+    let s = |c: &str| r.try_get::<String, _>(c).map_err(map_err);
+    let i = |c: &str| r.try_get::<i64, _>(c).map_err(map_err);
+    let bad = |c: &str| StoreError::Other(format!("drafts.{c} holds an invalid value"));
+    Ok(Draft {
+        id: DraftId::parse(&s("draft_id")?).ok_or_else(|| bad("draft_id"))?,
+        org_id: OrgId::parse(&s("org_id")?).ok_or_else(|| bad("org_id"))?,
+        dataset_id: DatasetId::parse(&s("dataset_id")?).ok_or_else(|| bad("dataset_id"))?,
+        name: s("name")?,
+        created_by: s("created_by")?,
+        created_at: i("created_at")?,
+        modified_at: i("modified_at")?,
+        version: i("version")?,
+        added: i("added")?,
+        updated: i("updated")?,
+        removed: i("removed")?,
+    })
+}
+
+fn item_from_row(r: &AnyRow) -> Result<DraftItem, StoreError> {
+    let change: String = r.try_get("change").map_err(map_err)?;
+    Ok(DraftItem {
+        seq: r.try_get("seq").map_err(map_err)?,
+        item_id: r.try_get("item_id").map_err(map_err)?,
+        change: Change::parse(&change)
+            .ok_or_else(|| StoreError::Other("draft_items.change holds an invalid value".into()))?,
+        base_modified_at: r.try_get("base_modified_at").map_err(map_err)?,
+        created_at: r.try_get("created_at").map_err(map_err)?,
+        modified_at: r.try_get("modified_at").map_err(map_err)?,
+        values: r.try_get("item_values").map_err(map_err)?,
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn insert_draft_impl(&self, d: &Draft) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO drafts ({DRAFT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(d.id.as_str())
+        .bind(d.org_id.as_str())
+        .bind(d.dataset_id.as_str())
+        .bind(&d.name)
+        .bind(&d.created_by)
+        .bind(d.created_at)
+        .bind(d.modified_at)
+        .bind(d.version)
+        .bind(d.added)
+        .bind(d.updated)
+        .bind(d.removed)
+        .execute(self.pool())
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_drafts_impl(&self, org_id: &OrgId) -> StoreResult<Vec<Draft>> {
+        let rows = sqlx::query(&format!("SELECT {DRAFT_COLS} FROM drafts WHERE org_id = $1"))
+            .bind(org_id.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(draft_from_row).collect()
+    }
+
+    pub(crate) async fn get_draft_impl(&self, id: &DraftId) -> StoreResult<Option<Draft>> {
+        let row = sqlx::query(&format!("SELECT {DRAFT_COLS} FROM drafts WHERE draft_id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(map_err)?;
+        row.map(|r| draft_from_row(&r)).transpose()
+    }
+
+    pub(crate) async fn delete_draft_impl(&self, id: &DraftId) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        sqlx::query("DELETE FROM draft_items WHERE draft_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM drafts WHERE draft_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn draft_items_impl(&self, id: &DraftId) -> StoreResult<Vec<DraftItem>> {
+        let rows = sqlx::query(
+            "SELECT seq, item_id, change, base_modified_at, created_at, modified_at, item_values FROM draft_items \
+             WHERE draft_id = $1 AND layer_key = $2 ORDER BY seq",
+        )
+        .bind(id.as_str())
+        .bind(DEFAULT_LAYER)
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    pub(crate) async fn save_draft_impl(
+        &self,
+        d: &Draft,
+        expected_version: i64,
+        items: &[DraftItem],
+        dropped: &[i64],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        // The version check is the first write: it takes the row's lock (PostgreSQL) or the file's
+        // (SQLite) before anything else is written.
+        let moved = sqlx::query(
+            "UPDATE drafts SET version = $1, modified_at = $2, added = $3, updated = $4, removed = $5 \
+             WHERE draft_id = $6 AND version = $7",
+        )
+        .bind(d.version)
+        .bind(d.modified_at)
+        .bind(d.added)
+        .bind(d.updated)
+        .bind(d.removed)
+        .bind(d.id.as_str())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if moved.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for seq in dropped.iter().copied().chain(items.iter().map(|i| i.seq)) {
+            sqlx::query("DELETE FROM draft_items WHERE draft_id = $1 AND layer_key = $2 AND seq = $3")
+                .bind(d.id.as_str())
+                .bind(DEFAULT_LAYER)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        for it in items {
+            sqlx::query(
+                "INSERT INTO draft_items (draft_id, layer_key, seq, item_id, change, base_modified_at, created_at, \
+                 modified_at, item_values) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(d.id.as_str())
+            .bind(DEFAULT_LAYER)
+            .bind(it.seq)
+            .bind(&it.item_id)
+            .bind(it.change.as_str())
+            .bind(it.base_modified_at)
+            .bind(it.created_at)
+            .bind(it.modified_at)
+            .bind(it.values.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn clear_draft_impl(&self, id: &DraftId, now_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let done = sqlx::query(
+            "UPDATE drafts SET version = version + 1, modified_at = $1, added = 0, updated = 0, removed = 0 \
+             WHERE draft_id = $2",
+        )
+        .bind(now_ms)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query("DELETE FROM draft_items WHERE draft_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
