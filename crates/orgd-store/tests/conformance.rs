@@ -1,10 +1,11 @@
 //! The store conformance suite: the same checks against SQLite and PostgreSQL.
 
 use orgd_core::clock::parse_date_or_datetime;
+use orgd_core::data::drafts::{Change, Draft, DraftItem};
 use orgd_core::data::jobs::{ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::Dataset;
-use orgd_core::ids::{DatasetId, JobId, OrgId, TenantId};
+use orgd_core::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
 use orgd_core::store::{Lookup, Store};
@@ -353,7 +354,62 @@ async fn datasets(store: &dyn Store, o: &Org) {
     assert_eq!(w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap().len(), 1);
     drop(w);
     store.index_items(&ds, &[0]).await.expect("the index of the unique key is there again");
+
+    // Outside any write, items are found as a write finds them.
+    let keys = vec![vec![Val::Text("b3".into())]];
+    let found = store.find_items(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [uid("B3")]);
+    assert_eq!(store.find_items(&ds, Lookup::Ids(&[uid("B1"), uid("Z")])).await.unwrap().len(), 1);
+    drafts(store, &ds).await;
     assert!(store.delete_dataset(&ds.id).await.unwrap());
+    assert!(store.list_drafts(&o.org_id).await.unwrap().is_empty(), "a dataset's drafts go with it");
+}
+
+async fn drafts(store: &dyn Store, ds: &Dataset) {
+    let d = Draft {
+        id: DraftId::generate(),
+        org_id: ds.org_id.clone(),
+        dataset_id: ds.id.clone(),
+        name: "Reorg".into(),
+        created_by: "jane".into(),
+        created_at: 10,
+        modified_at: 10,
+        version: 0,
+        added: 0,
+        updated: 0,
+        removed: 0,
+    };
+    store.insert_draft(&d).await.unwrap();
+    assert_eq!(store.get_draft(&d.id).await.unwrap(), Some(d.clone()));
+    assert_eq!(store.list_drafts(&ds.org_id).await.unwrap(), vec![d.clone()]);
+    let item = |seq: i64, change: Change, values: Option<&str>| DraftItem {
+        seq,
+        item_id: uid(&format!("D{seq}")),
+        change,
+        base_modified_at: (change != Change::Added).then_some(7),
+        created_at: 11,
+        modified_at: 12,
+        values: values.map(String::from),
+    };
+    let saved = Draft { version: 1, added: 1, removed: 1, modified_at: 12, ..d.clone() };
+    let items = vec![item(1, Change::Removed, None), item(1 << 50, Change::Added, Some(r#"{"name":"é\t"}"#))];
+    assert!(store.save_draft(&saved, 0, &items, &[]).await.unwrap());
+    assert!(!store.save_draft(&saved, 0, &items, &[]).await.unwrap(), "a stale version saves nothing");
+    assert_eq!(store.draft_items(&d.id).await.unwrap(), items);
+    let next = Draft { version: 2, added: 0, updated: 1, ..saved.clone() };
+    let changed = vec![item(1, Change::Updated, Some(r#"{"name":"x"}"#))];
+    assert!(store.save_draft(&next, 1, &changed, &[1 << 50]).await.unwrap());
+    assert_eq!(store.draft_items(&d.id).await.unwrap(), changed, "replaced by seq, dropped ones gone");
+    assert_eq!(store.get_draft(&d.id).await.unwrap(), Some(next));
+    assert!(store.clear_draft(&d.id, 20).await.unwrap());
+    let cleared = store.get_draft(&d.id).await.unwrap().unwrap();
+    assert_eq!((cleared.version, cleared.updated, cleared.modified_at), (3, 0, 20));
+    assert!(store.draft_items(&d.id).await.unwrap().is_empty());
+    assert!(store.delete_draft(&d.id).await.unwrap());
+    assert!(!store.delete_draft(&d.id).await.unwrap());
+    assert!(!store.clear_draft(&d.id, 21).await.unwrap());
+    store.insert_draft(&d).await.unwrap();
+    assert!(store.save_draft(&saved, 0, &items, &[]).await.unwrap());
 }
 
 #[tokio::test]
