@@ -75,7 +75,7 @@ pub struct Chart {
     pub columns: f64,
     /// Rows used.
     pub rows: u32,
-    /// Items in the tree.
+    /// Items in the (to-be) tree, removed ones not counted.
     pub items: usize,
 }
 
@@ -273,7 +273,8 @@ fn layout(items: &[Item], depth: u32) -> Chart {
     let mut l = Layout { items, children, below, depth, next: 0.0, out: Vec::new() };
     l.place_all(&roots, 0, None);
     let rows = l.out.iter().map(|b| b.y + 1).max().unwrap_or(0);
-    Chart { columns: l.next, rows, items: items.len(), boxes: l.out }
+    let people = items.iter().filter(|i| i.mark != Mark::Removed).count();
+    Chart { columns: l.next, rows, items: people, boxes: l.out }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ type Q = Query<HashMap<String, String>>;
 /// the orgs' subnets and API switches). An org out of reach is 404, as in the API.
 ///
 /// [`Gate::reach`]: orgd_core::access::Gate::reach
-async fn acting(state: &AppState, s: &Signed, q: &HashMap<String, String>) -> Result<Arc<Org>, Response> {
+pub(super) async fn acting(state: &AppState, s: &Signed, q: &HashMap<String, String>) -> Result<Arc<Org>, Response> {
     if !Operation::Administer.allows(s.user.role) {
         return Err(super::message(
             StatusCode::FORBIDDEN,
@@ -375,6 +375,18 @@ struct DatasetPage {
     tags: String,
     modified: String,
     properties: Vec<PropertyRow>,
+    hierarchical: bool,
+    drafts: Vec<DraftRow>,
+}
+
+pub struct DraftRow {
+    id: String,
+    name: String,
+    added: i64,
+    updated: i64,
+    removed: i64,
+    by: String,
+    modified: String,
 }
 
 /// `GET /app/configui/datasets/{dataset_id}`: the metadata page with the Dataset ID.
@@ -393,8 +405,25 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
             return super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such dataset in this org.")
         }
     };
+    let drafts = match orgd_core::data::drafts::list(state.store.as_ref(), &org.org_id, Some(&ds.id)).await {
+        Ok(d) => d,
+        Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
+    };
     let none = || "—".to_string();
     let page = DatasetPage {
+        hierarchical: ds.is_hierarchical(),
+        drafts: drafts
+            .iter()
+            .map(|d| DraftRow {
+                id: d.id.to_string(),
+                name: d.name.clone(),
+                added: d.added,
+                updated: d.updated,
+                removed: d.removed,
+                by: d.created_by.clone(),
+                modified: when(orgd_core::clock::from_millis(d.modified_at)),
+            })
+            .collect(),
         chrome: Chrome { title: format!("Dataset {}", ds.name), me: Some(s.me()), notice: None },
         tenant: org.tenant_id.to_string(),
         hierarchy: match (&ds.tree_id, &ds.tree_parent_id) {

@@ -385,3 +385,92 @@ async fn the_api_reference_page_renders_every_operation_from_the_bundled_script(
     assert!(fields.contains("name: string required"), "required fields are marked: {fields}");
     b.shot("api-reference").await;
 }
+
+const CHART_SEED: &str = r#"
+orgs:
+  - tenant_id: DEMO
+    name: Demo Holding
+    users:
+      - {user_id: admin@demo.test, password: Demo-Admin-2024!, role: administrator, token_access: true}
+    datasets:
+      - name: People
+        type: PEOPLE
+        autoId: id
+        labelId: name
+        treeId: id
+        treeParentId: boss
+        properties:
+          - {key: id, type: number, isRequired: true}
+          - {key: name, type: text, isRequired: true}
+          - {key: boss, type: number}
+          - {key: grade, type: number}
+        items:
+          - {id: 1, name: Boss}
+          - {id: 2, name: Ana Lima, boss: 1}
+          - {id: 3, name: Bob Berg, boss: 1}
+          - {id: 4, name: Cy Dahl, boss: 2}
+          - {id: 5, name: Dee Ek, boss: 4}
+          - {id: 6, name: Eve Fox, boss: 3, grade: 2}
+        drafts:
+          - name: Reorg 2027
+            actions:
+              - {_action: update, id: 4, boss: 3}
+              - {_action: create, id: 7, name: Gil New, boss: 3}
+              - {_action: update, id: 6, grade: 3}
+              - {_action: delete, id: 2}
+"#;
+
+#[tokio::test]
+async fn a_draft_is_reviewed_as_an_org_chart_beside_its_changes() {
+    let app = TestApp::builder().seed(CHART_SEED).spawn().await;
+    // Without JavaScript: the chart is SVG in the page itself.
+    let (cookie, _) = session(&app, ADMIN).await;
+    let ds = orgd_core::data::derived_id("orgd-seed-dataset/DEMO/People");
+    let draft = orgd_core::data::derived_id("orgd-seed-draft/DEMO/People/Reorg 2027");
+    let page = |q: String| {
+        let (app, cookie, ds) = (&app, cookie.clone(), ds.clone());
+        async move {
+            let r = app
+                .get(&format!("/app/configui/datasets/{ds}/chart{q}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(format!("?draft={draft}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<svg id=\"org-chart\""), "{html}");
+    for (class, label) in [("moved", "Cy Dahl"), ("added", "Gil New"), ("changed", "Eve Fox"), ("removed", "Ana Lima")]
+    {
+        let marked =
+            html.split("<g class=\"node ").any(|g| g.starts_with(class) && g.contains(&format!("<title>{label}")));
+        assert!(marked, "{label} is marked {class}: {html}");
+    }
+    assert!(html.contains("boss: 2 → 3"), "the diff beside the chart");
+    let (_, as_is) = page(String::new()).await;
+    assert!(!as_is.contains("node moved") && as_is.contains("<title>Cy Dahl"), "the as-is chart has no marks");
+    let (_, shallow) = page("?depth=2".into()).await;
+    assert!(shallow.contains("+2 below") && !shallow.contains("<title>Cy Dahl"), "collapsed below level 2: {shallow}");
+    assert_eq!(page("?depth=zero".into()).await.0, 400);
+    assert_eq!(page(format!("?draft={ds}")).await.0, 404, "not a draft of this dataset");
+
+    let Some(b) = browser(&app, "the org chart").await else { return };
+    b.sign_in(ADMIN).await;
+    b.go(&format!("/app/configui/datasets/{ds}")).await;
+    assert!(b.text("#draft-list").await.contains("Reorg 2027"));
+    b.navigate("#draft-list a").await;
+    assert!(b.text("#draft-diff").await.contains("removed"));
+    let boxes = b.client.find_all(Locator::Css("#org-chart g.node")).await.unwrap();
+    assert_eq!(boxes.len(), 6, "Boss, the removed Ana, Bob; then Cy, Gil and Eve under Bob (Dee below level 3)");
+    b.shot("org-chart-draft").await;
+    b.fill("#depth", "5").await;
+    b.navigate("#show-depth").await;
+    assert_eq!(b.client.find_all(Locator::Css("#org-chart g.node")).await.unwrap().len(), 7, "Dee shows at level 4");
+    b.shot("org-chart-draft-deep").await;
+    b.go(&format!("/app/configui/datasets/{ds}")).await;
+    b.navigate("#as-is-chart").await;
+    b.shot("org-chart-as-is").await;
+    b.client.clone().close().await.unwrap();
+}
