@@ -40,7 +40,7 @@ const PLAIN_COLUMNS: &str =
     location TEXT, job_title TEXT, grade REAL, start_date TEXT, active BOOLEAN";
 
 /// Write `n` rows of `action` actions as CSV.
-fn write_csv(path: &Path, n: usize, action: &str) -> anyhow::Result<()> {
+pub(crate) fn write_csv(path: &Path, n: usize, action: &str) -> anyhow::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(
         f,
@@ -64,7 +64,7 @@ fn write_csv(path: &Path, n: usize, action: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_dataset(b: &Bench, tenant: &str, token: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn create_dataset(b: &Bench, tenant: &str, token: &str, name: &str) -> anyhow::Result<String> {
     let r = b
         .client
         .post(format!("{}/api/v1/{tenant}/datasets", b.url))
@@ -138,7 +138,7 @@ fn mb(bytes: u64) -> f64 {
 
 /// Let the server load its org tree now (moving the auth epoch), so that no reload of the 10,000 orgs of
 /// the request scenarios falls inside a memory measurement; then one request uses it.
-async fn settle(b: &Bench) -> anyhow::Result<()> {
+pub(crate) async fn settle(b: &Bench) -> anyhow::Result<()> {
     let store = SqlStore::open(&b.database).await?;
     orgd_core::store::Store::revoke_token(&store, "bench-no-such-token", time::OffsetDateTime::now_utc()).await?;
     store.close().await;
@@ -150,7 +150,7 @@ async fn settle(b: &Bench) -> anyhow::Result<()> {
 
 /// `orgd admin dataset import` of `file` into `dataset`: seconds and the CLI's peak RSS growth over its
 /// RSS right after start.
-fn cli_import(b: &Bench, dataset: &str, file: &Path, extra: &[&str]) -> anyhow::Result<(f64, u64)> {
+pub(crate) fn cli_import(b: &Bench, dataset: &str, file: &Path, extra: &[&str]) -> anyhow::Result<(f64, u64)> {
     let t = Instant::now();
     let child = Command::new(orgd_binary()?)
         .args(["admin", "--database", &b.database, "dataset", "import", "--tenant", "BENCH", "--dataset", dataset])
@@ -488,7 +488,12 @@ pub async fn export(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<(V
 }
 
 /// One sync export over HTTPS: seconds, bytes, server peak RSS growth.
-async fn http_export(b: &Bench, dataset: &str, format: &str, query: &str) -> anyhow::Result<(f64, u64, u64)> {
+pub(crate) async fn http_export(
+    b: &Bench,
+    dataset: &str,
+    format: &str,
+    query: &str,
+) -> anyhow::Result<(f64, u64, u64)> {
     settle(b).await?;
     let before = b.rss();
     let sampler = Sampler::start(b.pid);

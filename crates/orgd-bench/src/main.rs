@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod baseline;
 mod data;
+mod drafts;
 mod report;
 mod requests;
 mod server;
@@ -29,7 +30,7 @@ pub struct Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|requests|import|export|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--backend sqlite|postgresql] [--out FILE]\n\n\
+        "usage: orgd-bench all|requests|import|export|drafts|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--backend sqlite|postgresql] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
     );
     std::process::exit(2)
@@ -42,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     if what == "baseline-serve" {
         return baseline::serve(&args[1..]).await;
     }
-    if !["all", "requests", "import", "export", "coldstart", "standin"].contains(&what.as_str()) {
+    if !["all", "requests", "import", "export", "drafts", "coldstart", "standin"].contains(&what.as_str()) {
         usage();
     }
     let mut s = Settings { runs: 5, import_items: 1_000_000, seconds: 5 };
@@ -105,6 +106,11 @@ async fn main() -> anyhow::Result<()> {
                 report.section(name, &format!("Export at HR scale ({} items)", s.import_items), figs);
                 report.latencies(name, "Generated hierarchy values", lat);
             }
+        }
+        if what == "all" || what == "drafts" {
+            let (figs, lat) = drafts::measure(&srv, &s).await?;
+            report.section(name, &format!("Drafts over {} items", s.import_items), figs);
+            report.latencies(name, "Drafts: staging, diff and the org chart", lat);
         }
         if what == "all" || what == "export" || what == "coldstart" {
             let mut cold = Vec::new();

@@ -13,6 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 /// The server under test.
+/// The password of the bench tenant's administrator, `bench@bench.test` (console scenarios sign in).
+pub const ADMIN_PASSWORD: &str = "Bench-Admin-2024!";
+
 pub struct Bench {
     child: Child,
     /// Base URL.
@@ -111,6 +114,7 @@ impl Bench {
             role: Some(Role::Administrator),
             token_access: Some(true),
             email: Some("bench@bench.test".into()),
+            password: Some(ADMIN_PASSWORD.into()),
             ..UserFields::default()
         };
         let admin = cases::users::create(&store, &org, "bench@bench.test", fields, now)

@@ -209,8 +209,8 @@ pub trait Store: Send + Sync + 'static {
         items: &[DraftItem],
         dropped: &[i64],
     ) -> StoreResult<bool>;
-    /// Drop every item of a draft, zero its counts and move its version; false when unknown.
-    async fn clear_draft(&self, draft_id: &DraftId, now_ms: i64) -> StoreResult<bool>;
+    /// Drop every item of a draft, zero its counts and give it `version`; false when unknown.
+    async fn clear_draft(&self, draft_id: &DraftId, version: i64, now_ms: i64) -> StoreResult<bool>;
 
     /// A named server secret shared by every node, created at random on first use.
     async fn secret(&self, name: &str) -> StoreResult<String>;

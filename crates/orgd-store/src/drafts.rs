@@ -9,6 +9,9 @@ use orgd_core::store::StoreResult;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// Rows written by one statement (9 parameters each, well under either engine's limit).
+const ROWS_PER_STATEMENT: usize = 500;
+
 const DRAFT_COLS: &str =
     "draft_id, org_id, dataset_id, name, created_by, created_at, modified_at, version, added, updated, removed";
 
@@ -141,43 +144,54 @@ impl SqlStore {
         if moved.rows_affected() == 0 {
             return Ok(false);
         }
-        for seq in dropped.iter().copied().chain(items.iter().map(|i| i.seq)) {
-            sqlx::query("DELETE FROM draft_items WHERE draft_id = $1 AND layer_key = $2 AND seq = $3")
-                .bind(d.id.as_str())
-                .bind(DEFAULT_LAYER)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let seqs: Vec<i64> = dropped.iter().copied().chain(items.iter().map(|i| i.seq)).collect();
+        for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
+            let marks: Vec<String> = (0..chunk.len()).map(|j| format!("${}", j + 3)).collect();
+            let sql = format!(
+                "DELETE FROM draft_items WHERE draft_id = $1 AND layer_key = $2 AND seq IN ({})",
+                marks.join(", ")
+            );
+            let q = chunk.iter().fold(sqlx::query(&sql).bind(d.id.as_str()).bind(DEFAULT_LAYER), |q, s| q.bind(*s));
+            q.execute(&mut *tx).await.map_err(map_err)?;
         }
-        for it in items {
-            sqlx::query(
+        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|j| {
+                    let marks: Vec<String> = (1..=9).map(|c| format!("${}", j * 9 + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO draft_items (draft_id, layer_key, seq, item_id, change, base_modified_at, created_at, \
-                 modified_at, item_values) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(d.id.as_str())
-            .bind(DEFAULT_LAYER)
-            .bind(it.seq)
-            .bind(&it.item_id)
-            .bind(it.change.as_str())
-            .bind(it.base_modified_at)
-            .bind(it.created_at)
-            .bind(it.modified_at)
-            .bind(it.values.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+                 modified_at, item_values) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for it in chunk {
+                q = q
+                    .bind(d.id.as_str())
+                    .bind(DEFAULT_LAYER)
+                    .bind(it.seq)
+                    .bind(it.item_id.as_str())
+                    .bind(it.change.as_str())
+                    .bind(it.base_modified_at)
+                    .bind(it.created_at)
+                    .bind(it.modified_at)
+                    .bind(it.values.as_deref());
+            }
+            q.execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
 
-    pub(crate) async fn clear_draft_impl(&self, id: &DraftId, now_ms: i64) -> StoreResult<bool> {
+    pub(crate) async fn clear_draft_impl(&self, id: &DraftId, version: i64, now_ms: i64) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         let done = sqlx::query(
-            "UPDATE drafts SET version = version + 1, modified_at = $1, added = 0, updated = 0, removed = 0 \
-             WHERE draft_id = $2",
+            "UPDATE drafts SET version = $1, modified_at = $2, added = 0, updated = 0, removed = 0 \
+             WHERE draft_id = $3",
         )
+        .bind(version)
         .bind(now_ms)
         .bind(id.as_str())
         .execute(&mut *tx)

@@ -450,8 +450,8 @@ impl Store for SqlStore {
         self.save_draft_impl(draft, expected_version, items, dropped).await
     }
 
-    async fn clear_draft(&self, draft_id: &DraftId, now_ms: i64) -> StoreResult<bool> {
-        self.clear_draft_impl(draft_id, now_ms).await
+    async fn clear_draft(&self, draft_id: &DraftId, version: i64, now_ms: i64) -> StoreResult<bool> {
+        self.clear_draft_impl(draft_id, version, now_ms).await
     }
 
     async fn secret(&self, name: &str) -> StoreResult<String> {

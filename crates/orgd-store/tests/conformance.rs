@@ -401,13 +401,13 @@ async fn drafts(store: &dyn Store, ds: &Dataset) {
     assert!(store.save_draft(&next, 1, &changed, &[1 << 50]).await.unwrap());
     assert_eq!(store.draft_items(&d.id).await.unwrap(), changed, "replaced by seq, dropped ones gone");
     assert_eq!(store.get_draft(&d.id).await.unwrap(), Some(next));
-    assert!(store.clear_draft(&d.id, 20).await.unwrap());
+    assert!(store.clear_draft(&d.id, 77, 20).await.unwrap());
     let cleared = store.get_draft(&d.id).await.unwrap().unwrap();
-    assert_eq!((cleared.version, cleared.updated, cleared.modified_at), (3, 0, 20));
+    assert_eq!((cleared.version, cleared.updated, cleared.modified_at), (77, 0, 20));
     assert!(store.draft_items(&d.id).await.unwrap().is_empty());
     assert!(store.delete_draft(&d.id).await.unwrap());
     assert!(!store.delete_draft(&d.id).await.unwrap());
-    assert!(!store.clear_draft(&d.id, 21).await.unwrap());
+    assert!(!store.clear_draft(&d.id, 78, 21).await.unwrap());
     store.insert_draft(&d).await.unwrap();
     assert!(store.save_draft(&saved, 0, &items, &[]).await.unwrap());
 }

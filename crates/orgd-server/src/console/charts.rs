@@ -13,7 +13,6 @@ use orgd_core::data::drafts::{self, diff, overlay::Overlay};
 use orgd_core::ids::{DatasetId, DraftId};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Box size and spacing, in SVG units.
 const BOX_W: f64 = 150.0;
@@ -146,7 +145,7 @@ pub async fn page(
     };
     let overlay = match &draft {
         Some(d) => match Overlay::load(store, &ds, d).await {
-            Ok(o) => Some(Arc::new(o)),
+            Ok(o) => Some(o),
             Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
         },
         None => None,

@@ -22,6 +22,12 @@ use serde_json::{json, Value};
 /// The one layer a draft has today.
 pub const DEFAULT_LAYER: &str = "default";
 
+/// A new version for a draft's saved state: drawn at random, so that no two saved states of a draft, on
+/// any node, ever share one (caches key overlays by it).
+pub fn fresh_version() -> i64 {
+    rand::random::<i64>() & i64::MAX
+}
+
 /// Added items take `seq` from here up, so they sort after every baseline item (which count from 1).
 pub const ADDED_BASE: i64 = 1 << 50;
 
@@ -218,7 +224,7 @@ pub async fn insert(
         created_by: creator.to_string(),
         created_at: now_ms,
         modified_at: now_ms,
-        version: 0,
+        version: fresh_version(),
         added: 0,
         updated: 0,
         removed: 0,
@@ -237,7 +243,7 @@ pub async fn list(store: &dyn Store, org: &OrgId, dataset: Option<&DatasetId>) -
 
 /// Drop every staged change of a draft (the draft stays).
 pub async fn clear(store: &dyn Store, draft: &Draft, now_ms: i64) -> Result<Draft, ApiError> {
-    if !store.clear_draft(&draft.id, now_ms).await? {
+    if !store.clear_draft(&draft.id, fresh_version(), now_ms).await? {
         return Err(ApiError::new(ErrorCode::DraftNotFound));
     }
     find(store, &draft.org_id, &draft.id).await

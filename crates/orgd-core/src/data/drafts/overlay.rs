@@ -6,9 +6,20 @@ use super::{Change, Draft, DraftItem};
 use crate::data::row::Row;
 use crate::data::Dataset;
 use crate::error::ApiError;
+use crate::ids::DraftId;
 use crate::store::Store;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn remember(k: Key, o: Arc<Overlay>) {
+    let mut recent = RECENT.lock();
+    recent.retain(|(e, _)| e.0 != k.0);
+    if recent.len() >= KEPT {
+        recent.remove(0);
+    }
+    recent.push((k, o));
+}
 
 /// One changed item.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,11 +41,61 @@ pub struct Overlay {
     by_id: HashMap<String, i64>,
 }
 
+/// Overlays read or saved lately, by draft, version and schema. A draft's version is drawn at random on
+/// every save, so an entry names one saved state of one draft and is never stale; another node's save
+/// gives the draft a version no entry has.
+static RECENT: parking_lot::Mutex<Vec<(Key, Arc<Overlay>)>> = parking_lot::Mutex::new(Vec::new());
+
+/// Overlays kept in [`RECENT`].
+const KEPT: usize = 8;
+
+type Key = (DraftId, i64, u64);
+
+fn key(ds: &Dataset, draft: &Draft) -> Key {
+    (draft.id.clone(), draft.version, schema_fingerprint(ds))
+}
+
+/// The properties' keys and types, which the overlay's rows are laid out by.
+fn schema_fingerprint(ds: &Dataset) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    for p in &ds.properties {
+        p.key.hash(&mut h);
+        p.ty.as_str().hash(&mut h);
+    }
+    h.finish()
+}
+
 impl Overlay {
-    /// The overlay of `draft` over `ds`.
-    pub async fn load(store: &dyn Store, ds: &Dataset, draft: &Draft) -> Result<Overlay, ApiError> {
+    /// The overlay of `draft` over `ds` (shared with others reading the same saved state).
+    pub async fn load(store: &dyn Store, ds: &Dataset, draft: &Draft) -> Result<Arc<Overlay>, ApiError> {
+        let k = key(ds, draft);
+        if let Some((_, o)) = RECENT.lock().iter().find(|(e, _)| *e == k) {
+            return Ok(o.clone());
+        }
         let items = store.draft_items(&draft.id).await?;
-        Ok(Overlay::of_items(ds, items))
+        let o = Arc::new(Overlay::of_items(ds, items));
+        remember(k, o.clone());
+        Ok(o)
+    }
+
+    /// The overlay of `draft` for a staging, which changes it: taken out of [`RECENT`] so that it is not
+    /// copied while nobody else reads it.
+    pub async fn take(store: &dyn Store, ds: &Dataset, draft: &Draft) -> Result<Arc<Overlay>, ApiError> {
+        let k = key(ds, draft);
+        let cached = {
+            let mut recent = RECENT.lock();
+            recent.iter().position(|(e, _)| *e == k).map(|i| recent.remove(i).1)
+        };
+        match cached {
+            Some(o) => Ok(o),
+            None => Ok(Arc::new(Overlay::of_items(ds, store.draft_items(&draft.id).await?))),
+        }
+    }
+
+    /// Keep the overlay a staging saved as `draft`'s new state.
+    pub fn saved(ds: &Dataset, draft: &Draft, overlay: Arc<Overlay>) {
+        remember(key(ds, draft), overlay);
     }
 
     /// An overlay from stored items.

@@ -92,5 +92,5 @@ pub async fn export_overlay(
     if draft.dataset_id != ds.id {
         return Err(ApiError::invalid_query("draftId", "names a draft of another dataset"));
     }
-    Ok(Some(Arc::new(Overlay::load(store, ds, &draft).await?)))
+    Ok(Some(Overlay::load(store, ds, &draft).await?))
 }

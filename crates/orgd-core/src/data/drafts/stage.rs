@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Stage `actions` into `draft` (of `ds`) with the options of an import; `implicitDelete` is refused.
 pub async fn stage(
@@ -34,7 +35,7 @@ pub async fn stage(
     }
     import::prepare_indexes(store, ds, opts).await?;
     let ends = import::ends(store, ds).await?;
-    let overlay = Overlay::load(store, ds, draft).await?;
+    let overlay = Overlay::take(store, ds, draft).await?;
     let tx = Box::new(DraftWrite {
         store,
         ds: ds.clone(),
@@ -55,7 +56,7 @@ struct DraftWrite<'a> {
     store: &'a dyn Store,
     ds: Dataset,
     draft: Draft,
-    overlay: Overlay,
+    overlay: Arc<Overlay>,
     /// Baseline items this staging found, by `seq`: `_id` and `_modifiedAt`.
     base: HashMap<i64, (String, i64)>,
     dirty: BTreeSet<i64>,
@@ -102,7 +103,7 @@ impl DraftWrite<'_> {
         }
         for b in self.store.find_items(&self.ds, Lookup::Ids(&ids)).await? {
             if self.overlay.get(b.seq).and_then(|e| e.row.as_ref()).is_some_and(|r| r.cells == b.cells) {
-                self.overlay.drop_seq(b.seq);
+                Arc::make_mut(&mut self.overlay).drop_seq(b.seq);
                 self.dirty.remove(&b.seq);
                 self.dropped.push(b.seq);
             }
@@ -161,7 +162,7 @@ impl ItemWrite for DraftWrite<'_> {
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {
         for r in inserts {
             self.dirty.insert(r.seq);
-            self.overlay
+            Arc::make_mut(&mut self.overlay)
                 .put(r.seq, Entry { change: Change::Added, id: r.id.clone(), base_modified_at: None, row: Some(r) });
         }
         for r in updates {
@@ -172,7 +173,8 @@ impl ItemWrite for DraftWrite<'_> {
                 None => (Change::Updated, self.base.get(&r.seq).map(|b| b.1)),
             };
             self.dirty.insert(r.seq);
-            self.overlay.put(r.seq, Entry { change, id: r.id.clone(), base_modified_at, row: Some(r) });
+            Arc::make_mut(&mut self.overlay)
+                .put(r.seq, Entry { change, id: r.id.clone(), base_modified_at, row: Some(r) });
         }
         for seq in deletes {
             let entry = match self.overlay.get(seq) {
@@ -192,10 +194,10 @@ impl ItemWrite for DraftWrite<'_> {
             match entry {
                 Some(e) => {
                     self.dirty.insert(seq);
-                    self.overlay.put(seq, e);
+                    Arc::make_mut(&mut self.overlay).put(seq, e);
                 }
                 None => {
-                    self.overlay.drop_seq(seq);
+                    Arc::make_mut(&mut self.overlay).drop_seq(seq);
                     self.dirty.remove(&seq);
                     self.dropped.push(seq);
                 }
@@ -243,7 +245,7 @@ impl ItemWrite for DraftWrite<'_> {
         self.drop_reverted().await?;
         let (added, updated, removed) = self.overlay.counts();
         let draft = Draft {
-            version: self.draft.version + 1,
+            version: super::fresh_version(),
             modified_at: self.now_ms,
             added,
             updated,
@@ -257,6 +259,7 @@ impl ItemWrite for DraftWrite<'_> {
                 "The draft changed while these actions were staged; nothing was staged. Stage them again.".into(),
             ));
         }
+        Overlay::saved(&self.ds, &draft, self.overlay);
         Ok(())
     }
 }
