@@ -110,7 +110,11 @@ pub async fn run_view(
     if let Some(o) = &draft {
         scan = Box::new(MergedScan::new(scan, o.clone(), &lay.props, passes.max(1)));
     }
-    let change = |seq: i64| draft.as_ref().map_or(Change::None, |o| o.change(seq));
+    // `_change` is looked up only when a column or the filter reads it.
+    let reads_change = lay.columns.iter().any(|(s, _)| *s == Source::Change)
+        || lay.filter_keys.iter().any(|(_, s, _)| *s == Source::Change);
+    let changes = draft.as_ref().filter(|_| reads_change);
+    let change = |seq: i64| changes.map_or(Change::None, |o| o.change(seq));
     let mut enc = Encoder::new(plan.format, plan.columns.clone(), plan.text);
     let mut buf = String::with_capacity(CHUNK * 2);
     enc.head(&mut buf);

@@ -11,10 +11,15 @@ use async_trait::async_trait;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-/// A scan of the baseline with a draft's overlay merged in.
+/// A scan of the baseline with a draft's overlay merged in: both are in `seq` order, so each page is
+/// merged by walking the draft's changed baseline items alongside it, without a lookup per row.
 pub struct MergedScan {
     base: Box<dyn ItemScan>,
     overlay: Arc<Overlay>,
+    /// The baseline items the draft updated, in `seq` order.
+    updated: Vec<i64>,
+    /// Where the walk through `updated` is, in the current pass.
+    at: usize,
     props: Vec<usize>,
     passes: usize,
     /// The pass whose added items are still to come.
@@ -27,7 +32,8 @@ pub struct MergedScan {
 impl MergedScan {
     /// Merge `overlay` into `base`, a scan of `props` in `passes` passes.
     pub fn new(base: Box<dyn ItemScan>, overlay: Arc<Overlay>, props: &[usize], passes: usize) -> MergedScan {
-        MergedScan { base, overlay, props: props.to_vec(), passes, pass: 0, pending: None, done: false }
+        let updated = overlay.iter().filter(|(_, e)| e.change == Change::Updated).map(|(s, _)| s).collect();
+        MergedScan { base, overlay, updated, at: 0, props: props.to_vec(), passes, pass: 0, pending: None, done: false }
     }
 
     fn project(&self, r: &Row) -> Row {
@@ -38,6 +44,7 @@ impl MergedScan {
     fn end_pass(&mut self) -> Option<(usize, Vec<Row>)> {
         let p = self.pass;
         self.pass += 1;
+        self.at = 0;
         let added: Vec<Row> = self.overlay.added().map(|r| self.project(r)).collect();
         (!added.is_empty()).then_some((p, added))
     }
@@ -56,8 +63,13 @@ impl ItemScan for MergedScan {
                     continue;
                 }
                 for r in rows.iter_mut() {
-                    if let Some(changed) = self.overlay.get(r.seq).and_then(|e| e.row.as_ref()) {
-                        *r = self.project(changed);
+                    while self.updated.get(self.at).is_some_and(|&s| s < r.seq) {
+                        self.at += 1;
+                    }
+                    if self.updated.get(self.at) == Some(&r.seq) {
+                        if let Some(changed) = self.overlay.get(r.seq).and_then(|e| e.row.as_ref()) {
+                            *r = self.project(changed);
+                        }
                     }
                 }
                 return Ok(Some((p, rows)));
@@ -102,4 +114,59 @@ pub async fn links(store: &dyn Store, ds: &Dataset, overlay: Arc<Overlay>) -> St
         }
     }
     Ok(items.into_iter().map(|(seq, p)| (seq, p.as_ref().and_then(|p| by_tree.get(p).copied()), p.is_some())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::drafts::overlay::Entry;
+
+    /// Pages given in advance, as a store's scan yields them.
+    struct Pages(Vec<(usize, Vec<Row>)>);
+
+    #[async_trait]
+    impl ItemScan for Pages {
+        async fn next(&mut self) -> StoreResult<Option<(usize, Vec<Row>)>> {
+            Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
+        }
+    }
+
+    fn row(seq: i64, v: &str) -> Row {
+        Row { id: format!("id{seq}"), seq, created_at: 0, modified_at: 0, cells: vec![Some(Val::Text(v.into()))] }
+    }
+
+    fn overlay() -> Arc<Overlay> {
+        let mut o = Overlay::default();
+        for (seq, change, v) in [
+            (2, Change::Updated, Some("b2")),
+            (3, Change::Removed, None),
+            (super::super::ADDED_BASE, Change::Added, Some("new")),
+        ] {
+            let row = v.map(|v| row(seq, v));
+            o.put(seq, Entry { change, id: format!("id{seq}"), base_modified_at: Some(0), row });
+        }
+        Arc::new(o)
+    }
+
+    async fn all(mut scan: MergedScan) -> Vec<(usize, i64, String)> {
+        let mut out = Vec::new();
+        while let Some((p, rows)) = scan.next().await.unwrap() {
+            for r in rows {
+                out.push((p, r.seq, r.cells[0].as_ref().and_then(Val::as_text).unwrap_or_default().to_string()));
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn each_pass_merges_updates_keeps_removals_and_ends_with_the_added_items() {
+        let pages = (0..2).flat_map(|p| vec![(p, vec![row(1, "a"), row(2, "b")]), (p, vec![row(3, "c")])]).collect();
+        let merged = all(MergedScan::new(Box::new(Pages(pages)), overlay(), &[0], 2)).await;
+        let pass = |p: usize| merged.iter().filter(|m| m.0 == p).map(|m| m.2.as_str()).collect::<Vec<_>>();
+        assert_eq!(pass(0), ["a", "b2", "c", "new"]);
+        assert_eq!(pass(1), pass(0), "every pass alike");
+        assert_eq!(merged.iter().map(|m| m.0).collect::<Vec<_>>(), [0, 0, 0, 0, 1, 1, 1, 1], "passes in order");
+        let empty = all(MergedScan::new(Box::new(Pages(Vec::new())), overlay(), &[0], 3)).await;
+        assert_eq!(empty.iter().map(|m| (m.0, m.2.as_str())).collect::<Vec<_>>(), [(0, "new"), (1, "new"), (2, "new")]);
+    }
 }
