@@ -504,3 +504,34 @@ fn a_seed_draft_that_fails_to_stage_names_the_action() {
     assert!(!out.status.success());
     assert!(err.contains("orgs[0].datasets[0].drafts[0].actions[1]"), "{err}");
 }
+
+#[tokio::test]
+async fn draft_jobs_deliver_to_result_locations_and_call_back() {
+    let app = TestApp::builder().outbound_http().spawn().await;
+    let (token, ds) = people(&app, "ACME").await;
+    let draft = new_draft(&app, &token, &ds).await;
+    reorg(&app, &token, &draft).await;
+    let sink = crate::helpers::Receiver::start().await;
+    let callback =
+        json!({"method": "GET", "urlTemplate": format!("{}/cb?status={{{{jobStatus}}}}&job={{{{jobId}}}}", sink.url)});
+    let body = json!({"layers": [{"draftId": draft, "layerKey": "default"}],
+        "resultLocation": {"method": "PUT", "url": format!("{}/hris/actions.json", sink.url)}, "callback": callback});
+    let r = send(&app, Method::POST, "/api/v1/ACME/drafts/actions", &token, Some(body)).await;
+    assert_eq!(r.status(), 202);
+    let seen = sink.wait_for(2).await;
+    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("PUT", "/hris/actions.json"));
+    let delivered: Value = serde_json::from_slice(&seen[0].2).unwrap();
+    assert_eq!(delivered.as_array().map(Vec::len), Some(3), "{delivered}");
+    assert!(seen[1].1.starts_with("/cb?status=completed&job="), "{}", seen[1].1);
+    let body = json!({"layers": [{"draftId": draft}], "resultLocation": {"method": "POST", "url": format!("{}/applied", sink.url)},
+        "callback": callback});
+    let r = send(&app, Method::POST, &format!("/api/v1/ACME/datasets/{ds}/drafts/apply"), &token, Some(body)).await;
+    let done = finished(&app, &token, r.json().await.unwrap()).await;
+    assert!(done["_links"].get("result").is_none(), "the result went to the client's location: {done}");
+    let seen = sink.wait_for(4).await;
+    assert_eq!(seen[2].0, "POST");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&seen[2].2).unwrap(),
+        json!({"added":1,"updated":1,"removed":1,"unchanged":0})
+    );
+}
