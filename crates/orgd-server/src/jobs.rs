@@ -317,6 +317,12 @@ async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
     let mut source = Parsed::spawn(reader, format, gzip, &ds);
     let run = Run { now_ms: now_ms(state), cache_key: ops::new_cache_key(), results: true, job: Some(&job.id) };
     import::run(state.store.as_ref(), &ds, &mut source, &opts, run, &mut |_| {}).await?;
+    send_result(state, job).await
+}
+
+/// A JSON result in the job's chunks stays there (kept) or goes to the request's `resultLocation`: its
+/// content type and whether orgd keeps it.
+async fn send_result(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
     let owner = ChunkOwner::Job(job.id.to_string());
     let ct = "application/json; charset=UTF-8".to_string();
     match location_of(job.request["body"].get("resultLocation")) {
@@ -328,20 +334,13 @@ async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiEr
     }
 }
 
-/// Keep a job's result document in chunks, or send it to the request's `resultLocation`.
+/// Put a job's result document in its chunks, then [`send_result`].
 async fn keep_result(state: &AppState, job: &Job, body: &[u8]) -> Result<(String, bool), ApiError> {
     let owner = ChunkOwner::Job(job.id.to_string());
     for (n, chunk) in body.chunks(stream::CHUNK).enumerate() {
         state.store.put_chunk(&owner, n as i64, chunk).await?;
     }
-    let ct = "application/json; charset=UTF-8".to_string();
-    match location_of(job.request["body"].get("resultLocation")) {
-        Some(loc) => {
-            deliver(state, &owner, &loc, &ct).await?;
-            Ok((ct, false))
-        }
-        None => Ok((ct, true)),
-    }
+    send_result(state, job).await
 }
 
 /// Export draft: the item actions of every draft the request names, in order.

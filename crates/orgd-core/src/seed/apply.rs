@@ -306,18 +306,7 @@ impl Run<'_> {
             };
             if let Err(e) = data::import_as(self.store, &ds, d.actions.clone(), &opts, now_ms, fingerprint).await {
                 let _ = self.store.delete_dataset(&id).await;
-                if e.listed.is_empty() {
-                    return Err(self.api(&d.items_path, e));
-                }
-                return Err(e
-                    .listed
-                    .iter()
-                    .map(|l| {
-                        let at = l["path"].as_str().unwrap_or_default();
-                        let msg = l["message"].as_str().unwrap_or_default();
-                        self.seed.error(&format!("{}{at}", d.items_path), msg)
-                    })
-                    .collect());
+                return Err(self.action_faults(&d.items_path, e));
             }
         }
         self.count(existing.is_none(), true);
@@ -344,21 +333,26 @@ impl Run<'_> {
             let actions = format!("{}.actions", sd.path);
             if let Err(e) = drafts::stage::stage(self.store, &draft, ds, sd.actions.clone(), &opts, now_ms).await {
                 let _ = self.store.delete_draft(&id).await;
-                if e.listed.is_empty() {
-                    return Err(self.api(&actions, e));
-                }
-                return Err(e
-                    .listed
-                    .iter()
-                    .map(|l| {
-                        let at = l["path"].as_str().unwrap_or_default();
-                        let msg = l["message"].as_str().unwrap_or_default();
-                        self.seed.error(&format!("{actions}{at}"), msg)
-                    })
-                    .collect());
+                return Err(self.action_faults(&actions, e));
             }
         }
         Ok(())
+    }
+
+    /// The faults of a failed import or staging of the actions at `path`: one per failing action, named
+    /// by its place below `path`.
+    fn action_faults(&self, path: &str, e: ApiError) -> Faults {
+        if e.listed.is_empty() {
+            return self.api(path, e);
+        }
+        e.listed
+            .iter()
+            .map(|l| {
+                let at = l["path"].as_str().unwrap_or_default();
+                let msg = l["message"].as_str().unwrap_or_default();
+                self.seed.error(&format!("{path}{at}"), msg)
+            })
+            .collect()
     }
 }
 

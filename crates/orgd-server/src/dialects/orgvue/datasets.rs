@@ -163,11 +163,21 @@ pub async fn import(
 ) -> Result<Response, Failure> {
     let ds = dataset_of(&state, &acting, &params).await?;
     let opts = ops::import_options(&ds, &query.0)?;
-    let Value::Array(actions) = parse_json(&body)? else {
-        return Err(ApiError::invalid_field("body", "must be a JSON array of item actions").into());
-    };
+    let actions = actions_of(&body)?;
     let now = to_millis(state.clock.now());
-    let outcome = ops::import(state.store.as_ref(), &ds, actions, &opts, now).await?;
+    results_of(ops::import(state.store.as_ref(), &ds, actions, &opts, now).await?)
+}
+
+/// The item actions of a sync import's body: a JSON array.
+pub fn actions_of(body: &[u8]) -> Result<Vec<Value>, ApiError> {
+    match parse_json(body)? {
+        Value::Array(actions) => Ok(actions),
+        _ => Err(ApiError::invalid_field("body", "must be a JSON array of item actions")),
+    }
+}
+
+/// The answer of a sync import: its per-action results.
+pub fn results_of(outcome: orgd_core::data::import::Outcome) -> Result<Response, Failure> {
     let results =
         outcome.results.into_bytes().map_err(|e| ApiError::from(orgd_core::error::StoreError::Other(e.to_string())))?;
     Ok(([(header::CONTENT_TYPE, JSON)], results).into_response())

@@ -1,7 +1,7 @@
 //! Drafts (orgvue-dialect §9): create, list, read, delete, stage actions, clear, diff; export draft and
 //! apply draft as jobs.
 
-use super::datasets::dataset_of;
+use super::datasets::{actions_of, dataset_of, results_of};
 use super::jobs::submit;
 use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList, RawBody};
 use crate::policy::{Read, WriteData};
@@ -18,8 +18,6 @@ use orgd_core::data::ops;
 use orgd_core::error::{ApiError, ErrorCode};
 use orgd_core::ids::{DatasetId, DraftId};
 use serde_json::{json, Value};
-
-const JSON: &str = "application/json; charset=UTF-8";
 
 fn now(state: &AppState) -> i64 {
     to_millis(state.clock.now())
@@ -98,13 +96,8 @@ pub async fn stage_items(
     let d = draft_of(&state, &acting, &params).await?;
     let ds = drafts::dataset_of(state.store.as_ref(), &d).await?;
     let opts = ops::import_options(&ds, &query.0)?;
-    let Value::Array(actions) = parse_json(&body)? else {
-        return Err(ApiError::invalid_field("body", "must be a JSON array of item actions").into());
-    };
-    let outcome = stage::stage(state.store.as_ref(), &d, &ds, actions, &opts, now(&state)).await?;
-    let results =
-        outcome.results.into_bytes().map_err(|e| ApiError::from(orgd_core::error::StoreError::Other(e.to_string())))?;
-    Ok(([(header::CONTENT_TYPE, JSON)], results).into_response())
+    let actions = actions_of(&body)?;
+    results_of(stage::stage(state.store.as_ref(), &d, &ds, actions, &opts, now(&state)).await?)
 }
 
 /// `DELETE /{tenantId}/drafts/{draftId}/items`: clear the draft (it stays, empty).
