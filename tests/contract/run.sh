@@ -8,7 +8,7 @@
 # §7.2; that every other method of an API route is 405 is proven from the route table by
 # `isolation::the_route_table_is_exactly_what_the_server_routes`).
 # Path parameters get real ids from the seed (tests/contract/seed.yaml), so generated requests reach the
-# handlers; the operations that delete get ids of their own (a doomed user, dataset and a spare token).
+# handlers; the operations that delete get ids of their own (a doomed user, dataset, draft and a spare token).
 # `DELETE /v1/session` is left out: it revokes the presenting token (by design), which would end the run.
 # Usage: tests/contract/run.sh [ORGD_BINARY]   (env: CONTRACT_SEED, CONTRACT_EXAMPLES, CONTRACT_SECONDS)
 set -euo pipefail
@@ -35,6 +35,9 @@ datasets="$(get /api/v1/CONTRACT/datasets)"
 dataset_id="$(echo "$datasets" | pick '[x for x in d if x["name"] == "People"][0]["datasetId"]')"
 doomed_dataset="$(echo "$datasets" | pick '[x for x in d if x["name"] == "Doomed"][0]["datasetId"]')"
 item_id="$(get "/api/v1/CONTRACT/datasets/$dataset_id/items" | pick 'd[0]["_id"]')"
+drafts="$(get /api/v1/CONTRACT/drafts)"
+draft_id="$(echo "$drafts" | pick '[x for x in d if x["name"] == "Contract draft"][0]["draftId"]')"
+doomed_draft="$(echo "$drafts" | pick '[x for x in d if x["name"] == "Doomed draft"][0]["draftId"]')"
 users="$(get /v1/users)"
 spare_psk="$(echo "$users" | pick '[u for u in d["users"] if u["user_id"] == "spare@contract.test"][0]["psk"]')"
 doomed_psk="$(echo "$users" | pick '[u for u in d["users"] if u["user_id"] == "doomed@contract.test"][0]["psk"]')"
@@ -47,12 +50,17 @@ cat >"$work/schemathesis.toml" <<TOML
 "path.datasetId" = "$dataset_id"
 "path.itemId" = "$item_id"
 "path.jobId" = "$job_id"
+"path.draftId" = "$draft_id"
 "path.psk" = $spare_psk
 "path.token_id" = "contractsparetok"
 
 [[operations]]
 include-operation-id = ["deleteApiV1TenantIdDatasetsDatasetId"]
 parameters = { "path.datasetId" = "$doomed_dataset" }
+
+[[operations]]
+include-operation-id = ["deleteApiV1TenantIdDraftsDraftId"]
+parameters = { "path.draftId" = "$doomed_draft" }
 
 [[operations]]
 include-operation-id = ["deleteV1UsersPsk", "deleteV1OrgOrgIdUsersPsk", "deleteUsersPsk"]

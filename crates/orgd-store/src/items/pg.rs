@@ -21,6 +21,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub(crate) struct Pg {
     pool: PgPool,
+    /// Indexes this process found or made, by name and the creation time of their dataset (a dataset
+    /// made again under the same id has a table of its own): asked for again, they cost no round trip.
+    indexed: std::sync::Arc<parking_lot::Mutex<std::collections::HashSet<(String, i64)>>>,
 }
 
 fn decode(r: &PgRow, types: &[PropertyType]) -> Result<Row, sqlx::Error> {
@@ -235,7 +238,7 @@ impl Pg {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Pg { pool })
+        Ok(Pg { pool, indexed: Default::default() })
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -322,6 +325,17 @@ impl Pg {
     }
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
+        let t = table(ds.id.as_str());
+        let known = (super::index_name(&t, props), ds.created_at);
+        if self.indexed.lock().contains(&known) {
+            return Ok(());
+        }
+        self.find_or_make_index(ds, props).await?;
+        self.indexed.lock().insert(known);
+        Ok(())
+    }
+
+    async fn find_or_make_index(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
         let t = table(ds.id.as_str());
         // Found in the catalog first: `CREATE INDEX IF NOT EXISTS` takes a lock on the table that waits
         // for any write in progress there, even when the index exists.
