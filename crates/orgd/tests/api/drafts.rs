@@ -396,6 +396,9 @@ async fn bad_draft_requests_are_refused_in_the_envelope() {
         send(&app, Method::POST, "/api/v1/ACME/drafts/actions", &token, Some(json!({"layers":[{"draftId": draft}]})))
             .await;
     assert_eq!(error(r).await.1, "404007");
+    let apply = format!("/api/v1/ACME/datasets/{ds}/drafts/apply");
+    let r = send(&app, Method::POST, &apply, &token, Some(json!({"layers":[{"draftId": draft}]}))).await;
+    assert_eq!(error(r).await.1, "404001", "applying to the deleted dataset: the dataset is not found");
 }
 
 #[tokio::test]
