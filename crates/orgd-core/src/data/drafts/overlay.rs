@@ -15,6 +15,9 @@ use std::sync::Arc;
 fn remember(k: Key, o: Arc<Overlay>) {
     let mut recent = RECENT.lock();
     recent.retain(|(e, _)| e.0 != k.0);
+    if o.len() > KEPT_CHANGES {
+        return;
+    }
     if recent.len() >= KEPT {
         recent.remove(0);
     }
@@ -48,6 +51,9 @@ static RECENT: parking_lot::Mutex<Vec<(Key, Arc<Overlay>)>> = parking_lot::Mutex
 
 /// Overlays kept in [`RECENT`].
 const KEPT: usize = 8;
+/// The most changes an overlay kept in [`RECENT`] holds (a bigger one is read again each time, so that
+/// what stays in memory between requests is bounded).
+const KEPT_CHANGES: usize = 50_000;
 
 type Key = (DraftId, i64, u64);
 
