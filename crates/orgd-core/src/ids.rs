@@ -184,7 +184,7 @@ uuid_id! {
 }
 
 uuid_id! {
-    /// A draft's `draftId` (orgvue-dialect §8): UUID text, upper-case.
+    /// A draft's `draftId` (orgvue-dialect §9): UUID text, upper-case.
     DraftId
 }
 

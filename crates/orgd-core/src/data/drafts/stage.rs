@@ -57,8 +57,8 @@ struct DraftWrite<'a> {
     ds: Dataset,
     draft: Draft,
     overlay: Arc<Overlay>,
-    /// Baseline items this staging found, by `seq`: `_id` and `_modifiedAt`.
-    base: HashMap<i64, (String, i64)>,
+    /// Baseline items this staging found, by `seq` (a batch's worth).
+    base: HashMap<i64, Row>,
     dirty: BTreeSet<i64>,
     dropped: Vec<i64>,
     now_ms: i64,
@@ -68,7 +68,7 @@ impl DraftWrite<'_> {
     fn found(&mut self, rows: Vec<Row>, out: &mut Vec<Row>) {
         for r in rows {
             if self.overlay.get(r.seq).is_none() {
-                self.base.insert(r.seq, (r.id.clone(), r.modified_at));
+                self.base.insert(r.seq, r.clone());
                 out.push(r);
             }
         }
@@ -89,23 +89,29 @@ impl DraftWrite<'_> {
         }
     }
 
-    /// Updated items whose values are the baseline's again leave the draft.
+    /// Updated items whose values are the baseline's again leave the draft. The baseline rows this staging
+    /// found are compared at once; only items the draft had changed before are read again.
     async fn drop_reverted(&mut self) -> StoreResult<()> {
-        let ids: Vec<String> = self
+        let updated: Vec<(i64, String)> = self
             .dirty
             .iter()
-            .filter_map(|s| self.overlay.get(*s))
-            .filter(|e| e.change == Change::Updated)
-            .map(|e| e.id.clone())
+            .filter_map(|&s| self.overlay.get(s).map(|e| (s, e)))
+            .filter(|(_, e)| e.change == Change::Updated)
+            .map(|(s, e)| (s, e.id.clone()))
             .collect();
-        if ids.is_empty() {
-            return Ok(());
+        let unread: Vec<String> =
+            updated.iter().filter(|(s, _)| !self.base.contains_key(s)).map(|(_, id)| id.clone()).collect();
+        if !unread.is_empty() {
+            for b in self.store.find_items(&self.ds, Lookup::Ids(&unread)).await? {
+                self.base.insert(b.seq, b);
+            }
         }
-        for b in self.store.find_items(&self.ds, Lookup::Ids(&ids)).await? {
-            if self.overlay.get(b.seq).and_then(|e| e.row.as_ref()).is_some_and(|r| r.cells == b.cells) {
-                Arc::make_mut(&mut self.overlay).drop_seq(b.seq);
-                self.dirty.remove(&b.seq);
-                self.dropped.push(b.seq);
+        for (seq, _) in updated {
+            let same = self.base.get(&seq).zip(self.overlay.get(seq).and_then(|e| e.row.as_ref()));
+            if same.is_some_and(|(b, r)| b.cells == r.cells) {
+                Arc::make_mut(&mut self.overlay).drop_seq(seq);
+                self.dirty.remove(&seq);
+                self.dropped.push(seq);
             }
         }
         Ok(())
@@ -142,15 +148,21 @@ impl ItemWrite for DraftWrite<'_> {
                 }
             }
             Lookup::Values { props, keys } => {
-                let wanted: HashSet<&[Val]> = keys.iter().map(Vec::as_slice).collect();
-                let mut tuple: Vec<Val> = Vec::with_capacity(props.len());
-                for (_, e) in self.overlay.iter() {
-                    let Some(r) = &e.row else { continue };
-                    tuple.clear();
-                    tuple.extend(props.iter().map_while(|&i| r.cells[i].clone()));
-                    if tuple.len() == props.len() && wanted.contains(tuple.as_slice()) {
-                        out.push(r.clone());
-                    }
+                // One key column (autoId, treeId) is matched without copying a value; a tuple is built
+                // only for an `idKey` of several columns.
+                let rows = self.overlay.iter().filter_map(|(_, e)| e.row.as_ref());
+                if let [p] = *props {
+                    let wanted: HashSet<&Val> = keys.iter().filter_map(|k| k.first()).collect();
+                    out.extend(rows.filter(|r| r.cells[p].as_ref().is_some_and(|v| wanted.contains(v))).cloned());
+                } else {
+                    let wanted: HashSet<&[Val]> = keys.iter().map(Vec::as_slice).collect();
+                    out.extend(
+                        rows.filter(|r| {
+                            let tuple: Vec<Val> = props.iter().map_while(|&i| r.cells[i].clone()).collect();
+                            tuple.len() == props.len() && wanted.contains(tuple.as_slice())
+                        })
+                        .cloned(),
+                    );
                 }
                 let rows = self.store.find_items(ds, lookup).await?;
                 self.found(rows, &mut out);
@@ -170,7 +182,7 @@ impl ItemWrite for DraftWrite<'_> {
                 Some(e) => {
                     (if e.change == Change::Added { Change::Added } else { Change::Updated }, e.base_modified_at)
                 }
-                None => (Change::Updated, self.base.get(&r.seq).map(|b| b.1)),
+                None => (Change::Updated, self.base.get(&r.seq).map(|b| b.modified_at)),
             };
             self.dirty.insert(r.seq);
             Arc::make_mut(&mut self.overlay)
@@ -186,9 +198,13 @@ impl ItemWrite for DraftWrite<'_> {
                     row: None,
                 }),
                 None => {
-                    let (id, at) =
-                        self.base.get(&seq).cloned().ok_or_else(|| refused("delete an item it did not find"))?;
-                    Some(Entry { change: Change::Removed, id, base_modified_at: Some(at), row: None })
+                    let b = self.base.get(&seq).ok_or_else(|| refused("delete an item it did not find"))?;
+                    Some(Entry {
+                        change: Change::Removed,
+                        id: b.id.clone(),
+                        base_modified_at: Some(b.modified_at),
+                        row: None,
+                    })
                 }
             };
             match entry {
@@ -240,6 +256,8 @@ impl ItemWrite for DraftWrite<'_> {
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
         if self.dirty.is_empty() && self.dropped.is_empty() {
+            // Nothing changed: the overlay taken for this staging is the draft's saved state still.
+            Overlay::saved(&self.ds, &self.draft, self.overlay);
             return Ok(());
         }
         self.drop_reverted().await?;
