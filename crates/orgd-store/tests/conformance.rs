@@ -705,3 +705,77 @@ async fn postgres_job_queue_conforms() {
     let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
     job_queue(&store).await;
 }
+
+/// The sequential and index scans PostgreSQL counted on `table`.
+async fn scans(c: &mut sqlx::PgConnection, table: &str) -> (i64, i64) {
+    sqlx::query("SELECT pg_stat_clear_snapshot()").execute(&mut *c).await.unwrap();
+    sqlx::query_as("SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+}
+
+/// [`scans`] once they moved past `before` and then held for half a second (a closed session's counts
+/// arrive as it exits).
+async fn settled_scans(c: &mut sqlx::PgConnection, table: &str, before: (i64, i64)) -> (i64, i64) {
+    let mut last = scans(c, table).await;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = scans(c, table).await;
+        if now == last && now != before {
+            break;
+        }
+        last = now;
+    }
+    last
+}
+
+/// A lookup by key values probes the key's index once per key, even on a table that has no statistics yet
+/// (right after a load): planned from default estimates, `key = ANY(100 keys)` read every row, and the
+/// plan's cost then also had PostgreSQL compile it (JIT) for 100–300 ms per request.
+#[tokio::test]
+async fn postgres_key_lookups_use_the_index_before_statistics_exist() {
+    use sqlx::Connection;
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
+    let url = fresh_postgres_database(&server).await;
+    let store = SqlStore::open(&url).await.unwrap();
+    let o = root_again(&store).await;
+    let ds = people(&o);
+    store.insert_dataset(&ds).await.unwrap();
+    store.index_items(&ds, &[0]).await.unwrap();
+    let table = format!("items_{}", ds.id.as_str().replace('-', "").to_lowercase());
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    // Nothing gathers statistics meanwhile.
+    sqlx::query(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")).execute(&mut c).await.unwrap();
+    let rows: Vec<Row> = (1..=20_000)
+        .map(|i| row(&format!("00000000-0000-0000-0000-{i:012}"), i, &format!("p{i}"), None, None))
+        .collect();
+    let mut w = store.begin_items(&ds).await.unwrap();
+    w.write(rows, vec![], vec![]).await.unwrap();
+    w.commit().await.unwrap();
+    let (analyzed,): (Option<i64>,) = sqlx::query_as(
+        "SELECT extract(epoch FROM coalesce(last_analyze, last_autoanalyze))::bigint FROM pg_stat_user_tables \
+         WHERE relname = $1",
+    )
+    .bind(&table)
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(analyzed, None, "the table has no statistics");
+    // A session's counts reach the shared counters when it ends at the latest: the store's sessions end
+    // before each reading.
+    store.close().await;
+    let before = settled_scans(&mut c, &table, (0, 0)).await;
+    let store = SqlStore::open(&url).await.unwrap();
+    let keys: Vec<Vec<Val>> = (1..=100).map(|i| vec![Val::Text(format!("p{}", i * 197))]).collect();
+    let mut w = store.begin_items(&ds).await.unwrap();
+    let found = w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(found.len(), 100);
+    store.close().await;
+    let after = settled_scans(&mut c, &table, before).await;
+    assert!(after.1 > before.1, "the lookup used an index ({before:?} → {after:?})");
+    assert_eq!(after.0, before.0, "the lookup read no table from end to end ({before:?} → {after:?})");
+    c.close().await.unwrap();
+}

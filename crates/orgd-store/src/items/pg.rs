@@ -214,14 +214,21 @@ where
                 .enumerate()
                 .map(|(j, &i)| Cells::of(ds.properties[i].ty, keys.iter().map(|k| Some(&k[j]))))
                 .collect::<StoreResult<Vec<Cells>>>()?;
-            let sql = if props.len() == 1 {
-                format!("{head} WHERE {} = ANY($1::{})", column(props[0]), columns[0].cast())
-            } else {
-                let cols: Vec<String> = props.iter().map(|&i| column(i)).collect();
-                let arrays: Vec<String> =
-                    columns.iter().enumerate().map(|(j, c)| format!("${}::{}", j + 1, c.cast())).collect();
-                format!("{head} WHERE ({}) IN (SELECT * FROM UNNEST({}))", cols.join(", "), arrays.join(", "))
-            };
+            // One index probe per key, whatever the planner's statistics say: right after a bulk load the
+            // table has none, and `c = ANY($1)` with 100 keys was then planned as a scan of every row.
+            // `OFFSET 0` keeps the subquery from being flattened into a join the planner could hash; a key
+            // given twice is probed once.
+            let arrays: Vec<String> =
+                columns.iter().enumerate().map(|(j, c)| format!("${}::{}", j + 1, c.cast())).collect();
+            let keys: Vec<String> = (0..props.len()).map(|j| format!("k{j}")).collect();
+            let matches: Vec<String> =
+                props.iter().zip(&keys).map(|(&i, k)| format!("{} = k.{k}", column(i))).collect();
+            let sql = format!(
+                "SELECT i.* FROM (SELECT DISTINCT * FROM UNNEST({})) AS k({}) CROSS JOIN LATERAL ({head} WHERE {} OFFSET 0) AS i",
+                arrays.join(", "),
+                keys.join(", "),
+                matches.join(" AND ")
+            );
             let q = columns.into_iter().fold(sqlx::query(&sql), |q, c| c.bind(q));
             q.fetch_all(c).await.map_err(map_err)?
         }
@@ -232,10 +239,17 @@ where
 impl Pg {
     /// The item side of the database at `url`.
     pub(crate) async fn connect(url: &str) -> Result<Pg, StoreError> {
+        // No JIT: item statements are lookups, writes and streamed scans, for which compiling a plan
+        // (100–300 ms, triggered by cost estimates that are far off while a table has no statistics yet)
+        // costs more than it can save.
+        let options = url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .options([("jit", "off")]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Pg { pool, indexed: Default::default() })
@@ -710,7 +724,17 @@ impl ItemWrite for PgWrite {
     }
 
     async fn end_bulk(&mut self) -> StoreResult<()> {
-        for def in std::mem::take(&mut self.dropped) {
+        let dropped = std::mem::take(&mut self.dropped);
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        // Sorted in memory, not on tape: the default 64 MB, shared by a parallel build's workers, spills
+        // the keys of a million-row load to temporary files. For this transaction only.
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(conn(&mut self.conn).await?)
+            .await
+            .map_err(map_err)?;
+        for def in dropped {
             sqlx::query(&def).execute(conn(&mut self.conn).await?).await.map_err(map_err)?;
         }
         Ok(())
