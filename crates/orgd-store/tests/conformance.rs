@@ -435,15 +435,27 @@ async fn postgres_store_conforms() {
     assert_eq!(store.list_orgs().await.unwrap().len(), 2);
 }
 
+/// A fresh PostgreSQL database (its URL), its store, and the [`people`] dataset in it.
+async fn postgres_people(server: &str) -> (String, SqlStore, Dataset) {
+    let url = fresh_postgres_database(server).await;
+    let store = SqlStore::open(&url).await.unwrap();
+    let o = root_again(&store).await;
+    let ds = people(&o);
+    store.insert_dataset(&ds).await.unwrap();
+    (url, store, ds)
+}
+
+/// The PostgreSQL table that holds `ds`'s items.
+fn item_table(ds: &Dataset) -> String {
+    format!("items_{}", ds.id.as_str().replace('-', "").to_lowercase())
+}
+
 /// PostgreSQL keeps typed columns: a value its column cannot hold fails the write (SQLite would keep it),
 /// nothing of it is kept, and the store's connections go on working.
 #[tokio::test]
 async fn postgres_refuses_a_value_its_column_cannot_hold_and_stays_usable() {
     let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
-    let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
-    let o = root_again(&store).await;
-    let ds = people(&o);
-    store.insert_dataset(&ds).await.unwrap();
+    let (_, store, ds) = postgres_people(&server).await;
     for _ in 0..20 {
         let mut w = store.begin_items(&ds).await.unwrap();
         let mut bad = row(&uid("X"), 1, "x", None, None);
@@ -468,11 +480,7 @@ async fn postgres_refuses_a_value_its_column_cannot_hold_and_stays_usable() {
 async fn postgres_text_item_ids_of_the_previous_release_become_uuids() {
     use sqlx::{Connection, Executor};
     let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
-    let url = fresh_postgres_database(&server).await;
-    let store = SqlStore::open(&url).await.unwrap();
-    let o = root_again(&store).await;
-    let ds = people(&o);
-    store.insert_dataset(&ds).await.unwrap();
+    let (url, store, ds) = postgres_people(&server).await;
     let rows: Vec<Row> =
         (1..=3).map(|i| row(&uid(&format!("U{i}")), i, &format!("u{i}"), Some(i as f64), Some(i == 2))).collect();
     let mut w = store.begin_items(&ds).await.unwrap();
@@ -482,7 +490,7 @@ async fn postgres_text_item_ids_of_the_previous_release_become_uuids() {
     let before = store.item_page(&ds, 0, 10).await.unwrap();
     store.close().await;
 
-    let table = format!("items_{}", ds.id.as_str().replace('-', "").to_lowercase());
+    let table = item_table(&ds);
     let column_type =
         "SELECT data_type::text FROM information_schema.columns WHERE table_name = $1 AND column_name = 'item_id'";
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -738,13 +746,9 @@ async fn settled_scans(c: &mut sqlx::PgConnection, table: &str, before: (i64, i6
 async fn postgres_key_lookups_use_the_index_before_statistics_exist() {
     use sqlx::Connection;
     let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
-    let url = fresh_postgres_database(&server).await;
-    let store = SqlStore::open(&url).await.unwrap();
-    let o = root_again(&store).await;
-    let ds = people(&o);
-    store.insert_dataset(&ds).await.unwrap();
+    let (url, store, ds) = postgres_people(&server).await;
     store.index_items(&ds, &[0]).await.unwrap();
-    let table = format!("items_{}", ds.id.as_str().replace('-', "").to_lowercase());
+    let table = item_table(&ds);
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
     // Nothing gathers statistics meanwhile.
     sqlx::query(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")).execute(&mut c).await.unwrap();

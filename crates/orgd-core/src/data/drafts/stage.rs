@@ -156,13 +156,14 @@ impl ItemWrite for DraftWrite<'_> {
                     out.extend(rows.filter(|r| r.cells[p].as_ref().is_some_and(|v| wanted.contains(v))).cloned());
                 } else {
                     let wanted: HashSet<&[Val]> = keys.iter().map(Vec::as_slice).collect();
-                    out.extend(
-                        rows.filter(|r| {
-                            let tuple: Vec<Val> = props.iter().map_while(|&i| r.cells[i].clone()).collect();
-                            tuple.len() == props.len() && wanted.contains(tuple.as_slice())
-                        })
-                        .cloned(),
-                    );
+                    let mut tuple: Vec<Val> = Vec::with_capacity(props.len());
+                    for r in rows {
+                        tuple.clear();
+                        tuple.extend(props.iter().map_while(|&i| r.cells[i].clone()));
+                        if tuple.len() == props.len() && wanted.contains(tuple.as_slice()) {
+                            out.push(r.clone());
+                        }
+                    }
                 }
                 let rows = self.store.find_items(ds, lookup).await?;
                 self.found(rows, &mut out);
