@@ -30,7 +30,7 @@ pub enum Target<'a> {
 pub enum Operation {
     /// List tenants, datasets, metadata, exports, read items, own jobs and tokens, own session.
     Read,
-    /// Create/delete datasets, write items, async import.
+    /// Create datasets (what may be done with one is its grants', `data::grants`).
     WriteData,
     /// Update the org, create child orgs, manage others' tokens.
     Administer,

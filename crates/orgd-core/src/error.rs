@@ -49,6 +49,7 @@ error_codes! {
     Throttled = 42901, 429, "Throttled", "Too many requests.", "Too many requests";
     QuotaExceeded = 42902, 429, "QuotaExceeded", "The daily request quota is exhausted.", "Daily request quota exhausted";
     InsufficientRole = 40331, 403, "InsufficientRole", "Your role does not allow this operation.", "Administrator role required";
+    DatasetPermissionDenied = 40332, 403, "DatasetPermissionDenied", "Your permission on this dataset does not allow this operation.", "Your permission on this dataset does not allow this operation";
     PathParameterMustBeUuidString = 400603, 400, "PathParameterMustBeUUIDString", "Path parameter {datasetId} must be a UUID string.", "Path parameter must be a UUID string";
     PathParameterUnsupportedValue = 400604, 400, "PathParameterUnsupportedValue", "Path parameter {format} has an unsupported value.", "Path parameter has an unsupported value";
     QueryParameterInvalid = 400701, 400, "QueryParameterInvalid", "Query parameter is invalid.", "Query parameter is invalid";

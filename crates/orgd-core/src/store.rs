@@ -171,6 +171,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_datasets(&self, org_id: &OrgId) -> StoreResult<Vec<Dataset>>;
     /// One dataset.
     async fn get_dataset(&self, dataset_id: &DatasetId) -> StoreResult<Option<Dataset>>;
+    /// Save a dataset's definition (schema, grants) and `modified_at`, moving the data epoch so that every
+    /// node's lists follow; false when the dataset is gone.
+    async fn update_dataset_definition(&self, ds: &Dataset) -> StoreResult<bool>;
     /// Delete a dataset with its items.
     async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool>;
     /// Up to `limit` items with `seq > after`, in creation order.

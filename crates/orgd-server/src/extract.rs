@@ -3,7 +3,7 @@
 
 use crate::context::RequestInfo;
 use crate::intake::{body_limit, MULTIPART_BODY_LIMIT, ORGVUE_BODY_LIMIT};
-use crate::policy::Policy;
+use crate::policy::{DatasetPolicy, Policy};
 use crate::render::{Dialect, Failure};
 use crate::state::AppState;
 use axum::extract::rejection::RawPathParamsRejection;
@@ -70,6 +70,40 @@ impl<P: Policy> FromRequestParts<AppState> for Guarded<P> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
         Ok(Guarded { acting: acting(parts, state, P::OPERATION).await?, policy: PhantomData })
+    }
+}
+
+/// A caller that passed the access pipeline and holds at least policy `P`'s level on the dataset of the
+/// route's `{datasetId}` (a caller who may not read it gets 404001, as for a dataset that does not exist).
+pub struct OnDataset<P: DatasetPolicy> {
+    acting: Acting,
+    /// The dataset.
+    pub ds: orgd_core::data::Dataset,
+    /// The level the caller holds on it (at least `P`'s).
+    pub level: orgd_core::data::grants::Level,
+    policy: PhantomData<P>,
+}
+
+impl<P: DatasetPolicy> std::ops::Deref for OnDataset<P> {
+    type Target = Acting;
+    fn deref(&self) -> &Acting {
+        &self.acting
+    }
+}
+
+impl<P: DatasetPolicy> FromRequestParts<AppState> for OnDataset<P> {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let acting = acting(parts, state, Operation::Read).await?;
+        let params = PathParams::from_request_parts(parts, state).await?;
+        let id = params.get("datasetId").and_then(orgd_core::ids::DatasetId::parse).ok_or_else(|| {
+            ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
+        })?;
+        let (ds, level) =
+            orgd_core::data::grants::open(state.store.as_ref(), &acting.target.org_id, &acting.user, &id, P::LEVEL)
+                .await?;
+        Ok(OnDataset { acting, ds, level, policy: PhantomData })
     }
 }
 

@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::async_ops::{self, Location};
 use orgd_core::data::drafts::{self, overlay::Overlay, requests};
+use orgd_core::data::grants::{self, Level};
 use orgd_core::data::import::{self, Run};
 use orgd_core::data::jobs::{self, ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::ops;
@@ -205,8 +206,8 @@ async fn deliver(state: &AppState, owner: &ChunkOwner, loc: &Location, content_t
 }
 
 async fn run_export(state: &AppState, job: &Job, stop: &watch::Receiver<bool>) -> Result<(String, bool), ApiError> {
-    let ds =
-        state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
+    let user = grants::job_user(state.store.as_ref(), job).await?;
+    let (ds, _) = grants::open(state.store.as_ref(), &job.org_id, &user, &job.dataset_id, Level::Read).await?;
     let plan = async_ops::plan_async_export(&ds, &job.request)?;
     let params: Vec<(String, String)> = serde_json::from_value(job.request["params"].clone()).unwrap_or_default();
     let draft = requests::export_overlay(state.store.as_ref(), &job.org_id, &ds, &params).await?;
@@ -305,13 +306,14 @@ async fn open_source(
 }
 
 async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
-    let ds =
-        state.store.get_dataset(&job.dataset_id).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
+    let user = grants::job_user(state.store.as_ref(), job).await?;
+    let (ds, level) = grants::open(state.store.as_ref(), &job.org_id, &user, &job.dataset_id, Level::Update).await?;
     let stored =
         |what: &str| ApiError::new(ErrorCode::InternalError).with_message(format!("The job's {what} is unreadable."));
     let params: Vec<(String, String)> =
         serde_json::from_value(job.request["params"].clone()).map_err(|_| stored("query parameters"))?;
-    let opts = ops::import_options(&ds, &params)?;
+    let mut opts = ops::import_options(&ds, &params)?;
+    grants::limit_import(level, &mut opts)?;
     let url = job.request["body"]["importLocation"]["url"].as_str().ok_or_else(|| stored("import location"))?;
     let (reader, format, gzip) = open_source(state, url, &job.org_id).await?;
     let mut source = Parsed::spawn(reader, format, gzip, &ds);
@@ -346,10 +348,10 @@ async fn keep_result(state: &AppState, job: &Job, body: &[u8]) -> Result<(String
 /// Export draft: the item actions of every draft the request names, in order.
 async fn run_draft_actions(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
     let ids = requests::actions_request(&job.request["body"], true)?;
+    let user = grants::job_user(state.store.as_ref(), job).await?;
     let mut actions = Vec::new();
     for id in &ids {
-        let d = drafts::find(state.store.as_ref(), &job.org_id, id).await?;
-        let ds = drafts::dataset_of(state.store.as_ref(), &d).await?;
+        let (d, ds) = drafts::open(state.store.as_ref(), &job.org_id, &user, id, Level::Read).await?;
         let overlay = Overlay::load(state.store.as_ref(), &ds, &d).await?;
         actions.extend(drafts::apply::actions(state.store.as_ref(), &ds, &overlay).await?);
     }
@@ -359,8 +361,8 @@ async fn run_draft_actions(state: &AppState, job: &Job) -> Result<(String, bool)
 /// Apply draft: the draft's changes written to its dataset, all or nothing.
 async fn run_draft_apply(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
     let req = requests::apply_request(&job.request["body"], true)?;
-    let d = drafts::find(state.store.as_ref(), &job.org_id, &req.draft).await?;
-    let ds = drafts::dataset_of(state.store.as_ref(), &d).await?;
+    let user = grants::job_user(state.store.as_ref(), job).await?;
+    let (d, ds) = drafts::open(state.store.as_ref(), &job.org_id, &user, &req.draft, Level::Manage).await?;
     let overlay = Overlay::load(state.store.as_ref(), &ds, &d).await?;
     let done =
         drafts::apply::apply(state.store.as_ref(), &ds, &overlay, req.force, now_ms(state), &ops::new_cache_key())

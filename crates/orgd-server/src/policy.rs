@@ -2,6 +2,7 @@
 //! meilisearch's `GuardedData<ActionPolicy<…>>`: every API route declares its operation, none defaults.
 
 use orgd_core::access::Operation;
+use orgd_core::data::grants::Level;
 
 /// An operation a handler needs (model §3: which roles may do it is [`Operation::allows`]).
 pub trait Policy: Send + Sync + 'static {
@@ -22,10 +23,36 @@ macro_rules! policies {
 policies! {
     /// Read: every role (finer rules, such as whose user or token, are the use case's).
     Read => Read;
-    /// Create and delete datasets, write items, imports and uploads: administrators.
+    /// Create datasets: administrators (what may be done with a dataset is its grants', [`DatasetPolicy`]).
     WriteData => WriteData;
     /// Change the org, make and delete affiliated orgs: administrators.
     Administer => Administer;
     /// List and create users: administrators and user managers.
     ManageUsers => ManageUsers;
+}
+
+/// A level a route needs on the dataset its path names ([`crate::extract::OnDataset`]`<Policy>`; which
+/// callers hold it is the dataset's grants, [`orgd_core::data::grants`]).
+pub trait DatasetPolicy: Send + Sync + 'static {
+    /// The level.
+    const LEVEL: Level;
+}
+
+macro_rules! dataset_policies {
+    ($($(#[$doc:meta])* $name:ident => $level:ident;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl DatasetPolicy for $name {
+            const LEVEL: Level = Level::$level;
+        }
+    )*};
+}
+
+dataset_policies! {
+    /// Metadata, items, exports.
+    ReadDataset => Read;
+    /// Imports (creating and deleting items within them needs `modify`, checked per action).
+    UpdateDataset => Update;
+    /// Drafts, permissions, deletion.
+    ManageDataset => Manage;
 }

@@ -31,11 +31,12 @@ impl RenderedOrgs {
 }
 
 /// Rendered dataset lists per org, valid for one [`ListKey`]: the store's data epoch (its count of dataset
-/// creations and deletions, polled with the auth epoch) and this process's own count of them, so a dataset
-/// made or deleted here is listed (or not) by the very next request without anyone refreshing anything.
+/// creations, deletions and definition changes such as grants, polled with the auth epoch) and this
+/// process's own count of them, so a dataset made, deleted or regranted here is listed (or not) by the
+/// very next request without anyone refreshing anything.
 pub struct RenderedLists {
     epoch: std::sync::atomic::AtomicI64,
-    lists: Mutex<HashMap<OrgId, (ListKey, Bytes)>>,
+    lists: Mutex<HashMap<OrgId, (ListKey, Bytes, bool)>>,
 }
 
 /// What a rendered list was made at; see [`RenderedLists`].
@@ -61,20 +62,21 @@ impl RenderedLists {
     /// Record the store's data epoch; entries of other epochs stop being served.
     pub fn set_epoch(&self, epoch: i64) {
         if self.epoch.swap(epoch, std::sync::atomic::Ordering::AcqRel) != epoch {
-            self.lists.lock().retain(|_, (k, _)| k.epoch == epoch);
+            self.lists.lock().retain(|_, (k, _, _)| k.epoch == epoch);
         }
     }
 
-    /// The list of `org` rendered at `key`, if any.
-    pub fn get(&self, org: &OrgId, key: Option<ListKey>) -> Option<Bytes> {
+    /// The whole list of `org` rendered at `key`, if any, and whether every user of the org reads every
+    /// dataset in it (else a caller who is not an administrator gets a list of its own).
+    pub fn get(&self, org: &OrgId, key: Option<ListKey>) -> Option<(Bytes, bool)> {
         let key = key?;
-        self.lists.lock().get(org).filter(|(k, _)| *k == key).map(|(_, b)| b.clone())
+        self.lists.lock().get(org).filter(|(k, _, _)| *k == key).map(|(_, b, open)| (b.clone(), *open))
     }
 
-    /// Keep a list rendered from a read made after `key` was current.
-    pub fn put(&self, org: &OrgId, key: Option<ListKey>, body: Bytes) {
+    /// Keep a whole list rendered from a read made after `key` was current.
+    pub fn put(&self, org: &OrgId, key: Option<ListKey>, body: Bytes, open: bool) {
         if let Some(key) = key {
-            self.lists.lock().insert(org.clone(), (key, body));
+            self.lists.lock().insert(org.clone(), (key, body, open));
         }
     }
 }
@@ -114,11 +116,11 @@ mod tests {
         let lists = RenderedLists::default();
         let org = OrgId::generate();
         let at = |epoch, local| Some(ListKey { epoch, local });
-        lists.put(&org, None, Bytes::from("[]"));
+        lists.put(&org, None, Bytes::from("[]"), true);
         assert!(lists.get(&org, None).is_none(), "nothing is cached before the epoch is known");
         lists.set_epoch(7);
-        lists.put(&org, at(7, 0), Bytes::from("[1]"));
-        assert_eq!(lists.get(&org, at(7, 0)).unwrap(), "[1]");
+        lists.put(&org, at(7, 0), Bytes::from("[1]"), false);
+        assert_eq!(lists.get(&org, at(7, 0)).unwrap(), (Bytes::from("[1]"), false));
         assert!(lists.get(&org, at(7, 1)).is_none(), "a dataset made or deleted here since");
         lists.set_epoch(8);
         assert!(lists.get(&org, at(8, 0)).is_none() && lists.get(&org, at(7, 0)).is_none());

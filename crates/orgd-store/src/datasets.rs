@@ -35,6 +35,7 @@ fn dataset_from_row(r: &AnyRow) -> Result<Dataset, StoreError> {
         item_count: get_i("item_count")?,
         created_at: get_i("created_at")?,
         modified_at: get_i("modified_at")?,
+        grants: Default::default(),
     };
     Ok(Dataset::from_definition(base, &def))
 }
@@ -106,6 +107,21 @@ impl SqlStore {
             .await
             .map_err(map_err)?;
         row.map(|r| dataset_from_row(&r)).transpose()
+    }
+
+    pub(crate) async fn update_dataset_definition_impl(&self, ds: &Dataset) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let done = sqlx::query("UPDATE datasets SET definition = $1, modified_at = $2 WHERE dataset_id = $3")
+            .bind(ds.definition_json().to_string())
+            .bind(ds.modified_at)
+            .bind(ds.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        self.data_changed();
+        Ok(done.rows_affected() > 0)
     }
 
     pub(crate) async fn delete_dataset_impl(&self, id: &str) -> StoreResult<bool> {

@@ -388,6 +388,9 @@ impl Store for SqlStore {
         self.get_dataset_impl(dataset_id.as_str()).await
     }
 
+    async fn update_dataset_definition(&self, ds: &Dataset) -> StoreResult<bool> {
+        self.update_dataset_definition_impl(ds).await
+    }
     async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool> {
         self.delete_dataset_impl(dataset_id.as_str()).await
     }

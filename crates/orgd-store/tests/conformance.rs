@@ -218,6 +218,7 @@ fn people(o: &Org) -> Dataset {
         item_count: 0,
         created_at: 10,
         modified_at: 10,
+        grants: Default::default(),
     }
 }
 
@@ -674,6 +675,7 @@ async fn job_queue(store: &dyn Store) {
         item_count: 0,
         created_at: 10,
         modified_at: 10,
+        grants: Default::default(),
     };
     store.insert_dataset(&ds).await.unwrap();
     let mut w = store.begin_items(&ds).await.unwrap();

@@ -194,7 +194,7 @@ pub enum AdminCommand {
         after_help = "Example:\n  orgd admin user create --tenant ACME --user-id bob@acme.test --role user --token-access true\n  orgd admin user list --tenant ACME"
     )]
     User(UserCommand),
-    /// Datasets: list, import items from a file, export to a file or stdout.
+    /// Datasets: list, import items from a file, export to a file or stdout, permissions.
     #[command(
         subcommand,
         after_help = "Example:\n  orgd admin dataset list --tenant ACME\n  orgd admin dataset import --tenant ACME --dataset 0B533DE6-7107-9FCD-48FC-31C0856745CC --file people.csv --auto-id\n  orgd admin dataset export --tenant ACME --dataset 0B533DE6-7107-9FCD-48FC-31C0856745CC --format csv > people.csv"
@@ -436,6 +436,25 @@ pub enum DatasetCommand {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Show or change who may do what with a dataset: levels none, read, update (change existing items),
+    /// modify (also create and delete items), manage (also drafts, permissions, deletion).
+    #[command(
+        after_help = "Example:\n  orgd admin dataset permissions --tenant ACME --dataset ID\n  orgd admin dataset permissions --tenant ACME --dataset ID --role user=none --user alice@acme.test=modify\n\nChanges are merged into the current grants. Administrators hold manage always; a user's own grant\nraises its role's level. A dataset nobody changed: every role reads, administrators do the rest."
+    )]
+    Permissions {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The dataset id (a UUID; `orgd admin dataset list` shows them).
+        #[arg(long, value_name = "ID", value_parser = parse_dataset_id)]
+        dataset: DatasetId,
+        /// Set a role's level: user=read, user_manager=update (repeatable).
+        #[arg(long = "role", value_name = "ROLE=LEVEL", value_parser = parse_assignment)]
+        roles: Vec<(String, String)>,
+        /// Set a user's own level by login name: alice@acme.test=modify (repeatable).
+        #[arg(long = "user", value_name = "USER_ID=LEVEL", value_parser = parse_assignment)]
+        users: Vec<(String, String)>,
+    },
 }
 
 /// `orgd admin token …`.
@@ -486,6 +505,13 @@ pub enum TokenCommand {
 fn parse_cidrs(s: &str) -> Result<CidrList, String> {
     CidrList::parse_comma(s, "subnets")
         .map_err(|faults| faults.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "))
+}
+
+fn parse_assignment(s: &str) -> Result<(String, String), String> {
+    match s.rsplit_once('=') {
+        Some((who, level)) if !who.is_empty() => Ok((who.to_string(), level.to_string())),
+        _ => Err(format!("'{s}' is not NAME=LEVEL (levels: none, read, update, modify, manage)")),
+    }
 }
 
 fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {

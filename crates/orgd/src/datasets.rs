@@ -4,6 +4,7 @@ use crate::cli::{fail, DatasetCommand};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use orgd_core::clock::to_millis;
+use orgd_core::data::grants;
 use orgd_core::data::import::{self, Run};
 use orgd_core::data::ops;
 use orgd_core::data::source::{Format, Parsed};
@@ -33,6 +34,31 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
                 }
                 if list.is_empty() {
                     println!("(none)");
+                }
+            }
+        }
+        DatasetCommand::Permissions { tenant, dataset, roles, users } => {
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
+            let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
+            let mut shown = grants::show(store, &ds).await.map_err(fail)?;
+            if !roles.is_empty() || !users.is_empty() {
+                for (role, level) in roles {
+                    shown["roles"][role] = Value::String(level);
+                }
+                for (user, level) in users {
+                    shown["users"][user] = Value::String(level);
+                }
+                shown = grants::replace(store, &ds, &shown, to_millis(now)).await.map_err(fail)?;
+            }
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+            } else {
+                println!("{:<8}  {:<40}  LEVEL", "KIND", "WHO");
+                for kind in ["roles", "users"] {
+                    for (who, level) in shown[kind].as_object().into_iter().flatten() {
+                        let kind = if kind == "roles" { "role" } else { "user" };
+                        println!("{kind:<8}  {who:<40}  {}", level.as_str().unwrap_or_default());
+                    }
                 }
             }
         }

@@ -42,6 +42,9 @@ pub struct Options {
     pub clear_token: Option<String>,
     /// `onActionValidationFailure=skip`.
     pub skip_failures: bool,
+    /// Only existing items may change: an action that would create or delete one fails (the caller holds
+    /// `update`, not `modify`, on the dataset; see [`super::grants`]).
+    pub items_fixed: bool,
     /// Derive new items' ids from this text and the action's index instead of at random, so that the
     /// same seed file always makes the same ids.
     pub derived_ids: Option<String>,
@@ -90,7 +93,7 @@ impl RawAction {
 /// Why one action failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    /// 400802 or 409001.
+    /// 400802, 409001 or (an action the caller may not do) 40332.
     pub code: ErrorCode,
     /// `[i]` or `[i].key`.
     pub path: String,
@@ -105,10 +108,10 @@ pub struct Failure {
 }
 
 fn fail(i: usize, key: Option<&str>, reason: &'static str, message: impl Into<String>) -> Failure {
-    let code = if matches!(reason, "itemAlreadyExists" | "duplicateKey") {
-        ErrorCode::Conflict
-    } else {
-        ErrorCode::RequestBodyInvalid
+    let code = match reason {
+        "itemAlreadyExists" | "duplicateKey" => ErrorCode::Conflict,
+        "itemAccessDenied" => ErrorCode::DatasetPermissionDenied,
+        _ => ErrorCode::RequestBodyInvalid,
     };
     let path = match key {
         Some(k) => format!("[{i}].{k}"),
@@ -812,6 +815,14 @@ fn run_one(
         (_, None) => return Err(fail(i, None, "itemNotFound", "No item matches this identifier.")),
         _ => false,
     };
+    if plan.opts.items_fixed && (creating || p.act == Act::Delete) {
+        return Err(fail(
+            i,
+            None,
+            "itemAccessDenied",
+            "Creating or deleting items needs the modify permission on this dataset; you may change existing items.",
+        ));
+    }
     let ds = plan.ds;
     let mut row = match found {
         Some(idx) => st.rows[idx].clone().expect("indexed rows exist"),
@@ -954,6 +965,7 @@ mod tests {
             item_count: 0,
             created_at: 0,
             modified_at: 0,
+            grants: Default::default(),
         }
     }
 

@@ -433,12 +433,14 @@ fn actions_page() -> i64 {
     super::source::BATCH as i64
 }
 
-/// The 400 (or 409) of a `fail`-mode import: every failing action, up to [`MAX_LISTED`], and a last entry
-/// with the count when there are more.
+/// The 400 (or the 409 or 403 of its first failure) of a `fail`-mode import: every failing action, up to
+/// [`MAX_LISTED`], and a last entry with the count when there are more.
 fn failed(mut listed: Vec<Value>, count: u64) -> ApiError {
     let first = listed.first().and_then(|e| e["code"].as_str()).and_then(|c| c.parse::<u32>().ok());
-    let code =
-        if first == Some(ErrorCode::Conflict.code()) { ErrorCode::Conflict } else { ErrorCode::RequestBodyInvalid };
+    let code = [ErrorCode::Conflict, ErrorCode::DatasetPermissionDenied]
+        .into_iter()
+        .find(|c| Some(c.code()) == first)
+        .unwrap_or(ErrorCode::RequestBodyInvalid);
     if count > listed.len() as u64 {
         listed.push(json!({"name": ErrorCode::RequestBodyInvalid.name(), "code": ErrorCode::RequestBodyInvalid.code().to_string(),
             "message": format!("{count} actions failed; the first {MAX_LISTED} are listed above."),

@@ -8,6 +8,7 @@ pub mod csv_actions;
 pub mod drafts;
 pub mod export;
 pub mod filter;
+pub mod grants;
 pub mod hierarchy;
 pub mod import;
 pub mod jobs;

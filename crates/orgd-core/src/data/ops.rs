@@ -1,5 +1,5 @@
 //! Dataset operations over the store: create (with LINKS ends), import, and the plan of an export.
-//! Roles are checked by the pipeline (`Operation::WriteData` for writes, `Read` for the rest).
+//! Who may do what with a dataset is [`super::grants`]' decision.
 
 use super::actions::{Identify, Options};
 use super::export::{self, Column, Format, TextOptions};
@@ -109,6 +109,7 @@ pub async fn create_as(
         item_count: 0,
         created_at: now_ms,
         modified_at: now_ms,
+        grants: Default::default(),
     };
     store.insert_dataset(&ds).await?;
     Ok(ds)
@@ -182,6 +183,7 @@ pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Optio
         derived_ids: None,
         clear_token: one(params, "clearToken")?.map(String::from),
         skip_failures,
+        items_fixed: false,
     })
 }
 

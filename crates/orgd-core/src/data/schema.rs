@@ -134,6 +134,8 @@ pub struct Dataset {
     pub created_at: i64,
     /// Last change (ms).
     pub modified_at: i64,
+    /// Who may do what with it.
+    pub grants: super::grants::Grants,
 }
 
 impl Dataset {
@@ -213,12 +215,16 @@ impl Dataset {
 
     /// The stored definition (everything but bookkeeping) as JSON.
     pub fn definition_json(&self) -> Value {
-        json!({
+        let mut d = json!({
             "autoId": self.auto_id, "labelId": self.label_id, "treeId": self.tree_id, "treeParentId": self.tree_parent_id,
             "tags": self.tags, "fromDatasetId": self.from_dataset, "toDatasetId": self.to_dataset,
             "properties": self.properties.iter().map(|p| json!({"key": p.key, "name": p.name, "type": p.ty.as_str(),
                 "isRequired": p.required, "readOnly": p.read_only})).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(g) = self.grants.stored() {
+            d["grants"] = g;
+        }
+        d
     }
 
     /// Rebuild from the stored definition.
@@ -252,6 +258,7 @@ impl Dataset {
             from_dataset: s("fromDatasetId").and_then(|d| DatasetId::parse(&d)),
             to_dataset: s("toDatasetId").and_then(|d| DatasetId::parse(&d)),
             properties,
+            grants: super::grants::Grants::from_stored(def.get("grants")),
             ..base
         }
     }

@@ -295,6 +295,7 @@ mod tests {
             item_count: 0,
             created_at: 0,
             modified_at: 0,
+            grants: Default::default(),
         }
     }
 

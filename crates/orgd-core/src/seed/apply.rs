@@ -287,6 +287,7 @@ impl Run<'_> {
         let existing = siblings.iter().find(|s| s.id == id);
         if let Some(e) = existing.filter(|e| e.cache_key == fingerprint && e.item_count == d.actions.len() as i64) {
             self.count(false, false);
+            self.permissions(e, d).await?;
             return self.drafts(org, e, d).await;
         }
         if existing.is_some() {
@@ -310,7 +311,17 @@ impl Run<'_> {
             }
         }
         self.count(existing.is_none(), true);
+        self.permissions(&ds, d).await?;
         self.drafts(org, &ds, d).await
+    }
+
+    /// Give the dataset its seeded grants (a seed that names none leaves them as they are).
+    async fn permissions(&mut self, ds: &Dataset, d: &SeedDataset) -> Result<(), Faults> {
+        let Some(p) = &d.permissions else { return Ok(()) };
+        crate::data::grants::replace(self.store, ds, p, to_millis(self.now))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.api(&format!("{}.permissions", d.path), e))
     }
 
     /// Make the dataset's seeded drafts again, each with its staged actions (ids derived from the tenant,

@@ -91,6 +91,7 @@ struct RawDataset {
     items_file: Option<String>,
     date_format: Option<String>,
     drafts: Option<Vec<RawDraft>>,
+    permissions: Option<Value>,
     #[serde(flatten)]
     definition: Map<String, Value>,
 }
@@ -338,6 +339,7 @@ impl Checker {
             date_format,
             identify: auto_id.then_some(Identify::AutoId),
             drafts,
+            permissions: d.permissions,
         })
     }
 

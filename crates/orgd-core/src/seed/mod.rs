@@ -108,6 +108,8 @@ pub struct SeedDataset {
     pub identify: Option<Identify>,
     /// Its drafts, each with the actions it stages.
     pub drafts: Vec<SeedDraft>,
+    /// Its grants, as the body of `PUT …/permissions` (users by `user_id` of the dataset's org).
+    pub permissions: Option<serde_json::Value>,
 }
 
 /// A draft of a seeded dataset: staged item actions, identified as the dataset's items are.

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orgd_core::data::chart::{self, Chart};
 use orgd_core::data::drafts::{self, diff, overlay::Overlay};
+use orgd_core::data::grants::Level;
 use orgd_core::ids::{DatasetId, DraftId};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -119,8 +120,8 @@ pub async fn page(
     let not_found = |what: &str| super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", what.to_string());
     let store = state.store.as_ref();
     let ds = match DatasetId::parse(&id) {
-        Some(id) => match orgd_core::data::ops::find(store, &org.org_id, &id).await {
-            Ok(ds) => ds,
+        Some(id) => match orgd_core::data::grants::open(store, &org.org_id, &s.user, &id, Level::Read).await {
+            Ok((ds, _)) => ds,
             Err(_) => return not_found("No such dataset in this org."),
         },
         None => return not_found("No such dataset in this org."),
@@ -136,8 +137,8 @@ pub async fn page(
     let draft = match q.get("draft") {
         None => None,
         Some(raw) => match DraftId::parse(raw) {
-            Some(did) => match drafts::find(store, &org.org_id, &did).await {
-                Ok(d) if d.dataset_id == ds.id => Some(d),
+            Some(did) => match drafts::open(store, &org.org_id, &s.user, &did, Level::Read).await {
+                Ok((d, _)) if d.dataset_id == ds.id => Some(d),
                 _ => return not_found("No such draft of this dataset."),
             },
             None => return not_found("No such draft of this dataset."),

@@ -396,7 +396,10 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
         Err(r) => return r,
     };
     let found = match orgd_core::ids::DatasetId::parse(&id) {
-        Some(id) => orgd_core::data::ops::find(state.store.as_ref(), &org.org_id, &id).await.ok(),
+        Some(id) => {
+            let (store, read) = (state.store.as_ref(), orgd_core::data::grants::Level::Read);
+            orgd_core::data::grants::open(store, &org.org_id, &s.user, &id, read).await.ok().map(|(ds, _)| ds)
+        }
         None => None,
     };
     let ds = match found {
@@ -405,7 +408,7 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
             return super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such dataset in this org.")
         }
     };
-    let drafts = match orgd_core::data::drafts::list(state.store.as_ref(), &org.org_id, Some(&ds.id)).await {
+    let drafts = match orgd_core::data::drafts::list(state.store.as_ref(), &org.org_id, &s.user, Some(&ds.id)).await {
         Ok(d) => d,
         Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
     };

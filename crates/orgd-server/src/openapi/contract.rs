@@ -87,6 +87,10 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
         }
         ("GET", "/{tenantId}/datasets/{datasetId}") => answer(200, Json("DatasetMetadata")),
         ("DELETE", "/{tenantId}/datasets/{datasetId}") => answer(204, Empty),
+        ("GET", "/{tenantId}/datasets/{datasetId}/permissions") => answer(200, Json("DatasetPermissions")),
+        ("PUT", "/{tenantId}/datasets/{datasetId}/permissions") => {
+            answer(200, Json("DatasetPermissions")).with_body(json("DatasetPermissionsChange", true))
+        }
         ("GET", "/{tenantId}/datasets/{datasetId}/items") => answer(200, Json("RawItemList")),
         ("POST", "/{tenantId}/datasets/{datasetId}/items") => {
             answer(200, Json("RawItemList")).with_body(json("ItemsQuery", false))

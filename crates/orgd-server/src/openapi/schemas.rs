@@ -317,6 +317,25 @@ fn orgvue() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "DatasetPermissions",
+            object(
+                &["roles", "users"],
+                json!({"roles": object(&["administrator", "user_manager", "user"], json!({
+                        "administrator": {"const": "manage"}, "user_manager": r("DatasetLevel"), "user": r("DatasetLevel")})),
+                    "users": {"type": "object", "additionalProperties": r("DatasetLevel")}}),
+            ),
+        ),
+        (
+            "DatasetPermissionsChange",
+            object(
+                &[],
+                json!({"roles": object(&[], json!({
+                        "administrator": {"const": "manage"}, "user_manager": r("DatasetLevel"), "user": r("DatasetLevel")})),
+                    "users": {"type": "object", "additionalProperties": r("DatasetLevel")}}),
+            ),
+        ),
+        ("DatasetLevel", json!({"enum": ["none", "read", "update", "modify", "manage"]})),
+        (
             "NewDraft",
             object(
                 &["name", "datasetId"],

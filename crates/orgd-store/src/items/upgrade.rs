@@ -36,6 +36,7 @@ fn dataset(id: String, ty: &str, definition: &str) -> Result<Dataset, StoreError
         item_count: 0,
         created_at: 0,
         modified_at: 0,
+        grants: Default::default(),
     };
     Ok(Dataset::from_definition(base, &def))
 }

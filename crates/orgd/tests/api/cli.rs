@@ -458,4 +458,24 @@ async fn operators_import_and_export_dataset_files() {
     assert_eq!(again, exported);
     let listed = ok(&orgd(d, &["admin", "dataset", "list", "--tenant", "ACME"]));
     assert!(listed.contains(ds.id.as_str()) && listed.contains("People"), "{listed}");
+    // Permissions: shown, changed by merging, refused by name.
+    ok(&orgd(d, &["admin", "user", "create", "--tenant", "ACME", "--user-id", "ana@acme.test", "--role", "user"]));
+    let perms = |extra: &[&str]| {
+        let mut args =
+            vec!["admin", "--json", "dataset", "permissions", "--tenant", "ACME", "--dataset", ds.id.as_str()];
+        args.extend_from_slice(extra);
+        orgd(d, &args)
+    };
+    let shown: serde_json::Value = serde_json::from_str(&ok(&perms(&[]))).unwrap();
+    assert_eq!(shown["roles"]["user"], "read");
+    ok(&perms(&["--role", "user=none"]));
+    let shown: serde_json::Value = serde_json::from_str(&ok(&perms(&["--user", "ana@acme.test=update"]))).unwrap();
+    assert_eq!(
+        (&shown["roles"]["user"], &shown["users"]["ana@acme.test"]),
+        (&serde_json::json!("none"), &serde_json::json!("update"))
+    );
+    let line = first_err_line(&perms(&["--user", "bob@acme.test=read"]));
+    assert!(line.contains("users.bob@acme.test"), "{line}");
+    let line = first_err_line(&perms(&["--role", "user"]));
+    assert!(line.contains("NAME=LEVEL"), "{line}");
 }

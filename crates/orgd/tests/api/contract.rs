@@ -195,6 +195,13 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a = t.call(Method::GET, "/api/v1/{tenantId}/datasets/{datasetId}", &ds, &member_token, Send::Nothing).await;
     assert_eq!(a.status, 200);
 
+    // Permissions: read, then a change that leaves every role reading.
+    let perms = "/api/v1/{tenantId}/datasets/{datasetId}/permissions";
+    let a = t.call(Method::GET, perms, &ds, &token, Send::Nothing).await;
+    assert_eq!(a.body["roles"]["user"], "read", "{}", a.body);
+    let a = t.call(Method::PUT, perms, &ds, &token, Send::Json(json!({"roles": {"user_manager": "update"}}))).await;
+    assert_eq!((a.status, &a.body["roles"]["user_manager"]), (200, &json!("update")), "{}", a.body);
+
     // Imports: applied, then skipped failures and implicit deletions.
     let items = "/api/v1/{tenantId}/datasets/{datasetId}/items";
     let actions = json!([

@@ -390,7 +390,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn readers_read_and_only_administrators_write() {
+async fn readers_read_and_by_default_only_administrators_write() {
     let (app, _token, path) = people_app().await;
     let org = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
     let reader = app.user(&org, "reader", Role::User).await;
@@ -398,11 +398,11 @@ async fn readers_read_and_only_administrators_write() {
     assert_eq!(send(&app, Method::GET, &format!("{path}/export/csv"), &t, None).await.status(), 200);
     assert_eq!(send(&app, Method::GET, &format!("{path}/items"), &t, None).await.status(), 200);
     let (s, c, _) = orgvue_error(send(&app, Method::PUT, &format!("{path}/items"), &t, Some(json!([]))).await).await;
-    assert_eq!((s, c.as_str()), (403, "40331"));
+    assert_eq!((s, c.as_str()), (403, "40332"), "a dataset's own permission refuses");
     let (s, c, _) =
         orgvue_error(send(&app, Method::POST, "/api/v1/ACME/datasets", &t, Some(people_schema())).await).await;
-    assert_eq!((s, c.as_str()), (403, "40331"));
-    assert_eq!(orgvue_error(send(&app, Method::DELETE, &path, &t, None).await).await.1, "40331");
+    assert_eq!((s, c.as_str()), (403, "40331"), "creating datasets is the administrator role's");
+    assert_eq!(orgvue_error(send(&app, Method::DELETE, &path, &t, None).await).await.1, "40332");
 }
 
 #[tokio::test]

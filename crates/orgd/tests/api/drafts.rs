@@ -427,7 +427,7 @@ async fn readers_read_drafts_and_only_administrators_change_them() {
         (Method::POST, format!("/api/v1/ACME/datasets/{ds}/drafts/apply"), layers),
     ] {
         let (s, c, _) = orgvue_error(send(&app, method.clone(), &path, &rt, Some(body)).await).await;
-        assert_eq!((s, c.as_str()), (403, "40331"), "{method} {path}");
+        assert_eq!((s, c.as_str()), (403, "40332"), "{method} {path}");
     }
 }
 

@@ -174,3 +174,60 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
 
     assert_eq!(snapshot(&app, &b_token, &b).await, before, "B's data is unchanged");
 }
+
+/// Inside one tenant: a user whose role may not read a dataset gets 404 on every route that names the
+/// dataset or one of its drafts (walked from the route table), and the dataset stays as it was.
+#[tokio::test]
+async fn a_user_who_may_not_read_a_dataset_never_reaches_it_on_any_route() {
+    let app = TestApp::spawn().await;
+    let (org, _admin, admin) = app.tenant_with_admin("BRAVO").await;
+    let def = json!({"name": "Pay", "type": "PEOPLE", "autoId": "k", "labelId": "k",
+        "properties": [{"key": "k", "type": "text", "isRequired": true}]});
+    let send = |method: Method, path: String, body: Value| {
+        let r = app.request(method, &path).bearer_auth(&admin).json(&body);
+        async move { r.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let ds = send(Method::POST, "/api/v1/BRAVO/datasets".into(), def).await;
+    let ds_id = ds["datasetId"].as_str().unwrap().to_string();
+    let created =
+        send(Method::PUT, format!("/api/v1/BRAVO/datasets/{ds_id}/items"), json!([{"_action": "create", "k": "x"}]))
+            .await;
+    let draft = send(Method::POST, "/api/v1/BRAVO/drafts".into(), json!({"name": "Reorg", "datasetId": ds_id})).await;
+    let hidden = json!({"roles": {"user": "none", "user_manager": "none"}});
+    send(Method::PUT, format!("/api/v1/BRAVO/datasets/{ds_id}/permissions"), hidden).await;
+    let items = format!("/api/v1/BRAVO/datasets/{ds_id}/items");
+    let before: Value = app.get_bearer(&items, &admin).await.json().await.unwrap();
+    assert_eq!(before.as_array().map(Vec::len), Some(1), "{before}");
+    let b = BTreeMap::from([
+        ("tenantId", "BRAVO".to_string()),
+        ("datasetId", ds_id.clone()),
+        ("itemId", created[0]["_id"].as_str().unwrap().to_string()),
+        ("draftId", draft["draftId"].as_str().unwrap().to_string()),
+        ("format", "csv".to_string()),
+    ]);
+    let mut checked = 0;
+    for role in [orgd_core::model::Role::User, orgd_core::model::Role::UserManager] {
+        let user = app.user(&org, &format!("{role:?}@bravo"), role).await;
+        let token = app.token(&user, orgd_core::cases::tokens::NewToken::default()).await;
+        for Endpoint { method, path, .. } in routes::api().endpoints() {
+            let names = params(path);
+            if !names.iter().any(|n| *n == "datasetId" || *n == "draftId") {
+                continue;
+            }
+            let mut req = app.request(method.clone(), &fill(path, &b)).bearer_auth(&token);
+            if *method == Method::POST || *method == Method::PUT {
+                req = req.json(&json!({"layers": [{"draftId": b["draftId"], "layerKey": "default"}]}));
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            assert_eq!(status, 404, "{role:?} on {method} {path}");
+            checked += 1;
+        }
+        let list: Value = app.get_bearer("/api/v1/BRAVO/datasets", &token).await.json().await.unwrap();
+        assert_eq!(list, json!([]), "{role:?} does not see it listed");
+        let drafts: Value = app.get_bearer("/api/v1/BRAVO/drafts", &token).await.json().await.unwrap();
+        assert_eq!(drafts, json!([]), "{role:?} does not see its drafts");
+    }
+    assert!(checked >= 30, "the matrix covers the table: {checked} requests");
+    let after: Value = app.get_bearer(&items, &admin).await.json().await.unwrap();
+    assert_eq!(after, before, "nothing changed");
+}

@@ -211,7 +211,7 @@ async fn jobs_are_seen_by_their_creator_and_administrators_only() {
     assert_eq!(r.status(), 200);
     let (s, c, _) =
         orgvue_error(send(&app, Method::PUT, &format!("{path}/items/import"), &t_reader, Some(json!({}))).await).await;
-    assert_eq!((s, c.as_str()), (403, "40331"));
+    assert_eq!((s, c.as_str()), (403, "40332"));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod crash;
 mod datasets;
 mod doors;
 mod drafts;
+mod grants;
 mod helpers;
 mod hostile;
 mod isolation;

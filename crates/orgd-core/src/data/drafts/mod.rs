@@ -12,10 +12,12 @@ pub mod requests;
 pub mod stage;
 pub mod view;
 
+use super::grants::{self, Level};
 use super::row::Row;
 use super::Dataset;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{DatasetId, DraftId, OrgId};
+use crate::model::User;
 use crate::store::Store;
 use serde_json::{json, Value};
 
@@ -168,11 +170,30 @@ pub async fn find(store: &dyn Store, org: &OrgId, id: &DraftId) -> Result<Draft,
     }
 }
 
-/// Create a draft of a dataset of `org` from `{"name", "datasetId"}`.
+/// The draft `id` of an org and its dataset, for a caller who needs `need` on that dataset; a caller who
+/// may not read the dataset is told the draft does not exist (404007).
+pub async fn open(
+    store: &dyn Store,
+    org: &OrgId,
+    user: &User,
+    id: &DraftId,
+    need: Level,
+) -> Result<(Draft, Dataset), ApiError> {
+    let draft = find(store, org, id).await?;
+    let ds = dataset_of(store, &draft).await?;
+    match grants::authorize(&ds, user, need) {
+        Ok(_) => Ok((draft, ds)),
+        Err(e) if e.code == ErrorCode::DatasetNotFound => Err(ApiError::new(ErrorCode::DraftNotFound)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Create a draft of a dataset of `org` from `{"name", "datasetId"}`; modelling a dataset needs `manage`
+/// on it.
 pub async fn create(
     store: &dyn Store,
     org: &OrgId,
-    creator: &str,
+    creator: &User,
     body: &Value,
     now_ms: i64,
 ) -> Result<Draft, ApiError> {
@@ -201,10 +222,11 @@ pub async fn create(
     }
     let (Some(name), Some(dataset)) = (name, dataset) else { unreachable!("faults are empty") };
     let ds = match store.get_dataset(&dataset).await? {
-        Some(ds) if ds.org_id == *org => ds,
+        Some(ds) if ds.org_id == *org && grants::visible(&ds, creator) => ds,
         _ => return Err(ApiError::invalid_field("datasetId", "names no dataset of this tenant")),
     };
-    insert(store, &ds, DraftId::generate(), name, creator, now_ms).await
+    grants::authorize(&ds, creator, Level::Manage)?;
+    insert(store, &ds, DraftId::generate(), name, &creator.user_id, now_ms).await
 }
 
 /// Insert a new, empty draft of `ds` with a given id.
@@ -233,10 +255,17 @@ pub async fn insert(
     Ok(draft)
 }
 
-/// Drafts of an org, optionally of one dataset, newest first.
-pub async fn list(store: &dyn Store, org: &OrgId, dataset: Option<&DatasetId>) -> Result<Vec<Draft>, ApiError> {
+/// Drafts of an org whose datasets `user` reads, optionally of one dataset, newest first.
+pub async fn list(
+    store: &dyn Store,
+    org: &OrgId,
+    user: &User,
+    dataset: Option<&DatasetId>,
+) -> Result<Vec<Draft>, ApiError> {
+    let readable: std::collections::HashSet<DatasetId> =
+        store.list_datasets(org).await?.into_iter().filter(|ds| grants::visible(ds, user)).map(|ds| ds.id).collect();
     let mut all = store.list_drafts(org).await?;
-    all.retain(|d| dataset.is_none_or(|id| d.dataset_id == *id));
+    all.retain(|d| dataset.is_none_or(|id| d.dataset_id == *id) && readable.contains(&d.dataset_id));
     all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     Ok(all)
 }

@@ -2,8 +2,8 @@
 
 use super::streaming::streamed;
 use crate::extract::RawBody;
-use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList};
-use crate::policy::{Read, WriteData};
+use crate::extract::{parse_json, Guarded, OnDataset, PathParams, QueryList};
+use crate::policy::{ManageDataset, Read, ReadDataset, UpdateDataset, WriteData};
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::filter::Filter;
+use orgd_core::data::grants;
 use orgd_core::data::ops::{self, filter_type};
 use orgd_core::data::{parse_id, Dataset, Item};
 use orgd_core::error::{ApiError, ErrorCode};
-use orgd_core::ids::DatasetId;
+use orgd_core::model::Role;
 use serde_json::{json, Map, Value};
 
 /// `_links` of a dataset, absolute from the public URL.
@@ -34,34 +35,37 @@ fn metadata_json(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
     m
 }
 
-/// The dataset of a request path, in the acting tenant.
-pub async fn dataset_of(state: &AppState, acting: &Acting, params: &PathParams) -> Result<Dataset, ApiError> {
-    let id = params.get("datasetId").and_then(DatasetId::parse).ok_or_else(|| {
-        ApiError::new(ErrorCode::PathParameterMustBeUuidString).with_context("pathParameter", "{datasetId}")
-    })?;
-    ops::find(state.store.as_ref(), &acting.target.org_id, &id).await
-}
-
-/// `GET /{tenantId}/datasets`.
+/// `GET /{tenantId}/datasets`: the datasets the caller reads. The whole list is rendered once per data
+/// epoch and served as it is to administrators, and to everyone while every role reads every dataset.
 pub async fn list(State(state): State<AppState>, acting: Guarded<Read>) -> Result<Response, Failure> {
     let key = state.rendered_lists.key(state.store.as_ref());
     let json_type = [(header::CONTENT_TYPE, "application/json; charset=UTF-8")];
-    if let Some(body) = state.rendered_lists.get(&acting.target.org_id, key) {
-        return Ok((json_type, body).into_response());
+    let whole = acting.user.role == Role::Administrator;
+    match state.rendered_lists.get(&acting.target.org_id, key) {
+        Some((body, open)) if open || whole => return Ok((json_type, body).into_response()),
+        _ => {}
     }
     let mut all = state.store.list_datasets(&acting.target.org_id).await?;
     all.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     let tenant = acting.target.tenant_id.as_str();
-    let list: Vec<Value> = all
-        .iter()
-        .map(|d| {
-            json!({"isPermissionedView": false, "datasetId": d.id, "name": d.name, "type": d.ty.as_str(),
-                   "_links": links(&state, tenant, d)})
-        })
-        .collect();
-    let body = bytes::Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
-    state.rendered_lists.put(&acting.target.org_id, key, body.clone());
-    Ok((json_type, body).into_response())
+    let render = |list: &[Dataset]| {
+        let list: Vec<Value> = list
+            .iter()
+            .map(|d| {
+                json!({"isPermissionedView": false, "datasetId": d.id, "name": d.name, "type": d.ty.as_str(),
+                       "_links": links(&state, tenant, d)})
+            })
+            .collect();
+        bytes::Bytes::from(serde_json::to_vec(&list).unwrap_or_default())
+    };
+    let open = all.iter().all(|d| d.grants.all_read());
+    let body = render(&all);
+    state.rendered_lists.put(&acting.target.org_id, key, body.clone(), open);
+    if open || whole {
+        return Ok((json_type, body).into_response());
+    }
+    all.retain(|d| grants::visible(d, &acting.user));
+    Ok((json_type, render(&all)).into_response())
 }
 
 /// `POST /{tenantId}/datasets`.
@@ -79,24 +83,30 @@ pub async fn create(
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}`.
-pub async fn metadata(
-    State(state): State<AppState>,
-    acting: Guarded<Read>,
-    params: PathParams,
-) -> Result<Json<Value>, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
-    Ok(Json(metadata_json(&state, acting.target.tenant_id.as_str(), &ds)))
+pub async fn metadata(State(state): State<AppState>, on: OnDataset<ReadDataset>) -> Result<Json<Value>, Failure> {
+    Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &on.ds)))
 }
 
 /// `DELETE /{tenantId}/datasets/{datasetId}`.
-pub async fn delete(
-    State(state): State<AppState>,
-    acting: Guarded<WriteData>,
-    params: PathParams,
-) -> Result<StatusCode, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
-    ops::delete(state.store.as_ref(), &acting.target.org_id, &ds).await?;
+pub async fn delete(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<StatusCode, Failure> {
+    ops::delete(state.store.as_ref(), &on.target.org_id, &on.ds).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): the dataset's grants.
+pub async fn permissions(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<Response, Failure> {
+    Ok(Json(grants::show(state.store.as_ref(), &on.ds).await?).into_response())
+}
+
+/// `PUT /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): replace the dataset's grants.
+pub async fn set_permissions(
+    State(state): State<AppState>,
+    on: OnDataset<ManageDataset>,
+    RawBody(body): RawBody,
+) -> Result<Response, Failure> {
+    let v = parse_json(&body)?;
+    let now = to_millis(state.clock.now());
+    Ok(Json(grants::replace(state.store.as_ref(), &on.ds, &v, now).await?).into_response())
 }
 
 fn raw(it: &Item) -> Value {
@@ -111,11 +121,10 @@ fn raw(it: &Item) -> Value {
 /// `GET|POST /{tenantId}/datasets/{datasetId}/items`: saved raw values, optionally filtered, streamed.
 pub async fn items(
     State(state): State<AppState>,
-    acting: Guarded<Read>,
-    params: PathParams,
+    on: OnDataset<ReadDataset>,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
+    let ds = on.ds;
     let filter = if body.is_empty() {
         Filter::default()
     } else {
@@ -140,32 +149,31 @@ pub async fn items(
 /// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}`.
 pub async fn item(
     State(state): State<AppState>,
-    acting: Guarded<Read>,
+    on: OnDataset<ReadDataset>,
     params: PathParams,
 ) -> Result<Json<Value>, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
+    let ds = &on.ds;
     let item_id = params.get("itemId").and_then(parse_id).ok_or_else(|| {
         ApiError::new(ErrorCode::PathParameterMustBeUuidString)
             .with_message("Path parameter {itemId} must be a UUID string.")
             .with_context("pathParameter", "{itemId}")
     })?;
-    let it = state.store.get_item(&ds, &item_id).await?.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
+    let it = state.store.get_item(ds, &item_id).await?.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
     Ok(Json(raw(&it)))
 }
 
 /// `PUT /{tenantId}/datasets/{datasetId}/items`: the sync import.
 pub async fn import(
     State(state): State<AppState>,
-    acting: Guarded<WriteData>,
-    params: PathParams,
+    on: OnDataset<UpdateDataset>,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
-    let opts = ops::import_options(&ds, &query.0)?;
+    let mut opts = ops::import_options(&on.ds, &query.0)?;
+    grants::limit_import(on.level, &mut opts)?;
     let actions = actions_of(&body)?;
     let now = to_millis(state.clock.now());
-    results_of(ops::import(state.store.as_ref(), &ds, actions, &opts, now).await?)
+    results_of(ops::import(state.store.as_ref(), &on.ds, actions, &opts, now).await?)
 }
 
 /// The item actions of a sync import's body: a JSON array.

@@ -1,10 +1,9 @@
 //! The synchronous export, streamed: rows are read from the store page by page, encoded, and sent
 //! through a small channel, so the server's memory does not grow with the dataset.
 
-use super::datasets::dataset_of;
 use super::streaming::streamed;
-use crate::extract::{parse_json, Guarded, PathParams, QueryList, RawBody};
-use crate::policy::Read;
+use crate::extract::{parse_json, OnDataset, PathParams, QueryList, RawBody};
+use crate::policy::ReadDataset;
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
@@ -16,16 +15,17 @@ use orgd_core::data::ops;
 /// through a draft.
 pub async fn sync_export(
     State(state): State<AppState>,
-    acting: Guarded<Read>,
+    on: OnDataset<ReadDataset>,
     params: PathParams,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
+    let org = on.target.org_id.clone();
+    let ds = on.ds;
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
     let format = params.of("format");
     let plan = ops::plan_sync_export(&ds, format, &query.0, body.as_ref())?;
-    let draft = requests::export_overlay(state.store.as_ref(), &acting.target.org_id, &ds, &query.0).await?;
+    let draft = requests::export_overlay(state.store.as_ref(), &org, &ds, &query.0).await?;
     let content_type = plan.format.content_type();
     let store = state.store.clone();
     Ok(streamed(content_type, move |mut sink| async move {

@@ -1,9 +1,8 @@
 //! Async submissions: `POST …/export?exportFormat=`, `PUT …/items/import`, `POST /files/generate`, and
 //! `GET /jobs/{jobId}`.
 
-use super::datasets::dataset_of;
-use crate::extract::{parse_json, Acting, Guarded, PathParams, QueryList, RawBody};
-use crate::policy::{Read, WriteData};
+use crate::extract::{parse_json, Acting, Guarded, OnDataset, PathParams, QueryList, RawBody};
+use crate::policy::{Read, ReadDataset, UpdateDataset};
 use crate::presigned::{presign, ticket};
 use crate::render::{Failure, Secret};
 use crate::state::AppState;
@@ -41,34 +40,32 @@ pub async fn submit(
 /// `POST /{tenantId}/datasets/{datasetId}/export?exportFormat=F`.
 pub async fn async_export(
     State(state): State<AppState>,
-    acting: Guarded<Read>,
-    params: PathParams,
+    on: OnDataset<ReadDataset>,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
+    let (ds, acting) = (&on.ds, &*on);
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
     let all = state.store.list_datasets(&acting.target.org_id).await?;
-    let req = async_ops::export_request(&ds, &query.0, body.as_ref(), state.config.outbound_allow_http, &all)?;
-    orgd_core::data::drafts::requests::export_overlay(state.store.as_ref(), &acting.target.org_id, &ds, &query.0)
+    let req = async_ops::export_request(ds, &query.0, body.as_ref(), state.config.outbound_allow_http, &all)?;
+    orgd_core::data::drafts::requests::export_overlay(state.store.as_ref(), &acting.target.org_id, ds, &query.0)
         .await?;
-    submit(&state, &acting, &ds.id, JobKind::Export, req).await
+    submit(&state, acting, &ds.id, JobKind::Export, req).await
 }
 
 /// `PUT /{tenantId}/datasets/{datasetId}/items/import`.
 pub async fn async_import(
     State(state): State<AppState>,
-    acting: Guarded<WriteData>,
-    params: PathParams,
+    on: OnDataset<UpdateDataset>,
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let ds = dataset_of(&state, &acting, &params).await?;
-    orgd_core::data::ops::import_options(&ds, &query.0)?;
+    let mut opts = orgd_core::data::ops::import_options(&on.ds, &query.0)?;
+    orgd_core::data::grants::limit_import(on.level, &mut opts)?;
     let v = parse_json(&body)?;
     let own = format!("{}/signed/v1/files/", state.public_url);
     let req = async_ops::import_request(&query.0, &v, state.config.outbound_allow_http, &own)?;
-    submit(&state, &acting, &ds.id, JobKind::Import, req).await
+    submit(&state, &on, &on.ds.id, JobKind::Import, req).await
 }
 
 /// `GET /{tenantId}/jobs/{jobId}`: the ticket with fresh URLs, for its creator or an administrator.
@@ -91,9 +88,10 @@ pub async fn job(
 /// `POST /{tenantId}/files/generate`.
 pub async fn generate_file(
     State(state): State<AppState>,
-    acting: Guarded<WriteData>,
+    acting: Guarded<Read>,
     RawBody(body): RawBody,
 ) -> Result<Secret<Json<Value>>, Failure> {
+    orgd_core::data::grants::may_upload(state.store.as_ref(), &acting.target.org_id, &acting.user).await?;
     let (target_type, target_encoding) = orgd_core::data::async_ops::file_request(&parse_json(&body)?)?;
     let now = state.clock.now();
     let expires = now + time::Duration::minutes(FILE_MINUTES);

@@ -34,6 +34,14 @@ pub fn routes() -> Table {
             get(datasets::metadata).delete(datasets::delete),
         )
         .route(
+            "/{tenantId}/datasets/{datasetId}/permissions",
+            &[
+                (Method::GET, "Read who may do what with a dataset (orgd extension)"),
+                (Method::PUT, "Replace who may do what with a dataset (orgd extension)"),
+            ],
+            get(datasets::permissions).put(datasets::set_permissions),
+        )
+        .route(
             "/{tenantId}/datasets/{datasetId}/items",
             &[
                 (Method::GET, "List items"),

@@ -1,0 +1,323 @@
+//! Who may do what with a dataset: grants by role and by user (orgvue-dialect §10, an orgd extension),
+//! and the one decision every door asks ([`authorize`], [`open`]).
+//!
+//! Levels are cumulative: `read` (metadata, items, exports, drafts' contents), `update` (change values of
+//! existing items), `modify` (also create and delete items, full refreshes), `manage` (also drafts,
+//! permissions and deleting the dataset). Administrators of the org or of an ancestor hold `manage`
+//! always. A dataset without stored grants keeps the first release's rule: every role reads,
+//! administrators do the rest. A caller below `read` is told the dataset does not exist.
+
+use super::{ops, Dataset};
+use crate::error::{ApiError, ErrorCode, FieldFault};
+use crate::ids::{DatasetId, OrgId};
+use crate::model::{Role, User};
+use crate::store::Store;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// What a caller may do with a dataset; each level includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Nothing: the dataset is not shown.
+    None,
+    /// Metadata, items, exports, drafts' contents.
+    Read,
+    /// Change values of existing items.
+    Update,
+    /// Create and delete items, full refreshes (`implicitDelete`).
+    Modify,
+    /// Drafts, permissions, deleting the dataset.
+    Manage,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 5] = [Level::None, Level::Read, Level::Update, Level::Modify, Level::Manage];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::Read => "read",
+            Level::Update => "update",
+            Level::Modify => "modify",
+            Level::Manage => "manage",
+        }
+    }
+
+    /// Parse a wire name.
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// The grants of a dataset. Administrators are not in it: they hold [`Level::Manage`] always.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grants {
+    /// The `user_manager` role's level.
+    pub user_manager: Level,
+    /// The `user` role's level.
+    pub user: Level,
+    /// Levels of single users (by `psk`), on top of their role's.
+    pub users: BTreeMap<i64, Level>,
+}
+
+impl Default for Grants {
+    /// The first release's rule: every role reads.
+    fn default() -> Self {
+        Grants { user_manager: Level::Read, user: Level::Read, users: BTreeMap::new() }
+    }
+}
+
+impl Grants {
+    /// The level `user` holds: its role's, raised by a grant of its own.
+    pub fn level_of(&self, user: &User) -> Level {
+        let role = match user.role {
+            Role::Administrator => return Level::Manage,
+            Role::UserManager => self.user_manager,
+            Role::User => self.user,
+        };
+        role.max(self.users.get(&user.psk).copied().unwrap_or(Level::None))
+    }
+
+    /// Whether every user of the org reads the dataset (so a list of datasets is the same for all).
+    pub fn all_read(&self) -> bool {
+        self.user_manager >= Level::Read && self.user >= Level::Read
+    }
+
+    /// The stored form (inside the dataset's definition); `None` for the default.
+    pub fn stored(&self) -> Option<Value> {
+        if *self == Grants::default() {
+            return None;
+        }
+        let users: Map<String, Value> = self.users.iter().map(|(p, l)| (p.to_string(), json!(l.as_str()))).collect();
+        Some(json!({"roles": {"user_manager": self.user_manager.as_str(), "user": self.user.as_str()}, "users": users}))
+    }
+
+    /// Read the stored form; what it does not say keeps the default.
+    pub fn from_stored(v: Option<&Value>) -> Grants {
+        let mut g = Grants::default();
+        let Some(v) = v else { return g };
+        let role = |k: &str, d: Level| v["roles"][k].as_str().and_then(Level::parse).unwrap_or(d);
+        g.user_manager = role("user_manager", g.user_manager);
+        g.user = role("user", g.user);
+        if let Some(users) = v["users"].as_object() {
+            for (psk, l) in users {
+                if let (Ok(psk), Some(l)) = (psk.parse(), l.as_str().and_then(Level::parse)) {
+                    g.users.insert(psk, l);
+                }
+            }
+        }
+        g
+    }
+
+    /// The wire form: `{"roles": {role: level}, "users": {userId: level}}`, users named through `who`.
+    pub fn to_json(&self, who: &BTreeMap<i64, String>) -> Value {
+        let users: Map<String, Value> =
+            self.users.iter().filter_map(|(p, l)| who.get(p).map(|id| (id.clone(), json!(l.as_str())))).collect();
+        json!({
+            "roles": {"administrator": "manage", "user_manager": self.user_manager.as_str(), "user": self.user.as_str()},
+            "users": users,
+        })
+    }
+
+    /// Parse a `PUT …/permissions` body against the users who may be granted (`user_id` → `psk`). It replaces
+    /// the grants: a role it does not name reads, a user it does not name holds its role's level.
+    pub fn parse(body: &Value, users: &BTreeMap<String, i64>) -> Result<Grants, Vec<FieldFault>> {
+        let fault = |f: String, m: &str| FieldFault { field: f, message: m.into() };
+        let Some(b) = body.as_object() else { return Err(vec![fault("body".into(), "must be a JSON object")]) };
+        let mut faults = Vec::new();
+        let mut g = Grants::default();
+        let levels = "must be one of none, read, update, modify, manage";
+        for (k, v) in b {
+            match (k.as_str(), v) {
+                ("roles", Value::Object(roles)) => {
+                    for (r, l) in roles {
+                        let field = format!("roles.{r}");
+                        let level = l.as_str().and_then(Level::parse);
+                        match (Role::parse(r), level) {
+                            (None, _) => faults.push(fault(field, "is not a role (administrator, user_manager, user)")),
+                            (Some(_), None) => faults.push(fault(field, levels)),
+                            (Some(Role::Administrator), Some(Level::Manage)) => {}
+                            (Some(Role::Administrator), Some(_)) => {
+                                faults.push(fault(field, "administrators hold manage always"))
+                            }
+                            (Some(Role::UserManager), Some(l)) => g.user_manager = l,
+                            (Some(Role::User), Some(l)) => g.user = l,
+                        }
+                    }
+                }
+                ("users", Value::Object(named)) => {
+                    for (id, l) in named {
+                        let field = format!("users.{id}");
+                        match (users.get(id), l.as_str().and_then(Level::parse)) {
+                            (None, _) => faults.push(fault(field, "is not a user of this tenant")),
+                            (Some(_), None) => faults.push(fault(field, levels)),
+                            (Some(psk), Some(l)) => {
+                                g.users.insert(*psk, l);
+                            }
+                        }
+                    }
+                }
+                ("roles" | "users", _) => faults.push(fault(k.clone(), "must be an object")),
+                _ => faults.push(fault(k.clone(), "unknown field; the body is {\"roles\": {…}, \"users\": {…}}")),
+            }
+        }
+        if faults.is_empty() {
+            Ok(g)
+        } else {
+            Err(faults)
+        }
+    }
+}
+
+/// The decision: `user` may do what `need` names with `ds`. Below `read` the dataset does not exist for
+/// the caller (404001, never telling it apart from a missing one); otherwise 40332 names the level needed.
+pub fn authorize(ds: &Dataset, user: &User, need: Level) -> Result<Level, ApiError> {
+    let has = ds.grants.level_of(user);
+    if has < Level::Read {
+        return Err(ApiError::new(ErrorCode::DatasetNotFound));
+    }
+    if has < need {
+        return Err(ApiError::new(ErrorCode::DatasetPermissionDenied).with_message(format!(
+            "This needs the {} permission on the dataset; you hold {}. Ask someone who manages it.",
+            need.as_str(),
+            has.as_str()
+        )));
+    }
+    Ok(has)
+}
+
+/// The dataset `id` of `org` for a caller who needs `need`, with the level it holds.
+pub async fn open(
+    store: &dyn Store,
+    org: &OrgId,
+    user: &User,
+    id: &DatasetId,
+    need: Level,
+) -> Result<(Dataset, Level), ApiError> {
+    let ds = ops::find(store, org, id).await?;
+    let level = authorize(&ds, user, need)?;
+    Ok((ds, level))
+}
+
+/// The user who queued `job`, as it is now: a job runs with its creator's permissions at the time it
+/// runs, not as they were when it was queued (a creator who is gone may do nothing: 404001).
+pub async fn job_user(store: &dyn Store, job: &super::jobs::Job) -> Result<User, ApiError> {
+    store.get_user(job.created_by_psk).await?.ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))
+}
+
+/// Fit an import's options to the level its caller holds (at least `update`): below `modify` no action
+/// may create or delete an item, and a full refresh (`implicitDelete=true`) is refused outright.
+pub fn limit_import(level: Level, opts: &mut super::actions::Options) -> Result<(), ApiError> {
+    if level >= Level::Modify {
+        return Ok(());
+    }
+    if opts.implicit_delete {
+        return Err(ApiError::new(ErrorCode::DatasetPermissionDenied)
+            .with_context("queryParameter", "implicitDelete")
+            .with_message("implicitDelete=true deletes items: it needs the modify permission on the dataset."));
+    }
+    opts.items_fixed = true;
+    Ok(())
+}
+
+/// Uploading a file for an async import needs `update` on some dataset of the org (administrators may
+/// always); others get 40332.
+pub async fn may_upload(store: &dyn Store, org: &OrgId, user: &User) -> Result<(), ApiError> {
+    if user.role == Role::Administrator
+        || store.list_datasets(org).await?.iter().any(|ds| ds.grants.level_of(user) >= Level::Update)
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(ErrorCode::DatasetPermissionDenied)
+        .with_message("Uploading import files needs the update permission on a dataset of the tenant."))
+}
+
+/// Whether `user` sees `ds` at all.
+pub fn visible(ds: &Dataset, user: &User) -> bool {
+    ds.grants.level_of(user) >= Level::Read
+}
+
+/// The users who may be granted on a dataset of `org` (its own), `user_id` → `psk` and back.
+pub async fn grantable(
+    store: &dyn Store,
+    org: &OrgId,
+) -> Result<(BTreeMap<String, i64>, BTreeMap<i64, String>), ApiError> {
+    let users = store.list_users(org).await?;
+    let by_id = users.iter().map(|u| (u.user_id.clone(), u.psk)).collect();
+    let by_psk = users.into_iter().map(|u| (u.psk, u.user_id)).collect();
+    Ok((by_id, by_psk))
+}
+
+/// `GET …/permissions`: the dataset's grants on the wire.
+pub async fn show(store: &dyn Store, ds: &Dataset) -> Result<Value, ApiError> {
+    let (_, who) = grantable(store, &ds.org_id).await?;
+    Ok(ds.grants.to_json(&who))
+}
+
+/// `PUT …/permissions`: replace the dataset's grants (nothing is written when they are the same); answers
+/// the new ones.
+pub async fn replace(store: &dyn Store, ds: &Dataset, body: &Value, now_ms: i64) -> Result<Value, ApiError> {
+    let (ids, who) = grantable(store, &ds.org_id).await?;
+    let grants = Grants::parse(body, &ids).map_err(ApiError::invalid_fields)?;
+    if grants == ds.grants {
+        return Ok(grants.to_json(&who));
+    }
+    let changed = Dataset { grants, modified_at: now_ms, ..ds.clone() };
+    if !store.update_dataset_definition(&changed).await? {
+        return Err(ApiError::new(ErrorCode::DatasetNotFound));
+    }
+    Ok(changed.grants.to_json(&who))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::tests::{org_for_tests, user};
+
+    #[test]
+    fn levels_add_up_and_administrators_manage_always() {
+        let org = org_for_tests();
+        let (admin, manager, mut plain) =
+            (user(&org, Role::Administrator), user(&org, Role::UserManager), user(&org, Role::User));
+        plain.psk = 42;
+        let mut g = Grants::default();
+        assert_eq!(
+            (g.level_of(&admin), g.level_of(&manager), g.level_of(&plain)),
+            (Level::Manage, Level::Read, Level::Read)
+        );
+        g.user = Level::None;
+        g.user_manager = Level::None;
+        assert_eq!(g.level_of(&admin), Level::Manage, "no grant lowers an administrator");
+        assert_eq!(g.level_of(&plain), Level::None);
+        g.users.insert(42, Level::Update);
+        assert_eq!(g.level_of(&plain), Level::Update, "a user's own grant raises its role's");
+        g.user = Level::Modify;
+        assert_eq!(g.level_of(&plain), Level::Modify, "…and never lowers it");
+        assert!(Level::Read < Level::Update && Level::Update < Level::Modify && Level::Modify < Level::Manage);
+    }
+
+    #[test]
+    fn the_stored_form_reads_back_and_the_default_is_not_stored() {
+        assert_eq!(Grants::default().stored(), None);
+        assert_eq!(Grants::from_stored(None), Grants::default());
+        let mut g = Grants { user_manager: Level::Update, user: Level::None, users: BTreeMap::new() };
+        g.users.insert(7, Level::Manage);
+        assert_eq!(Grants::from_stored(g.stored().as_ref()), g);
+    }
+
+    #[test]
+    fn a_bad_body_names_every_field_at_fault() {
+        let users = BTreeMap::from([("alice".to_string(), 3)]);
+        let ok = Grants::parse(&json!({"roles": {"user": "none"}, "users": {"alice": "modify"}}), &users).unwrap();
+        assert_eq!((ok.user, ok.user_manager, ok.users.get(&3)), (Level::None, Level::Read, Some(&Level::Modify)));
+        let bad = json!({"roles": {"owner": "read", "user": "write", "administrator": "read"},
+                         "users": {"bob": "read", "alice": 3}, "extra": 1});
+        let fields: Vec<String> = Grants::parse(&bad, &users).unwrap_err().into_iter().map(|f| f.field).collect();
+        for f in ["roles.owner", "roles.user", "roles.administrator", "users.bob", "users.alice", "extra"] {
+            assert!(fields.contains(&f.to_string()), "{f} in {fields:?}");
+        }
+        assert_eq!(Grants::parse(&json!([]), &users).unwrap_err()[0].field, "body");
+    }
+}

@@ -1,0 +1,313 @@
+//! Dataset permissions: grants by role and by user, one decision for every route, no leak of a dataset
+//! a caller may not read, and every bad input of the governance issue.
+
+use crate::helpers::{orgvue_error, TestApp};
+use orgd_core::cases::tokens::NewToken;
+use orgd_core::model::Role;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
+    let mut r = app.request(method, path).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap()
+}
+
+async fn ok_json(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+struct Team {
+    app: TestApp,
+    admin: String,
+    reader: String,
+    editor: String,
+    author: String,
+    manager: String,
+    /// `/api/v1/ACME/datasets/{id}` of the Salaries dataset.
+    path: String,
+    id: String,
+}
+
+/// Tenant ACME with a Salaries dataset of two items, an administrator, two plain users (`reader`,
+/// `editor`), a plain user `author` and a user manager, each with a token.
+async fn team() -> Team {
+    let app = TestApp::spawn().await;
+    let (org, _admin, admin) = app.tenant_with_admin("ACME").await;
+    let mut tokens = Vec::new();
+    for (id, role) in
+        [("reader", Role::User), ("editor", Role::User), ("author", Role::User), ("manager", Role::UserManager)]
+    {
+        let u = app.user(&org, id, role).await;
+        tokens.push(app.token(&u, NewToken::default()).await);
+    }
+    let schema = json!({"name":"Salaries","type":"PEOPLE","autoId":"id","labelId":"id",
+        "properties":[{"key":"id","type":"number","isRequired":true},{"key":"salary","type":"number"}]});
+    let meta = ok_json(send(&app, Method::POST, "/api/v1/ACME/datasets", &admin, Some(schema)).await).await;
+    let id = meta["datasetId"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/ACME/datasets/{id}");
+    let items = json!([{"_action":"create","id":1,"salary":50000},{"_action":"create","id":2,"salary":70000}]);
+    ok_json(send(&app, Method::PUT, &format!("{path}/items?autoId=true"), &admin, Some(items)).await).await;
+    let [reader, editor, author, manager] = <[String; 4]>::try_from(tokens).unwrap();
+    Team { app, admin, reader, editor, author, manager, path, id }
+}
+
+async fn listed(app: &TestApp, token: &str) -> Vec<String> {
+    let list = ok_json(send(app, Method::GET, "/api/v1/ACME/datasets", token, None).await).await;
+    list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn grants_decide_who_sees_and_changes_a_dataset_and_hidden_ones_do_not_leak() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    // Today's behaviour until someone changes it: every role reads, administrators do the rest.
+    let shown = ok_json(send(app, Method::GET, &format!("{path}/permissions"), &t.admin, None).await).await;
+    assert_eq!(shown, json!({"roles":{"administrator":"manage","user_manager":"read","user":"read"},"users":{}}));
+    assert_eq!(listed(app, &t.reader).await, ["Salaries"]);
+
+    let grants = json!({"roles":{"user":"none","user_manager":"read"},"users":{"editor":"update","author":"modify"}});
+    let set = ok_json(send(app, Method::PUT, &format!("{path}/permissions"), &t.admin, Some(grants)).await).await;
+    assert_eq!(set["users"], json!({"author":"modify","editor":"update"}));
+    assert_eq!(set["roles"]["user"], "none");
+    let again = ok_json(send(app, Method::GET, &format!("{path}/permissions"), &t.admin, None).await).await;
+    assert_eq!(again, set, "what PUT answered is what is stored");
+
+    // A plain user without a grant: the dataset does not exist for it, on every route.
+    assert!(listed(app, &t.reader).await.is_empty(), "the list drops it at once");
+    assert_eq!(listed(app, &t.admin).await, ["Salaries"], "administrators see everything");
+    assert_eq!(listed(app, &t.manager).await, ["Salaries"]);
+    for (method, p) in [
+        (Method::GET, path.to_string()),
+        (Method::GET, format!("{path}/items")),
+        (Method::POST, format!("{path}/items")),
+        (Method::GET, format!("{path}/export/csv")),
+        (Method::POST, format!("{path}/export?exportFormat=csv")),
+        (Method::GET, format!("{path}/permissions")),
+        (Method::DELETE, path.to_string()),
+    ] {
+        let (s, c, _) = orgvue_error(send(app, method.clone(), &p, &t.reader, None).await).await;
+        assert_eq!((s, c.as_str()), (404, "404001"), "{method} {p}");
+    }
+    let unknown = format!("/api/v1/ACME/datasets/{}", orgd_core::ids::DatasetId::generate());
+    let (_, _, hidden) = orgvue_error(send(app, Method::GET, path, &t.reader, None).await).await;
+    let (_, _, missing) = orgvue_error(send(app, Method::GET, &unknown, &t.reader, None).await).await;
+    assert_eq!(hidden["errors"][0]["message"], missing["errors"][0]["message"], "told apart from nothing");
+
+    // update: change existing items, never create or delete them.
+    let update = json!([{"_action":"update","id":1,"salary":52000}]);
+    let r = ok_json(send(app, Method::PUT, &format!("{path}/items?autoId=true"), &t.editor, Some(update)).await).await;
+    assert!(r[0]["_id"].is_string(), "{r}");
+    for actions in [json!([{"_action":"create","id":3,"salary":1}]), json!([{"_action":"delete","id":2}])] {
+        let r = send(app, Method::PUT, &format!("{path}/items?autoId=true"), &t.editor, Some(actions)).await;
+        let (s, c, b) = orgvue_error(r).await;
+        assert_eq!((s, c.as_str()), (403, "40332"), "{b}");
+        assert_eq!(b["errors"][0]["reason"], "itemAccessDenied", "{b}");
+    }
+    let r =
+        send(app, Method::PUT, &format!("{path}/items?autoId=true&implicitDelete=true"), &t.editor, Some(json!([])))
+            .await;
+    let (s, c, b) = orgvue_error(r).await;
+    assert_eq!((s, c.as_str()), (403, "40332"));
+    assert_eq!(b["errors"][0]["queryParameter"], "implicitDelete");
+    let skip = json!([{"_action":"create","id":3,"salary":1},{"_action":"update","id":2,"salary":71000}]);
+    let q = format!("{path}/items?autoId=true&onActionValidationFailure=skip");
+    let r = ok_json(send(app, Method::PUT, &q, &t.editor, Some(skip)).await).await;
+    assert_eq!(r[0]["errors"][0]["reason"], "itemAccessDenied", "skip mode reports it: {r}");
+    assert!(r[1]["_id"].is_string(), "and applies the rest: {r}");
+    for (method, p) in [(Method::DELETE, path.to_string()), (Method::GET, format!("{path}/permissions"))] {
+        let (s, c, _) = orgvue_error(send(app, method.clone(), &p, &t.editor, None).await).await;
+        assert_eq!((s, c.as_str()), (403, "40332"), "{method} {p}");
+    }
+
+    // modify: create and delete too; a role's own grant never lowers a user's.
+    let r = send(
+        app,
+        Method::PUT,
+        &format!("{path}/items?autoId=true"),
+        &t.author,
+        Some(json!([
+        {"_action":"create","id":3,"salary":1},{"_action":"delete","id":3}])),
+    )
+    .await;
+    ok_json(r).await;
+    let items = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
+    let salaries: Vec<i64> = items.as_array().unwrap().iter().map(|i| i["salary"].as_i64().unwrap()).collect();
+    assert_eq!(salaries, [52000, 71000], "only the permitted changes landed");
+
+    // Giving the role read back shows the dataset again at once.
+    let open = json!({"users":{"editor":"update"}});
+    ok_json(send(app, Method::PUT, &format!("{path}/permissions"), &t.admin, Some(open)).await).await;
+    assert_eq!(listed(app, &t.reader).await, ["Salaries"]);
+    assert_eq!(send(app, Method::GET, &format!("{path}/export/csv"), &t.reader, None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn drafts_follow_their_dataset_grants() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    let d = ok_json(
+        send(app, Method::POST, "/api/v1/ACME/drafts", &t.admin, Some(json!({"name":"2027","datasetId": t.id}))).await,
+    )
+    .await;
+    let draft = d["draftId"].as_str().unwrap().to_string();
+    let dp = format!("/api/v1/ACME/drafts/{draft}");
+    let grants = json!({"roles":{"user":"none"},"users":{"author":"manage"}});
+    ok_json(send(app, Method::PUT, &format!("{path}/permissions"), &t.admin, Some(grants)).await).await;
+    let (s, c, _) = orgvue_error(send(app, Method::GET, &dp, &t.reader, None).await).await;
+    assert_eq!((s, c.as_str()), (404, "404007"), "a draft of a hidden dataset does not exist for the caller");
+    let drafts = ok_json(send(app, Method::GET, "/api/v1/ACME/drafts", &t.reader, None).await).await;
+    assert_eq!(drafts, json!([]));
+    let r =
+        send(app, Method::POST, "/api/v1/ACME/drafts", &t.reader, Some(json!({"name":"x","datasetId": t.id}))).await;
+    let (s, _, b) = orgvue_error(r).await;
+    assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("datasetId")), "{b}");
+    // A plain user who manages the dataset models it.
+    let stage = json!([{"_action":"update","id":2,"salary":1}]);
+    ok_json(send(app, Method::PUT, &format!("{dp}/items?autoId=true"), &t.author, Some(stage)).await).await;
+    let mine = ok_json(
+        send(app, Method::POST, "/api/v1/ACME/drafts", &t.author, Some(json!({"name":"mine","datasetId": t.id}))).await,
+    )
+    .await;
+    assert_eq!(mine["_createdBy"], "author");
+    let (s, c, _) = orgvue_error(send(app, Method::DELETE, &dp, &t.editor, None).await).await;
+    assert_eq!((s, c.as_str()), (404, "404007"));
+}
+
+#[tokio::test]
+async fn bad_grants_name_the_field_and_change_nothing() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    let p = format!("{path}/permissions");
+    let before = ok_json(send(app, Method::GET, &p, &t.admin, None).await).await;
+    for (body, field) in [
+        (json!({"roles":{"owner":"read"}}), "roles.owner"),
+        (json!({"roles":{"user":"write"}}), "roles.user"),
+        (json!({"roles":{"administrator":"read"}}), "roles.administrator"),
+        (json!({"users":{"ghost":"read"}}), "users.ghost"),
+        (json!({"users":["editor"]}), "users"),
+        (json!({"everyone":"read"}), "everyone"),
+    ] {
+        let (s, c, b) = orgvue_error(send(app, Method::PUT, &p, &t.admin, Some(body.clone())).await).await;
+        assert_eq!((s, c.as_str()), (400, "400802"), "{body}: {b}");
+        let fields: Vec<&str> = b["errors"].as_array().unwrap().iter().filter_map(|e| e["path"].as_str()).collect();
+        assert!(fields.contains(&field), "{body}: {b}");
+    }
+    assert_eq!(ok_json(send(app, Method::GET, &p, &t.admin, None).await).await, before);
+    // A user of another tenant cannot be granted, and another tenant's dataset is not found from there.
+    let (other, _, other_admin) = app.tenant_with_admin("BETA").await;
+    app.user(&other, "stranger", Role::User).await;
+    let (s, _, b) =
+        orgvue_error(send(app, Method::PUT, &p, &t.admin, Some(json!({"users":{"stranger":"read"}}))).await).await;
+    assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("users.stranger")));
+    let theirs = format!("/api/v1/BETA/datasets/{}/permissions", t.id);
+    let (s, c, _) = orgvue_error(send(app, Method::PUT, &theirs, &other_admin, Some(json!({}))).await).await;
+    assert_eq!((s, c.as_str()), (404, "404001"));
+    // Only who manages the dataset changes its grants.
+    let (s, c, _) = orgvue_error(send(app, Method::PUT, &p, &t.manager, Some(json!({}))).await).await;
+    assert_eq!((s, c.as_str()), (403, "40332"));
+}
+
+#[tokio::test]
+async fn an_async_import_runs_with_its_creators_permission() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    ok_json(
+        send(app, Method::PUT, &format!("{path}/permissions"), &t.admin, Some(json!({"users":{"editor":"update"}})))
+            .await,
+    )
+    .await;
+    let (s, c, _) = orgvue_error(
+        send(
+            app,
+            Method::POST,
+            "/api/v1/ACME/files/generate",
+            &t.reader,
+            Some(json!({"targetType":"json","targetEncoding":"identity"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, c.as_str()), (403, "40332"), "uploads are for who may write some dataset");
+    let f = app.generate_file("ACME", &t.editor, "json", "identity").await;
+    let put = f["_links"]["put"]["url"].as_str().unwrap();
+    let body = json!([{"_action":"create","id":9,"salary":1}]).to_string();
+    assert!(app.client.put(put).body(body).send().await.unwrap().status().is_success());
+    let req = json!({"importLocation":{"method":"GET","url": f["_links"]["get"]["url"]}});
+    let ticket =
+        ok_json(send(app, Method::PUT, &format!("{path}/items/import?autoId=true"), &t.editor, Some(req)).await).await;
+    let job = format!("/api/v1/ACME/jobs/{}", ticket["jobId"].as_str().unwrap());
+    let done = loop {
+        let j = ok_json(send(app, Method::GET, &job, &t.editor, None).await).await;
+        if j["jobStatus"] == "completed" || j["jobStatus"] == "failed" {
+            break j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["jobStatus"], "failed", "{done}");
+    assert_eq!(done["errors"][0]["reason"], "itemAccessDenied", "{done}");
+    let meta = ok_json(send(app, Method::GET, path, &t.admin, None).await).await;
+    assert_eq!(meta["itemCount"], 2, "nothing was created");
+}
+
+const SEED: &str = r#"
+orgs:
+  - tenant_id: ACME
+    name: Acme
+    users:
+      - {user_id: admin@acme.test, password: Acme-Admin-2024!, role: administrator, token_access: true,
+         tokens: [{secret: orgd_grantsadmintoken_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG}]}
+      - {user_id: reader@acme.test, password: Acme-Reader-2024!, role: user, token_access: true,
+         tokens: [{secret: orgd_grantsreadertokn_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG}]}
+    datasets:
+      - name: Pay
+        type: LOOKUP
+        autoId: id
+        labelId: id
+        properties: [{key: id, type: number, isRequired: true}]
+        items: [{id: 1}]
+        permissions: {roles: {user: none}}
+      - name: Teams
+        type: LOOKUP
+        autoId: id
+        labelId: id
+        properties: [{key: id, type: number, isRequired: true}]
+"#;
+
+#[tokio::test]
+async fn seed_files_declare_grants_and_reset_restores_them() {
+    let app = TestApp::builder().seed(SEED).control("control-secret-1").spawn().await;
+    let (admin, reader) = (
+        "orgd_grantsadmintoken_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+        "orgd_grantsreadertokn_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+    );
+    assert_eq!(listed(&app, reader).await, ["Teams"]);
+    assert_eq!(listed(&app, admin).await, ["Pay", "Teams"]);
+    let pay = orgd_core::data::derived_id("orgd-seed-dataset/ACME/Pay");
+    let p = format!("/api/v1/ACME/datasets/{pay}/permissions");
+    ok_json(send(&app, Method::PUT, &p, admin, Some(json!({}))).await).await;
+    assert_eq!(listed(&app, reader).await, ["Pay", "Teams"]);
+    let r = app.request(Method::POST, "/_orgd/reset").bearer_auth("control-secret-1").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(listed(&app, reader).await, ["Teams"], "the seed's grants are back");
+}
+
+#[test]
+fn a_seed_grant_naming_an_unknown_user_names_the_field() {
+    let bad = SEED.replace("permissions: {roles: {user: none}}", "permissions: {users: {ghost@acme.test: read}}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orgd"))
+        .args(["seed", path.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("orgs[0].datasets[0].permissions.users.ghost@acme.test"), "{err}");
+}
