@@ -377,6 +377,9 @@ struct DatasetPage {
     properties: Vec<PropertyRow>,
     hierarchical: bool,
     drafts: Vec<DraftRow>,
+    csrf: String,
+    levels: Vec<&'static str>,
+    grants: GrantsForm,
 }
 
 pub struct DraftRow {
@@ -389,32 +392,142 @@ pub struct DraftRow {
     modified: String,
 }
 
-/// `GET /app/configui/datasets/{dataset_id}`: the metadata page with the Dataset ID.
+/// The permissions form of a dataset page, as shown or as sent back with its faults.
+pub struct GrantsForm {
+    user_manager: String,
+    user: String,
+    users: String,
+    errors: Vec<String>,
+}
+
+impl GrantsForm {
+    fn of(shown: &Value) -> GrantsForm {
+        let level = |r: &str| shown["roles"][r].as_str().unwrap_or("read").to_string();
+        let users = shown["users"]
+            .as_object()
+            .map(|m| m.iter().map(|(u, l)| format!("{u} = {}\n", l.as_str().unwrap_or_default())).collect())
+            .unwrap_or_default();
+        GrantsForm { user_manager: level("user_manager"), user: level("user"), users, errors: Vec::new() }
+    }
+
+    /// The body of `PUT …/permissions` this form stands for; a line that is not `user = level` is named.
+    fn body(&self) -> Result<Value, Vec<String>> {
+        let mut users = Map::new();
+        let mut errors = Vec::new();
+        for (n, line) in self.users.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            match line.rsplit_once('=') {
+                Some((u, l)) if !u.trim().is_empty() => {
+                    users.insert(u.trim().to_string(), Value::String(l.trim().to_string()));
+                }
+                _ => errors.push(format!("users, line {}: write user_id = level", n + 1)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(serde_json::json!({"roles": {"user_manager": self.user_manager, "user": self.user}, "users": users}))
+    }
+}
+
+/// The dataset of a Settings page path, for a caller who may `need` it (else the 404 page).
+async fn dataset_at(
+    state: &AppState,
+    s: &Signed,
+    org: &Org,
+    id: &str,
+    need: orgd_core::data::grants::Level,
+) -> Result<orgd_core::data::Dataset, Response> {
+    let found = match orgd_core::ids::DatasetId::parse(id) {
+        Some(id) => orgd_core::data::grants::open(state.store.as_ref(), &org.org_id, &s.user, &id, need).await.ok(),
+        None => None,
+    };
+    found
+        .map(|(ds, _)| ds)
+        .ok_or_else(|| super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such dataset in this org."))
+}
+
+/// `GET /app/configui/datasets/{dataset_id}`: the metadata page with the Dataset ID and its permissions.
 pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<String>, Query(q): Q) -> Response {
     let org = match acting(&state, &s, &q).await {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let found = match orgd_core::ids::DatasetId::parse(&id) {
-        Some(id) => {
-            let (store, read) = (state.store.as_ref(), orgd_core::data::grants::Level::Read);
-            orgd_core::data::grants::open(store, &org.org_id, &s.user, &id, read).await.ok().map(|(ds, _)| ds)
-        }
-        None => None,
+    let ds = match dataset_at(&state, &s, &org, &id, orgd_core::data::grants::Level::Read).await {
+        Ok(d) => d,
+        Err(r) => return r,
     };
-    let ds = match found {
-        Some(d) => d,
-        None => {
-            return super::message(StatusCode::NOT_FOUND, Some(s.me()), "Not found", "No such dataset in this org.")
-        }
+    let form = match orgd_core::data::grants::show(state.store.as_ref(), &ds).await {
+        Ok(shown) => GrantsForm::of(&shown),
+        Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
     };
+    let notice = q.contains_key("saved").then(|| "Permissions saved.".to_string());
+    dataset_page(&state, &s, &org, &ds, form, notice).await
+}
+
+/// `POST /app/configui/datasets/{dataset_id}/permissions`: replace the dataset's grants.
+pub async fn save_dataset_permissions(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
+    let org = match acting(&state, &s, &q).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let ds = match dataset_at(&state, &s, &org, &id, orgd_core::data::grants::Level::Manage).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let f = match s.form(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let mut form = GrantsForm {
+        user_manager: f.text("user_manager"),
+        user: f.text("user"),
+        users: f.text("users"),
+        errors: vec![],
+    };
+    let now = orgd_core::clock::to_millis(state.clock.now());
+    let saved = match form.body() {
+        Ok(body) => {
+            orgd_core::data::grants::replace(state.store.as_ref(), &ds, &body, now).await.map_err(|e| faults_of(&e))
+        }
+        Err(errors) => Err(errors),
+    };
+    match saved {
+        Ok(_) => {
+            Redirect::to(&format!("/app/configui/datasets/{}?tenant={}&saved=1#permissions", ds.id, org.tenant_id))
+                .into_response()
+        }
+        Err(errors) => {
+            form.errors = errors;
+            dataset_page(&state, &s, &org, &ds, form, None).await
+        }
+    }
+}
+
+async fn dataset_page(
+    state: &AppState,
+    s: &Signed,
+    org: &Org,
+    ds: &orgd_core::data::Dataset,
+    grants: GrantsForm,
+    notice: Option<String>,
+) -> Response {
     let drafts = match orgd_core::data::drafts::list(state.store.as_ref(), &org.org_id, &s.user, Some(&ds.id)).await {
         Ok(d) => d,
         Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
     };
     let none = || "—".to_string();
+    let status = if grants.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let page = DatasetPage {
         hierarchical: ds.is_hierarchical(),
+        csrf: s.csrf.clone(),
+        levels: orgd_core::data::grants::Level::ALL.iter().map(|l| l.as_str()).collect(),
+        grants,
         drafts: drafts
             .iter()
             .map(|d| DraftRow {
@@ -427,7 +540,7 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
                 modified: when(orgd_core::clock::from_millis(d.modified_at)),
             })
             .collect(),
-        chrome: Chrome { title: format!("Dataset {}", ds.name), me: Some(s.me()), notice: None },
+        chrome: Chrome { title: format!("Dataset {}", ds.name), me: Some(s.me()), notice },
         tenant: org.tenant_id.to_string(),
         hierarchy: match (&ds.tree_id, &ds.tree_parent_id) {
             (Some(t), Some(p)) => format!("{t} → parent {p}"),
@@ -452,7 +565,7 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
             })
             .collect(),
     };
-    html(StatusCode::OK, &page)
+    html(status, &page)
 }
 
 pub struct Field {

@@ -282,6 +282,37 @@ async fn an_admin_finds_a_dataset_id_edits_org_settings_and_lists_tenants() {
     b.client.clone().close().await.unwrap();
 }
 
+#[tokio::test]
+async fn an_admin_hides_a_dataset_from_plain_users_on_its_page() {
+    let app = TestApp::builder().seed(SEED).spawn().await;
+    let Some(b) = browser(&app, "the permissions form").await else { return };
+    let ds = orgd_core::data::derived_id("orgd-seed-dataset/DEMO/People");
+    let stored = || async {
+        let id = orgd_core::ids::DatasetId::parse(&ds).unwrap();
+        app.store.get_dataset(&id).await.unwrap().unwrap().grants
+    };
+    b.sign_in(ADMIN).await;
+    b.go(&format!("/app/configui/datasets/{ds}")).await;
+    b.css("#grant-user").await.select_by_value("none").await.unwrap();
+    b.fill("#grant-users", "reader@demo.test = nobody").await;
+    b.navigate("#save-permissions").await;
+    let errors = b.text("#permission-errors").await;
+    assert!(errors.contains("users.reader@demo.test"), "the bad level is named: {errors}");
+    assert_eq!(stored().await, orgd_core::data::grants::Grants::default(), "nothing was saved");
+    b.shot("dataset-permissions-error").await;
+    b.css("#grant-user").await.select_by_value("none").await.unwrap();
+    b.fill("#grant-users", "reader@demo.test = update").await;
+    b.navigate("#save-permissions").await;
+    assert_eq!(b.text(".notice").await, "Permissions saved.");
+    let g = stored().await;
+    assert_eq!(g.user, orgd_core::data::grants::Level::None);
+    assert_eq!(g.users.values().copied().collect::<Vec<_>>(), [orgd_core::data::grants::Level::Update]);
+    let shown = b.css("#grant-users").await.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(shown.trim(), "reader@demo.test = update", "the page shows what is stored");
+    b.shot("dataset-permissions").await;
+    b.client.clone().close().await.unwrap();
+}
+
 /// A console session for HTTP-level tests: (session cookie, CSRF token of its forms).
 pub async fn session(app: &TestApp, (user, password): (&str, &str)) -> (String, String) {
     let r = app.get("/login").send().await.unwrap();
@@ -344,6 +375,15 @@ async fn console_forms_need_their_csrf_token_and_the_right_role_and_tenant() {
     let other_ds = orgd_core::data::derived_id("orgd-seed-dataset/OTHER/People");
     assert_eq!(get(format!("/app/configui/datasets/{other_ds}")).await.unwrap().status(), 404);
     assert_eq!(get("/app/configui/datasets/not-a-uuid".into()).await.unwrap().status(), 404, "no dataset has it");
+    let people = orgd_core::data::derived_id("orgd-seed-dataset/DEMO/People");
+    let grants = format!("/app/configui/datasets/{people}/permissions");
+    let r = post(&grants, vec![("user", "none"), ("user_manager", "read")]).await.unwrap();
+    assert_eq!(r.status(), 403, "the permissions form needs its CSRF token");
+    let r = post(&format!("/app/configui/datasets/{other_ds}/permissions"), vec![("csrf", &csrf), ("user", "none")]);
+    assert_eq!(r.await.unwrap().status(), 404, "another tree's dataset");
+    let people_id = orgd_core::ids::DatasetId::parse(&people).unwrap();
+    let g = app.store.get_dataset(&people_id).await.unwrap().unwrap().grants;
+    assert_eq!(g, orgd_core::data::grants::Grants::default(), "refused forms changed nothing");
 
     let (reader, _) = session(&app, READER).await;
     let r = app.get("/app/configui").header("cookie", &reader).send().await.unwrap();
