@@ -433,6 +433,36 @@ pub async fn writes(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<Ve
     Ok(out)
 }
 
+/// Adding an optional property to the full dataset, and removing it again, over HTTPS.
+pub async fn schema_changes(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<Vec<Latency>> {
+    let url = format!("{}/api/v1/BENCH/datasets/{dataset}/properties", b.url);
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for run in 0..s.runs {
+        let key = format!("Extra{run}");
+        let t = Instant::now();
+        let r = b.client.post(&url).bearer_auth(&b.token).json(&json!({"key": key, "type": "text"})).send().await?;
+        added.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(r.status() == 201, "adding a property answered {}", r.status());
+        let t = Instant::now();
+        let r = b.client.delete(format!("{url}/{key}")).bearer_auth(&b.token).send().await?;
+        removed.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(r.status() == 200, "removing a property answered {}", r.status());
+    }
+    let n = s.import_items;
+    let mut sorted = removed.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(vec![Latency {
+        name: format!("POST …/properties: an optional text property added to the {n}-item dataset"),
+        values: added,
+        limit: 1000.0,
+        note: format!(
+            "no item is rewritten; removing it again (its values and column go) took {:.1}–{:.1} ms",
+            sorted[0],
+            sorted[sorted.len() - 1]
+        ),
+    }])
+}
+
 /// Export figures over the full dataset, against the engine's own export of the same rows.
 pub async fn export(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<(Vec<Figure>, Vec<Latency>)> {
     let table = format!("items_{}", dataset.replace('-', "").to_ascii_lowercase());

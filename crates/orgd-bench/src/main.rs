@@ -99,6 +99,11 @@ async fn main() -> anyhow::Result<()> {
             if what == "all" || what == "import" {
                 report.section(name, &format!("Import at HR scale ({} rows)", s.import_items), figs);
                 report.latencies(name, "Writes into the full dataset", data::writes(&srv, &s, &full).await?);
+                report.latencies(
+                    name,
+                    "Schema changes of the full dataset",
+                    data::schema_changes(&srv, &s, &full).await?,
+                );
                 report.latencies(name, "Another tenant during a big import", data::neighbours(&srv, &s).await?);
             }
             if what == "all" || what == "export" {

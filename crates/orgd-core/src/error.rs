@@ -68,6 +68,7 @@ error_codes! {
     FileNotFound = 404005, 404, "FileNotFound", "File not found.", "File not found";
     TokenNotFound = 404006, 404, "TokenNotFound", "Token not found.", "Token not found";
     DraftNotFound = 404007, 404, "DraftNotFound", "Draft not found.", "Draft not found";
+    PropertyNotFound = 404008, 404, "PropertyNotFound", "Property not found.", "Property not found";
     Conflict = 409001, 409, "Conflict", "The request conflicts with the current state.", "Conflict";
     PresignedUrlInvalid = 40350, 403, "PresignedUrlInvalid", "The presigned URL is invalid or has expired.", "The presigned URL is invalid or has expired";
     RemoteLocationFailed = 502001, 502, "RemoteLocationFailed", "Remote location failed.", "Remote location failed";

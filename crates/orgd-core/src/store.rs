@@ -174,6 +174,11 @@ pub trait Store: Send + Sync + 'static {
     /// Save a dataset's definition (schema, grants) and `modified_at`, moving the data epoch so that every
     /// node's lists follow; false when the dataset is gone.
     async fn update_dataset_definition(&self, ds: &Dataset) -> StoreResult<bool>;
+    /// Change a dataset's schema from `before` to `after` in one transaction: a column for each property
+    /// of `after` whose column `before` lacks (empty), none for each column `after` no longer uses (its
+    /// values and indexes go), and `after`'s definition, cache key and `modified_at`; the data epoch moves.
+    /// False when the dataset is gone.
+    async fn evolve_dataset(&self, before: &Dataset, after: &Dataset) -> StoreResult<bool>;
     /// Delete a dataset with its items.
     async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool>;
     /// Up to `limit` items with `seq > after`, in creation order.

@@ -391,6 +391,9 @@ impl Store for SqlStore {
     async fn update_dataset_definition(&self, ds: &Dataset) -> StoreResult<bool> {
         self.update_dataset_definition_impl(ds).await
     }
+    async fn evolve_dataset(&self, before: &Dataset, after: &Dataset) -> StoreResult<bool> {
+        self.evolve_dataset_impl(before, after).await
+    }
     async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool> {
         self.delete_dataset_impl(dataset_id.as_str()).await
     }

@@ -362,6 +362,39 @@ async fn datasets(store: &dyn Store, o: &Org) {
     assert_eq!(found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [uid("B3")]);
     assert_eq!(store.find_items(&ds, Lookup::Ids(&[uid("B1"), uid("Z")])).await.unwrap().len(), 1);
     drafts(store, &ds).await;
+
+    // Schema changes: a column dropped with its index and values, and its number given to a later
+    // property, which starts empty and gets an index of its own.
+    store.index_items(&ds, &[1]).await.unwrap();
+    let removed =
+        Dataset { properties: ds.properties.iter().filter(|p| p.key != "grade").cloned().collect(), ..ds.clone() };
+    let local = store.local_changes();
+    assert!(store.evolve_dataset(&ds, &removed).await.unwrap());
+    assert_eq!(store.local_changes().data, local.data + 1, "a schema change moves the lists' epoch");
+    let mut added = Dataset { cache_key: "ks".into(), modified_at: 60, ..removed.clone() };
+    let site = orgd_core::data::Property {
+        key: "site".into(),
+        name: "Site".into(),
+        ty: orgd_core::data::PropertyType::Text,
+        required: false,
+        read_only: false,
+        column: 1,
+    };
+    added.properties.push(site);
+    assert!(store.evolve_dataset(&removed, &added).await.unwrap());
+    let got = store.get_dataset(&ds.id).await.unwrap().unwrap();
+    assert_eq!((&got.properties, got.cache_key.as_str(), got.modified_at), (&added.properties, "ks", 60));
+    let page = store.item_page(&got, 0, 10).await.unwrap();
+    assert_eq!(page.len(), 3);
+    assert!(page.iter().all(|i| !i.values.contains_key("site") && !i.values.contains_key("grade")), "{page:?}");
+    store.index_items(&got, &[3]).await.unwrap();
+    let mut w = store.begin_items(&got).await.unwrap();
+    let mut lyon = row(&uid("S1"), 4, "s1", None, None);
+    lyon.cells = vec![Some(Val::Text("s1".into())), Some(Val::Bool(true)), None, Some(Val::Text("Lyon".into()))];
+    w.write(vec![lyon.clone()], vec![], vec![]).await.unwrap();
+    w.commit().await.unwrap();
+    let keys = vec![vec![Val::Text("Lyon".into())]];
+    assert_eq!(store.find_items(&got, Lookup::Values { props: &[3], keys: &keys }).await.unwrap(), vec![lyon]);
     assert!(store.delete_dataset(&ds.id).await.unwrap());
     assert!(store.list_drafts(&o.org_id).await.unwrap().is_empty(), "a dataset's drafts go with it");
 }

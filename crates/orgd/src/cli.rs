@@ -194,7 +194,7 @@ pub enum AdminCommand {
         after_help = "Example:\n  orgd admin user create --tenant ACME --user-id bob@acme.test --role user --token-access true\n  orgd admin user list --tenant ACME"
     )]
     User(UserCommand),
-    /// Datasets: list, import items from a file, export to a file or stdout, permissions.
+    /// Datasets: list, import items from a file, export to a file or stdout, properties, permissions.
     #[command(
         subcommand,
         after_help = "Example:\n  orgd admin dataset list --tenant ACME\n  orgd admin dataset import --tenant ACME --dataset 0B533DE6-7107-9FCD-48FC-31C0856745CC --file people.csv --auto-id\n  orgd admin dataset export --tenant ACME --dataset 0B533DE6-7107-9FCD-48FC-31C0856745CC --format csv > people.csv"
@@ -435,6 +435,65 @@ pub enum DatasetCommand {
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Add a property to a dataset (its items have no value for it yet; a required one only joins an
+    /// empty dataset).
+    #[command(
+        after_help = "Example:\n  orgd admin dataset add-property --tenant ACME --dataset ID --key \"Start Date\" --type date\n\nNo item is rewritten: adding a property to a million-item dataset takes a moment."
+    )]
+    AddProperty {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The dataset id (a UUID; `orgd admin dataset list` shows them).
+        #[arg(long, value_name = "ID", value_parser = parse_dataset_id)]
+        dataset: DatasetId,
+        /// The property key.
+        #[arg(long)]
+        key: String,
+        /// text, number, date or boolean.
+        #[arg(long = "type", value_name = "TYPE")]
+        ty: String,
+        /// The display name [default: the key].
+        #[arg(long)]
+        name: Option<String>,
+        /// Every item must hold a value (empty datasets only).
+        #[arg(long)]
+        required: bool,
+    },
+    /// Change a property's display name or required flag.
+    #[command(
+        after_help = "Example:\n  orgd admin dataset change-property --tenant ACME --dataset ID --key grade --name \"Pay grade\" --required true"
+    )]
+    ChangeProperty {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The dataset id (a UUID; `orgd admin dataset list` shows them).
+        #[arg(long, value_name = "ID", value_parser = parse_dataset_id)]
+        dataset: DatasetId,
+        /// The property key.
+        #[arg(long)]
+        key: String,
+        /// A new display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// true: every item must hold a value (checked first); false: values become optional.
+        #[arg(long, value_name = "true|false")]
+        required: Option<bool>,
+    },
+    /// Remove a property and its values (not the autoId, label or hierarchy properties).
+    #[command(after_help = "Example:\n  orgd admin dataset remove-property --tenant ACME --dataset ID --key nickname")]
+    RemoveProperty {
+        /// The org, by tenant id or org id.
+        #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+        tenant: String,
+        /// The dataset id (a UUID; `orgd admin dataset list` shows them).
+        #[arg(long, value_name = "ID", value_parser = parse_dataset_id)]
+        dataset: DatasetId,
+        /// The property key.
+        #[arg(long)]
+        key: String,
     },
     /// Show or change who may do what with a dataset: levels none, read, update (change existing items),
     /// modify (also create and delete items), manage (also drafts, permissions, deletion).

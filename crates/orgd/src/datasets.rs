@@ -4,11 +4,11 @@ use crate::cli::{fail, DatasetCommand};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use orgd_core::clock::to_millis;
-use orgd_core::data::grants;
 use orgd_core::data::import::{self, Run};
 use orgd_core::data::ops;
 use orgd_core::data::source::{Format, Parsed};
 use orgd_core::data::stream::{self, Sink};
+use orgd_core::data::{evolve, grants};
 use orgd_core::store::Store;
 use orgd_store::SqlStore;
 use serde_json::Value;
@@ -36,6 +36,32 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
                     println!("(none)");
                 }
             }
+        }
+        DatasetCommand::AddProperty { tenant, dataset, key, ty, name, required } => {
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
+            let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
+            let body = serde_json::json!({"key": key, "type": ty, "name": name, "isRequired": required});
+            let ds = evolve::add(store, &ds, &body, to_millis(now)).await.map_err(fail)?;
+            print_properties(&ds, json_out)?;
+        }
+        DatasetCommand::ChangeProperty { tenant, dataset, key, name, required } => {
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
+            let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
+            let mut body = serde_json::Map::new();
+            if let Some(n) = name {
+                body.insert("name".into(), Value::String(n));
+            }
+            if let Some(r) = required {
+                body.insert("isRequired".into(), Value::Bool(r));
+            }
+            let ds = evolve::change(store, &ds, &key, &Value::Object(body), to_millis(now)).await.map_err(fail)?;
+            print_properties(&ds, json_out)?;
+        }
+        DatasetCommand::RemoveProperty { tenant, dataset, key } => {
+            let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
+            let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
+            let ds = evolve::remove(store, &ds, &key, to_millis(now)).await.map_err(fail)?;
+            print_properties(&ds, json_out)?;
         }
         DatasetCommand::Permissions { tenant, dataset, roles, users } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
@@ -194,6 +220,19 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
 }
 
 /// A progress bar over the bytes of the file, with rows per second (hidden when stderr is no terminal).
+/// A dataset's properties after a schema change: a table, or (`--json`) the metadata.
+fn print_properties(ds: &orgd_core::data::Dataset, json_out: bool) -> anyhow::Result<()> {
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&ds.metadata())?);
+        return Ok(());
+    }
+    println!("{:<30}  {:<8}  {:<8}  NAME", "KEY", "TYPE", "REQUIRED");
+    for p in &ds.properties {
+        println!("{:<30}  {:<8}  {:<8}  {}", p.key, p.ty.as_str(), if p.required { "yes" } else { "no" }, p.name);
+    }
+    Ok(())
+}
+
 fn import_bar(size: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

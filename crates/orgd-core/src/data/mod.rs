@@ -6,6 +6,7 @@ pub mod async_ops;
 pub mod chart;
 pub mod csv_actions;
 pub mod drafts;
+pub mod evolve;
 pub mod export;
 pub mod filter;
 pub mod grants;

@@ -79,18 +79,36 @@ pub async fn create_as(
             return Err(ApiError::invalid_fields(faults));
         }
         let mut core = vec![
-            Property { key: "from_id".into(), name: "from_id".into(), ty: types[0], required: true, read_only: false },
-            Property { key: "to_id".into(), name: "to_id".into(), ty: types[1], required: true, read_only: false },
+            Property {
+                key: "from_id".into(),
+                name: "from_id".into(),
+                ty: types[0],
+                required: true,
+                read_only: false,
+                column: 0,
+            },
+            Property {
+                key: "to_id".into(),
+                name: "to_id".into(),
+                ty: types[1],
+                required: true,
+                read_only: false,
+                column: 0,
+            },
             Property {
                 key: "link_id".into(),
                 name: "link_id".into(),
                 ty: PropertyType::Text,
                 required: false,
                 read_only: true,
+                column: 0,
             },
         ];
         core.append(&mut properties);
         properties = core;
+    }
+    for (i, p) in properties.iter_mut().enumerate() {
+        p.column = i;
     }
     let ds = Dataset {
         id: stamp.id,

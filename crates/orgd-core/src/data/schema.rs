@@ -97,6 +97,8 @@ pub struct Property {
     pub required: bool,
     /// Generated, read-only (`link_id`).
     pub read_only: bool,
+    /// The storage column that holds its values: its place at creation, kept when others are removed.
+    pub column: usize,
 }
 
 /// A dataset's definition and bookkeeping.
@@ -219,7 +221,7 @@ impl Dataset {
             "autoId": self.auto_id, "labelId": self.label_id, "treeId": self.tree_id, "treeParentId": self.tree_parent_id,
             "tags": self.tags, "fromDatasetId": self.from_dataset, "toDatasetId": self.to_dataset,
             "properties": self.properties.iter().map(|p| json!({"key": p.key, "name": p.name, "type": p.ty.as_str(),
-                "isRequired": p.required, "readOnly": p.read_only})).collect::<Vec<_>>(),
+                "isRequired": p.required, "readOnly": p.read_only, "column": p.column})).collect::<Vec<_>>(),
         });
         if let Some(g) = self.grants.stored() {
             d["grants"] = g;
@@ -235,12 +237,14 @@ impl Dataset {
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .map(|p| Property {
+                    .enumerate()
+                    .map(|(i, p)| Property {
                         key: p["key"].as_str().unwrap_or_default().to_string(),
                         name: p["name"].as_str().unwrap_or_default().to_string(),
                         ty: PropertyType::parse(p["type"].as_str().unwrap_or("text")).unwrap_or(PropertyType::Text),
                         required: p["isRequired"].as_bool().unwrap_or(false),
                         read_only: p["readOnly"].as_bool().unwrap_or(false),
+                        column: p["column"].as_u64().map_or(i, |c| c as usize),
                     })
                     .collect()
             })
@@ -291,6 +295,63 @@ pub struct NewDataset {
     pub from_dataset: Option<DatasetId>,
     /// LINKS to.
     pub to_dataset: Option<DatasetId>,
+}
+
+/// Parse one property definition `{key, type, name?, isRequired?}` found at `path`, beside `others`; each
+/// fault goes to `faults` (the property is still returned when only its extras are wrong). Its column is
+/// the caller's to give.
+pub fn parse_property(p: &Value, path: &str, others: &[Property], faults: &mut Vec<FieldFault>) -> Option<Property> {
+    let Some(p) = p.as_object() else {
+        faults.push(fault(
+            if path.is_empty() { "body" } else { path },
+            "must be an object {key, type, name?, isRequired?}",
+        ));
+        return None;
+    };
+    let at = |f: &str| if path.is_empty() { f.to_string() } else { format!("{path}.{f}") };
+    let key = p.get("key").and_then(Value::as_str).unwrap_or("");
+    if key.is_empty() || key.chars().count() > 255 {
+        faults.push(fault(&at("key"), "must be a string of 1 to 255 characters"));
+    } else if key.starts_with('_') {
+        faults.push(fault(&at("key"), "must not start with _ (reserved for system keys)"));
+    } else if let Err(f) = crate::text::storable(&at("key"), key) {
+        faults.push(f);
+    } else if others.iter().any(|q| q.key == key) {
+        faults.push(fault(&at("key"), &format!("repeats the key '{key}'")));
+    }
+    let ty = p.get("type").and_then(Value::as_str).and_then(PropertyType::parse);
+    if ty.is_none() {
+        faults.push(fault(&at("type"), "must be one of text, number, date, boolean"));
+    }
+    let name = match p.get("name") {
+        None | Some(Value::Null) => key.to_string(),
+        Some(Value::String(s)) if s.chars().count() <= 255 && !s.contains('\0') => s.clone(),
+        Some(_) => {
+            faults.push(fault(&at("name"), "must be a string of at most 255 characters, without NUL"));
+            key.to_string()
+        }
+    };
+    let required = match p.get("isRequired") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(r)) => *r,
+        Some(_) => {
+            faults.push(fault(&at("isRequired"), "must be true or false"));
+            false
+        }
+    };
+    for k in p.keys() {
+        if !["key", "type", "name", "isRequired"].contains(&k.as_str()) {
+            faults.push(fault(&at(k), "unknown field"));
+        }
+    }
+    Some(Property {
+        key: key.into(),
+        name,
+        ty: ty.unwrap_or(PropertyType::Text),
+        required,
+        read_only: false,
+        column: 0,
+    })
 }
 
 /// Parse and check a create body; every fault is one entry.
@@ -357,56 +418,9 @@ pub fn parse_new(body: &Value) -> Result<NewDataset, Vec<FieldFault>> {
                 faults.push(fault("properties", "at most 1000 properties"));
             }
             for (i, p) in a.iter().enumerate() {
-                let path = format!("properties[{i}]");
-                let Some(p) = p.as_object() else {
-                    faults.push(fault(&path, "must be an object {key, type, name?, isRequired?}"));
-                    continue;
-                };
-                let key = p.get("key").and_then(Value::as_str).unwrap_or("");
-                if key.is_empty() || key.chars().count() > 255 {
-                    faults.push(fault(&format!("{path}.key"), "must be a string of 1 to 255 characters"));
-                } else if key.starts_with('_') {
-                    faults.push(fault(&format!("{path}.key"), "must not start with _ (reserved for system keys)"));
-                } else if let Err(f) = crate::text::storable(&format!("{path}.key"), key) {
-                    faults.push(f);
-                } else if properties.iter().any(|q| q.key == key) {
-                    faults.push(fault(&format!("{path}.key"), &format!("repeats the key '{key}'")));
+                if let Some(p) = parse_property(p, &format!("properties[{i}]"), &properties, &mut faults) {
+                    properties.push(Property { column: properties.len(), ..p });
                 }
-                let ty = p.get("type").and_then(Value::as_str).and_then(PropertyType::parse);
-                if ty.is_none() {
-                    faults.push(fault(&format!("{path}.type"), "must be one of text, number, date, boolean"));
-                }
-                let name = match p.get("name") {
-                    None | Some(Value::Null) => key.to_string(),
-                    Some(Value::String(s)) if s.chars().count() <= 255 && !s.contains('\0') => s.clone(),
-                    Some(_) => {
-                        faults.push(fault(
-                            &format!("{path}.name"),
-                            "must be a string of at most 255 characters, without NUL",
-                        ));
-                        key.to_string()
-                    }
-                };
-                let required = match p.get("isRequired") {
-                    None | Some(Value::Null) => false,
-                    Some(Value::Bool(r)) => *r,
-                    Some(_) => {
-                        faults.push(fault(&format!("{path}.isRequired"), "must be true or false"));
-                        false
-                    }
-                };
-                for k in p.keys() {
-                    if !["key", "type", "name", "isRequired"].contains(&k.as_str()) {
-                        faults.push(fault(&format!("{path}.{k}"), "unknown field"));
-                    }
-                }
-                properties.push(Property {
-                    key: key.into(),
-                    name,
-                    ty: ty.unwrap_or(PropertyType::Text),
-                    required,
-                    read_only: false,
-                });
             }
         }
         None => faults.push(fault("properties", "is required")),

@@ -88,6 +88,13 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
         ("GET", "/{tenantId}/datasets/{datasetId}") => answer(200, Json("DatasetMetadata")),
         ("DELETE", "/{tenantId}/datasets/{datasetId}") => answer(204, Empty),
         ("GET", "/{tenantId}/datasets/{datasetId}/permissions") => answer(200, Json("DatasetPermissions")),
+        ("POST", "/{tenantId}/datasets/{datasetId}/properties") => {
+            answer(201, Json("DatasetMetadata")).with_body(json("NewProperty", true))
+        }
+        ("PATCH", "/{tenantId}/datasets/{datasetId}/properties/{key}") => {
+            answer(200, Json("DatasetMetadata")).with_body(json("PropertyChange", true))
+        }
+        ("DELETE", "/{tenantId}/datasets/{datasetId}/properties/{key}") => answer(200, Json("DatasetMetadata")),
         ("PUT", "/{tenantId}/datasets/{datasetId}/permissions") => {
             answer(200, Json("DatasetPermissions")).with_body(json("DatasetPermissionsChange", true))
         }

@@ -334,6 +334,19 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                     "users": {"type": "object", "additionalProperties": r("DatasetLevel")}}),
             ),
         ),
+        (
+            "NewProperty",
+            object(
+                &["key", "type"],
+                json!({"key": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^_]"},
+                    "type": {"enum": ["text", "number", "date", "boolean"]},
+                    "name": {"type": "string", "maxLength": 255}, "isRequired": boolean()}),
+            ),
+        ),
+        (
+            "PropertyChange",
+            object(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": 255}, "isRequired": boolean()})),
+        ),
         ("DatasetLevel", json!({"enum": ["none", "read", "update", "modify", "manage"]})),
         (
             "NewDraft",

@@ -166,7 +166,7 @@ impl Owned {
 fn find_rows(c: &Connection, ds: &Dataset, lookup: &Owned) -> rusqlite::Result<Vec<Row>> {
     let props = all_props(ds);
     let types = types_of(ds, &props);
-    let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
+    let head = format!("SELECT {} FROM {}", select_list(ds, props), table(ds.id.as_str()));
     let mut out = Vec::new();
     match lookup {
         Owned::Ids(ids) => {
@@ -180,7 +180,7 @@ fn find_rows(c: &Connection, ds: &Dataset, lookup: &Owned) -> rusqlite::Result<V
         }
         Owned::Values(props, keys) => {
             let cond: Vec<String> =
-                props.iter().enumerate().map(|(j, &i)| format!("{} = ?{}", super::column(i), j + 1)).collect();
+                props.iter().enumerate().map(|(j, &i)| format!("{} = ?{}", super::column(ds, i), j + 1)).collect();
             let mut st = c.prepare_cached(&format!("{head} WHERE {}", cond.join(" AND ")))?;
             for key in keys {
                 for (j, v) in key.iter().enumerate() {
@@ -238,7 +238,7 @@ impl Lite {
             let props = all_props(&ds);
             let sql = format!(
                 "SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                select_list(props.clone()),
+                select_list(&ds, props.clone()),
                 table(ds.id.as_str())
             );
             let types = types_of(&ds, &props);
@@ -254,7 +254,7 @@ impl Lite {
         self.run(move |c| {
             let props = all_props(&ds);
             let sql =
-                format!("SELECT {} FROM {} WHERE item_id = ?1", select_list(props.clone()), table(ds.id.as_str()));
+                format!("SELECT {} FROM {} WHERE item_id = ?1", select_list(&ds, props.clone()), table(ds.id.as_str()));
             let types = types_of(&ds, &props);
             let mut st = c.prepare_cached(&sql)?;
             let mut rows = st.query([id])?;
@@ -280,7 +280,7 @@ impl Lite {
                 let _ = ready.send(());
                 let sql = format!(
                     "SELECT {} FROM {} ORDER BY seq",
-                    select_list(props.iter().copied()),
+                    select_list(&ds, props.iter().copied()),
                     table(ds.id.as_str())
                 );
                 let types = types_of(&ds, &props);
@@ -315,7 +315,7 @@ impl Lite {
             let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
             let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
             let t = table(ds.id.as_str());
-            let (tc, pc) = (super::column(tree), super::column(parent));
+            let (tc, pc) = (super::column(&ds, tree), super::column(&ds, parent));
             let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
                 format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
             } else {
@@ -339,7 +339,7 @@ impl Lite {
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
         let t = table(ds.id.as_str());
-        let (name, sql) = (super::index_name(&t, props), super::create_index(&t, props));
+        let (name, sql) = (super::index_name(&t, ds, props), super::create_index(&t, ds, props));
         self.run(move |c| {
             let there: bool = c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
@@ -507,10 +507,12 @@ impl ItemWrite for LiteWrite {
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()> {
         let t = table(&self.dataset_id);
         let width = self.ds.properties.len();
+        let all = select_list(&self.ds, 0..width);
+        let cols: Vec<String> = (0..width).map(|i| super::column(&self.ds, i)).collect();
         self.queue(move |c| {
             if !inserts.is_empty() {
                 let marks: Vec<String> = (1..=width + 4).map(|i| format!("?{i}")).collect();
-                let sql = format!("INSERT INTO {t} ({}) VALUES ({})", select_list(0..width), marks.join(", "));
+                let sql = format!("INSERT INTO {t} ({all}) VALUES ({})", marks.join(", "));
                 let mut st = c.prepare_cached(&sql)?;
                 for r in &inserts {
                     bind_row(&mut st, r)?;
@@ -518,7 +520,7 @@ impl ItemWrite for LiteWrite {
                 }
             }
             if !updates.is_empty() {
-                let sets: Vec<String> = (0..width).map(|i| format!("{} = ?{}", super::column(i), i + 5)).collect();
+                let sets: Vec<String> = cols.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 5)).collect();
                 let sql = format!(
                     "UPDATE {t} SET item_id = ?2, created_at = ?3, modified_at = ?4{}{} WHERE seq = ?1",
                     if width > 0 { ", " } else { "" },

@@ -90,17 +90,17 @@ pub(crate) fn table(dataset_id: &str) -> String {
     format!("items_{hex}")
 }
 
-/// The column of property `i`.
-pub(crate) fn column(i: usize) -> String {
-    format!("c{i}")
+/// The column of property `i` (its own storage column, which outlives the removal of others).
+pub(crate) fn column(ds: &Dataset, i: usize) -> String {
+    format!("c{}", ds.properties[i].column)
 }
 
-/// `seq, item_id, created_at, modified_at` and the given property columns.
-pub(crate) fn select_list(props: impl IntoIterator<Item = usize>) -> String {
+/// `seq, item_id, created_at, modified_at` and the given properties' columns.
+pub(crate) fn select_list(ds: &Dataset, props: impl IntoIterator<Item = usize>) -> String {
     let mut s = String::from("seq, item_id, created_at, modified_at");
     for i in props {
         s.push_str(", ");
-        s.push_str(&column(i));
+        s.push_str(&column(ds, i));
     }
     s
 }
@@ -131,16 +131,17 @@ pub(crate) fn indexed(ds: &Dataset) -> Vec<usize> {
     out
 }
 
-/// The name of the index over some property columns.
-pub(crate) fn index_name(table: &str, props: &[usize]) -> String {
-    let cols: Vec<String> = props.iter().map(|i| i.to_string()).collect();
+/// The name of the index over some properties' columns (named by column, so it stays right when other
+/// properties are removed).
+pub(crate) fn index_name(table: &str, ds: &Dataset, props: &[usize]) -> String {
+    let cols: Vec<String> = props.iter().map(|&i| ds.properties[i].column.to_string()).collect();
     format!("{table}_k{}", cols.join("_"))
 }
 
-/// `CREATE INDEX IF NOT EXISTS` over some property columns.
-pub(crate) fn create_index(table: &str, props: &[usize]) -> String {
-    let cols: Vec<String> = props.iter().map(|&i| column(i)).collect();
-    format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({})", index_name(table, props), cols.join(", "))
+/// `CREATE INDEX IF NOT EXISTS` over some properties' columns.
+pub(crate) fn create_index(table: &str, ds: &Dataset, props: &[usize]) -> String {
+    let cols: Vec<String> = props.iter().map(|&i| column(ds, i)).collect();
+    format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({})", index_name(table, ds, props), cols.join(", "))
 }
 
 /// The statements that make a dataset's table and its indexes.
@@ -151,10 +152,31 @@ pub(crate) fn create_table(ds: &Dataset, postgres: bool) -> Vec<String> {
     let id = if postgres { "UUID" } else { "TEXT" };
     let mut cols = format!("seq {seq}, item_id {id} NOT NULL, created_at {int} NOT NULL, modified_at {int} NOT NULL");
     for (i, p) in ds.properties.iter().enumerate() {
-        cols.push_str(&format!(", {} {}", column(i), sql_type(p.ty, postgres)));
+        cols.push_str(&format!(", {} {}", column(ds, i), sql_type(p.ty, postgres)));
     }
     let mut out = vec![format!("CREATE TABLE {t} ({cols})"), format!("CREATE UNIQUE INDEX {t}_id ON {t} (item_id)")];
-    out.extend(indexed(ds).into_iter().map(|i| create_index(&t, &[i])));
+    out.extend(indexed(ds).into_iter().map(|i| create_index(&t, ds, &[i])));
+    out
+}
+
+/// The statements that take a dataset's table from `before`'s schema to `after`'s: a column added for
+/// each new property column, and for each column no longer used, the indexes of `existing` over it, then
+/// the column itself.
+pub(crate) fn alter_table(before: &Dataset, after: &Dataset, existing: &[String], postgres: bool) -> Vec<String> {
+    let t = table(after.id.as_str());
+    let had = |c: usize, ds: &Dataset| ds.properties.iter().any(|p| p.column == c);
+    let mut out = Vec::new();
+    for p in after.properties.iter().filter(|p| !had(p.column, before)) {
+        out.push(format!("ALTER TABLE {t} ADD COLUMN c{} {}", p.column, sql_type(p.ty, postgres)));
+    }
+    for p in before.properties.iter().filter(|p| !had(p.column, after)) {
+        let prefix = format!("{t}_k");
+        let uses = |name: &String| {
+            name.strip_prefix(&prefix).is_some_and(|cols| cols.split('_').any(|c| c == p.column.to_string()))
+        };
+        out.extend(existing.iter().filter(|n| uses(n)).map(|n| format!("DROP INDEX IF EXISTS {n}")));
+        out.push(format!("ALTER TABLE {t} DROP COLUMN c{}", p.column));
+    }
     out
 }
 
@@ -175,6 +197,35 @@ mod tests {
         assert_eq!(super::table("F97434FC-D1B0-701E-D310-A44CC4C84947"), "items_f97434fcd1b0701ed310a44cc4c84947");
         let hostile = super::table("x'; DROP TABLE orgs; --");
         assert!(hostile.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{hostile}");
-        assert_eq!(super::select_list([0, 3]), "seq, item_id, created_at, modified_at, c0, c3");
+        let def = serde_json::json!({"name": "P", "type": "LOOKUP", "autoId": "a", "labelId": "a", "properties": [
+            {"key": "a", "type": "text", "isRequired": true}, {"key": "b", "type": "number"}]});
+        let new = orgd_core::data::schema::parse_new(&def).unwrap();
+        let mut ds = orgd_core::data::Dataset {
+            id: orgd_core::ids::DatasetId::generate(),
+            org_id: orgd_core::ids::OrgId::generate(),
+            name: new.name,
+            ty: new.ty,
+            auto_id: new.auto_id,
+            label_id: new.label_id,
+            tree_id: None,
+            tree_parent_id: None,
+            tags: vec![],
+            properties: new.properties,
+            from_dataset: None,
+            to_dataset: None,
+            cache_key: String::new(),
+            item_count: 0,
+            created_at: 0,
+            modified_at: 0,
+            grants: Default::default(),
+        };
+        assert_eq!(super::select_list(&ds, [0, 1]), "seq, item_id, created_at, modified_at, c0, c1");
+        ds.properties.remove(0);
+        assert_eq!(
+            super::select_list(&ds, [0]),
+            "seq, item_id, created_at, modified_at, c1",
+            "columns outlive removals"
+        );
+        assert_eq!(super::index_name("t", &ds, &[0]), "t_k1");
     }
 }

@@ -174,7 +174,7 @@ fn copy_rows(types: &[PropertyType], rows: &[Row], out: &mut Vec<u8>) -> StoreRe
 
 /// The statement that copies rows in binary into `target`.
 fn copy_statement(ds: &Dataset, target: &str) -> String {
-    format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", select_list(0..ds.properties.len()))
+    format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", select_list(ds, 0..ds.properties.len()))
 }
 
 type Tx = Transaction<'static, Postgres>;
@@ -201,7 +201,7 @@ where
 {
     let props: Vec<usize> = (0..ds.properties.len()).collect();
     let types = types_of(ds, &props);
-    let head = format!("SELECT {} FROM {}", select_list(props), table(ds.id.as_str()));
+    let head = format!("SELECT {} FROM {}", select_list(ds, props), table(ds.id.as_str()));
     let rows = match lookup {
         Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
             .bind(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect::<Vec<Uuid>>())
@@ -222,7 +222,7 @@ where
                 columns.iter().enumerate().map(|(j, c)| format!("${}::{}", j + 1, c.cast())).collect();
             let keys: Vec<String> = (0..props.len()).map(|j| format!("k{j}")).collect();
             let matches: Vec<String> =
-                props.iter().zip(&keys).map(|(&i, k)| format!("{} = k.{k}", column(i))).collect();
+                props.iter().zip(&keys).map(|(&i, k)| format!("{} = k.{k}", column(ds, i))).collect();
             let sql = format!(
                 "SELECT i.* FROM (SELECT DISTINCT * FROM UNNEST({})) AS k({}) CROSS JOIN LATERAL ({head} WHERE {} OFFSET 0) AS i",
                 arrays.join(", "),
@@ -267,7 +267,7 @@ impl Pg {
         let props: Vec<usize> = (0..ds.properties.len()).collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
-            select_list(props.clone()),
+            select_list(ds, props.clone()),
             table(ds.id.as_str())
         );
         let types = types_of(ds, &props);
@@ -277,7 +277,8 @@ impl Pg {
 
     pub(crate) async fn get_item(&self, ds: &Dataset, item_id: &str) -> StoreResult<Option<Item>> {
         let props: Vec<usize> = (0..ds.properties.len()).collect();
-        let sql = format!("SELECT {} FROM {} WHERE item_id = $1", select_list(props.clone()), table(ds.id.as_str()));
+        let sql =
+            format!("SELECT {} FROM {} WHERE item_id = $1", select_list(ds, props.clone()), table(ds.id.as_str()));
         let types = types_of(ds, &props);
         let Ok(id) = Uuid::parse_str(item_id) else { return Ok(None) };
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(map_err)?;
@@ -286,7 +287,8 @@ impl Pg {
 
     pub(crate) async fn scan(&self, ds: &Dataset, props: &[usize], passes: usize) -> StoreResult<Box<dyn ItemScan>> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        let sql = format!("SELECT {} FROM {} ORDER BY seq", select_list(props.iter().copied()), table(ds.id.as_str()));
+        let sql =
+            format!("SELECT {} FROM {} ORDER BY seq", select_list(ds, props.iter().copied()), table(ds.id.as_str()));
         let types = types_of(ds, props);
         // The snapshot starts with the first read, before `scan` returns.
         sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await.map_err(map_err)?;
@@ -324,7 +326,7 @@ impl Pg {
         let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
         let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
         let t = table(ds.id.as_str());
-        let (tc, pc) = (column(tree), column(parent));
+        let (tc, pc) = (column(ds, tree), column(ds, parent));
         let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
             format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
         } else {
@@ -340,7 +342,9 @@ impl Pg {
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
         let t = table(ds.id.as_str());
-        let known = (super::index_name(&t, props), ds.created_at);
+        // Keyed by the properties too: a removed property's column number may come back for a new one.
+        let keys: Vec<&str> = props.iter().map(|&i| ds.properties[i].key.as_str()).collect();
+        let known = (format!("{}/{}", super::index_name(&t, ds, props), keys.join("\u{0}")), ds.created_at);
         if self.indexed.lock().contains(&known) {
             return Ok(());
         }
@@ -356,14 +360,14 @@ impl Pg {
         let (there,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1)",
         )
-        .bind(super::index_name(&t, props))
+        .bind(super::index_name(&t, ds, props))
         .fetch_one(&self.pool)
         .await
         .map_err(map_err)?;
         if there {
             return Ok(());
         }
-        let sql = super::create_index(&t, props);
+        let sql = super::create_index(&t, ds, props);
         match sqlx::query(&sql).execute(&self.pool).await {
             Ok(_) => Ok(()),
             // Two nodes made the same index at once: it exists.
@@ -583,8 +587,8 @@ impl ItemWrite for PgWrite {
             let mut arrays =
                 vec!["$1::bigint[]".to_string(), "$2::uuid[]".into(), "$3::bigint[]".into(), "$4::bigint[]".into()];
             for (i, c) in cells.iter().enumerate() {
-                sets.push(format!("{0} = s.{0}", column(i)));
-                names.push(column(i));
+                sets.push(format!("{0} = s.{0}", column(&self.ds, i)));
+                names.push(column(&self.ds, i));
                 arrays.push(format!("${}::{}", i + 5, c.cast()));
             }
             let sql = format!(

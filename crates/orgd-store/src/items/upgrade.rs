@@ -70,7 +70,7 @@ pub(crate) fn sqlite(path: &Path) -> Result<(), StoreError> {
             .prepare(&format!(
                 "INSERT INTO {} ({}) VALUES ({})",
                 table(ds.id.as_str()),
-                select_list(0..width),
+                select_list(&ds, 0..width),
                 marks.join(", ")
             ))
             .map_err(lite_err)?;
@@ -183,7 +183,7 @@ async fn pg_shared_table(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) ->
         let sql = format!(
             "INSERT INTO {} ({}) SELECT seq, item_id::uuid, created_at, modified_at{}{} FROM items WHERE dataset_id = $1",
             table(ds.id.as_str()),
-            select_list(0..ds.properties.len()),
+            select_list(&ds, 0..ds.properties.len()),
             if values.is_empty() { "" } else { ", " },
             values.join(", ")
         );

@@ -458,6 +458,23 @@ async fn operators_import_and_export_dataset_files() {
     assert_eq!(again, exported);
     let listed = ok(&orgd(d, &["admin", "dataset", "list", "--tenant", "ACME"]));
     assert!(listed.contains(ds.id.as_str()) && listed.contains("People"), "{listed}");
+    // Properties: added, changed, removed; a core one is refused by name.
+    let prop = |cmd: &str, extra: &[&str]| {
+        let mut args = vec!["admin", "dataset", cmd, "--tenant", "ACME", "--dataset", ds.id.as_str()];
+        args.extend_from_slice(extra);
+        orgd(d, &args)
+    };
+    let out = ok(&prop("add-property", &["--key", "Site", "--type", "text"]));
+    assert!(out.contains("Site") && out.contains("text"), "{out}");
+    let out = ok(&prop("change-property", &["--key", "Site", "--name", "Office site"]));
+    assert!(out.contains("Office site"), "{out}");
+    let out = ok(&prop("remove-property", &["--key", "Site"]));
+    assert!(!out.contains("Site"), "{out}");
+    let line = first_err_line(&prop("remove-property", &["--key", "Employee ID"]));
+    assert!(line.contains("autoId"), "{line}");
+    let line = first_err_line(&prop("add-property", &["--key", "X", "--type", "money"]));
+    assert!(line.contains("type"), "{line}");
+
     // Permissions: shown, changed by merging, refused by name.
     ok(&orgd(d, &["admin", "user", "create", "--tenant", "ACME", "--user-id", "ana@acme.test", "--role", "user"]));
     let perms = |extra: &[&str]| {

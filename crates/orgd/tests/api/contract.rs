@@ -195,6 +195,17 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a = t.call(Method::GET, "/api/v1/{tenantId}/datasets/{datasetId}", &ds, &member_token, Send::Nothing).await;
     assert_eq!(a.status, 200);
 
+    // Schema changes: a property added, renamed, removed.
+    let props = "/api/v1/{tenantId}/datasets/{datasetId}/properties";
+    let a = t.call(Method::POST, props, &ds, &token, Send::Json(json!({"key": "Nickname", "type": "text"}))).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let prop = [("tenantId", "ACME"), ("datasetId", people_id.as_str()), ("key", "Nickname")];
+    let a =
+        t.call(Method::PATCH, &format!("{props}/{{key}}"), &prop, &token, Send::Json(json!({"name": "Nick"}))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = t.call(Method::DELETE, &format!("{props}/{{key}}"), &prop, &token, Send::Nothing).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
     // Permissions: read, then a change that leaves every role reading.
     let perms = "/api/v1/{tenantId}/datasets/{datasetId}/permissions";
     let a = t.call(Method::GET, perms, &ds, &token, Send::Nothing).await;

@@ -117,6 +117,7 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
         ("token_id", orgd_core::token::lookup_id(&b_token).unwrap().to_string()),
         ("psk", b_user.psk.to_string()),
         ("format", "csv".to_string()),
+        ("key", "k".to_string()),
     ]);
     // Let the export finish so the snapshot is stable.
     for _ in 0..200 {
@@ -204,6 +205,7 @@ async fn a_user_who_may_not_read_a_dataset_never_reaches_it_on_any_route() {
         ("itemId", created[0]["_id"].as_str().unwrap().to_string()),
         ("draftId", draft["draftId"].as_str().unwrap().to_string()),
         ("format", "csv".to_string()),
+        ("key", "k".to_string()),
     ]);
     let mut checked = 0;
     for role in [orgd_core::model::Role::User, orgd_core::model::Role::UserManager] {

@@ -8,6 +8,7 @@ mod crash;
 mod datasets;
 mod doors;
 mod drafts;
+mod evolve;
 mod grants;
 mod helpers;
 mod hostile;

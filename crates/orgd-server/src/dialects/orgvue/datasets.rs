@@ -93,6 +93,43 @@ pub async fn delete(State(state): State<AppState>, on: OnDataset<ManageDataset>)
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /{tenantId}/datasets/{datasetId}/properties` (orgd extension): add a property; answers the
+/// new metadata.
+pub async fn add_property(
+    State(state): State<AppState>,
+    on: OnDataset<ManageDataset>,
+    RawBody(body): RawBody,
+) -> Result<Response, Failure> {
+    let v = parse_json(&body)?;
+    let now = to_millis(state.clock.now());
+    let ds = orgd_core::data::evolve::add(state.store.as_ref(), &on.ds, &v, now).await?;
+    Ok((StatusCode::CREATED, Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds))).into_response())
+}
+
+/// `PATCH /{tenantId}/datasets/{datasetId}/properties/{key}` (orgd extension): change a property.
+pub async fn change_property(
+    State(state): State<AppState>,
+    on: OnDataset<ManageDataset>,
+    params: PathParams,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, Failure> {
+    let v = parse_json(&body)?;
+    let now = to_millis(state.clock.now());
+    let ds = orgd_core::data::evolve::change(state.store.as_ref(), &on.ds, params.of("key"), &v, now).await?;
+    Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
+}
+
+/// `DELETE /{tenantId}/datasets/{datasetId}/properties/{key}` (orgd extension): remove a property.
+pub async fn remove_property(
+    State(state): State<AppState>,
+    on: OnDataset<ManageDataset>,
+    params: PathParams,
+) -> Result<Json<Value>, Failure> {
+    let now = to_millis(state.clock.now());
+    let ds = orgd_core::data::evolve::remove(state.store.as_ref(), &on.ds, params.of("key"), now).await?;
+    Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
+}
+
 /// `GET /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): the dataset's grants.
 pub async fn permissions(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<Response, Failure> {
     Ok(Json(grants::show(state.store.as_ref(), &on.ds).await?).into_response())

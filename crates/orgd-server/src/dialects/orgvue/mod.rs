@@ -13,7 +13,7 @@ use crate::route_table::Table;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Method;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Json;
 use orgd_core::cases;
 use orgd_core::cases::orgs::Tenant;
@@ -32,6 +32,19 @@ pub fn routes() -> Table {
             "/{tenantId}/datasets/{datasetId}",
             &[(Method::GET, "Read a dataset's metadata"), (Method::DELETE, "Delete a dataset")],
             get(datasets::metadata).delete(datasets::delete),
+        )
+        .route(
+            "/{tenantId}/datasets/{datasetId}/properties",
+            &[(Method::POST, "Add a property to a dataset (orgd extension)")],
+            post(datasets::add_property),
+        )
+        .route(
+            "/{tenantId}/datasets/{datasetId}/properties/{key}",
+            &[
+                (Method::PATCH, "Change a property's name or required flag (orgd extension)"),
+                (Method::DELETE, "Remove a property and its values (orgd extension)"),
+            ],
+            patch(datasets::change_property).delete(datasets::remove_property),
         )
         .route(
             "/{tenantId}/datasets/{datasetId}/permissions",
