@@ -1,4 +1,4 @@
-// orgd console: the copy buttons (the only script; every page works without it).
+// orgd console: the copy buttons and confirmations of destructive forms (every page works without it).
 document.querySelectorAll("button.copy").forEach(function (button) {
   button.addEventListener("click", function () {
     var source = document.getElementById(button.dataset.copy);
@@ -18,5 +18,12 @@ document.querySelectorAll("button.copy").forEach(function (button) {
     } else {
       fallback();
     }
+  });
+});
+
+// A form with data-confirm asks before it is sent (removing a property deletes its values).
+document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
   });
 });

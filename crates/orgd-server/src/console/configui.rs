@@ -358,6 +358,7 @@ pub struct PropertyRow {
     name: String,
     ty: &'static str,
     required: &'static str,
+    removable: bool,
 }
 
 #[derive(Template)]
@@ -380,6 +381,8 @@ struct DatasetPage {
     csrf: String,
     levels: Vec<&'static str>,
     grants: GrantsForm,
+    property_errors: Vec<String>,
+    types: [&'static str; 4],
 }
 
 pub struct DraftRow {
@@ -460,8 +463,55 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
         Ok(shown) => GrantsForm::of(&shown),
         Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
     };
-    let notice = q.contains_key("saved").then(|| "Permissions saved.".to_string());
-    dataset_page(&state, &s, &org, &ds, form, notice).await
+    let notice = match q.get("saved").map(String::as_str) {
+        Some("properties") => Some("Properties saved.".to_string()),
+        Some(_) => Some("Permissions saved.".to_string()),
+        None => None,
+    };
+    dataset_page(&state, &s, &org, &ds, form, Vec::new(), notice).await
+}
+
+/// `POST /app/configui/datasets/{dataset_id}/properties`: add a property (`key`, `type`, `name`), or with
+/// `remove=KEY` remove one.
+pub async fn change_dataset_properties(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
+    let org = match acting(&state, &s, &q).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let ds = match dataset_at(&state, &s, &org, &id, orgd_core::data::grants::Level::Manage).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let f = match s.form(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (store, now) = (state.store.as_ref(), orgd_core::clock::to_millis(state.clock.now()));
+    let done = match f.get("remove") {
+        Some(key) => orgd_core::data::evolve::remove(store, &ds, key, now).await,
+        None => {
+            let name = Some(f.text("name")).filter(|n| !n.is_empty());
+            let body = serde_json::json!({"key": f.text("key"), "type": f.text("type"), "name": name});
+            orgd_core::data::evolve::add(store, &ds, &body, now).await
+        }
+    };
+    match done {
+        Ok(_) => Redirect::to(&format!("/app/configui/datasets/{}?tenant={}&saved=properties", ds.id, org.tenant_id))
+            .into_response(),
+        Err(e) => {
+            let form = match orgd_core::data::grants::show(store, &ds).await {
+                Ok(shown) => GrantsForm::of(&shown),
+                Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
+            };
+            dataset_page(&state, &s, &org, &ds, form, faults_of(&e), None).await
+        }
+    }
 }
 
 /// `POST /app/configui/datasets/{dataset_id}/permissions`: replace the dataset's grants.
@@ -504,7 +554,7 @@ pub async fn save_dataset_permissions(
         }
         Err(errors) => {
             form.errors = errors;
-            dataset_page(&state, &s, &org, &ds, form, None).await
+            dataset_page(&state, &s, &org, &ds, form, Vec::new(), None).await
         }
     }
 }
@@ -515,6 +565,7 @@ async fn dataset_page(
     org: &Org,
     ds: &orgd_core::data::Dataset,
     grants: GrantsForm,
+    property_errors: Vec<String>,
     notice: Option<String>,
 ) -> Response {
     let drafts = match orgd_core::data::drafts::list(state.store.as_ref(), &org.org_id, &s.user, Some(&ds.id)).await {
@@ -522,12 +573,15 @@ async fn dataset_page(
         Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),
     };
     let none = || "—".to_string();
-    let status = if grants.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let ok = grants.errors.is_empty() && property_errors.is_empty();
+    let status = if ok { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let page = DatasetPage {
         hierarchical: ds.is_hierarchical(),
         csrf: s.csrf.clone(),
         levels: orgd_core::data::grants::Level::ALL.iter().map(|l| l.as_str()).collect(),
         grants,
+        property_errors,
+        types: ["text", "number", "date", "boolean"],
         drafts: drafts
             .iter()
             .map(|d| DraftRow {
@@ -562,6 +616,7 @@ async fn dataset_page(
                 name: p.name.clone(),
                 ty: p.ty.as_str(),
                 required: if p.required { "yes" } else { "no" },
+                removable: !ds.is_core(&p.key) && !p.read_only,
             })
             .collect(),
     };

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/app/configui/users/{psk}", get(configui::edit_user).post(configui::update_user))
         .route("/app/configui/datasets/{dataset_id}", get(configui::dataset))
         .route("/app/configui/datasets/{dataset_id}/permissions", post(configui::save_dataset_permissions))
+        .route("/app/configui/datasets/{dataset_id}/properties", post(configui::change_dataset_properties))
         .route("/app/configui/datasets/{dataset_id}/chart", get(charts::page))
         .route("/app/configui/organization", get(configui::organization).post(configui::save_organization))
         .route(

@@ -313,6 +313,45 @@ async fn an_admin_hides_a_dataset_from_plain_users_on_its_page() {
     b.client.clone().close().await.unwrap();
 }
 
+#[tokio::test]
+async fn an_admin_adds_and_removes_a_property_on_a_datasets_page() {
+    let app = TestApp::builder().seed(SEED).spawn().await;
+    let Some(b) = browser(&app, "the properties form").await else { return };
+    let ds = orgd_core::data::derived_id("orgd-seed-dataset/DEMO/People");
+    let keys = || async {
+        let id = orgd_core::ids::DatasetId::parse(&ds).unwrap();
+        let d = app.store.get_dataset(&id).await.unwrap().unwrap();
+        d.properties.into_iter().map(|p| p.key).collect::<Vec<_>>()
+    };
+    b.sign_in(ADMIN).await;
+    b.go(&format!("/app/configui/datasets/{ds}")).await;
+    b.fill("#property-key", "Name").await;
+    b.navigate("#save-property").await;
+    assert!(b.text("#property-errors").await.contains("repeats the key"), "a taken key is named");
+    b.fill("#property-key", "Site").await;
+    b.css("#property-type").await.select_by_value("text").await.unwrap();
+    b.fill("#property-name", "Office site").await;
+    b.navigate("#save-property").await;
+    assert_eq!(b.text(".notice").await, "Properties saved.");
+    assert_eq!(keys().await, ["Employee ID", "Name", "Site"]);
+    assert!(b.text("#property-list").await.contains("Office site"));
+    b.shot("dataset-properties").await;
+    assert!(
+        b.client.find_all(Locator::Css(".remove-property")).await.unwrap().len() == 1,
+        "only the property that is not the autoId or label may go"
+    );
+    b.click(".remove-property[data-key='Site']").await;
+    b.client.dismiss_alert().await.unwrap();
+    assert_eq!(keys().await, ["Employee ID", "Name", "Site"], "a dismissed confirmation removes nothing");
+    b.client.execute("window.__orgdStale = true;", vec![]).await.unwrap();
+    b.click(".remove-property[data-key='Site']").await;
+    b.client.accept_alert().await.unwrap();
+    b.loaded(".remove-property").await;
+    assert_eq!(b.text(".notice").await, "Properties saved.");
+    assert_eq!(keys().await, ["Employee ID", "Name"]);
+    b.client.clone().close().await.unwrap();
+}
+
 /// A console session for HTTP-level tests: (session cookie, CSRF token of its forms).
 pub async fn session(app: &TestApp, (user, password): (&str, &str)) -> (String, String) {
     let r = app.get("/login").send().await.unwrap();
