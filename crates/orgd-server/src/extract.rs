@@ -77,8 +77,11 @@ impl<P: Policy> FromRequestParts<AppState> for Guarded<P> {
 /// route's `{datasetId}` (a caller who may not read it gets 404001, as for a dataset that does not exist).
 pub struct OnDataset<P: DatasetPolicy> {
     acting: Acting,
-    /// The dataset.
+    /// The dataset as the caller sees it: without the properties it may not read
+    /// ([`orgd_core::data::grants::view`]).
     pub ds: orgd_core::data::Dataset,
+    /// The whole dataset, for changes of its schema and grants.
+    pub whole: orgd_core::data::Dataset,
     /// The level the caller holds on it (at least `P`'s).
     pub level: orgd_core::data::grants::Level,
     policy: PhantomData<P>,
@@ -103,7 +106,8 @@ impl<P: DatasetPolicy> FromRequestParts<AppState> for OnDataset<P> {
         let (ds, level) =
             orgd_core::data::grants::open(state.store.as_ref(), &acting.target.org_id, &acting.user, &id, P::LEVEL)
                 .await?;
-        Ok(OnDataset { acting, ds, level, policy: PhantomData })
+        let view = orgd_core::data::grants::view(&ds, &acting.user);
+        Ok(OnDataset { acting, ds: view, whole: ds, level, policy: PhantomData })
     }
 }
 

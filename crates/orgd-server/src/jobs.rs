@@ -208,6 +208,7 @@ async fn deliver(state: &AppState, owner: &ChunkOwner, loc: &Location, content_t
 async fn run_export(state: &AppState, job: &Job, stop: &watch::Receiver<bool>) -> Result<(String, bool), ApiError> {
     let user = grants::job_user(state.store.as_ref(), job).await?;
     let (ds, _) = grants::open(state.store.as_ref(), &job.org_id, &user, &job.dataset_id, Level::Read).await?;
+    let ds = grants::view(&ds, &user);
     let plan = async_ops::plan_async_export(&ds, &job.request)?;
     let params: Vec<(String, String)> = serde_json::from_value(job.request["params"].clone()).unwrap_or_default();
     let draft = requests::export_overlay(state.store.as_ref(), &job.org_id, &ds, &params).await?;
@@ -308,6 +309,7 @@ async fn open_source(
 async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
     let user = grants::job_user(state.store.as_ref(), job).await?;
     let (ds, level) = grants::open(state.store.as_ref(), &job.org_id, &user, &job.dataset_id, Level::Update).await?;
+    let ds = grants::view(&ds, &user);
     let stored =
         |what: &str| ApiError::new(ErrorCode::InternalError).with_message(format!("The job's {what} is unreadable."));
     let params: Vec<(String, String)> =

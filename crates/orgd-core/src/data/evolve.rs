@@ -138,6 +138,7 @@ pub async fn remove(store: &dyn Store, ds: &Dataset, key: &str, now_ms: i64) -> 
     }
     let mut after = ds.clone();
     after.properties.remove(i);
+    after.grants.restricted.remove(key);
     save(store, ds, after, now_ms).await
 }
 

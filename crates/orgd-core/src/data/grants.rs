@@ -51,7 +51,17 @@ impl Level {
     }
 }
 
-/// The grants of a dataset. Administrators are not in it: they hold [`Level::Manage`] always.
+/// Who besides administrators reads a restricted property.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Readers {
+    /// Roles whose every user reads it.
+    pub roles: Vec<Role>,
+    /// Single users (by `psk`).
+    pub users: Vec<i64>,
+}
+
+/// The grants of a dataset. Administrators are not in it: they hold [`Level::Manage`] and read every
+/// property always.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grants {
     /// The `user_manager` role's level.
@@ -60,12 +70,15 @@ pub struct Grants {
     pub user: Level,
     /// Levels of single users (by `psk`), on top of their role's.
     pub users: BTreeMap<i64, Level>,
+    /// Restricted properties (by key) and who reads them; every other property is read by whoever reads
+    /// the dataset.
+    pub restricted: BTreeMap<String, Readers>,
 }
 
 impl Default for Grants {
-    /// The first release's rule: every role reads.
+    /// The first release's rule: every role reads, every property.
     fn default() -> Self {
-        Grants { user_manager: Level::Read, user: Level::Read, users: BTreeMap::new() }
+        Grants { user_manager: Level::Read, user: Level::Read, users: BTreeMap::new(), restricted: BTreeMap::new() }
     }
 }
 
@@ -80,6 +93,15 @@ impl Grants {
         role.max(self.users.get(&user.psk).copied().unwrap_or(Level::None))
     }
 
+    /// Whether `user` reads property `key` (administrators read every one).
+    pub fn reads_property(&self, key: &str, user: &User) -> bool {
+        match self.restricted.get(key) {
+            None => true,
+            Some(_) if user.role == Role::Administrator => true,
+            Some(r) => r.roles.contains(&user.role) || r.users.contains(&user.psk),
+        }
+    }
+
     /// Whether every user of the org reads the dataset (so a list of datasets is the same for all).
     pub fn all_read(&self) -> bool {
         self.user_manager >= Level::Read && self.user >= Level::Read
@@ -91,7 +113,16 @@ impl Grants {
             return None;
         }
         let users: Map<String, Value> = self.users.iter().map(|(p, l)| (p.to_string(), json!(l.as_str()))).collect();
-        Some(json!({"roles": {"user_manager": self.user_manager.as_str(), "user": self.user.as_str()}, "users": users}))
+        let restricted: Map<String, Value> = self
+            .restricted
+            .iter()
+            .map(|(k, r)| {
+                let roles: Vec<&str> = r.roles.iter().map(|r| r.as_str()).collect();
+                (k.clone(), json!({"roles": roles, "users": r.users}))
+            })
+            .collect();
+        Some(json!({"roles": {"user_manager": self.user_manager.as_str(), "user": self.user.as_str()}, "users": users,
+            "properties": restricted}))
     }
 
     /// Read the stored form; what it does not say keeps the default.
@@ -108,6 +139,14 @@ impl Grants {
                 }
             }
         }
+        if let Some(props) = v["properties"].as_object() {
+            for (key, r) in props {
+                let roles =
+                    r["roles"].as_array().into_iter().flatten().filter_map(|x| x.as_str().and_then(Role::parse));
+                let users = r["users"].as_array().into_iter().flatten().filter_map(Value::as_i64);
+                g.restricted.insert(key.clone(), Readers { roles: roles.collect(), users: users.collect() });
+            }
+        }
         g
     }
 
@@ -115,15 +154,26 @@ impl Grants {
     pub fn to_json(&self, who: &BTreeMap<i64, String>) -> Value {
         let users: Map<String, Value> =
             self.users.iter().filter_map(|(p, l)| who.get(p).map(|id| (id.clone(), json!(l.as_str())))).collect();
+        let restricted: Map<String, Value> = self
+            .restricted
+            .iter()
+            .map(|(k, r)| {
+                let roles: Vec<&str> = r.roles.iter().map(|r| r.as_str()).collect();
+                let users: Vec<&String> = r.users.iter().filter_map(|p| who.get(p)).collect();
+                (k.clone(), json!({"roles": roles, "users": users}))
+            })
+            .collect();
         json!({
             "roles": {"administrator": "manage", "user_manager": self.user_manager.as_str(), "user": self.user.as_str()},
             "users": users,
+            "properties": restricted,
         })
     }
 
-    /// Parse a `PUT …/permissions` body against the users who may be granted (`user_id` → `psk`). It replaces
-    /// the grants: a role it does not name reads, a user it does not name holds its role's level.
-    pub fn parse(body: &Value, users: &BTreeMap<String, i64>) -> Result<Grants, Vec<FieldFault>> {
+    /// Parse a `PUT …/permissions` body against the users who may be granted (`user_id` → `psk`) and the
+    /// dataset it is for. It replaces the grants: a role it does not name reads, a user it does not name
+    /// holds its role's level, a property it does not name is read by whoever reads the dataset.
+    pub fn parse(body: &Value, users: &BTreeMap<String, i64>, ds: &Dataset) -> Result<Grants, Vec<FieldFault>> {
         let fault = |f: String, m: &str| FieldFault { field: f, message: m.into() };
         let Some(b) = body.as_object() else { return Err(vec![fault("body".into(), "must be a JSON object")]) };
         let mut faults = Vec::new();
@@ -159,8 +209,58 @@ impl Grants {
                         }
                     }
                 }
-                ("roles" | "users", _) => faults.push(fault(k.clone(), "must be an object")),
-                _ => faults.push(fault(k.clone(), "unknown field; the body is {\"roles\": {…}, \"users\": {…}}")),
+                ("properties", Value::Object(props)) => {
+                    for (key, r) in props {
+                        let field = format!("properties.{key}");
+                        if ds.property(key).is_none() {
+                            faults.push(fault(field, "is not a property of the dataset"));
+                            continue;
+                        }
+                        if ds.is_core(key) || ds.tree_parent_id.as_deref() == Some(key.as_str()) {
+                            faults.push(fault(
+                                field,
+                                "identifies, labels or places items: whoever reads the dataset reads it",
+                            ));
+                            continue;
+                        }
+                        let Some(r) = r.as_object() else {
+                            faults.push(fault(field, "must be {\"roles\": [role…], \"users\": [userId…]}"));
+                            continue;
+                        };
+                        let mut readers = Readers::default();
+                        for (k, list) in r {
+                            let Some(list) = list.as_array().filter(|_| k == "roles" || k == "users") else {
+                                faults.push(fault(
+                                    format!("{field}.{k}"),
+                                    "must be a list (the fields are roles and users)",
+                                ));
+                                continue;
+                            };
+                            for (i, x) in list.iter().enumerate() {
+                                let at = format!("{field}.{k}[{i}]");
+                                match (k.as_str(), x.as_str()) {
+                                    ("roles", Some(r)) => match Role::parse(r) {
+                                        Some(role) => readers.roles.push(role),
+                                        None => {
+                                            faults.push(fault(at, "is not a role (administrator, user_manager, user)"))
+                                        }
+                                    },
+                                    (_, Some(u)) => match users.get(u) {
+                                        Some(psk) => readers.users.push(*psk),
+                                        None => faults.push(fault(at, "is not a user of this tenant")),
+                                    },
+                                    _ => faults.push(fault(at, "must be a string")),
+                                }
+                            }
+                        }
+                        g.restricted.insert(key.clone(), readers);
+                    }
+                }
+                ("roles" | "users" | "properties", _) => faults.push(fault(k.clone(), "must be an object")),
+                _ => faults.push(fault(
+                    k.clone(),
+                    "unknown field; the body is {\"roles\": {…}, \"users\": {…}, \"properties\": {…}}",
+                )),
             }
         }
         if faults.is_empty() {
@@ -234,6 +334,18 @@ pub async fn may_upload(store: &dyn Store, org: &OrgId, user: &User) -> Result<(
         .with_message("Uploading import files needs the update permission on a dataset of the tenant."))
 }
 
+/// `ds` as `user` sees it: without the properties it may not read, which then do not exist for it in
+/// metadata, items, exports, filters, projections and imports alike. Each property keeps its storage
+/// column, so reads and writes through the view touch only what it shows.
+pub fn view(ds: &Dataset, user: &User) -> Dataset {
+    if ds.grants.restricted.is_empty() || user.role == Role::Administrator {
+        return ds.clone();
+    }
+    let mut v = ds.clone();
+    v.properties.retain(|p| ds.grants.reads_property(&p.key, user));
+    v
+}
+
 /// Whether `user` sees `ds` at all.
 pub fn visible(ds: &Dataset, user: &User) -> bool {
     ds.grants.level_of(user) >= Level::Read
@@ -260,7 +372,7 @@ pub async fn show(store: &dyn Store, ds: &Dataset) -> Result<Value, ApiError> {
 /// the new ones.
 pub async fn replace(store: &dyn Store, ds: &Dataset, body: &Value, now_ms: i64) -> Result<Value, ApiError> {
     let (ids, who) = grantable(store, &ds.org_id).await?;
-    let grants = Grants::parse(body, &ids).map_err(ApiError::invalid_fields)?;
+    let grants = Grants::parse(body, &ids, ds).map_err(ApiError::invalid_fields)?;
     if grants == ds.grants {
         return Ok(grants.to_json(&who));
     }
@@ -302,22 +414,76 @@ mod tests {
     fn the_stored_form_reads_back_and_the_default_is_not_stored() {
         assert_eq!(Grants::default().stored(), None);
         assert_eq!(Grants::from_stored(None), Grants::default());
-        let mut g = Grants { user_manager: Level::Update, user: Level::None, users: BTreeMap::new() };
+        let mut g = Grants { user_manager: Level::Update, user: Level::None, ..Grants::default() };
         g.users.insert(7, Level::Manage);
         assert_eq!(Grants::from_stored(g.stored().as_ref()), g);
+    }
+
+    fn ds() -> Dataset {
+        let def = json!({"name": "P", "type": "PEOPLE", "autoId": "id", "labelId": "id",
+            "properties": [{"key": "id", "type": "number", "isRequired": true}, {"key": "salary", "type": "number"}]});
+        let n = super::super::schema::parse_new(&def).unwrap();
+        Dataset {
+            id: crate::ids::DatasetId::generate(),
+            org_id: crate::ids::OrgId::generate(),
+            name: n.name,
+            ty: n.ty,
+            auto_id: n.auto_id,
+            label_id: n.label_id,
+            tree_id: None,
+            tree_parent_id: None,
+            tags: vec![],
+            properties: n.properties,
+            from_dataset: None,
+            to_dataset: None,
+            cache_key: String::new(),
+            item_count: 0,
+            created_at: 0,
+            modified_at: 0,
+            grants: Grants::default(),
+        }
+    }
+
+    #[test]
+    fn restricted_properties_vanish_from_the_view_of_who_may_not_read_them() {
+        let org = org_for_tests();
+        let (admin, mut alice, bob) = (user(&org, Role::Administrator), user(&org, Role::User), user(&org, Role::User));
+        alice.psk = 3;
+        let users = BTreeMap::from([("alice".to_string(), 3)]);
+        let mut d = ds();
+        d.grants = Grants::parse(&json!({"properties": {"salary": {"users": ["alice"]}}}), &users, &d).unwrap();
+        let keys = |v: Dataset| v.properties.into_iter().map(|p| p.key).collect::<Vec<_>>();
+        assert_eq!(keys(view(&d, &admin)), ["id", "salary"]);
+        assert_eq!(keys(view(&d, &alice)), ["id", "salary"]);
+        assert_eq!(keys(view(&d, &bob)), ["id"]);
+        assert_eq!(view(&d, &bob).properties[0].column, 0, "columns stay");
+        assert_eq!(Grants::from_stored(d.grants.stored().as_ref()), d.grants, "stored and read back");
+        let bad = json!({"properties": {"id": {"roles": []}, "nope": {}, "salary": {"roles": ["boss"], "users": ["zed"], "x": []}}});
+        let fields: Vec<String> = Grants::parse(&bad, &users, &d).unwrap_err().into_iter().map(|f| f.field).collect();
+        for f in [
+            "properties.id",
+            "properties.nope",
+            "properties.salary.roles[0]",
+            "properties.salary.users[0]",
+            "properties.salary.x",
+        ] {
+            assert!(fields.contains(&f.to_string()), "{f} in {fields:?}");
+        }
     }
 
     #[test]
     fn a_bad_body_names_every_field_at_fault() {
         let users = BTreeMap::from([("alice".to_string(), 3)]);
-        let ok = Grants::parse(&json!({"roles": {"user": "none"}, "users": {"alice": "modify"}}), &users).unwrap();
+        let ok =
+            Grants::parse(&json!({"roles": {"user": "none"}, "users": {"alice": "modify"}}), &users, &ds()).unwrap();
         assert_eq!((ok.user, ok.user_manager, ok.users.get(&3)), (Level::None, Level::Read, Some(&Level::Modify)));
         let bad = json!({"roles": {"owner": "read", "user": "write", "administrator": "read"},
                          "users": {"bob": "read", "alice": 3}, "extra": 1});
-        let fields: Vec<String> = Grants::parse(&bad, &users).unwrap_err().into_iter().map(|f| f.field).collect();
+        let fields: Vec<String> =
+            Grants::parse(&bad, &users, &ds()).unwrap_err().into_iter().map(|f| f.field).collect();
         for f in ["roles.owner", "roles.user", "roles.administrator", "users.bob", "users.alice", "extra"] {
             assert!(fields.contains(&f.to_string()), "{f} in {fields:?}");
         }
-        assert_eq!(Grants::parse(&json!([]), &users).unwrap_err()[0].field, "body");
+        assert_eq!(Grants::parse(&json!([]), &users, &ds()).unwrap_err()[0].field, "body");
     }
 }

@@ -541,10 +541,16 @@ pub async fn save_dataset_permissions(
         errors: vec![],
     };
     let now = orgd_core::clock::to_millis(state.clock.now());
+    let store = state.store.as_ref();
     let saved = match form.body() {
-        Ok(body) => {
-            orgd_core::data::grants::replace(state.store.as_ref(), &ds, &body, now).await.map_err(|e| faults_of(&e))
-        }
+        // The form sets levels; restricted properties (API, CLI, seed files) stay as they are.
+        Ok(mut body) => match orgd_core::data::grants::show(store, &ds).await {
+            Ok(shown) => {
+                body["properties"] = shown["properties"].clone();
+                orgd_core::data::grants::replace(store, &ds, &body, now).await.map_err(|e| faults_of(&e))
+            }
+            Err(e) => Err(faults_of(&e)),
+        },
         Err(errors) => Err(errors),
     };
     match saved {

@@ -319,10 +319,11 @@ fn orgvue() -> Vec<(&'static str, Value)> {
         (
             "DatasetPermissions",
             object(
-                &["roles", "users"],
+                &["roles", "users", "properties"],
                 json!({"roles": object(&["administrator", "user_manager", "user"], json!({
                         "administrator": {"const": "manage"}, "user_manager": r("DatasetLevel"), "user": r("DatasetLevel")})),
-                    "users": {"type": "object", "additionalProperties": r("DatasetLevel")}}),
+                    "users": {"type": "object", "additionalProperties": r("DatasetLevel")},
+                    "properties": {"type": "object", "additionalProperties": r("PropertyReaders")}}),
             ),
         ),
         (
@@ -331,7 +332,16 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                 &[],
                 json!({"roles": object(&[], json!({
                         "administrator": {"const": "manage"}, "user_manager": r("DatasetLevel"), "user": r("DatasetLevel")})),
-                    "users": {"type": "object", "additionalProperties": r("DatasetLevel")}}),
+                    "users": {"type": "object", "additionalProperties": r("DatasetLevel")},
+                    "properties": {"type": "object", "additionalProperties": r("PropertyReaders")}}),
+            ),
+        ),
+        (
+            "PropertyReaders",
+            object(
+                &[],
+                json!({"roles": {"type": "array", "items": {"enum": ["administrator", "user_manager", "user"]}},
+                    "users": strings()}),
             ),
         ),
         (

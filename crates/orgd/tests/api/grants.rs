@@ -68,7 +68,10 @@ async fn grants_decide_who_sees_and_changes_a_dataset_and_hidden_ones_do_not_lea
     let (app, path) = (&t.app, t.path.as_str());
     // Today's behaviour until someone changes it: every role reads, administrators do the rest.
     let shown = ok_json(send(app, Method::GET, &format!("{path}/permissions"), &t.admin, None).await).await;
-    assert_eq!(shown, json!({"roles":{"administrator":"manage","user_manager":"read","user":"read"},"users":{}}));
+    assert_eq!(
+        shown,
+        json!({"roles":{"administrator":"manage","user_manager":"read","user":"read"},"users":{},"properties":{}})
+    );
     assert_eq!(listed(app, &t.reader).await, ["Salaries"]);
 
     let grants = json!({"roles":{"user":"none","user_manager":"read"},"users":{"editor":"update","author":"modify"}});
@@ -310,4 +313,74 @@ fn a_seed_grant_naming_an_unknown_user_names_the_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("orgs[0].datasets[0].permissions.users.ghost@acme.test"), "{err}");
+}
+
+#[tokio::test]
+async fn a_restricted_property_does_not_exist_for_who_may_not_read_it() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    let p = format!("{path}/permissions");
+    let (s, _, b) =
+        orgvue_error(send(app, Method::PUT, &p, &t.admin, Some(json!({"properties":{"id":{"roles":[]}}}))).await).await;
+    assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("properties.id")), "the autoId stays readable: {b}");
+    let set = json!({"properties":{"salary":{"roles":["user_manager"],"users":["editor"]}}});
+    let shown = ok_json(send(app, Method::PUT, &p, &t.admin, Some(set)).await).await;
+    assert_eq!(shown["properties"], json!({"salary":{"roles":["user_manager"],"users":["editor"]}}));
+
+    let keys = |meta: &Value| -> Vec<String> {
+        meta["properties"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap().to_string()).collect()
+    };
+    for (who, token, sees) in [
+        ("admin", &t.admin, true),
+        ("editor", &t.editor, true),
+        ("manager", &t.manager, true),
+        ("reader", &t.reader, false),
+    ] {
+        let meta = ok_json(send(app, Method::GET, path, token, None).await).await;
+        assert_eq!(keys(&meta).contains(&"salary".to_string()), sees, "{who}: metadata {meta}");
+        let csv = send(app, Method::GET, &format!("{path}/export/csv?lineEndings=unix"), token, None).await;
+        let csv = csv.text().await.unwrap();
+        assert_eq!(csv.contains("salary") || csv.contains("50000"), sees, "{who}: export {csv}");
+        let items = ok_json(send(app, Method::GET, &format!("{path}/items"), token, None).await).await;
+        assert_eq!(items[0].get("salary").is_some(), sees, "{who}: items {items}");
+    }
+    // No inference by filtering or projecting, and no writing what cannot be read.
+    let filter = json!({"query":{"output":{"filter":{"salary":{"$gt":60000}}}}});
+    let r = send(app, Method::POST, &format!("{path}/export/jsonRows"), &t.reader, Some(filter.clone())).await;
+    let (s, _, b) = orgvue_error(r).await;
+    assert_eq!(s, 400, "a filter on a hidden property is refused as unknown: {b}");
+    let r = send(app, Method::POST, &format!("{path}/export/jsonRows"), &t.editor, Some(filter)).await;
+    assert_eq!(r.status(), 200, "who reads it filters on it");
+    let items = json!({"filter":{"salary":{"$gt":60000}}});
+    assert_eq!(send(app, Method::POST, &format!("{path}/items"), &t.reader, Some(items)).await.status(), 400);
+    let projection = json!({"query":{"output":{"projection":{"salary":1}}}});
+    let r = send(app, Method::POST, &format!("{path}/export/csv"), &t.reader, Some(projection)).await;
+    assert_eq!(r.status(), 400);
+    ok_json(
+        send(
+            app,
+            Method::PUT,
+            &format!("{path}/permissions"),
+            &t.admin,
+            Some(json!({
+        "users":{"reader":"update"},"properties":{"salary":{"users":["editor"]}}})),
+        )
+        .await,
+    )
+    .await;
+    let r = send(
+        app,
+        Method::PUT,
+        &format!("{path}/items?autoId=true"),
+        &t.reader,
+        Some(json!([
+        {"_action":"update","id":1,"salary":1}])),
+    )
+    .await;
+    let (s, _, b) = orgvue_error(r).await;
+    assert_eq!((s, b["errors"][0]["reason"].as_str()), (400, Some("unknownProperty")), "{b}");
+    let updated = json!([{"_action":"update","id":1,"id":1}]);
+    ok_json(send(app, Method::PUT, &format!("{path}/items?autoId=true"), &t.reader, Some(updated)).await).await;
+    let items = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
+    assert_eq!(items[0]["salary"], 50000, "a write through the caller's view keeps what it cannot see");
 }

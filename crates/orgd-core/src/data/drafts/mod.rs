@@ -170,8 +170,9 @@ pub async fn find(store: &dyn Store, org: &OrgId, id: &DraftId) -> Result<Draft,
     }
 }
 
-/// The draft `id` of an org and its dataset, for a caller who needs `need` on that dataset; a caller who
-/// may not read the dataset is told the draft does not exist (404007).
+/// The draft `id` of an org and its dataset as the caller sees it ([`grants::view`]), for a caller who
+/// needs `need` on that dataset; a caller who may not read the dataset is told the draft does not exist
+/// (404007).
 pub async fn open(
     store: &dyn Store,
     org: &OrgId,
@@ -182,7 +183,7 @@ pub async fn open(
     let draft = find(store, org, id).await?;
     let ds = dataset_of(store, &draft).await?;
     match grants::authorize(&ds, user, need) {
-        Ok(_) => Ok((draft, ds)),
+        Ok(_) => Ok((draft, grants::view(&ds, user))),
         Err(e) if e.code == ErrorCode::DatasetNotFound => Err(ApiError::new(ErrorCode::DraftNotFound)),
         Err(e) => Err(e),
     }

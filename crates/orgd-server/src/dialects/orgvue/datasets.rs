@@ -89,7 +89,7 @@ pub async fn metadata(State(state): State<AppState>, on: OnDataset<ReadDataset>)
 
 /// `DELETE /{tenantId}/datasets/{datasetId}`.
 pub async fn delete(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<StatusCode, Failure> {
-    ops::delete(state.store.as_ref(), &on.target.org_id, &on.ds).await?;
+    ops::delete(state.store.as_ref(), &on.target.org_id, &on.whole).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,7 +102,7 @@ pub async fn add_property(
 ) -> Result<Response, Failure> {
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
-    let ds = orgd_core::data::evolve::add(state.store.as_ref(), &on.ds, &v, now).await?;
+    let ds = orgd_core::data::evolve::add(state.store.as_ref(), &on.whole, &v, now).await?;
     Ok((StatusCode::CREATED, Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds))).into_response())
 }
 
@@ -115,7 +115,7 @@ pub async fn change_property(
 ) -> Result<Json<Value>, Failure> {
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
-    let ds = orgd_core::data::evolve::change(state.store.as_ref(), &on.ds, params.of("key"), &v, now).await?;
+    let ds = orgd_core::data::evolve::change(state.store.as_ref(), &on.whole, params.of("key"), &v, now).await?;
     Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
 }
 
@@ -126,13 +126,13 @@ pub async fn remove_property(
     params: PathParams,
 ) -> Result<Json<Value>, Failure> {
     let now = to_millis(state.clock.now());
-    let ds = orgd_core::data::evolve::remove(state.store.as_ref(), &on.ds, params.of("key"), now).await?;
+    let ds = orgd_core::data::evolve::remove(state.store.as_ref(), &on.whole, params.of("key"), now).await?;
     Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): the dataset's grants.
 pub async fn permissions(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<Response, Failure> {
-    Ok(Json(grants::show(state.store.as_ref(), &on.ds).await?).into_response())
+    Ok(Json(grants::show(state.store.as_ref(), &on.whole).await?).into_response())
 }
 
 /// `PUT /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): replace the dataset's grants.
@@ -143,7 +143,7 @@ pub async fn set_permissions(
 ) -> Result<Response, Failure> {
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
-    Ok(Json(grants::replace(state.store.as_ref(), &on.ds, &v, now).await?).into_response())
+    Ok(Json(grants::replace(state.store.as_ref(), &on.whole, &v, now).await?).into_response())
 }
 
 fn raw(it: &Item) -> Value {
