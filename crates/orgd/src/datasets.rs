@@ -86,6 +86,20 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
                         println!("{kind:<8}  {who:<40}  {}", level.as_str().unwrap_or_default());
                     }
                 }
+                for (key, readers) in shown["properties"].as_object().into_iter().flatten() {
+                    let mut who: Vec<String> = Vec::new();
+                    for list in ["roles", "users"] {
+                        who.extend(
+                            readers[list].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)),
+                        );
+                    }
+                    let who = if who.is_empty() {
+                        "administrators only".to_string()
+                    } else {
+                        format!("administrators, {}", who.join(", "))
+                    };
+                    println!("{:<8}  {key:<40}  read by {who}", "property");
+                }
             }
         }
         DatasetCommand::Import {
