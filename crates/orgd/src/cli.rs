@@ -498,7 +498,7 @@ pub enum DatasetCommand {
     /// Show or change who may do what with a dataset: levels none, read, update (change existing items),
     /// modify (also create and delete items), manage (also drafts, permissions, deletion).
     #[command(
-        after_help = "Example:\n  orgd admin dataset permissions --tenant ACME --dataset ID\n  orgd admin dataset permissions --tenant ACME --dataset ID --role user=none --user alice@acme.test=modify\n\nChanges are merged into the current grants. Administrators hold manage always; a user's own grant\nraises its role's level. A dataset nobody changed: every role reads, administrators do the rest."
+        after_help = "Example:\n  orgd admin dataset permissions --tenant ACME --dataset ID\n  orgd admin dataset permissions --tenant ACME --dataset ID --role user=none --user alice@acme.test=modify\n  orgd admin dataset permissions --tenant ACME --dataset ID --restrict Salary=user_manager,alice@acme.test\n\nChanges are merged into the current grants. Administrators hold manage always; a user's own grant\nraises its role's level. A dataset nobody changed: every role reads, administrators do the rest.\nA restricted property is read by administrators and the roles and users named (none: administrators\nonly); for everyone else it does not exist."
     )]
     Permissions {
         /// The org, by tenant id or org id.
@@ -513,6 +513,13 @@ pub enum DatasetCommand {
         /// Set a user's own level by login name: alice@acme.test=modify (repeatable).
         #[arg(long = "user", value_name = "USER_ID=LEVEL", value_parser = parse_assignment)]
         users: Vec<(String, String)>,
+        /// Restrict a property to administrators and these roles and users: Salary=user_manager,alice@acme.test
+        /// (`Salary=` for administrators only; repeatable).
+        #[arg(long = "restrict", value_name = "KEY=READERS", value_parser = parse_assignment)]
+        restrict: Vec<(String, String)>,
+        /// Lift a property's restriction (repeatable).
+        #[arg(long = "unrestrict", value_name = "KEY")]
+        unrestrict: Vec<String>,
     },
 }
 
@@ -567,7 +574,7 @@ fn parse_cidrs(s: &str) -> Result<CidrList, String> {
 }
 
 fn parse_assignment(s: &str) -> Result<(String, String), String> {
-    match s.rsplit_once('=') {
+    match s.split_once('=') {
         Some((who, level)) if !who.is_empty() => Ok((who.to_string(), level.to_string())),
         _ => Err(format!("'{s}' is not NAME=LEVEL (levels: none, read, update, modify, manage)")),
     }

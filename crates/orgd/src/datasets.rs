@@ -63,11 +63,26 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             let ds = evolve::remove(store, &ds, &key, to_millis(now)).await.map_err(fail)?;
             print_properties(&ds, json_out)?;
         }
-        DatasetCommand::Permissions { tenant, dataset, roles, users } => {
+        DatasetCommand::Permissions { tenant, dataset, roles, users, restrict, unrestrict } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut shown = grants::show(store, &ds).await.map_err(fail)?;
-            if !roles.is_empty() || !users.is_empty() {
+            if !roles.is_empty() || !users.is_empty() || !restrict.is_empty() || !unrestrict.is_empty() {
+                for (key, readers) in restrict {
+                    let (mut r, mut u) = (Vec::new(), Vec::new());
+                    for who in readers.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                        match orgd_core::model::Role::parse(who) {
+                            Some(_) => r.push(who.to_string()),
+                            None => u.push(who.to_string()),
+                        }
+                    }
+                    shown["properties"][key] = serde_json::json!({"roles": r, "users": u});
+                }
+                for key in unrestrict {
+                    if let Some(p) = shown["properties"].as_object_mut() {
+                        p.remove(&key);
+                    }
+                }
                 for (role, level) in roles {
                     shown["roles"][role] = Value::String(level);
                 }

@@ -491,6 +491,16 @@ async fn operators_import_and_export_dataset_files() {
         (&shown["roles"]["user"], &shown["users"]["ana@acme.test"]),
         (&serde_json::json!("none"), &serde_json::json!("update"))
     );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&perms(&["--restrict", "Start Date=user_manager,ana@acme.test"]))).unwrap();
+    assert_eq!(
+        shown["properties"]["Start Date"],
+        serde_json::json!({"roles": ["user_manager"], "users": ["ana@acme.test"]})
+    );
+    let shown: serde_json::Value = serde_json::from_str(&ok(&perms(&["--unrestrict", "Start Date"]))).unwrap();
+    assert_eq!(shown["properties"], serde_json::json!({}));
+    let line = first_err_line(&perms(&["--restrict", "Employee ID="]));
+    assert!(line.contains("properties.Employee ID"), "{line}");
     let line = first_err_line(&perms(&["--user", "bob@acme.test=read"]));
     assert!(line.contains("users.bob@acme.test"), "{line}");
     let line = first_err_line(&perms(&["--role", "user"]));
