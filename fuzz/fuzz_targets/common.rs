@@ -33,6 +33,7 @@ pub fn dataset() -> Dataset {
         item_count: 0,
         created_at: 0,
         modified_at: 0,
+        grants: Default::default(),
     }
 }
 

@@ -77,6 +77,10 @@ pub trait ItemScan: Send {
     async fn next(&mut self) -> StoreResult<Option<(usize, Vec<Row>)>>;
 }
 
+/// How a type change converts one value: `Ok(Some(v))` keeps `v`, `Ok(None)` clears it, `Err(())` refuses
+/// the whole change.
+pub type Convert = std::sync::Arc<dyn Fn(&Val) -> Result<Option<Val>, ()> + Send + Sync>;
+
 /// One item's place in its dataset's hierarchy, in creation order: `(seq, parent's seq, has a parent
 /// value)`.
 pub type TreeLink = (i64, Option<i64>, bool);
@@ -179,6 +183,17 @@ pub trait Store: Send + Sync + 'static {
     /// values and indexes go), and `after`'s definition, cache key and `modified_at`; the data epoch moves.
     /// False when the dataset is gone.
     async fn evolve_dataset(&self, before: &Dataset, after: &Dataset) -> StoreResult<bool>;
+    /// Give property `i` of `before` the type and column it has in `after`, each value converted by
+    /// `convert` (`Ok(None)` clears it), and save `after` as [`evolve_dataset`](Store::evolve_dataset)
+    /// does, in one transaction. `None` (nothing changed) when `convert` refuses a value or the dataset is
+    /// gone; else how many values were kept.
+    async fn retype_property(
+        &self,
+        before: &Dataset,
+        after: &Dataset,
+        i: usize,
+        convert: Convert,
+    ) -> StoreResult<Option<u64>>;
     /// Delete a dataset with its items.
     async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool>;
     /// Up to `limit` items with `seq > after`, in creation order.

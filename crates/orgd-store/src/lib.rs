@@ -394,6 +394,19 @@ impl Store for SqlStore {
     async fn evolve_dataset(&self, before: &Dataset, after: &Dataset) -> StoreResult<bool> {
         self.evolve_dataset_impl(before, after).await
     }
+    async fn retype_property(
+        &self,
+        before: &Dataset,
+        after: &Dataset,
+        i: usize,
+        convert: orgd_core::store::Convert,
+    ) -> StoreResult<Option<u64>> {
+        let kept = self.items.retype(before, after, i, convert).await?;
+        if kept.is_some() {
+            self.data_changed();
+        }
+        Ok(kept)
+    }
     async fn delete_dataset(&self, dataset_id: &DatasetId) -> StoreResult<bool> {
         self.delete_dataset_impl(dataset_id.as_str()).await
     }

@@ -461,9 +461,9 @@ pub enum DatasetCommand {
         #[arg(long)]
         required: bool,
     },
-    /// Change a property's display name or required flag.
+    /// Change a property's display name, required flag or type.
     #[command(
-        after_help = "Example:\n  orgd admin dataset change-property --tenant ACME --dataset ID --key grade --name \"Pay grade\" --required true"
+        after_help = "Example:\n  orgd admin dataset change-property --tenant ACME --dataset ID --key grade --name \"Pay grade\" --required true\n  orgd admin dataset change-property --tenant ACME --dataset ID --key grade --type number --dry-run"
     )]
     ChangeProperty {
         /// The org, by tenant id or org id.
@@ -481,6 +481,15 @@ pub enum DatasetCommand {
         /// true: every item must hold a value (checked first); false: values become optional.
         #[arg(long, value_name = "true|false")]
         required: Option<bool>,
+        /// A new type (text, number, date, boolean): every value is converted as an import would read it.
+        #[arg(long = "type", value_name = "TYPE")]
+        ty: Option<String>,
+        /// Report what a type change would do (values that do not convert, by item); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Clear the values that do not convert instead of refusing the change.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove a property and its values (not the autoId, label or hierarchy properties).
     #[command(after_help = "Example:\n  orgd admin dataset remove-property --tenant ACME --dataset ID --key nickname")]

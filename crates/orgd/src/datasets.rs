@@ -44,7 +44,7 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             let ds = evolve::add(store, &ds, &body, to_millis(now)).await.map_err(fail)?;
             print_properties(&ds, json_out)?;
         }
-        DatasetCommand::ChangeProperty { tenant, dataset, key, name, required } => {
+        DatasetCommand::ChangeProperty { tenant, dataset, key, name, required, ty, dry_run, force } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut body = serde_json::Map::new();
@@ -54,8 +54,14 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             if let Some(r) = required {
                 body.insert("isRequired".into(), Value::Bool(r));
             }
-            let ds = evolve::change(store, &ds, &key, &Value::Object(body), to_millis(now)).await.map_err(fail)?;
-            print_properties(&ds, json_out)?;
+            if let Some(t) = ty {
+                body.insert("type".into(), Value::String(t));
+            }
+            let opts = evolve::ChangeOptions { dry_run, force };
+            match evolve::change(store, &ds, &key, &Value::Object(body), opts, to_millis(now)).await.map_err(fail)? {
+                evolve::Changed::Saved(ds) => print_properties(&ds, json_out)?,
+                evolve::Changed::Report(r) => println!("{}", serde_json::to_string_pretty(&r)?),
+            }
         }
         DatasetCommand::RemoveProperty { tenant, dataset, key } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;

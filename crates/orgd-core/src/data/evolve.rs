@@ -3,11 +3,34 @@
 //! property adds an empty column, removing one drops its column, renames touch the definition only; no
 //! item is rewritten. Every change gives the dataset a new `cacheKey`.
 
+use super::row::Val;
 use super::schema::{parse_property, Property};
-use super::{ops, Dataset, DatasetType};
+use super::values::{coerce_raw, DateFormat, Raw};
+use super::{ops, Dataset, DatasetType, PropertyType};
 use crate::error::{ApiError, ErrorCode, FieldFault};
 use crate::store::Store;
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// How many unconvertible values a type change lists by item.
+pub const LISTED: usize = 100;
+
+/// The query parameters of `PATCH …/properties/{key}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChangeOptions {
+    /// Check and report, change nothing.
+    pub dry_run: bool,
+    /// Clear the values a type change cannot convert instead of refusing it.
+    pub force: bool,
+}
+
+/// What a property change did.
+#[derive(Debug)]
+pub enum Changed {
+    /// The dataset as saved.
+    Saved(Box<Dataset>),
+    /// A dry run's report.
+    Report(Value),
+}
 
 fn fault(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid_fields(vec![FieldFault { field: field.into(), message: message.into() }])
@@ -53,15 +76,18 @@ pub async fn add(store: &dyn Store, ds: &Dataset, body: &Value, now_ms: i64) -> 
     save(store, ds, after, now_ms).await
 }
 
-/// `PATCH …/properties/{key}`: change a property's display name or required flag. Making it required
-/// checks that every item holds a value (else 400 with how many do not, nothing changed).
+/// `PATCH …/properties/{key}`: change a property's display name, required flag or type. Making it required
+/// checks that every item holds a value (else 400 with how many do not, nothing changed). A type change
+/// converts every value as an import would coerce it; values that do not convert are listed (400, nothing
+/// changed) unless `force` clears them; `dry_run` answers the report and changes nothing.
 pub async fn change(
     store: &dyn Store,
     ds: &Dataset,
     key: &str,
     body: &Value,
+    opts: ChangeOptions,
     now_ms: i64,
-) -> Result<Dataset, ApiError> {
+) -> Result<Changed, ApiError> {
     let i = index_of(ds, key)?;
     let Some(b) = body.as_object() else { return Err(fault("body", "must be a JSON object {name?, isRequired?}")) };
     let mut faults = Vec::new();
@@ -79,9 +105,12 @@ pub async fn change(
             ("isRequired", _) => {
                 faults.push(FieldFault { field: "isRequired".into(), message: "must be true or false".into() })
             }
+            ("type", Value::String(t)) if PropertyType::parse(t).is_some() => {
+                after.properties[i].ty = PropertyType::parse(t).expect("checked");
+            }
             ("type", _) => faults.push(FieldFault {
                 field: "type".into(),
-                message: "cannot change yet: add a property of the new type, fill it, then remove this one".into(),
+                message: "must be one of text, number, date, boolean".into(),
             }),
             ("key", _) => faults.push(FieldFault {
                 field: "key".into(),
@@ -90,7 +119,7 @@ pub async fn change(
             }),
             _ => faults.push(FieldFault {
                 field: k.clone(),
-                message: "unknown field; a change is {name?, isRequired?}".into(),
+                message: "unknown field; a change is {name?, isRequired?, type?}".into(),
             }),
         }
     }
@@ -112,10 +141,80 @@ pub async fn change(
             ));
         }
     }
-    if after == *ds {
-        return Ok(after);
+    let (from, to) = (ds.properties[i].ty, after.properties[i].ty);
+    if from == to {
+        if opts.dry_run {
+            return Ok(Changed::Report(json!({"property": key, "metadata": after.metadata()})));
+        }
+        if after == *ds {
+            return Ok(Changed::Saved(Box::new(after)));
+        }
+        return save(store, ds, after, now_ms).await.map(|d| Changed::Saved(Box::new(d)));
     }
-    save(store, ds, after, now_ms).await
+    if must_stay || ds.tree_parent_id.as_deref() == Some(key) || ds.properties[i].read_only {
+        return Err(fault("type", format!("'{key}' identifies or places items, so its type stays")));
+    }
+    let (count, listed) = survey(store, ds, i, to).await?;
+    if opts.dry_run {
+        return Ok(Changed::Report(json!({"property": key, "from": from.as_str(), "to": to.as_str(),
+            "unconvertible": count, "listed": listed.len(), "items": listed})));
+    }
+    if count > 0 && (!opts.force || after.properties[i].required) {
+        let why = if opts.force { "; a required property keeps its values, so force cannot clear them" } else { "" };
+        let mut faults: Vec<FieldFault> = listed
+            .iter()
+            .map(|x| FieldFault {
+                field: "type".into(),
+                message: format!("item {}: {} does not convert to {}", x["_id"], x["value"], to.as_str()),
+            })
+            .collect();
+        faults.push(FieldFault {
+            field: "type".into(),
+            message: format!(
+                "{count} value(s) do not convert (the first {} are listed){why}; fix them, or send force=true to \
+                 clear them; nothing was changed",
+                listed.len()
+            ),
+        });
+        return Err(ApiError::invalid_fields(faults));
+    }
+    after.properties[i].column = ds.properties.iter().map(|q| q.column + 1).max().unwrap_or(0);
+    after.cache_key = ops::new_cache_key();
+    after.modified_at = now_ms;
+    let force = opts.force;
+    let convert: crate::store::Convert = std::sync::Arc::new(move |v: &Val| match converted(v, to) {
+        Some(c) => Ok(Some(c)),
+        None if force => Ok(None),
+        None => Err(()),
+    });
+    match store.retype_property(ds, &after, i, convert).await? {
+        Some(_) => Ok(Changed::Saved(Box::new(after))),
+        None => Err(ApiError::new(ErrorCode::Conflict)
+            .with_message("Values changed while the type was being changed; nothing was changed. Try again.")),
+    }
+}
+
+/// A value in another type, as an import would coerce its JSON form; `None` when it does not convert.
+fn converted(v: &Val, to: PropertyType) -> Option<Val> {
+    coerce_raw(to, Raw::Json(&v.to_json()), DateFormat::Iso).ok()
+}
+
+/// How many values of property `i` do not convert to `to`, and the first [`LISTED`] of them by item.
+async fn survey(store: &dyn Store, ds: &Dataset, i: usize, to: PropertyType) -> Result<(u64, Vec<Value>), ApiError> {
+    let mut scan = store.scan(ds, &[i], 1).await?;
+    let (mut count, mut listed) = (0u64, Vec::new());
+    while let Some((_, rows)) = scan.next().await? {
+        for r in rows {
+            let Some(v) = r.cells.first().and_then(Option::as_ref) else { continue };
+            if converted(v, to).is_none() {
+                count += 1;
+                if listed.len() < LISTED {
+                    listed.push(json!({"_id": r.id, "value": v.to_json()}));
+                }
+            }
+        }
+    }
+    Ok((count, listed))
 }
 
 /// `DELETE …/properties/{key}`: remove a property and its values. The properties that identify, label or

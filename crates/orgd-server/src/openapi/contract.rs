@@ -92,7 +92,10 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
             answer(201, Json("DatasetMetadata")).with_body(json("NewProperty", true))
         }
         ("PATCH", "/{tenantId}/datasets/{datasetId}/properties/{key}") => {
-            answer(200, Json("DatasetMetadata")).with_body(json("PropertyChange", true))
+            answer(200, Json("PropertyChanged")).with_body(json("PropertyChange", true)).with_query(vec![
+                query("dryRun", false, flag(), "check and report what a type change would do; change nothing"),
+                query("force", false, flag(), "clear the values a type change cannot convert instead of refusing"),
+            ])
         }
         ("DELETE", "/{tenantId}/datasets/{datasetId}/properties/{key}") => answer(200, Json("DatasetMetadata")),
         ("PUT", "/{tenantId}/datasets/{datasetId}/permissions") => {

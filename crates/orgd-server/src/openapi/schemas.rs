@@ -355,7 +355,18 @@ fn orgvue() -> Vec<(&'static str, Value)> {
         ),
         (
             "PropertyChange",
-            object(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": 255}, "isRequired": boolean()})),
+            object(
+                &[],
+                json!({"name": {"type": "string", "minLength": 1, "maxLength": 255}, "isRequired": boolean(),
+                    "type": {"enum": ["text", "number", "date", "boolean"]}}),
+            ),
+        ),
+        (
+            "PropertyChanged",
+            json!({"anyOf": [r("DatasetMetadata"), object(&["property"], json!({"property": string(),
+                "metadata": r("DatasetMetadata"), "from": string(), "to": string(),
+                "unconvertible": {"type": "integer", "minimum": 0}, "listed": {"type": "integer", "minimum": 0},
+                "items": {"type": "array", "items": {"type": "object"}}}))]}),
         ),
         ("DatasetLevel", json!({"enum": ["none", "read", "update", "modify", "manage"]})),
         (

@@ -232,6 +232,63 @@ impl Lite {
         .map_err(lite_err)
     }
 
+    /// See [`orgd_core::store::Store::retype_property`]: one write transaction on this connection.
+    pub(crate) async fn retype(
+        &self,
+        before: Dataset,
+        after: Dataset,
+        i: usize,
+        convert: orgd_core::store::Convert,
+    ) -> StoreResult<Option<u64>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let t = table(before.id.as_str());
+            let indexes: Vec<String> = tx
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1")?
+                .query_map([&t], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let (old, new) = (super::column(&before, i), super::column(&after, i));
+            let all = super::alter_table(&before, &after, &indexes, false);
+            let (adds, drops): (Vec<String>, Vec<String>) = all.into_iter().partition(|s| s.contains(" ADD COLUMN "));
+            for sql in &adds {
+                tx.execute_batch(sql)?;
+            }
+            let old_ty = [before.properties[i].ty];
+            let (mut after_seq, mut kept) = (0i64, 0u64);
+            loop {
+                let sql = format!(
+                    "SELECT seq, item_id, created_at, modified_at, {old} FROM {t} WHERE seq > ?1 AND {old} IS NOT NULL ORDER BY seq LIMIT 2000"
+                );
+                let rows: Vec<Row> =
+                    tx.prepare(&sql)?.query_map([after_seq], |r| decode(r, &old_ty))?.collect::<rusqlite::Result<_>>()?;
+                let Some(last) = rows.last() else { break };
+                after_seq = last.seq;
+                let mut st = tx.prepare(&format!("UPDATE {t} SET {new} = ?1 WHERE seq = ?2"))?;
+                for r in &rows {
+                    let Some(v) = r.cells[0].as_ref() else { continue };
+                    let Ok(converted) = convert(v) else { return Ok(None) };
+                    kept += u64::from(converted.is_some());
+                    st.execute(rusqlite::params![Bind(&converted), r.seq])?;
+                }
+            }
+            for sql in &drops {
+                tx.execute_batch(sql)?;
+            }
+            let def = after.definition_json().to_string();
+            let done = tx.execute(
+                super::SAVE_DEFINITION,
+                rusqlite::params![def, after.cache_key, after.modified_at, after.id.as_str()],
+            )?;
+            if done == 0 {
+                return Ok(None);
+            }
+            tx.execute_batch(crate::BUMP_DATA_EPOCH)?;
+            tx.commit()?;
+            Ok(Some(kept))
+        })
+        .await
+    }
+
     pub(crate) async fn item_page(&self, ds: &Dataset, after: i64, limit: i64) -> StoreResult<Vec<Item>> {
         let ds = ds.clone();
         self.run(move |c| {

@@ -74,6 +74,19 @@ impl Items {
         }
     }
 
+    pub(crate) async fn retype(
+        &self,
+        before: &Dataset,
+        after: &Dataset,
+        i: usize,
+        convert: orgd_core::store::Convert,
+    ) -> StoreResult<Option<u64>> {
+        match self {
+            Items::Lite(l) => l.retype(before.clone(), after.clone(), i, convert).await,
+            Items::Pg(p) => p.retype(before, after, i, convert).await,
+        }
+    }
+
     pub(crate) async fn close(&self) {
         if let Items::Pg(p) = self {
             p.close().await;
@@ -179,6 +192,10 @@ pub(crate) fn alter_table(before: &Dataset, after: &Dataset, existing: &[String]
     }
     out
 }
+
+/// The statement that saves a dataset's definition, cache key and `modified_at` (`$1`…`$4`).
+pub(crate) const SAVE_DEFINITION: &str =
+    "UPDATE datasets SET definition = $1, cache_key = $2, modified_at = $3 WHERE dataset_id = $4";
 
 /// The statement that drops a dataset's table.
 pub(crate) fn drop_table(dataset_id: &str) -> String {

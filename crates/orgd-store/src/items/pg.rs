@@ -336,6 +336,74 @@ impl Pg {
         Ok(rows)
     }
 
+    /// See [`orgd_core::store::Store::retype_property`]: one transaction on this pool.
+    pub(crate) async fn retype(
+        &self,
+        before: &Dataset,
+        after: &Dataset,
+        i: usize,
+        convert: orgd_core::store::Convert,
+    ) -> StoreResult<Option<u64>> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let t = table(before.id.as_str());
+        let indexes: Vec<(String,)> = sqlx::query_as(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
+        )
+        .bind(&t)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let indexes: Vec<String> = indexes.into_iter().map(|(n,)| n).collect();
+        let (old, new) = (column(before, i), column(after, i));
+        let (adds, drops): (Vec<String>, Vec<String>) =
+            super::alter_table(before, after, &indexes, true).into_iter().partition(|s| s.contains(" ADD COLUMN "));
+        for sql in &adds {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        let (old_ty, new_ty) = ([before.properties[i].ty], after.properties[i].ty);
+        let (mut after_seq, mut kept) = (0i64, 0u64);
+        loop {
+            let sql = format!(
+                "SELECT seq, item_id, created_at, modified_at, {old} FROM {t} WHERE seq > $1 AND {old} IS NOT NULL ORDER BY seq LIMIT 2000"
+            );
+            let rows = sqlx::query(&sql).bind(after_seq).fetch_all(&mut *tx).await.map_err(map_err)?;
+            let rows = rows.iter().map(|r| decode(r, &old_ty)).collect::<Result<Vec<Row>, _>>().map_err(map_err)?;
+            let Some(last) = rows.last() else { break };
+            after_seq = last.seq;
+            let mut values = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let Some(v) = r.cells[0].as_ref() else { continue };
+                let Ok(converted) = convert(v) else { return Ok(None) };
+                kept += u64::from(converted.is_some());
+                values.push(converted);
+            }
+            let cells = Cells::of(new_ty, values.iter().map(Option::as_ref))?;
+            let sql = format!(
+                "UPDATE {t} SET {new} = s.v FROM UNNEST($1::bigint[], $2::{}) AS s(seq, v) WHERE {t}.seq = s.seq",
+                cells.cast()
+            );
+            let q = sqlx::query(&sql).bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>());
+            cells.bind(q).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        for sql in &drops {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        let done = sqlx::query(super::SAVE_DEFINITION)
+            .bind(after.definition_json().to_string())
+            .bind(&after.cache_key)
+            .bind(after.modified_at)
+            .bind(after.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query(crate::BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(kept))
+    }
+
     pub(crate) async fn find_items(&self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>> {
         find_rows(&self.pool, ds, lookup).await
     }

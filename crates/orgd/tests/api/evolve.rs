@@ -116,8 +116,10 @@ async fn bad_schema_changes_name_the_fault_and_change_nothing() {
         orgvue_error(send(&app, Method::PATCH, &p("id"), &token, Some(json!({"isRequired":false}))).await).await;
     assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("isRequired")), "the autoId stays required");
     let (s, _, b) =
-        orgvue_error(send(&app, Method::PATCH, &p("grade"), &token, Some(json!({"type":"text"}))).await).await;
+        orgvue_error(send(&app, Method::PATCH, &p("grade"), &token, Some(json!({"type":"money"}))).await).await;
     assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("type")), "{b}");
+    let (s, _, b) = orgvue_error(send(&app, Method::PATCH, &p("id"), &token, Some(json!({"type":"text"}))).await).await;
+    assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("type")), "the autoId keeps its type: {b}");
     ok_json(
         send(
             &app,
@@ -155,4 +157,44 @@ async fn bad_schema_changes_name_the_fault_and_change_nothing() {
     .await;
     let (s, c, _) = orgvue_error(send(&app, Method::DELETE, &p("grade"), &t, None).await).await;
     assert_eq!((s, c.as_str()), (404, "404001"));
+}
+
+#[tokio::test]
+async fn a_type_change_converts_every_value_reports_what_it_cannot_and_clears_only_when_forced() {
+    let (app, token, path) = people().await;
+    let p = |k: &str, q: &str| format!("{path}/properties/{k}{q}");
+    // number → text → number: every value converts, in place, and lookups by the property still work.
+    let meta = ok_json(send(&app, Method::PATCH, &p("grade", ""), &token, Some(json!({"type":"text"}))).await).await;
+    assert_eq!(meta["properties"][2]["type"], "text");
+    let rows = ok_json(send(&app, Method::GET, &format!("{path}/items"), &token, None).await).await;
+    assert_eq!((rows[0]["grade"].clone(), rows[1]["grade"].clone()), (json!("5"), json!("7")), "{rows}");
+    ok_json(send(&app, Method::PATCH, &p("grade", ""), &token, Some(json!({"type":"number"}))).await).await;
+    let by_key = json!([{"_action":"update","grade":7,"team":"Ops 2"}]);
+    ok_json(send(&app, Method::PUT, &format!("{path}/items?idKey=grade"), &token, Some(by_key)).await).await;
+    assert_eq!(csv(&app, &token, &path).await, "id,name,grade,team\n1,Ana,5,Core\n2,Bob,7,Ops 2\n");
+
+    // text → number: a dry run reports the values that would not convert, by item; nothing changes.
+    let fix = json!([{"_action":"update","id":1,"team":"12"}]);
+    ok_json(send(&app, Method::PUT, &format!("{path}/items?autoId=true"), &token, Some(fix)).await).await;
+    let before = ok_json(send(&app, Method::GET, &path, &token, None).await).await;
+    let report =
+        ok_json(send(&app, Method::PATCH, &p("team", "?dryRun=true"), &token, Some(json!({"type":"number"}))).await)
+            .await;
+    assert_eq!((report["unconvertible"].clone(), report["to"].clone()), (json!(1), json!("number")), "{report}");
+    assert_eq!(report["items"][0]["value"], "Ops 2", "{report}");
+    let r = send(&app, Method::PATCH, &p("team", ""), &token, Some(json!({"type":"number"}))).await;
+    let (s, _, b) = orgvue_error(r).await;
+    assert_eq!(s, 400);
+    assert!(b["errors"][0]["message"].as_str().unwrap().contains("\"Ops 2\" does not convert to number"), "{b}");
+    assert_eq!(ok_json(send(&app, Method::GET, &path, &token, None).await).await, before, "nothing changed");
+    // force: what converts is kept, what does not is cleared.
+    let meta =
+        ok_json(send(&app, Method::PATCH, &p("team", "?force=true"), &token, Some(json!({"type":"number"}))).await)
+            .await;
+    assert_eq!(meta["properties"][3]["type"], "number");
+    assert_ne!(meta["cacheKey"], before["cacheKey"]);
+    assert_eq!(csv(&app, &token, &path).await, "id,name,grade,team\n1,Ana,5,12\n2,Bob,7,\n");
+    let (s, _, _) =
+        orgvue_error(send(&app, Method::PATCH, &p("team", "?force=maybe"), &token, Some(json!({}))).await).await;
+    assert_eq!(s, 400, "a flag that does not read is refused, never defaulted");
 }

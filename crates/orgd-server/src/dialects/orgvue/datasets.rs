@@ -111,12 +111,20 @@ pub async fn change_property(
     State(state): State<AppState>,
     on: OnDataset<ManageDataset>,
     params: PathParams,
+    query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Failure> {
+    use orgd_core::data::evolve::{change, ChangeOptions, Changed};
+    let opts = ChangeOptions {
+        dry_run: orgd_core::query::flag(&query.0, "dryRun")?,
+        force: orgd_core::query::flag(&query.0, "force")?,
+    };
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
-    let ds = orgd_core::data::evolve::change(state.store.as_ref(), &on.whole, params.of("key"), &v, now).await?;
-    Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
+    match change(state.store.as_ref(), &on.whole, params.of("key"), &v, opts, now).await? {
+        Changed::Saved(ds) => Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds))),
+        Changed::Report(report) => Ok(Json(report)),
+    }
 }
 
 /// `DELETE /{tenantId}/datasets/{datasetId}/properties/{key}` (orgd extension): remove a property.

@@ -41,7 +41,7 @@ pub fn routes() -> Table {
         .route(
             "/{tenantId}/datasets/{datasetId}/properties/{key}",
             &[
-                (Method::PATCH, "Change a property's name or required flag (orgd extension)"),
+                (Method::PATCH, "Change a property's name, required flag or type (orgd extension)"),
                 (Method::DELETE, "Remove a property and its values (orgd extension)"),
             ],
             patch(datasets::change_property).delete(datasets::remove_property),
