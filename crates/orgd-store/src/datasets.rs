@@ -128,25 +128,22 @@ impl SqlStore {
         let postgres = self.backend == Backend::Postgres;
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
-        let done =
-            sqlx::query("UPDATE datasets SET definition = $1, cache_key = $2, modified_at = $3 WHERE dataset_id = $4")
-                .bind(after.definition_json().to_string())
-                .bind(&after.cache_key)
-                .bind(after.modified_at)
-                .bind(after.id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let done = sqlx::query(items::SAVE_DEFINITION)
+            .bind(after.definition_json().to_string())
+            .bind(&after.cache_key)
+            .bind(after.modified_at)
+            .bind(after.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let indexes = if postgres {
-            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1"
-        } else {
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1"
-        };
-        let existing: Vec<(String,)> =
-            sqlx::query_as(indexes).bind(items::table(after.id.as_str())).fetch_all(&mut *tx).await.map_err(map_err)?;
+        let existing: Vec<(String,)> = sqlx::query_as(items::index_names(postgres))
+            .bind(items::table(after.id.as_str()))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let existing: Vec<String> = existing.into_iter().map(|(n,)| n).collect();
         for sql in items::alter_table(before, after, &existing, postgres) {
             sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;

@@ -471,6 +471,20 @@ pub async fn dataset(State(state): State<AppState>, s: Signed, Path(id): Path<St
     dataset_page(&state, &s, &org, &ds, form, Vec::new(), notice).await
 }
 
+/// A form posted to a page of a dataset the caller manages: the acting org, the dataset, the checked form.
+async fn managed_form(
+    state: &AppState,
+    s: &Signed,
+    q: &HashMap<String, String>,
+    id: &str,
+    body: &[u8],
+) -> Result<(Arc<Org>, orgd_core::data::Dataset, super::FormData), Response> {
+    let org = acting(state, s, q).await?;
+    let ds = dataset_at(state, s, &org, id, orgd_core::data::grants::Level::Manage).await?;
+    let f = s.form(body)?;
+    Ok((org, ds, f))
+}
+
 /// `POST /app/configui/datasets/{dataset_id}/properties`: add a property (`key`, `type`, `name`), or with
 /// `remove=KEY` remove one.
 pub async fn change_dataset_properties(
@@ -480,16 +494,8 @@ pub async fn change_dataset_properties(
     Query(q): Q,
     body: Bytes,
 ) -> Response {
-    let org = match acting(&state, &s, &q).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let ds = match dataset_at(&state, &s, &org, &id, orgd_core::data::grants::Level::Manage).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let f = match s.form(&body) {
-        Ok(f) => f,
+    let (org, ds, f) = match managed_form(&state, &s, &q, &id, &body).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let (store, now) = (state.store.as_ref(), orgd_core::clock::to_millis(state.clock.now()));
@@ -522,16 +528,8 @@ pub async fn save_dataset_permissions(
     Query(q): Q,
     body: Bytes,
 ) -> Response {
-    let org = match acting(&state, &s, &q).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let ds = match dataset_at(&state, &s, &org, &id, orgd_core::data::grants::Level::Manage).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let f = match s.form(&body) {
-        Ok(f) => f,
+    let (org, ds, f) = match managed_form(&state, &s, &q, &id, &body).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let mut form = GrantsForm {

@@ -244,7 +244,7 @@ impl Lite {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let t = table(before.id.as_str());
             let indexes: Vec<String> = tx
-                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1")?
+                .prepare(super::index_names(false))?
                 .query_map([&t], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let (old, new) = (super::column(&before, i), super::column(&after, i));

@@ -193,6 +193,15 @@ pub(crate) fn alter_table(before: &Dataset, after: &Dataset, existing: &[String]
     out
 }
 
+/// The names of a table's indexes (`$1`), on each engine.
+pub(crate) fn index_names(postgres: bool) -> &'static str {
+    if postgres {
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1"
+    }
+}
+
 /// The statement that saves a dataset's definition, cache key and `modified_at` (`$1`…`$4`).
 pub(crate) const SAVE_DEFINITION: &str =
     "UPDATE datasets SET definition = $1, cache_key = $2, modified_at = $3 WHERE dataset_id = $4";

@@ -346,13 +346,8 @@ impl Pg {
     ) -> StoreResult<Option<u64>> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let t = table(before.id.as_str());
-        let indexes: Vec<(String,)> = sqlx::query_as(
-            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
-        )
-        .bind(&t)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        let indexes: Vec<(String,)> =
+            sqlx::query_as(super::index_names(true)).bind(&t).fetch_all(&mut *tx).await.map_err(map_err)?;
         let indexes: Vec<String> = indexes.into_iter().map(|(n,)| n).collect();
         let (old, new) = (column(before, i), column(after, i));
         let (adds, drops): (Vec<String>, Vec<String>) =

@@ -1,26 +1,11 @@
 //! Schema evolution: properties added, renamed, made required and removed after creation, on a dataset
 //! that holds items, with every bad input of the governance issue.
 
-use crate::helpers::{orgvue_error, TestApp};
+use crate::helpers::{ok_json, orgvue_error, send, TestApp};
 use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
-    let mut r = app.request(method, path).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
-
-async fn ok_json(r: reqwest::Response) -> Value {
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 /// A People dataset (id, name, grade, team) with two items; returns (app, admin token, dataset path).
 async fn people() -> (TestApp, String, String) {

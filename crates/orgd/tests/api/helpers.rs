@@ -385,3 +385,26 @@ fn private_redis() -> Result<String, String> {
     }
     Err("redis-server did not answer within 5 s".into())
 }
+
+/// Send `method path` with a bearer token and an optional JSON body.
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut r = app.request(method, path).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap()
+}
+
+/// The JSON body of a successful answer (any other status fails the test with the body).
+pub async fn ok_json(r: reqwest::Response) -> serde_json::Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
