@@ -203,6 +203,11 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a =
         t.call(Method::PATCH, &format!("{props}/{{key}}"), &prop, &token, Send::Json(json!({"name": "Nick"}))).await;
     assert_eq!(a.status, 200, "{}", a.body);
+    let dry = format!("{props}/{{key}}?dryRun=true");
+    let a = t.call(Method::PATCH, &dry, &prop, &token, Send::Json(json!({"name": "N", "type": "number"}))).await;
+    assert_eq!((a.status, &a.body["unconvertible"]), (200, &json!(0)), "{}", a.body);
+    let a = t.call(Method::PATCH, &dry, &prop, &token, Send::Json(json!({"isRequired": false}))).await;
+    assert_eq!(a.status, 200, "a dry run without a type change answers the metadata to be: {}", a.body);
     let a = t.call(Method::DELETE, &format!("{props}/{{key}}"), &prop, &token, Send::Nothing).await;
     assert_eq!(a.status, 200, "{}", a.body);
 

@@ -123,7 +123,12 @@ pub async fn change_property(
     let now = to_millis(state.clock.now());
     match change(state.store.as_ref(), &on.whole, params.of("key"), &v, opts, now).await? {
         Changed::Saved(ds) => Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds))),
-        Changed::Report(report) => Ok(Json(report)),
+        Changed::Report(mut report) => {
+            if let Some(m) = report.get_mut("metadata") {
+                m["_links"] = links(&state, on.target.tenant_id.as_str(), &on.whole);
+            }
+            Ok(Json(report))
+        }
     }
 }
 
