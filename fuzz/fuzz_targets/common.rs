@@ -34,6 +34,7 @@ pub fn dataset() -> Dataset {
         created_at: 0,
         modified_at: 0,
         grants: Default::default(),
+        rows: None,
     }
 }
 

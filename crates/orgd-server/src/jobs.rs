@@ -309,13 +309,13 @@ async fn open_source(
 async fn run_import(state: &AppState, job: &Job) -> Result<(String, bool), ApiError> {
     let user = grants::job_user(state.store.as_ref(), job).await?;
     let (ds, level) = grants::open(state.store.as_ref(), &job.org_id, &user, &job.dataset_id, Level::Update).await?;
-    let ds = grants::view(&ds, &user);
+    let view = grants::view(&ds, &user);
+    let (whole, ds) = (ds, view);
     let stored =
         |what: &str| ApiError::new(ErrorCode::InternalError).with_message(format!("The job's {what} is unreadable."));
     let params: Vec<(String, String)> =
         serde_json::from_value(job.request["params"].clone()).map_err(|_| stored("query parameters"))?;
-    let mut opts = ops::import_options(&ds, &params)?;
-    grants::limit_import(level, &mut opts)?;
+    let opts = grants::import_options(&whole, &ds, level, &params)?;
     let url = job.request["body"]["importLocation"]["url"].as_str().ok_or_else(|| stored("import location"))?;
     let (reader, format, gzip) = open_source(state, url, &job.org_id).await?;
     let mut source = Parsed::spawn(reader, format, gzip, &ds);

@@ -36,6 +36,7 @@ fn dataset_from_row(r: &AnyRow) -> Result<Dataset, StoreError> {
         created_at: get_i("created_at")?,
         modified_at: get_i("modified_at")?,
         grants: Default::default(),
+        rows: None,
     };
     Ok(Dataset::from_definition(base, &def))
 }

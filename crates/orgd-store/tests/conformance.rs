@@ -219,6 +219,7 @@ fn people(o: &Org) -> Dataset {
         created_at: 10,
         modified_at: 10,
         grants: Default::default(),
+        rows: None,
     }
 }
 
@@ -709,6 +710,7 @@ async fn job_queue(store: &dyn Store) {
         created_at: 10,
         modified_at: 10,
         grants: Default::default(),
+        rows: None,
     };
     store.insert_dataset(&ds).await.unwrap();
     let mut w = store.begin_items(&ds).await.unwrap();

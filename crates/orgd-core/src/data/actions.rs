@@ -48,6 +48,27 @@ pub struct Options {
     /// Derive new items' ids from this text and the action's index instead of at random, so that the
     /// same seed file always makes the same ids.
     pub derived_ids: Option<String>,
+    /// The caller's limits on properties and items (restricted properties, a row rule; [`super::grants`]).
+    pub denied: Denied,
+}
+
+/// What an import's caller may not touch, and what `onPropertyAccessDenied` and `onItemAccessDenied` say
+/// to do with an action that touches it.
+#[derive(Debug, Clone, Default)]
+pub struct Denied {
+    /// Properties of the dataset the caller may not read, hence not write.
+    pub properties: Vec<String>,
+    /// Those of them that are required: the caller cannot make an item whole, so it creates none.
+    pub required: Vec<String>,
+    /// `onPropertyAccessDenied=skip`: a value of such a property is ignored (and reported) instead of
+    /// failing the action.
+    pub skip_properties: bool,
+    /// The items the caller may act on (a row rule); an action on another, or one that would move an
+    /// item out of it, fails with `itemAccessDenied`.
+    pub rows: Option<super::filter::Filter>,
+    /// `onItemAccessDenied=skip`: an action denied on its item is skipped and reported, and does not fail
+    /// a `fail`-mode import.
+    pub skip_items: bool,
 }
 
 impl Options {
@@ -110,7 +131,7 @@ pub struct Failure {
 fn fail(i: usize, key: Option<&str>, reason: &'static str, message: impl Into<String>) -> Failure {
     let code = match reason {
         "itemAlreadyExists" | "duplicateKey" => ErrorCode::Conflict,
-        "itemAccessDenied" => ErrorCode::DatasetPermissionDenied,
+        "itemAccessDenied" | "propertyAccessDenied" => ErrorCode::DatasetPermissionDenied,
         _ => ErrorCode::RequestBodyInvalid,
     };
     let path = match key {
@@ -201,6 +222,8 @@ pub struct Prepared {
     set: Vec<(usize, Option<Val>)>,
     /// LINKS: the from and to values, checked against the linked datasets.
     link_ends: Option<(Val, Val)>,
+    /// Keys whose values were ignored (`onPropertyAccessDenied=skip`).
+    skipped: Vec<String>,
 }
 
 /// The parts of a dataset an import works with, worked out once.
@@ -291,7 +314,11 @@ impl<'a> Plan<'a> {
             "_id" => Slot::Id,
             k => match self.ident_keys.iter().position(|i| *i == k) {
                 Some(n) => Slot::Ident(n),
-                None => self.index_of(k).map_or(Slot::Other, Slot::Property),
+                None => match self.index_of(k) {
+                    Some(i) => Slot::Property(i),
+                    None if self.opts.denied.properties.iter().any(|d| d == k) => Slot::Denied,
+                    None => Slot::Other,
+                },
             },
         }
     }
@@ -306,6 +333,8 @@ enum Slot {
     Ident(usize),
     /// Another property, by index.
     Property(usize),
+    /// A property the caller may not write.
+    Denied,
     /// Not a property.
     Other,
 }
@@ -440,7 +469,7 @@ fn prepare_fields(plan: &Plan, i: usize, fields: &[Field]) -> Result<Prepared, F
             Slot::Action => action = Some(v),
             Slot::Id => id = Some(v),
             Slot::Ident(n) => ident[n] = Some(v),
-            Slot::Property(_) | Slot::Other => {}
+            Slot::Property(_) | Slot::Denied | Slot::Other => {}
         }
     }
     let act = match action.as_ref().map(|a| a.as_str()) {
@@ -499,10 +528,23 @@ fn prepare_fields(plan: &Plan, i: usize, fields: &[Field]) -> Result<Prepared, F
         _ => Ident::Key(ident_values.iter().map(|(_, v)| v.clone()).collect()),
     };
     let mut set = Vec::with_capacity(fields.len());
+    let mut skipped = Vec::new();
     for &(k, slot, v) in fields {
         let idx = match slot {
             Slot::Action | Slot::Id | Slot::Ident(_) => continue,
             Slot::Property(idx) => idx,
+            Slot::Denied if plan.opts.denied.skip_properties => {
+                skipped.push(k.to_string());
+                continue;
+            }
+            Slot::Denied => {
+                return Err(fail(
+                    i,
+                    Some(k),
+                    "propertyAccessDenied",
+                    format!("You may not write {k} (onPropertyAccessDenied=skip ignores such values)."),
+                ))
+            }
             Slot::Other => {
                 return Err(if k.starts_with('_') {
                     fail(i, Some(k), "readOnlyProperty", format!("{k} is read-only."))
@@ -531,7 +573,7 @@ fn prepare_fields(plan: &Plan, i: usize, fields: &[Field]) -> Result<Prepared, F
         let c = coerce_raw(p.ty, v, plan.opts.date_format).map_err(|why| fail(i, Some(k), "invalidValue", why))?;
         set.push((idx, Some(c)));
     }
-    Ok(Prepared { index: i, act, ident, ident_values, set, link_ends })
+    Ok(Prepared { index: i, act, ident, ident_values, set, link_ends, skipped })
 }
 
 /// What a batch needs from the store: the items it names and the items holding the unique values it
@@ -601,10 +643,12 @@ pub struct LinkEnds {
 /// One action's result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Done {
-    /// Applied; the item's id.
-    Success { id: String },
+    /// Applied; the item's id and the keys whose values were ignored (`onPropertyAccessDenied=skip`).
+    Success { id: String, skipped: Vec<String> },
     /// Failed.
     Failed(Failure),
+    /// Denied on its item and left out (`onItemAccessDenied=skip`): not a failure of the import.
+    Skipped(Failure),
 }
 
 /// What one batch did.
@@ -737,11 +781,14 @@ pub fn apply_batch(
     let mut seen: HashSet<i64> = HashSet::default();
     for (p, name) in batch.into_iter().zip(names) {
         let done = match p {
-            Err(f) => Done::Failed(f),
-            Ok(p) => match run_one(&mut st, p, links, now_ms, next_seq, &mut seen) {
-                Ok(id) => Done::Success { id },
-                Err(f) => Done::Failed(f),
-            },
+            Err(f) => denied(plan, f),
+            Ok(mut p) => {
+                let skipped = std::mem::take(&mut p.skipped);
+                match run_one(&mut st, p, links, now_ms, next_seq, &mut seen) {
+                    Ok(id) => Done::Success { id, skipped },
+                    Err(f) => denied(plan, f),
+                }
+            }
         };
         out.results.push((name, done));
     }
@@ -758,6 +805,15 @@ pub fn apply_batch(
     out.seen = seen.into_iter().collect();
     out.seen.sort_unstable();
     out
+}
+
+/// A failure, or a skipped action when it was denied on its item and `onItemAccessDenied=skip`.
+fn denied(plan: &Plan, f: Failure) -> Done {
+    if f.reason == "itemAccessDenied" && plan.opts.denied.skip_items {
+        Done::Skipped(f)
+    } else {
+        Done::Failed(f)
+    }
 }
 
 fn run_one(
@@ -823,6 +879,23 @@ fn run_one(
             "Creating or deleting items needs the modify permission on this dataset; you may change existing items.",
         ));
     }
+    if let (true, Some(k)) = (creating, plan.opts.denied.required.first()) {
+        return Err(fail(
+            i,
+            Some(k),
+            "propertyAccessDenied",
+            format!("{k} is required and you may not write it: only those who read it create items."),
+        ));
+    }
+    let in_rows =
+        |r: &Row| {
+            plan.opts.denied.rows.as_ref().is_none_or(|f| {
+                f.matches(|k| plan.index_of(k).and_then(|x| r.cells.get(x)?.as_ref().map(Val::to_json)))
+            })
+        };
+    if found.and_then(|idx| st.rows[idx].as_ref()).is_some_and(|r| !in_rows(r)) {
+        return Err(fail(i, None, "itemAccessDenied", "This item is outside the items you may act on."));
+    }
     let ds = plan.ds;
     let mut row = match found {
         Some(idx) => st.rows[idx].clone().expect("indexed rows exist"),
@@ -864,6 +937,9 @@ fn run_one(
                 _ => None,
             };
         }
+    }
+    if !in_rows(&row) {
+        return Err(fail(i, None, "itemAccessDenied", "The item would fall outside the items you may act on."));
     }
     if creating || p.act.replaces() {
         for (idx, prop) in ds.properties.iter().enumerate() {
@@ -911,17 +987,25 @@ fn run_one(
 /// Append the result object of one action to `out` (JSON text).
 pub fn write_result(name: &str, done: &Done, out: &mut String) {
     match done {
-        Done::Success { id } => {
+        Done::Success { id, skipped } => {
             out.push_str("{\"_id\":");
             write_json_string(id, out);
             out.push_str(",\"_action\":");
             write_json_string(name, out);
-            out.push_str(",\"_status\":\"success\"}");
+            out.push_str(",\"_status\":\"success\"");
+            if !skipped.is_empty() {
+                out.push_str(",\"_skippedProperties\":");
+                out.push_str(&json!(skipped).to_string());
+            }
+            out.push('}');
         }
-        Done::Failed(f) => {
+        Done::Failed(f) | Done::Skipped(f) => {
+            let status = if matches!(done, Done::Failed(_)) { "failed" } else { "skipped" };
             out.push_str("{\"_action\":");
             write_json_string(name, out);
-            out.push_str(",\"_status\":\"failed\",\"errors\":[");
+            out.push_str(",\"_status\":\"");
+            out.push_str(status);
+            out.push_str("\",\"errors\":[");
             out.push_str(&f.to_json().to_string());
             out.push_str("]}");
         }
@@ -966,6 +1050,7 @@ mod tests {
             created_at: 0,
             modified_at: 0,
             grants: Default::default(),
+            rows: None,
         }
     }
 
@@ -1148,7 +1233,7 @@ mod tests {
             {"_action":"create","Employee ID":2,"Full Name":"B","Manager ID":1}]),
             &Options::default(),
         );
-        let Done::Success { id: a_id } = &out.results[0].1 else { panic!() };
+        let Done::Success { id: a_id, .. } = &out.results[0].1 else { panic!() };
         let opts = Options { noop_token: Some("~".into()), clear_token: Some("<clear>".into()), ..Options::default() };
         let (_, rows) = run(
             &ds,

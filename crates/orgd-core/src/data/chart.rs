@@ -105,7 +105,15 @@ pub async fn chart(
         )));
     }
     let label = pos(&ds.label_id).unwrap_or(tree);
-    let props = [tree, parent, label];
+    // A row rule of the caller's view reads its keys too: the chart shows only the items it lets through.
+    let rule_keys: Vec<(&str, usize)> = ds
+        .rows
+        .iter()
+        .flat_map(|f| f.keys())
+        .filter_map(|k| Some((k, ds.properties.iter().position(|p| p.key == k)?)))
+        .collect();
+    let mut props = vec![tree, parent, label];
+    props.extend(rule_keys.iter().map(|(_, i)| *i));
     let mut scan = store.scan(ds, &props, 1).await?;
     if let Some(o) = &draft {
         scan = Box::new(MergedScan::new(scan, o.clone(), &props, 1));
@@ -117,6 +125,12 @@ pub async fn chart(
     let mut items: Vec<Item> = Vec::new();
     while let Some((_, rows)) = scan.next().await? {
         for mut r in rows {
+            if let Some(f) = &ds.rows {
+                let at = |k: &str| rule_keys.iter().position(|(x, _)| *x == k).map(|n| n + 3);
+                if !f.matches(|k| at(k).and_then(|n| r.cells[n].as_ref().map(|v| v.to_json()))) {
+                    continue;
+                }
+            }
             let mark = match draft.as_ref().map_or(Change::None, |o| o.change(r.seq)) {
                 Change::None => Mark::None,
                 Change::Added => Mark::Added,

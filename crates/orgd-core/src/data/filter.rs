@@ -25,6 +25,8 @@ enum Cond {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
     clauses: Vec<(String, Vec<Cond>)>,
+    /// Matches no item at all (a row rule that cannot be bound to its user).
+    never: bool,
 }
 
 fn fault(field: String, message: &str) -> FieldFault {
@@ -116,7 +118,7 @@ impl Filter {
             clauses.push((key.clone(), conds));
         }
         if faults.is_empty() {
-            Ok(Filter { clauses })
+            Ok(Filter { clauses, never: false })
         } else {
             Err(faults)
         }
@@ -127,17 +129,30 @@ impl Filter {
         self.clauses.iter().map(|(k, _)| k.as_str())
     }
 
-    /// True when the filter has no clause.
+    /// True when the filter lets every item through.
     pub fn is_empty(&self) -> bool {
-        self.clauses.is_empty()
+        self.clauses.is_empty() && !self.never
+    }
+
+    /// The filter no item matches.
+    pub fn nothing() -> Filter {
+        Filter { clauses: Vec::new(), never: true }
+    }
+
+    /// Both filters: an item matches when it matches each.
+    pub fn and(mut self, other: &Filter) -> Filter {
+        self.clauses.extend(other.clauses.iter().cloned());
+        self.never |= other.never;
+        self
     }
 
     /// Whether an item matches; `get` returns a key's value (`None` = no value).
     pub fn matches(&self, get: impl Fn(&str) -> Option<Value>) -> bool {
-        self.clauses.iter().all(|(k, conds)| {
-            let v = get(k);
-            conds.iter().all(|c| holds(c, v.as_ref()))
-        })
+        !self.never
+            && self.clauses.iter().all(|(k, conds)| {
+                let v = get(k);
+                conds.iter().all(|c| holds(c, v.as_ref()))
+            })
     }
 }
 

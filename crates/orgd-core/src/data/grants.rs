@@ -7,6 +7,7 @@
 //! always. A dataset without stored grants keeps the first release's rule: every role reads,
 //! administrators do the rest. A caller below `read` is told the dataset does not exist.
 
+use super::filter::Filter;
 use super::{ops, Dataset};
 use crate::error::{ApiError, ErrorCode, FieldFault};
 use crate::ids::{DatasetId, OrgId};
@@ -73,12 +74,83 @@ pub struct Grants {
     /// Restricted properties (by key) and who reads them; every other property is read by whoever reads
     /// the dataset.
     pub restricted: BTreeMap<String, Readers>,
+    /// Row rules: the items a role or a user below `manage` may see and act on.
+    pub rows: RowRules,
+}
+
+/// Row rules, each a filter (orgvue-dialect §5.1) whose string operands may name a value of the user it
+/// applies to: `$user.user_id`, `$user.email`, `$user.custom_metadata.<field>`. A user's own rule replaces
+/// its role's. Holders of `manage` see every item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RowRules {
+    /// The `user_manager` role's rule.
+    pub user_manager: Option<Value>,
+    /// The `user` role's rule.
+    pub user: Option<Value>,
+    /// Rules of single users (by `psk`).
+    pub users: BTreeMap<i64, Value>,
+}
+
+impl RowRules {
+    fn is_empty(&self) -> bool {
+        self.user_manager.is_none() && self.user.is_none() && self.users.is_empty()
+    }
+
+    /// The rule that binds `user`, if any.
+    fn of(&self, user: &User) -> Option<&Value> {
+        self.users.get(&user.psk).or(match user.role {
+            Role::Administrator => None,
+            Role::UserManager => self.user_manager.as_ref(),
+            Role::User => self.user.as_ref(),
+        })
+    }
+}
+
+/// A rule's placeholders replaced by `user`'s values (`None` when one names a value it does not have), or,
+/// without a user, by `null` (to check a rule's shape and keys when it is granted).
+fn bind(rule: &Value, user: Option<&User>) -> Option<Value> {
+    Some(match rule {
+        Value::String(s) if s.starts_with("$user.") => {
+            let Some(u) = user else { return Some(Value::Null) };
+            let v = match &s["$user.".len()..] {
+                "user_id" => json!(u.user_id),
+                "email" => json!(u.email),
+                f => u.custom_metadata.get(f.strip_prefix("custom_metadata.")?)?.clone(),
+            };
+            match v {
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => v,
+                _ => return None,
+            }
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| bind(x, user)).collect::<Option<_>>()?),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| Some((k.clone(), bind(x, user)?))).collect::<Option<_>>()?)
+        }
+        v => v.clone(),
+    })
+}
+
+/// The items `user` may see and act on in `ds` (`None`: all of them). A rule that cannot be bound to the
+/// user (a value it does not have, or one that does not fit the property's type) lets no item through.
+pub fn rows_of(ds: &Dataset, user: &User) -> Option<Filter> {
+    if ds.grants.level_of(user) >= Level::Manage {
+        return None;
+    }
+    let rule = ds.grants.rows.of(user)?;
+    let types = |k: &str| ds.property(k).map(|p| p.ty);
+    Some(bind(rule, Some(user)).and_then(|r| Filter::parse(&r, &types, "rows").ok()).unwrap_or_else(Filter::nothing))
 }
 
 impl Default for Grants {
     /// The first release's rule: every role reads, every property.
     fn default() -> Self {
-        Grants { user_manager: Level::Read, user: Level::Read, users: BTreeMap::new(), restricted: BTreeMap::new() }
+        Grants {
+            user_manager: Level::Read,
+            user: Level::Read,
+            users: BTreeMap::new(),
+            restricted: BTreeMap::new(),
+            rows: RowRules::default(),
+        }
     }
 }
 
@@ -121,8 +193,14 @@ impl Grants {
                 (k.clone(), json!({"roles": roles, "users": r.users}))
             })
             .collect();
-        Some(json!({"roles": {"user_manager": self.user_manager.as_str(), "user": self.user.as_str()}, "users": users,
-            "properties": restricted}))
+        let mut stored = json!({"roles": {"user_manager": self.user_manager.as_str(), "user": self.user.as_str()},
+            "users": users, "properties": restricted});
+        if !self.rows.is_empty() {
+            let by_user: Map<String, Value> = self.rows.users.iter().map(|(p, r)| (p.to_string(), r.clone())).collect();
+            stored["rows"] = json!({"roles": {"user_manager": self.rows.user_manager, "user": self.rows.user},
+                "users": by_user});
+        }
+        Some(stored)
     }
 
     /// Read the stored form; what it does not say keeps the default.
@@ -147,6 +225,17 @@ impl Grants {
                 g.restricted.insert(key.clone(), Readers { roles: roles.collect(), users: users.collect() });
             }
         }
+        let rows = &v["rows"];
+        let rule = |r: &Value| Some(r.clone()).filter(|r| r.is_object());
+        g.rows.user_manager = rule(&rows["roles"]["user_manager"]);
+        g.rows.user = rule(&rows["roles"]["user"]);
+        if let Some(users) = rows["users"].as_object() {
+            for (psk, r) in users {
+                if let (Ok(psk), Some(r)) = (psk.parse(), rule(r)) {
+                    g.rows.users.insert(psk, r);
+                }
+            }
+        }
         g
     }
 
@@ -163,11 +252,23 @@ impl Grants {
                 (k.clone(), json!({"roles": roles, "users": users}))
             })
             .collect();
-        json!({
+        let mut wire = json!({
             "roles": {"administrator": "manage", "user_manager": self.user_manager.as_str(), "user": self.user.as_str()},
             "users": users,
             "properties": restricted,
-        })
+        });
+        if !self.rows.is_empty() {
+            let mut roles = Map::new();
+            for (role, r) in [("user_manager", &self.rows.user_manager), ("user", &self.rows.user)] {
+                if let Some(r) = r {
+                    roles.insert(role.into(), r.clone());
+                }
+            }
+            let by_user: Map<String, Value> =
+                self.rows.users.iter().filter_map(|(p, r)| who.get(p).map(|id| (id.clone(), r.clone()))).collect();
+            wire["rows"] = json!({"roles": roles, "users": by_user});
+        }
+        wire
     }
 
     /// Parse a `PUT …/permissions` body against the users who may be granted (`user_id` → `psk`) and the
@@ -256,11 +357,20 @@ impl Grants {
                         g.restricted.insert(key.clone(), readers);
                     }
                 }
-                ("roles" | "users" | "properties", _) => faults.push(fault(k.clone(), "must be an object")),
+                ("rows", Value::Object(rows)) => parse_rows(rows, users, ds, &mut g, &mut faults),
+                ("roles" | "users" | "properties" | "rows", _) => faults.push(fault(k.clone(), "must be an object")),
                 _ => faults.push(fault(
                     k.clone(),
-                    "unknown field; the body is {\"roles\": {…}, \"users\": {…}, \"properties\": {…}}",
+                    "unknown field; the body is {\"roles\": {…}, \"users\": {…}, \"properties\": {…}, \"rows\": {…}}",
                 )),
+            }
+        }
+        for key in g.rows_keys(ds) {
+            if g.restricted.contains_key(&key) {
+                faults.push(fault(
+                    "rows".into(),
+                    &format!("a row rule reads {key}, a restricted property: rules read what every reader sees"),
+                ));
             }
         }
         if faults.is_empty() {
@@ -268,6 +378,102 @@ impl Grants {
         } else {
             Err(faults)
         }
+    }
+}
+
+impl Grants {
+    /// The keys the row rules read, each once.
+    fn rows_keys(&self, ds: &Dataset) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        let rules = self.rows.user_manager.iter().chain(self.rows.user.iter()).chain(self.rows.users.values());
+        for r in rules {
+            if let Some(m) = r.as_object() {
+                for k in m.keys().filter(|k| ds.property(k).is_some()) {
+                    if !keys.contains(k) {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+        }
+        keys
+    }
+}
+
+/// Parse `rows` of a `PUT …/permissions` body: `{"roles": {role: rule}, "users": {userId: rule}}`, each rule
+/// a filter over the dataset's properties with `$user.…` placeholders.
+fn parse_rows(
+    rows: &Map<String, Value>,
+    users: &BTreeMap<String, i64>,
+    ds: &Dataset,
+    g: &mut Grants,
+    faults: &mut Vec<FieldFault>,
+) {
+    let fault = |f: String, m: &str| FieldFault { field: f, message: m.into() };
+    let types = |k: &str| ds.property(k).map(|p| p.ty);
+    let check = |field: &str, rule: &Value, faults: &mut Vec<FieldFault>| -> bool {
+        if let Value::Object(m) = rule {
+            for (k, v) in m {
+                if let Some(bad) = placeholder_fault(v) {
+                    faults.push(fault(format!("{field}.{k}"), &bad));
+                    return false;
+                }
+            }
+        }
+        match bind(rule, None).map(|r| Filter::parse(&r, &types, field)) {
+            Some(Ok(_)) => true,
+            Some(Err(e)) => {
+                faults.extend(e);
+                false
+            }
+            None => false,
+        }
+    };
+    for (k, v) in rows {
+        match (k.as_str(), v) {
+            ("roles", Value::Object(roles)) => {
+                for (r, rule) in roles {
+                    let field = format!("rows.roles.{r}");
+                    match Role::parse(r) {
+                        Some(Role::Administrator) => faults.push(fault(field, "administrators see every item")),
+                        None => faults.push(fault(field, "is not a role (user_manager, user)")),
+                        Some(role) if check(&field, rule, faults) => match role {
+                            Role::UserManager => g.rows.user_manager = Some(rule.clone()),
+                            _ => g.rows.user = Some(rule.clone()),
+                        },
+                        Some(_) => {}
+                    }
+                }
+            }
+            ("users", Value::Object(named)) => {
+                for (id, rule) in named {
+                    let field = format!("rows.users.{id}");
+                    match users.get(id) {
+                        None => faults.push(fault(field, "is not a user of this tenant")),
+                        Some(psk) if check(&field, rule, faults) => {
+                            g.rows.users.insert(*psk, rule.clone());
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            ("roles" | "users", _) => faults.push(fault(format!("rows.{k}"), "must be an object")),
+            _ => faults.push(fault(format!("rows.{k}"), "unknown field; rows are {\"roles\": {…}, \"users\": {…}}")),
+        }
+    }
+}
+
+/// Why a `$user.…` operand is not one a rule may use.
+fn placeholder_fault(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if s.starts_with("$user.") => {
+            let f = &s["$user.".len()..];
+            let known =
+                f == "user_id" || f == "email" || f.strip_prefix("custom_metadata.").is_some_and(|x| !x.is_empty());
+            (!known).then(|| format!("{s} is not $user.user_id, $user.email or $user.custom_metadata.<field>"))
+        }
+        Value::Array(a) => a.iter().find_map(placeholder_fault),
+        Value::Object(m) => m.values().find_map(placeholder_fault),
+        _ => None,
     }
 }
 
@@ -309,7 +515,7 @@ pub async fn job_user(store: &dyn Store, job: &super::jobs::Job) -> Result<User,
 
 /// Fit an import's options to the level its caller holds (at least `update`): below `modify` no action
 /// may create or delete an item, and a full refresh (`implicitDelete=true`) is refused outright.
-pub fn limit_import(level: Level, opts: &mut super::actions::Options) -> Result<(), ApiError> {
+fn limit_import(level: Level, opts: &mut super::actions::Options) -> Result<(), ApiError> {
     if level >= Level::Modify {
         return Ok(());
     }
@@ -338,12 +544,40 @@ pub async fn may_upload(store: &dyn Store, org: &OrgId, user: &User) -> Result<(
 /// metadata, items, exports, filters, projections and imports alike. Each property keeps its storage
 /// column, so reads and writes through the view touch only what it shows.
 pub fn view(ds: &Dataset, user: &User) -> Dataset {
-    if ds.grants.restricted.is_empty() || user.role == Role::Administrator {
-        return ds.clone();
-    }
     let mut v = ds.clone();
+    if user.role == Role::Administrator {
+        return v;
+    }
     v.properties.retain(|p| ds.grants.reads_property(&p.key, user));
+    v.rows = rows_of(ds, user);
     v
+}
+
+/// The options of an import into `whole` by a caller who sees it as `view` and holds `level`: the query
+/// parameters read ([`ops::import_options`]), then fitted to what the caller may do. A caller limited by
+/// a row rule may not refresh the dataset in full (it would delete items it cannot see).
+pub fn import_options(
+    whole: &Dataset,
+    view: &Dataset,
+    level: Level,
+    params: &[(String, String)],
+) -> Result<super::actions::Options, ApiError> {
+    let mut opts = ops::import_options(view, params)?;
+    limit_import(level, &mut opts)?;
+    let hidden = whole.properties.iter().filter(|p| view.property(&p.key).is_none());
+    for p in hidden {
+        opts.denied.properties.push(p.key.clone());
+        if p.required && !p.read_only {
+            opts.denied.required.push(p.key.clone());
+        }
+    }
+    opts.denied.rows = view.rows.clone();
+    if opts.denied.rows.is_some() && opts.implicit_delete {
+        return Err(ApiError::new(ErrorCode::DatasetPermissionDenied)
+            .with_context("queryParameter", "implicitDelete")
+            .with_message("A row rule limits the items you may act on; implicitDelete=true would delete others."));
+    }
+    Ok(opts)
 }
 
 /// Whether `user` sees `ds` at all.
@@ -441,6 +675,7 @@ mod tests {
             created_at: 0,
             modified_at: 0,
             grants: Grants::default(),
+            rows: None,
         }
     }
 

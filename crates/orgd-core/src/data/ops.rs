@@ -1,7 +1,7 @@
 //! Dataset operations over the store: create (with LINKS ends), import, and the plan of an export.
 //! Who may do what with a dataset is [`super::grants`]' decision.
 
-use super::actions::{Identify, Options};
+use super::actions::{Denied, Identify, Options};
 use super::export::{self, Column, Format, TextOptions};
 use super::filter::Filter;
 use super::import::{self, Outcome, Run};
@@ -128,6 +128,7 @@ pub async fn create_as(
         created_at: now_ms,
         modified_at: now_ms,
         grants: Default::default(),
+        rows: None,
     };
     store.insert_dataset(&ds).await?;
     Ok(ds)
@@ -182,10 +183,13 @@ pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Optio
         Some("skip") => true,
         Some(_) => return Err(query_fault("onActionValidationFailure", "must be fail or skip")),
     };
-    for name in ["onPropertyAccessDenied", "onItemAccessDenied"] {
-        if !matches!(one(params, name)?, None | Some("fail") | Some("skip")) {
-            return Err(query_fault(name, "must be fail or skip"));
-        }
+    let mut on_denied = [false; 2];
+    for (skip, name) in on_denied.iter_mut().zip(["onPropertyAccessDenied", "onItemAccessDenied"]) {
+        *skip = match one(params, name)? {
+            None | Some("fail") => false,
+            Some("skip") => true,
+            Some(_) => return Err(query_fault(name, "must be fail or skip")),
+        };
     }
     Ok(Options {
         identify: if auto {
@@ -202,6 +206,7 @@ pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Optio
         clear_token: one(params, "clearToken")?.map(String::from),
         skip_failures,
         items_fixed: false,
+        denied: Denied { skip_properties: on_denied[0], skip_items: on_denied[1], ..Denied::default() },
     })
 }
 
@@ -231,6 +236,35 @@ pub async fn import_as(
     import::run(store, ds, &mut source, opts, run, &mut |_| {}).await
 }
 
+/// The item `id` of `ds` as its caller sees it: 404002 when there is none, or when the caller's row rule
+/// does not let it through.
+pub async fn item(store: &dyn Store, ds: &Dataset, id: &str) -> Result<super::Item, ApiError> {
+    let seen = |it: &super::Item| ds.rows.as_ref().is_none_or(|f| f.matches(|k| it.values.get(k).cloned()));
+    store.get_item(ds, id).await?.filter(seen).ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))
+}
+
+/// `ds` with the number of items its caller sees: under a row rule, the items the rule lets through
+/// (counted with one pass over the columns the rule reads), so that metadata does not tell how many
+/// others there are.
+pub async fn as_seen(store: &dyn Store, ds: &Dataset) -> Result<Dataset, ApiError> {
+    let mut seen = ds.clone();
+    let Some(rows) = &ds.rows else { return Ok(seen) };
+    let keys: Vec<(&str, usize)> =
+        rows.keys().filter_map(|k| Some((k, ds.properties.iter().position(|p| p.key == k)?))).collect();
+    let props: Vec<usize> = keys.iter().map(|(_, i)| *i).collect();
+    let mut scan = store.scan(ds, &props, 1).await?;
+    let mut count = 0;
+    while let Some((_, page)) = scan.next().await? {
+        let at = |k: &str| keys.iter().position(|(x, _)| *x == k);
+        count += page
+            .iter()
+            .filter(|r| rows.matches(|k| at(k).and_then(|n| r.cells[n].as_ref().map(|v| v.to_json()))))
+            .count();
+    }
+    seen.item_count = count as i64;
+    Ok(seen)
+}
+
 /// What an export will do.
 #[derive(Debug, Clone)]
 pub struct ExportPlan {
@@ -252,6 +286,11 @@ impl ExportPlan {
         let generated = |k: &str| export::GENERATED.iter().any(|(g, _)| *g == k);
         let needs_hierarchy =
             ds.is_hierarchical() && (columns.iter().any(|c| generated(&c.key)) || filter.keys().any(generated));
+        // A row rule of the caller's view holds in every export, whatever else filters it.
+        let filter = match &ds.rows {
+            Some(rows) => filter.and(rows),
+            None => filter,
+        };
         ExportPlan { format, columns, filter, text, needs_hierarchy }
     }
 }

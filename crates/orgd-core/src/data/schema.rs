@@ -138,6 +138,9 @@ pub struct Dataset {
     pub modified_at: i64,
     /// Who may do what with it.
     pub grants: super::grants::Grants,
+    /// In a caller's view ([`super::grants::view`]): the only items it may see and act on, when a row rule
+    /// limits them. Never stored.
+    pub rows: Option<super::filter::Filter>,
 }
 
 impl Dataset {
@@ -263,6 +266,7 @@ impl Dataset {
             to_dataset: s("toDatasetId").and_then(|d| DatasetId::parse(&d)),
             properties,
             grants: super::grants::Grants::from_stored(def.get("grants")),
+            rows: None,
             ..base
         }
     }

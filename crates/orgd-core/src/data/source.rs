@@ -296,6 +296,7 @@ mod tests {
             created_at: 0,
             modified_at: 0,
             grants: Default::default(),
+            rows: None,
         }
     }
 

@@ -167,6 +167,8 @@ pub async fn run_view(
 /// Stream the saved raw values of the items that match `filter` (orgvue-dialect §3.8): a JSON array of
 /// objects with `_id` and the properties that hold a value, in creation order.
 pub async fn raw_items(store: &dyn Store, ds: &Dataset, filter: &Filter, sink: &mut impl Sink) -> Result<(), String> {
+    let scoped = ds.rows.as_ref().map(|rows| filter.clone().and(rows));
+    let filter = scoped.as_ref().unwrap_or(filter);
     let props: Vec<usize> = (0..ds.properties.len()).collect();
     let keys: Vec<String> = ds
         .properties

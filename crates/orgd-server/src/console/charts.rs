@@ -121,7 +121,7 @@ pub async fn page(
     let store = state.store.as_ref();
     let ds = match DatasetId::parse(&id) {
         Some(id) => match orgd_core::data::grants::open(store, &org.org_id, &s.user, &id, Level::Read).await {
-            Ok((ds, _)) => ds,
+            Ok((ds, _)) => orgd_core::data::grants::view(&ds, &s.user),
             Err(_) => return not_found("No such dataset in this org."),
         },
         None => return not_found("No such dataset in this org."),

@@ -237,8 +237,9 @@ fn orgvue() -> Vec<(&'static str, Value)> {
             "ActionResult",
             object(
                 &["_action", "_status"],
-                json!({"_id": r("Uuid"), "_action": string(), "_status": {"enum": ["success", "failed"]},
-                    "errors": {"type": "array", "items": r("OrgvueError")}, "_implicit": {"const": true}}),
+                json!({"_id": r("Uuid"), "_action": string(), "_status": {"enum": ["success", "failed", "skipped"]},
+                    "errors": {"type": "array", "items": r("OrgvueError")}, "_implicit": {"const": true},
+                    "_skippedProperties": strings()}),
             ),
         ),
         ("ActionResults", json!({"type": "array", "items": r("ActionResult")})),
@@ -323,7 +324,8 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                 json!({"roles": object(&["administrator", "user_manager", "user"], json!({
                         "administrator": {"const": "manage"}, "user_manager": r("DatasetLevel"), "user": r("DatasetLevel")})),
                     "users": {"type": "object", "additionalProperties": r("DatasetLevel")},
-                    "properties": {"type": "object", "additionalProperties": r("PropertyReaders")}}),
+                    "properties": {"type": "object", "additionalProperties": r("PropertyReaders")},
+                    "rows": r("RowRules")}),
             ),
         ),
         (
@@ -333,9 +335,22 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                 json!({"roles": object(&[], json!({
                         "administrator": {"const": "manage"}, "user_manager": r("DatasetLevel"), "user": r("DatasetLevel")})),
                     "users": {"type": "object", "additionalProperties": r("DatasetLevel")},
-                    "properties": {"type": "object", "additionalProperties": r("PropertyReaders")}}),
+                    "properties": {"type": "object", "additionalProperties": r("PropertyReaders")},
+                    "rows": r("RowRules")}),
             ),
         ),
+        ("RowRules", {
+            let mut rules = object(
+                &[],
+                json!({"roles": object(&[], json!({"user_manager": r("Filter"), "user": r("Filter")})),
+                        "users": {"type": "object", "additionalProperties": r("Filter")}}),
+            );
+            rules["description"] = json!(
+                "Per role or user below manage: the items it may see and act on, a filter \
+                    whose string operands may be $user.user_id, $user.email or $user.custom_metadata.<field>"
+            );
+            rules
+        }),
         (
             "PropertyReaders",
             object(

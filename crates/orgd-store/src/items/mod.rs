@@ -244,6 +244,7 @@ mod tests {
             created_at: 0,
             modified_at: 0,
             grants: Default::default(),
+            rows: None,
         };
         assert_eq!(super::select_list(&ds, [0, 1]), "seq, item_id, created_at, modified_at, c0, c1");
         ds.properties.remove(0);

@@ -37,6 +37,7 @@ fn dataset(id: String, ty: &str, definition: &str) -> Result<Dataset, StoreError
         created_at: 0,
         modified_at: 0,
         grants: Default::default(),
+        rows: None,
     };
     Ok(Dataset::from_definition(base, &def))
 }

@@ -399,6 +399,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
         created_at: 1_700_000_000_000,
         modified_at: 1_700_000_500_000,
         grants: Default::default(),
+        rows: None,
     };
     sqlx::query(
         "INSERT INTO datasets (dataset_id, org_id, name, name_key, type, definition, cache_key, item_count, created_at, modified_at) \

@@ -4,11 +4,13 @@
 use crate::helpers::{ok_json, orgvue_error, send, TestApp};
 use orgd_core::cases::tokens::NewToken;
 use orgd_core::model::Role;
+use orgd_core::store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 struct Team {
     app: TestApp,
+    org: orgd_core::model::Org,
     admin: String,
     reader: String,
     editor: String,
@@ -39,7 +41,12 @@ async fn team() -> Team {
     let items = json!([{"_action":"create","id":1,"salary":50000},{"_action":"create","id":2,"salary":70000}]);
     ok_json(send(&app, Method::PUT, &format!("{path}/items?autoId=true"), &admin, Some(items)).await).await;
     let [reader, editor, author, manager] = <[String; 4]>::try_from(tokens).unwrap();
-    Team { app, admin, reader, editor, author, manager, path, id }
+    Team { app, org, admin, reader, editor, author, manager, path, id }
+}
+
+/// An autoId import into Salaries with extra query parameters `q`.
+async fn import_as(t: &Team, token: &str, q: &str, body: Value) -> reqwest::Response {
+    send(&t.app, Method::PUT, &format!("{}/items?autoId=true{q}", t.path), token, Some(body)).await
 }
 
 async fn listed(app: &TestApp, token: &str) -> Vec<String> {
@@ -363,9 +370,155 @@ async fn a_restricted_property_does_not_exist_for_who_may_not_read_it() {
     )
     .await;
     let (s, _, b) = orgvue_error(r).await;
-    assert_eq!((s, b["errors"][0]["reason"].as_str()), (400, Some("unknownProperty")), "{b}");
+    assert_eq!((s, b["errors"][0]["reason"].as_str()), (403, Some("propertyAccessDenied")), "{b}");
+    assert_eq!(b["errors"][0]["path"], "[0].salary", "the action fails naming the property: {b}");
     let updated = json!([{"_action":"update","id":1,"id":1}]);
     ok_json(send(app, Method::PUT, &format!("{path}/items?autoId=true"), &t.reader, Some(updated)).await).await;
     let items = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
     assert_eq!(items[0]["salary"], 50000, "a write through the caller's view keeps what it cannot see");
+}
+
+#[tokio::test]
+async fn on_property_access_denied_skip_ignores_and_reports_and_a_hidden_required_property_blocks_creation() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    let grants = json!({"users":{"reader":"modify"},"properties":{"salary":{"users":["editor"]}}});
+    ok_json(send(app, Method::PUT, &format!("{path}/permissions"), &t.admin, Some(grants)).await).await;
+    let r = import_as(
+        &t,
+        &t.reader,
+        "&onPropertyAccessDenied=skip",
+        json!([{"_action":"update","id":1,"salary":1},{"_action":"create","id":3,"salary":9}]),
+    )
+    .await;
+    let results = ok_json(r).await;
+    assert_eq!(results[0]["_status"], "success", "{results}");
+    assert_eq!(results[0]["_skippedProperties"], json!(["salary"]), "the ignored value is reported: {results}");
+    assert_eq!(results[1]["_skippedProperties"], json!(["salary"]));
+    let items = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
+    assert_eq!((items[0]["salary"].clone(), items.as_array().unwrap().len()), (json!(50000), 3), "{items}");
+    assert!(items[2].get("salary").is_none(), "the skipped value was not written: {items}");
+    let r = import_as(&t, &t.reader, "&onPropertyAccessDenied=sometimes", json!([])).await;
+    let (s, _, b) = orgvue_error(r).await;
+    assert_eq!((s, b["errors"][0]["queryParameter"].as_str()), (400, Some("onPropertyAccessDenied")), "{b}");
+
+    // A required property the caller may not write: it may change items, never create one.
+    let fill = json!([{"_action":"update","id":3,"salary":1}]);
+    ok_json(import_as(&t, &t.admin, "", fill).await).await;
+    let req = json!({"isRequired": true});
+    ok_json(send(app, Method::PATCH, &format!("{path}/properties/salary?force=true"), &t.admin, Some(req)).await).await;
+    let r = import_as(&t, &t.reader, "", json!([{"_action":"update","id":1},{"_action":"create","id":4}])).await;
+    let (s, _, b) = orgvue_error(r).await;
+    assert_eq!(
+        (s, b["errors"][0]["reason"].as_str(), b["errors"][0]["path"].as_str()),
+        (403, Some("propertyAccessDenied"), Some("[1].salary")),
+        "{b}"
+    );
+    let n = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
+    assert_eq!(n.as_array().unwrap().len(), 3, "fail mode wrote nothing");
+}
+
+/// Salaries with a department per item, and plain users that hold `modify` under a row rule that binds
+/// each to the items of its own department.
+async fn departments(t: &Team) {
+    let app = &t.app;
+    let add = json!({"key":"department","type":"text"});
+    let r = send(app, Method::POST, &format!("{}/properties", t.path), &t.admin, Some(add)).await;
+    assert_eq!(r.status(), 201);
+    let items = json!([{"_action":"update","id":1,"department":"Sales"},{"_action":"update","id":2,"department":"Ops"},
+        {"_action":"create","id":3,"department":"Sales","salary":60000}]);
+    ok_json(send(app, Method::PUT, &format!("{}/items?autoId=true", t.path), &t.admin, Some(items)).await).await;
+    let org = &t.org;
+    for (id, dept) in [("reader", Some("Sales")), ("editor", None)] {
+        let u = app.store.find_users(id, Some(&org.org_id)).await.unwrap().remove(0);
+        let md = match dept {
+            Some(d) => json!({"department": d}),
+            None => json!({}),
+        };
+        let fields = orgd_core::cases::users::UserFields { custom_metadata: Some(md), ..Default::default() };
+        app.update_user(org, &u, fields).await;
+    }
+    let grants = json!({"roles":{"user":"modify"},
+        "rows":{"roles":{"user":{"department":"$user.custom_metadata.department"}}}});
+    let shown = ok_json(send(app, Method::PUT, &format!("{}/permissions", t.path), &t.admin, Some(grants)).await).await;
+    assert_eq!(shown["rows"], json!({"roles":{"user":{"department":"$user.custom_metadata.department"}},"users":{}}));
+}
+
+#[tokio::test]
+async fn a_row_rule_limits_the_items_a_user_sees_and_changes() {
+    let t = team().await;
+    departments(&t).await;
+    let (app, path) = (&t.app, t.path.as_str());
+    let ids = |v: &Value| -> Vec<i64> { v.as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect() };
+    let items = |token: &str| {
+        let token = token.to_string();
+        async move { ok_json(send(app, Method::GET, &format!("{path}/items"), &token, None).await).await }
+    };
+    assert_eq!(ids(&items(&t.admin).await), [1, 2, 3]);
+    assert_eq!(ids(&items(&t.reader).await), [1, 3], "only Sales for a Sales user");
+    assert!(ids(&items(&t.editor).await).is_empty(), "a rule that cannot be bound lets nothing through");
+    let count = |token: &str| {
+        let token = token.to_string();
+        async move { ok_json(send(app, Method::GET, path, &token, None).await).await["itemCount"].clone() }
+    };
+    assert_eq!((count(&t.admin).await, count(&t.reader).await, count(&t.editor).await), (json!(3), json!(2), json!(0)));
+    let csv = send(app, Method::GET, &format!("{path}/export/csv?lineEndings=unix"), &t.reader, None).await;
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 3, "header and two rows: {csv}");
+    assert!(!csv.contains("Ops"), "{csv}");
+    let body = json!({"query":{"output":{"filter":{"id":2}}}});
+    let r = send(app, Method::POST, &format!("{path}/export/csv?lineEndings=unix"), &t.reader, Some(body)).await;
+    let csv = r.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 1, "the header only: a filter cannot widen the rule: {csv}");
+    let ops_id = items(&t.admin).await[1]["_id"].as_str().unwrap().to_string();
+    let r = send(app, Method::GET, &format!("{path}/items/{ops_id}"), &t.reader, None).await;
+    assert_eq!(r.status(), 404, "an item outside the rule does not exist for the caller");
+    assert_eq!(send(app, Method::GET, &format!("{path}/items/{ops_id}"), &t.admin, None).await.status(), 200);
+
+    // Writes: only items inside the rule, and none moved or created outside it.
+    for (action, why) in [
+        (json!({"_action":"update","id":2,"salary":1}), "an item outside the rule"),
+        (json!({"_action":"update","id":1,"department":"Ops"}), "moving an item out of the rule"),
+        (json!({"_action":"create","id":9,"department":"Ops"}), "creating outside the rule"),
+        (json!({"_action":"delete","id":2}), "deleting outside the rule"),
+    ] {
+        let (s, _, b) = orgvue_error(import_as(&t, &t.reader, "", json!([action])).await).await;
+        assert_eq!((s, b["errors"][0]["reason"].as_str()), (403, Some("itemAccessDenied")), "{why}: {b}");
+    }
+    let batch = json!([{"_action":"update","id":2,"salary":1},{"_action":"update","id":1,"salary":51000},
+        {"_action":"create","id":5,"department":"Sales"}]);
+    let results = ok_json(import_as(&t, &t.reader, "&onItemAccessDenied=skip", batch).await).await;
+    let statuses: Vec<&str> = results.as_array().unwrap().iter().map(|r| r["_status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["skipped", "success", "success"], "{results}");
+    assert_eq!(results[0]["errors"][0]["reason"], "itemAccessDenied");
+    let all = items(&t.admin).await;
+    assert_eq!(ids(&all), [1, 2, 3, 5]);
+    assert_eq!((all[0]["salary"].clone(), all[1]["salary"].clone()), (json!(51000), json!(70000)));
+    let (s, _, b) = orgvue_error(import_as(&t, &t.reader, "&implicitDelete=true", json!([])).await).await;
+    assert_eq!((s, b["errors"][0]["queryParameter"].as_str()), (403, Some("implicitDelete")), "{b}");
+}
+
+#[tokio::test]
+async fn bad_row_rules_name_the_field_and_change_nothing() {
+    let t = team().await;
+    let (app, p) = (&t.app, format!("{}/permissions", t.path));
+    let before = ok_json(send(app, Method::GET, &p, &t.admin, None).await).await;
+    let bad = json!({"properties":{"salary":{"roles":[]}},"rows":{
+        "roles":{"administrator":{"id":1},"owner":{"id":1},"user":{"nope":1},"user_manager":{"salary":{"$gt":1}}},
+        "users":{"ghost":{"id":1},"reader":{"id":"$user.phone"}},"extra":{}}});
+    let (s, _, b) = orgvue_error(send(app, Method::PUT, &p, &t.admin, Some(bad)).await).await;
+    assert_eq!(s, 400, "{b}");
+    let paths: Vec<&str> = b["errors"].as_array().unwrap().iter().filter_map(|e| e["path"].as_str()).collect();
+    for f in [
+        "rows.roles.administrator",
+        "rows.roles.owner",
+        "rows.roles.user.nope",
+        "rows.users.ghost",
+        "rows.users.reader.id",
+        "rows.extra",
+        "rows",
+    ] {
+        assert!(paths.contains(&f), "{f} in {paths:?}");
+    }
+    assert_eq!(ok_json(send(app, Method::GET, &p, &t.admin, None).await).await, before, "nothing changed");
 }

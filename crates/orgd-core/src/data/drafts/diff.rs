@@ -67,8 +67,21 @@ pub fn item_diff(ds: &Dataset, entry: &Entry, base: Option<&Row>) -> Value {
     v
 }
 
-/// The whole diff of a draft.
+/// The whole diff of a draft, as its caller sees it: under a row rule, only the items it lets through
+/// before or after the change.
 pub async fn diff(store: &dyn Store, ds: &Dataset, overlay: &Overlay) -> Result<Vec<Value>, ApiError> {
     let base = baseline_of(store, ds, overlay).await?;
-    Ok(overlay.iter().map(|(seq, e)| item_diff(ds, e, base.get(&seq))).collect())
+    let seen = |r: Option<&Row>| match (&ds.rows, r) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(f), Some(r)) => f.matches(|k| {
+            let i = ds.properties.iter().position(|p| p.key == k)?;
+            r.cells[i].as_ref().map(|v| v.to_json())
+        }),
+    };
+    Ok(overlay
+        .iter()
+        .filter(|(seq, e)| seen(base.get(seq)) || seen(e.row.as_ref()))
+        .map(|(seq, e)| item_diff(ds, e, base.get(&seq)))
+        .collect())
 }

@@ -84,7 +84,8 @@ pub async fn create(
 
 /// `GET /{tenantId}/datasets/{datasetId}`.
 pub async fn metadata(State(state): State<AppState>, on: OnDataset<ReadDataset>) -> Result<Json<Value>, Failure> {
-    Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &on.ds)))
+    let ds = ops::as_seen(state.store.as_ref(), &on.ds).await?;
+    Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
 }
 
 /// `DELETE /{tenantId}/datasets/{datasetId}`.
@@ -208,7 +209,7 @@ pub async fn item(
             .with_message("Path parameter {itemId} must be a UUID string.")
             .with_context("pathParameter", "{itemId}")
     })?;
-    let it = state.store.get_item(ds, &item_id).await?.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound))?;
+    let it = ops::item(state.store.as_ref(), ds, &item_id).await?;
     Ok(Json(raw(&it)))
 }
 
@@ -219,8 +220,7 @@ pub async fn import(
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let mut opts = ops::import_options(&on.ds, &query.0)?;
-    grants::limit_import(on.level, &mut opts)?;
+    let opts = grants::import_options(&on.whole, &on.ds, on.level, &query.0)?;
     let actions = actions_of(&body)?;
     let now = to_millis(state.clock.now());
     results_of(ops::import(state.store.as_ref(), &on.ds, actions, &opts, now).await?)

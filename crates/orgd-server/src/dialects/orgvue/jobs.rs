@@ -60,8 +60,8 @@ pub async fn async_import(
     query: QueryList,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
-    let mut opts = orgd_core::data::ops::import_options(&on.ds, &query.0)?;
-    orgd_core::data::grants::limit_import(on.level, &mut opts)?;
+    // The parameters are checked now; the job fits them to its creator again when it runs.
+    orgd_core::data::grants::import_options(&on.whole, &on.ds, on.level, &query.0)?;
     let v = parse_json(&body)?;
     let own = format!("{}/signed/v1/files/", state.public_url);
     let req = async_ops::import_request(&query.0, &v, state.config.outbound_allow_http, &own)?;
