@@ -507,7 +507,7 @@ pub enum DatasetCommand {
     /// Show or change who may do what with a dataset: levels none, read, update (change existing items),
     /// modify (also create and delete items), manage (also drafts, permissions, deletion).
     #[command(
-        after_help = "Example:\n  orgd admin dataset permissions --tenant ACME --dataset ID\n  orgd admin dataset permissions --tenant ACME --dataset ID --role user=none --user alice@acme.test=modify\n  orgd admin dataset permissions --tenant ACME --dataset ID --restrict Salary=user_manager,alice@acme.test\n\nChanges are merged into the current grants. Administrators hold manage always; a user's own grant\nraises its role's level. A dataset nobody changed: every role reads, administrators do the rest.\nA restricted property is read by administrators and the roles and users named (none: administrators\nonly); for everyone else it does not exist."
+        after_help = "Example:\n  orgd admin dataset permissions --tenant ACME --dataset ID\n  orgd admin dataset permissions --tenant ACME --dataset ID --role user=none --user alice@acme.test=modify\n  orgd admin dataset permissions --tenant ACME --dataset ID --restrict Salary=user_manager,alice@acme.test\n  orgd admin dataset permissions --tenant ACME --dataset ID --rows user='{\"Department\":\"$user.custom_metadata.department\"}'\n\nChanges are merged into the current grants. Administrators hold manage always; a user's own grant\nraises its role's level. A dataset nobody changed: every role reads, administrators do the rest.\nA restricted property is read by administrators and the roles and users named (none: administrators\nonly); for everyone else it does not exist. A row rule (a filter, with $user.user_id, $user.email or\n$user.custom_metadata.<field> as operands) limits the items a role or user below manage sees and changes."
     )]
     Permissions {
         /// The org, by tenant id or org id.
@@ -529,6 +529,13 @@ pub enum DatasetCommand {
         /// Lift a property's restriction (repeatable).
         #[arg(long = "unrestrict", value_name = "KEY")]
         unrestrict: Vec<String>,
+        /// Limit the items a role or a user sees and changes to those a filter lets through, with the
+        /// user's own values as operands: user='{"Department":"$user.custom_metadata.department"}' (repeatable).
+        #[arg(long = "rows", value_name = "WHO=FILTER", value_parser = parse_assignment)]
+        rows: Vec<(String, String)>,
+        /// Lift a role's or a user's row rule (repeatable).
+        #[arg(long = "all-rows", value_name = "WHO")]
+        all_rows: Vec<String>,
     },
 }
 

@@ -69,11 +69,26 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
             let ds = evolve::remove(store, &ds, &key, to_millis(now)).await.map_err(fail)?;
             print_properties(&ds, json_out)?;
         }
-        DatasetCommand::Permissions { tenant, dataset, roles, users, restrict, unrestrict } => {
+        DatasetCommand::Permissions { tenant, dataset, roles, users, restrict, unrestrict, rows, all_rows } => {
             let org = orgd_core::cases::orgs::load(store, &tenant).await.map_err(fail)?;
             let ds = ops::find(store, &org.org_id, &dataset).await.map_err(fail)?;
             let mut shown = grants::show(store, &ds).await.map_err(fail)?;
-            if !roles.is_empty() || !users.is_empty() || !restrict.is_empty() || !unrestrict.is_empty() {
+            let changes = [roles.len(), users.len(), restrict.len(), unrestrict.len(), rows.len(), all_rows.len()];
+            if changes.iter().any(|n| *n > 0) {
+                for (who, rule) in rows {
+                    let rule: Value = serde_json::from_str(&rule).map_err(|e| {
+                        anyhow::anyhow!("--rows {who}=…: the rule is not JSON ({e}); quote it for the shell")
+                    })?;
+                    let kind = if orgd_core::model::Role::parse(&who).is_some() { "roles" } else { "users" };
+                    shown["rows"][kind][who] = rule;
+                }
+                for who in all_rows {
+                    for kind in ["roles", "users"] {
+                        if let Some(r) = shown["rows"][kind].as_object_mut() {
+                            r.remove(&who);
+                        }
+                    }
+                }
                 for (key, readers) in restrict {
                     let (mut r, mut u) = (Vec::new(), Vec::new());
                     for who in readers.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -120,6 +135,11 @@ pub async fn run(store: &SqlStore, cmd: DatasetCommand, now: OffsetDateTime, jso
                         format!("administrators, {}", who.join(", "))
                     };
                     println!("{:<8}  {key:<40}  read by {who}", "property");
+                }
+                for kind in ["roles", "users"] {
+                    for (who, rule) in shown["rows"][kind].as_object().into_iter().flatten() {
+                        println!("{:<8}  {who:<40}  only items matching {rule}", "rows");
+                    }
                 }
             }
         }

@@ -505,4 +505,13 @@ async fn operators_import_and_export_dataset_files() {
     assert!(line.contains("users.bob@acme.test"), "{line}");
     let line = first_err_line(&perms(&["--role", "user"]));
     assert!(line.contains("NAME=LEVEL"), "{line}");
+    let rule = r#"ana@acme.test={"Start Date":{"$gte":"2020-01-01"}}"#;
+    let shown: serde_json::Value = serde_json::from_str(&ok(&perms(&["--rows", rule]))).unwrap();
+    assert_eq!(shown["rows"]["users"]["ana@acme.test"], serde_json::json!({"Start Date":{"$gte":"2020-01-01"}}));
+    let shown: serde_json::Value = serde_json::from_str(&ok(&perms(&["--all-rows", "ana@acme.test"]))).unwrap();
+    assert!(shown.get("rows").is_none(), "no rule left: {shown}");
+    let line = first_err_line(&perms(&["--rows", "user={Department"]));
+    assert!(line.contains("not JSON"), "{line}");
+    let line = first_err_line(&perms(&["--rows", r#"user={"Nope":1}"#]));
+    assert!(line.contains("rows.roles.user.Nope"), "{line}");
 }
