@@ -35,6 +35,7 @@ pub fn dataset() -> Dataset {
         modified_at: 0,
         grants: Default::default(),
         rows: None,
+        view: None,
     }
 }
 

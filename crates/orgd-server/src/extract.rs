@@ -106,6 +106,9 @@ impl<P: DatasetPolicy> FromRequestParts<AppState> for OnDataset<P> {
         let (ds, level) =
             orgd_core::data::grants::open(state.store.as_ref(), &acting.target.org_id, &acting.user, &id, P::LEVEL)
                 .await?;
+        if !P::ON_VIEWS {
+            ds.writable()?;
+        }
         let view = orgd_core::data::grants::view(&ds, &acting.user);
         Ok(OnDataset { acting, ds: view, whole: ds, level, policy: PhantomData })
     }

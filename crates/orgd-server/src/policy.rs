@@ -36,23 +36,29 @@ policies! {
 pub trait DatasetPolicy: Send + Sync + 'static {
     /// The level.
     const LEVEL: Level;
+    /// Whether the route works on a permissioned view too (views are read-only: no items, schema or drafts
+    /// of their own).
+    const ON_VIEWS: bool;
 }
 
 macro_rules! dataset_policies {
-    ($($(#[$doc:meta])* $name:ident => $level:ident;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $level:ident, views: $views:literal;)*) => {$(
         $(#[$doc])*
         pub struct $name;
         impl DatasetPolicy for $name {
             const LEVEL: Level = Level::$level;
+            const ON_VIEWS: bool = $views;
         }
     )*};
 }
 
 dataset_policies! {
     /// Metadata, items, exports.
-    ReadDataset => Read;
+    ReadDataset => Read, views: true;
     /// Imports (creating and deleting items within them needs `modify`, checked per action).
-    UpdateDataset => Update;
-    /// Drafts, permissions, deletion.
-    ManageDataset => Manage;
+    UpdateDataset => Update, views: false;
+    /// Drafts, schema changes, making views.
+    ManageDataset => Manage, views: false;
+    /// Permissions and deletion, of a dataset or a view.
+    GovernDataset => Manage, views: true;
 }

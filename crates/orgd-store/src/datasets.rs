@@ -37,6 +37,7 @@ fn dataset_from_row(r: &AnyRow) -> Result<Dataset, StoreError> {
         modified_at: get_i("modified_at")?,
         grants: Default::default(),
         rows: None,
+        view: None,
     };
     Ok(Dataset::from_definition(base, &def))
 }
@@ -84,7 +85,10 @@ impl SqlStore {
             }
             other => other,
         })?;
-        for sql in items::create_table(ds, self.backend == Backend::Postgres) {
+        // A permissioned view reads its dataset's table and has none of its own.
+        let tables =
+            if ds.view.is_some() { Vec::new() } else { items::create_table(ds, self.backend == Backend::Postgres) };
+        for sql in tables {
             sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;

@@ -220,6 +220,7 @@ fn people(o: &Org) -> Dataset {
         modified_at: 10,
         grants: Default::default(),
         rows: None,
+        view: None,
     }
 }
 
@@ -711,6 +712,7 @@ async fn job_queue(store: &dyn Store) {
         modified_at: 10,
         grants: Default::default(),
         rows: None,
+        view: None,
     };
     store.insert_dataset(&ds).await.unwrap();
     let mut w = store.begin_items(&ds).await.unwrap();

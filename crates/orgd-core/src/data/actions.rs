@@ -1051,6 +1051,7 @@ mod tests {
             modified_at: 0,
             grants: Default::default(),
             rows: None,
+            view: None,
         }
     }
 

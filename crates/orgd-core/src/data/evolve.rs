@@ -49,6 +49,7 @@ async fn save(store: &dyn Store, before: &Dataset, mut after: Dataset, now_ms: i
 /// `POST …/properties`: add a property `{key, type, name?, isRequired?}`. A required one can only join an
 /// empty dataset (its items would lack it): add it optional, fill it, then make it required.
 pub async fn add(store: &dyn Store, ds: &Dataset, body: &Value, now_ms: i64) -> Result<Dataset, ApiError> {
+    ds.writable()?;
     let mut faults = Vec::new();
     let parsed = parse_property(body, "", &ds.properties, &mut faults);
     if ds.ty == DatasetType::Links {
@@ -88,6 +89,7 @@ pub async fn change(
     opts: ChangeOptions,
     now_ms: i64,
 ) -> Result<Changed, ApiError> {
+    ds.writable()?;
     let i = index_of(ds, key)?;
     let Some(b) = body.as_object() else { return Err(fault("body", "must be a JSON object {name?, isRequired?}")) };
     let mut faults = Vec::new();
@@ -220,6 +222,7 @@ async fn survey(store: &dyn Store, ds: &Dataset, i: usize, to: PropertyType) -> 
 /// `DELETE …/properties/{key}`: remove a property and its values. The properties that identify, label or
 /// place items (autoId, labelId, treeId, treeParentId, a link's own) cannot go.
 pub async fn remove(store: &dyn Store, ds: &Dataset, key: &str, now_ms: i64) -> Result<Dataset, ApiError> {
+    ds.writable()?;
     let i = index_of(ds, key)?;
     if ds.is_core(key) || ds.properties[i].read_only {
         let role = [

@@ -484,6 +484,9 @@ pub fn authorize(ds: &Dataset, user: &User, need: Level) -> Result<Level, ApiErr
     if has < Level::Read {
         return Err(ApiError::new(ErrorCode::DatasetNotFound));
     }
+    if need == Level::Update || need == Level::Modify {
+        ds.writable()?;
+    }
     if has < need {
         return Err(ApiError::new(ErrorCode::DatasetPermissionDenied).with_message(format!(
             "This needs the {} permission on the dataset; you hold {}. Ask someone who manages it.",
@@ -532,7 +535,11 @@ fn limit_import(level: Level, opts: &mut super::actions::Options) -> Result<(), 
 /// always); others get 40332.
 pub async fn may_upload(store: &dyn Store, org: &OrgId, user: &User) -> Result<(), ApiError> {
     if user.role == Role::Administrator
-        || store.list_datasets(org).await?.iter().any(|ds| ds.grants.level_of(user) >= Level::Update)
+        || store
+            .list_datasets(org)
+            .await?
+            .iter()
+            .any(|ds| ds.view.is_none() && ds.grants.level_of(user) >= Level::Update)
     {
         return Ok(());
     }
@@ -549,7 +556,10 @@ pub fn view(ds: &Dataset, user: &User) -> Dataset {
         return v;
     }
     v.properties.retain(|p| ds.grants.reads_property(&p.key, user));
-    v.rows = rows_of(ds, user);
+    v.rows = match (&ds.rows, rows_of(ds, user)) {
+        (Some(view), Some(rule)) => Some(view.clone().and(&rule)),
+        (view, rule) => rule.or_else(|| view.clone()),
+    };
     v
 }
 
@@ -676,6 +686,7 @@ mod tests {
             modified_at: 0,
             grants: Grants::default(),
             rows: None,
+            view: None,
         }
     }
 

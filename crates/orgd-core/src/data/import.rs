@@ -294,6 +294,7 @@ pub async fn run(
     run: Run<'_>,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Outcome, ApiError> {
+    ds.writable()?;
     prepare_indexes(store, ds, opts).await?;
     let ends = ends(store, ds).await?;
     let tx = store.begin_items(ds).await?;

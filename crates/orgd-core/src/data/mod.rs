@@ -20,6 +20,7 @@ pub mod source;
 pub mod spool;
 pub mod stream;
 pub mod values;
+pub mod views;
 
 pub use schema::{Dataset, DatasetType, Property, PropertyType};
 

@@ -20,10 +20,11 @@ pub fn new_cache_key() -> String {
     new_id().replace('-', "").to_lowercase()
 }
 
-/// The dataset `id` of an org: 404001 when the org has no such dataset (another org's is not told apart).
+/// The dataset `id` of an org, a permissioned view as it shows its dataset ([`super::views::resolve`]):
+/// 404001 when the org has no such dataset (another org's is not told apart).
 pub async fn find(store: &dyn Store, org: &OrgId, id: &DatasetId) -> Result<Dataset, ApiError> {
     match store.get_dataset(id).await? {
-        Some(ds) if ds.org_id == *org => Ok(ds),
+        Some(ds) if ds.org_id == *org => super::views::resolve(store, ds).await,
         _ => Err(ApiError::new(ErrorCode::DatasetNotFound)),
     }
 }
@@ -61,7 +62,7 @@ pub async fn create_as(
                 None => None,
             };
             match found {
-                Some(d) if d.org_id == *org && d.ty != DatasetType::Links => {
+                Some(d) if d.org_id == *org && d.ty != DatasetType::Links && d.view.is_none() => {
                     let ty =
                         d.auto_id.as_deref().and_then(|a| d.property(a)).map(|p| p.ty).unwrap_or(PropertyType::Text);
                     types.push(ty);
@@ -129,19 +130,25 @@ pub async fn create_as(
         modified_at: now_ms,
         grants: Default::default(),
         rows: None,
+        view: None,
     };
     store.insert_dataset(&ds).await?;
     Ok(ds)
 }
 
-/// Delete a dataset unless a LINKS dataset refers to it (409001).
+/// Delete a dataset unless a LINKS dataset or a permissioned view refers to it (409001).
 pub async fn delete(store: &dyn Store, org: &OrgId, ds: &Dataset) -> Result<(), ApiError> {
-    let linked = store.list_datasets(org).await?.into_iter().find(|d| {
-        d.ty == DatasetType::Links && (d.from_dataset.as_ref() == Some(&ds.id) || d.to_dataset.as_ref() == Some(&ds.id))
+    let all = store.list_datasets(org).await?;
+    let linked = all.iter().filter(|_| ds.view.is_none()).find(|d| {
+        (d.ty == DatasetType::Links
+            && d.view.is_none()
+            && (d.from_dataset.as_ref() == Some(&ds.id) || d.to_dataset.as_ref() == Some(&ds.id)))
+            || d.view.as_ref().is_some_and(|v| v.of == ds.id)
     });
     if let Some(l) = linked {
+        let what = if l.view.is_some() { "permissioned view" } else { "LINKS dataset" };
         return Err(ApiError::new(ErrorCode::Conflict)
-            .with_message(format!("The LINKS dataset '{}' refers to this dataset; delete it first.", l.name)));
+            .with_message(format!("The {what} '{}' refers to this dataset; delete it first.", l.name)));
     }
     store.delete_dataset(&ds.id).await?;
     Ok(())
@@ -248,7 +255,7 @@ pub async fn item(store: &dyn Store, ds: &Dataset, id: &str) -> Result<super::It
 /// others there are.
 pub async fn as_seen(store: &dyn Store, ds: &Dataset) -> Result<Dataset, ApiError> {
     let mut seen = ds.clone();
-    let Some(rows) = &ds.rows else { return Ok(seen) };
+    let Some(rows) = ds.rows.as_ref().filter(|r| !r.is_empty()) else { return Ok(seen) };
     let keys: Vec<(&str, usize)> =
         rows.keys().filter_map(|k| Some((k, ds.properties.iter().position(|p| p.key == k)?))).collect();
     let props: Vec<usize> = keys.iter().map(|(_, i)| *i).collect();

@@ -141,9 +141,37 @@ pub struct Dataset {
     /// In a caller's view ([`super::grants::view`]): the only items it may see and act on, when a row rule
     /// limits them. Never stored.
     pub rows: Option<super::filter::Filter>,
+    /// A permissioned view: a saved projection and filter over another dataset, with grants of its own.
+    pub view: Option<View>,
+}
+
+/// What a permissioned view shows of its dataset (orgvue-dialect §12).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The dataset it shows.
+    pub of: DatasetId,
+    /// The properties it shows, by key (the dataset's identifying and hierarchy ones always).
+    pub projection: Vec<String>,
+    /// The items it shows: a filter (§5.1), `{}` for all.
+    pub filter: Value,
 }
 
 impl Dataset {
+    /// The dataset whose items table holds the items: its own, or a view's dataset's.
+    pub fn table_id(&self) -> &DatasetId {
+        self.view.as_ref().map_or(&self.id, |v| &v.of)
+    }
+
+    /// Refuse changing items or the schema of a permissioned view (40332): it is read-only.
+    pub fn writable(&self) -> Result<(), crate::error::ApiError> {
+        match &self.view {
+            None => Ok(()),
+            Some(v) => Err(crate::error::ApiError::new(crate::error::ErrorCode::DatasetPermissionDenied).with_message(
+                format!("'{}' is a permissioned view, read-only: change its dataset {} instead.", self.name, v.of),
+            )),
+        }
+    }
+
     /// A property by key.
     pub fn property(&self, key: &str) -> Option<&Property> {
         self.properties.iter().find(|p| p.key == key)
@@ -181,7 +209,10 @@ impl Dataset {
             m.insert("toDatasetId".into(), json!(t));
         }
         m.insert("tags".into(), json!(self.tags));
-        m.insert("isPermissionedView".into(), json!(false));
+        m.insert("isPermissionedView".into(), json!(self.view.is_some()));
+        if let Some(v) = &self.view {
+            m.insert("view".into(), json!({"datasetId": v.of, "projection": v.projection, "filter": v.filter}));
+        }
         let props: Vec<Value> = self
             .properties
             .iter()
@@ -229,6 +260,11 @@ impl Dataset {
         if let Some(g) = self.grants.stored() {
             d["grants"] = g;
         }
+        if let Some(v) = &self.view {
+            // A view keeps only what it adds; the rest is its dataset's, read when it is resolved.
+            d["properties"] = json!([]);
+            d["view"] = json!({"of": v.of, "projection": v.projection, "filter": v.filter});
+        }
         d
     }
 
@@ -267,6 +303,17 @@ impl Dataset {
             properties,
             grants: super::grants::Grants::from_stored(def.get("grants")),
             rows: None,
+            view: def.get("view").and_then(|v| {
+                Some(View {
+                    of: DatasetId::parse(v["of"].as_str()?)?,
+                    projection: v["projection"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect(),
+                    filter: v["filter"].clone(),
+                })
+            }),
             ..base
         }
     }

@@ -88,6 +88,9 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
         ("GET", "/{tenantId}/datasets/{datasetId}") => answer(200, Json("DatasetMetadata")),
         ("DELETE", "/{tenantId}/datasets/{datasetId}") => answer(204, Empty),
         ("GET", "/{tenantId}/datasets/{datasetId}/permissions") => answer(200, Json("DatasetPermissions")),
+        ("POST", "/{tenantId}/datasets/{datasetId}/views") => {
+            answer(201, Json("DatasetMetadata")).with_body(json("NewView", true))
+        }
         ("POST", "/{tenantId}/datasets/{datasetId}/properties") => {
             answer(201, Json("DatasetMetadata")).with_body(json("NewProperty", true))
         }

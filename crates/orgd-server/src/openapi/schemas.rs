@@ -137,7 +137,7 @@ fn orgvue() -> Vec<(&'static str, Value)> {
             "DatasetSummary",
             object(
                 &["isPermissionedView", "datasetId", "name", "type", "_links"],
-                json!({"isPermissionedView": {"const": false}, "datasetId": r("Uuid"), "name": string(),
+                json!({"isPermissionedView": boolean(), "datasetId": r("Uuid"), "name": string(),
                     "type": r("DatasetType"), "_links": r("DatasetLinks")}),
             ),
         ),
@@ -201,7 +201,9 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                     "datasetId": r("Uuid"), "name": string(), "type": r("DatasetType"),
                     "autoId": string(), "labelId": string(), "treeId": string(), "treeParentId": string(),
                     "fromDatasetId": r("Uuid"), "toDatasetId": r("Uuid"),
-                    "tags": strings(), "isPermissionedView": {"const": false},
+                    "tags": strings(), "isPermissionedView": boolean(),
+                    "view": object(&["datasetId", "projection", "filter"], json!({"datasetId": r("Uuid"),
+                        "projection": strings(), "filter": r("Filter")})),
                     "properties": {"type": "array", "items": r("PropertyMetadata")},
                     "cacheKey": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
                     "itemCount": {"type": "integer", "minimum": 0},
@@ -337,6 +339,15 @@ fn orgvue() -> Vec<(&'static str, Value)> {
                     "users": {"type": "object", "additionalProperties": r("DatasetLevel")},
                     "properties": {"type": "object", "additionalProperties": r("PropertyReaders")},
                     "rows": r("RowRules")}),
+            ),
+        ),
+        (
+            "NewView",
+            object(
+                &["name"],
+                json!({"name": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "projection": {"type": "array", "items": string(), "uniqueItems": true},
+                    "filter": r("Filter"), "permissions": r("DatasetPermissionsChange")}),
             ),
         ),
         ("RowRules", {

@@ -166,7 +166,7 @@ impl Owned {
 fn find_rows(c: &Connection, ds: &Dataset, lookup: &Owned) -> rusqlite::Result<Vec<Row>> {
     let props = all_props(ds);
     let types = types_of(ds, &props);
-    let head = format!("SELECT {} FROM {}", select_list(ds, props), table(ds.id.as_str()));
+    let head = format!("SELECT {} FROM {}", select_list(ds, props), table(ds.table_id().as_str()));
     let mut out = Vec::new();
     match lookup {
         Owned::Ids(ids) => {
@@ -296,7 +296,7 @@ impl Lite {
             let sql = format!(
                 "SELECT {} FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 select_list(&ds, props.clone()),
-                table(ds.id.as_str())
+                table(ds.table_id().as_str())
             );
             let types = types_of(&ds, &props);
             let mut st = c.prepare_cached(&sql)?;
@@ -310,8 +310,11 @@ impl Lite {
         let (ds, id) = (ds.clone(), item_id.to_string());
         self.run(move |c| {
             let props = all_props(&ds);
-            let sql =
-                format!("SELECT {} FROM {} WHERE item_id = ?1", select_list(&ds, props.clone()), table(ds.id.as_str()));
+            let sql = format!(
+                "SELECT {} FROM {} WHERE item_id = ?1",
+                select_list(&ds, props.clone()),
+                table(ds.table_id().as_str())
+            );
             let types = types_of(&ds, &props);
             let mut st = c.prepare_cached(&sql)?;
             let mut rows = st.query([id])?;
@@ -330,7 +333,7 @@ impl Lite {
                 // The snapshot starts with the first read, before `scan` returns.
                 c.execute_batch("BEGIN")?;
                 c.query_row(
-                    &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1)", table(ds.id.as_str())),
+                    &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1)", table(ds.table_id().as_str())),
                     [],
                     |_| Ok(()),
                 )?;
@@ -338,7 +341,7 @@ impl Lite {
                 let sql = format!(
                     "SELECT {} FROM {} ORDER BY seq",
                     select_list(&ds, props.iter().copied()),
-                    table(ds.id.as_str())
+                    table(ds.table_id().as_str())
                 );
                 let types = types_of(&ds, &props);
                 for pass in 0..passes {
@@ -371,7 +374,7 @@ impl Lite {
         self.run(move |c| {
             let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
             let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
-            let t = table(ds.id.as_str());
+            let t = table(ds.table_id().as_str());
             let (tc, pc) = (super::column(&ds, tree), super::column(&ds, parent));
             let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
                 format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
@@ -395,7 +398,7 @@ impl Lite {
     }
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let t = table(ds.id.as_str());
+        let t = table(ds.table_id().as_str());
         let (name, sql) = (super::index_name(&t, ds, props), super::create_index(&t, ds, props));
         self.run(move |c| {
             let there: bool = c.query_row(

@@ -159,7 +159,7 @@ pub(crate) fn create_index(table: &str, ds: &Dataset, props: &[usize]) -> String
 
 /// The statements that make a dataset's table and its indexes.
 pub(crate) fn create_table(ds: &Dataset, postgres: bool) -> Vec<String> {
-    let t = table(ds.id.as_str());
+    let t = table(ds.table_id().as_str());
     let (seq, int) = if postgres { ("BIGINT PRIMARY KEY", "BIGINT") } else { ("INTEGER PRIMARY KEY", "INTEGER") };
     // Item ids are UUIDs: PostgreSQL keeps them in 16 bytes, which halves the work of their unique index.
     let id = if postgres { "UUID" } else { "TEXT" };
@@ -245,6 +245,7 @@ mod tests {
             modified_at: 0,
             grants: Default::default(),
             rows: None,
+            view: None,
         };
         assert_eq!(super::select_list(&ds, [0, 1]), "seq, item_id, created_at, modified_at, c0, c1");
         ds.properties.remove(0);

@@ -201,7 +201,7 @@ where
 {
     let props: Vec<usize> = (0..ds.properties.len()).collect();
     let types = types_of(ds, &props);
-    let head = format!("SELECT {} FROM {}", select_list(ds, props), table(ds.id.as_str()));
+    let head = format!("SELECT {} FROM {}", select_list(ds, props), table(ds.table_id().as_str()));
     let rows = match lookup {
         Lookup::Ids(ids) => sqlx::query(&format!("{head} WHERE item_id = ANY($1)"))
             .bind(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect::<Vec<Uuid>>())
@@ -268,7 +268,7 @@ impl Pg {
         let sql = format!(
             "SELECT {} FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
             select_list(ds, props.clone()),
-            table(ds.id.as_str())
+            table(ds.table_id().as_str())
         );
         let types = types_of(ds, &props);
         let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.pool).await.map_err(map_err)?;
@@ -277,8 +277,11 @@ impl Pg {
 
     pub(crate) async fn get_item(&self, ds: &Dataset, item_id: &str) -> StoreResult<Option<Item>> {
         let props: Vec<usize> = (0..ds.properties.len()).collect();
-        let sql =
-            format!("SELECT {} FROM {} WHERE item_id = $1", select_list(ds, props.clone()), table(ds.id.as_str()));
+        let sql = format!(
+            "SELECT {} FROM {} WHERE item_id = $1",
+            select_list(ds, props.clone()),
+            table(ds.table_id().as_str())
+        );
         let types = types_of(ds, &props);
         let Ok(id) = Uuid::parse_str(item_id) else { return Ok(None) };
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(map_err)?;
@@ -287,12 +290,15 @@ impl Pg {
 
     pub(crate) async fn scan(&self, ds: &Dataset, props: &[usize], passes: usize) -> StoreResult<Box<dyn ItemScan>> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        let sql =
-            format!("SELECT {} FROM {} ORDER BY seq", select_list(ds, props.iter().copied()), table(ds.id.as_str()));
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY seq",
+            select_list(ds, props.iter().copied()),
+            table(ds.table_id().as_str())
+        );
         let types = types_of(ds, props);
         // The snapshot starts with the first read, before `scan` returns.
         sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await.map_err(map_err)?;
-        sqlx::query(&format!("SELECT 1 FROM {} LIMIT 1", table(ds.id.as_str())))
+        sqlx::query(&format!("SELECT 1 FROM {} LIMIT 1", table(ds.table_id().as_str())))
             .execute(&mut *conn)
             .await
             .map_err(map_err)?;
@@ -325,7 +331,7 @@ impl Pg {
     pub(crate) async fn tree_links(&self, ds: &Dataset) -> StoreResult<Vec<TreeLink>> {
         let pos = |k: &Option<String>| k.as_deref().and_then(|k| ds.properties.iter().position(|p| p.key == k));
         let (Some(tree), Some(parent)) = (pos(&ds.tree_id), pos(&ds.tree_parent_id)) else { return Ok(Vec::new()) };
-        let t = table(ds.id.as_str());
+        let t = table(ds.table_id().as_str());
         let (tc, pc) = (column(ds, tree), column(ds, parent));
         let sql = if ds.properties[tree].ty == ds.properties[parent].ty {
             format!("SELECT c.seq, (SELECT p.seq FROM {t} p WHERE p.{tc} = c.{pc} LIMIT 1), c.{pc} IS NOT NULL FROM {t} c ORDER BY c.seq")
@@ -404,7 +410,7 @@ impl Pg {
     }
 
     pub(crate) async fn index_items(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let t = table(ds.id.as_str());
+        let t = table(ds.table_id().as_str());
         // Keyed by the properties too: a removed property's column number may come back for a new one.
         let keys: Vec<&str> = props.iter().map(|&i| ds.properties[i].key.as_str()).collect();
         let known = (format!("{}/{}", super::index_name(&t, ds, props), keys.join("\u{0}")), ds.created_at);
@@ -417,7 +423,7 @@ impl Pg {
     }
 
     async fn find_or_make_index(&self, ds: &Dataset, props: &[usize]) -> StoreResult<()> {
-        let t = table(ds.id.as_str());
+        let t = table(ds.table_id().as_str());
         // Found in the catalog first: `CREATE INDEX IF NOT EXISTS` takes a lock on the table that waits
         // for any write in progress there, even when the index exists.
         let (there,): (bool,) = sqlx::query_as(
@@ -554,7 +560,7 @@ async fn conn(c: &mut Conn) -> StoreResult<&mut PgConnection> {
 
 impl PgWrite {
     fn table(&self) -> String {
-        table(self.ds.id.as_str())
+        table(self.ds.table_id().as_str())
     }
 
     /// Queue new rows for the table's COPY, starting it when none is in flight. The COPY task encodes

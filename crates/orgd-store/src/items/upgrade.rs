@@ -38,6 +38,7 @@ fn dataset(id: String, ty: &str, definition: &str) -> Result<Dataset, StoreError
         modified_at: 0,
         grants: Default::default(),
         rows: None,
+        view: None,
     };
     Ok(Dataset::from_definition(base, &def))
 }
@@ -70,7 +71,7 @@ pub(crate) fn sqlite(path: &Path) -> Result<(), StoreError> {
         let mut insert = tx
             .prepare(&format!(
                 "INSERT INTO {} ({}) VALUES ({})",
-                table(ds.id.as_str()),
+                table(ds.table_id().as_str()),
                 select_list(&ds, 0..width),
                 marks.join(", ")
             ))
@@ -183,7 +184,7 @@ async fn pg_shared_table(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) ->
         let values: Vec<String> = ds.properties.iter().enumerate().map(|(i, p)| pg_value(p.ty, i + 2)).collect();
         let sql = format!(
             "INSERT INTO {} ({}) SELECT seq, item_id::uuid, created_at, modified_at{}{} FROM items WHERE dataset_id = $1",
-            table(ds.id.as_str()),
+            table(ds.table_id().as_str()),
             select_list(&ds, 0..ds.properties.len()),
             if values.is_empty() { "" } else { ", " },
             values.join(", ")

@@ -400,6 +400,7 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place() {
         modified_at: 1_700_000_500_000,
         grants: Default::default(),
         rows: None,
+        view: None,
     };
     sqlx::query(
         "INSERT INTO datasets (dataset_id, org_id, name, name_key, type, definition, cache_key, item_count, created_at, modified_at) \

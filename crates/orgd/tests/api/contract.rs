@@ -218,6 +218,17 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let a = t.call(Method::PUT, perms, &ds, &token, Send::Json(json!({"roles": {"user_manager": "update"}}))).await;
     assert_eq!((a.status, &a.body["roles"]["user_manager"]), (200, &json!("update")), "{}", a.body);
 
+    // A permissioned view of the dataset: made, then read like a dataset.
+    let views = "/api/v1/{tenantId}/datasets/{datasetId}/views";
+    let view = json!({"name": "Active people", "projection": ["Full Name", "Active"], "filter": {"Active": true},
+        "permissions": {"roles": {"user": "read"}}});
+    let a = t.call(Method::POST, views, &ds, &token, Send::Json(view)).await;
+    assert_eq!((a.status, &a.body["isPermissionedView"]), (201, &json!(true)), "{}", a.body);
+    let view_id = s(&a.body["datasetId"]);
+    let v = [("tenantId", "ACME"), ("datasetId", view_id.as_str())];
+    let a = t.call(Method::GET, "/api/v1/{tenantId}/datasets/{datasetId}", &v, &member_token, Send::Nothing).await;
+    assert_eq!((a.status, &a.body["view"]["filter"]), (200, &json!({"Active": true})), "{}", a.body);
+
     // Imports: applied, then skipped failures and implicit deletions.
     let items = "/api/v1/{tenantId}/datasets/{datasetId}/items";
     let actions = json!([

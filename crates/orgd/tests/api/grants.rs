@@ -522,3 +522,89 @@ async fn bad_row_rules_name_the_field_and_change_nothing() {
     }
     assert_eq!(ok_json(send(app, Method::GET, &p, &t.admin, None).await).await, before, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_permissioned_view_shows_a_projection_and_filter_of_its_dataset_under_its_own_grants() {
+    let t = team().await;
+    let (app, path) = (&t.app, t.path.as_str());
+    let hide = json!({"roles":{"user":"none","user_manager":"manage"},"properties":{"salary":{"roles":[]}}});
+    ok_json(send(app, Method::PUT, &format!("{path}/permissions"), &t.admin, Some(hide)).await).await;
+    let views = format!("{path}/views");
+    let bad = json!({"name":"Small","projection":["id"],"filter":{"salary":{"$lt":60000}}});
+    let (s, _, b) = orgvue_error(send(app, Method::POST, &views, &t.admin, Some(bad)).await).await;
+    assert_eq!(
+        (s, b["errors"][0]["path"].as_str()),
+        (400, Some("filter.salary")),
+        "a view filters on what it shows: {b}"
+    );
+    let body = json!({"name":"Small salaries","projection":["salary"],"filter":{"salary":{"$lt":60000}},
+        "permissions":{"roles":{"user":"read"}}});
+    let r = send(app, Method::POST, &views, &t.admin, Some(body.clone())).await;
+    assert_eq!(r.status(), 201);
+    let meta = ok_json(r).await;
+    assert_eq!((meta["isPermissionedView"].clone(), meta["view"]["datasetId"].clone()), (json!(true), json!(t.id)));
+    let vpath = format!("/api/v1/ACME/datasets/{}", meta["datasetId"].as_str().unwrap());
+    let (s, _, _) = orgvue_error(send(app, Method::POST, &views, &t.admin, Some(body)).await).await;
+    assert_eq!(s, 409, "view names share the datasets' namespace");
+
+    // A plain user reads the view, never the dataset behind it.
+    let list = ok_json(send(app, Method::GET, "/api/v1/ACME/datasets", &t.reader, None).await).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        (list[0]["name"].clone(), list[0]["isPermissionedView"].clone()),
+        (json!("Small salaries"), json!(true))
+    );
+    let seen = ok_json(send(app, Method::GET, &vpath, &t.reader, None).await).await;
+    assert_eq!(seen["itemCount"], 1, "{seen}");
+    let csv = send(app, Method::GET, &format!("{vpath}/export/csv?lineEndings=unix"), &t.reader, None).await;
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv, "id,salary\n1,50000\n");
+    assert_eq!(send(app, Method::GET, path, &t.reader, None).await.status(), 404);
+    let all = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
+    let big = all[1]["_id"].as_str().unwrap();
+    assert_eq!(send(app, Method::GET, &format!("{vpath}/items/{big}"), &t.reader, None).await.status(), 404);
+
+    // Read-only, for everyone, on every writing route.
+    let one = json!([{"_action":"update","id":1,"salary":1}]);
+    for token in [&t.reader, &t.admin] {
+        let r = send(app, Method::PUT, &format!("{vpath}/items?autoId=true"), token, Some(one.clone())).await;
+        assert_eq!(r.status(), 403);
+    }
+    let prop = json!({"key":"x","type":"text"});
+    assert_eq!(send(app, Method::POST, &format!("{vpath}/properties"), &t.admin, Some(prop)).await.status(), 403);
+    assert_eq!(
+        send(app, Method::POST, &format!("{vpath}/views"), &t.admin, Some(json!({"name":"V2"}))).await.status(),
+        403
+    );
+    let draft = json!({"name":"D","datasetId":meta["datasetId"]});
+    assert_eq!(send(app, Method::POST, "/api/v1/ACME/drafts", &t.admin, Some(draft)).await.status(), 403);
+
+    // It follows its dataset's data.
+    let before = seen["cacheKey"].clone();
+    let more = json!([{"_action":"create","id":3,"salary":10000}]);
+    ok_json(import_as(&t, &t.admin, "", more).await).await;
+    let seen = ok_json(send(app, Method::GET, &vpath, &t.reader, None).await).await;
+    assert_eq!(seen["itemCount"], 2);
+    assert_ne!(seen["cacheKey"], before);
+
+    // A manager who may not read salary cannot show it through a view; its view is its own.
+    let mine = json!({"name":"Mine","projection":["salary"]});
+    let (s, _, b) = orgvue_error(send(app, Method::POST, &views, &t.manager, Some(mine)).await).await;
+    assert_eq!((s, b["errors"][0]["path"].as_str()), (400, Some("projection[0]")), "{b}");
+    let r = send(app, Method::POST, &views, &t.manager, Some(json!({"name":"Mine"}))).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(listed(app, &t.manager).await, ["Mine", "Salaries", "Small salaries"]);
+    assert_eq!(listed(app, &t.reader).await, ["Small salaries"]);
+
+    // The dataset goes after its views.
+    let (s, _, b) = orgvue_error(send(app, Method::DELETE, path, &t.admin, None).await).await;
+    assert_eq!(s, 409, "{b}");
+    assert!(b["errors"][0]["message"].as_str().unwrap().contains("permissioned view"), "{b}");
+    assert_eq!(send(app, Method::DELETE, &vpath, &t.reader, None).await.status(), 403);
+    assert_eq!(send(app, Method::DELETE, &vpath, &t.admin, None).await.status(), 204);
+    let rest = ok_json(send(app, Method::GET, "/api/v1/ACME/datasets", &t.admin, None).await).await;
+    let mine = rest.as_array().unwrap().iter().find(|d| d["name"] == "Mine").unwrap()["datasetId"].clone();
+    let mine = format!("/api/v1/ACME/datasets/{}", mine.as_str().unwrap());
+    assert_eq!(send(app, Method::DELETE, &mine, &t.manager, None).await.status(), 204);
+    assert_eq!(send(app, Method::DELETE, path, &t.admin, None).await.status(), 204);
+}

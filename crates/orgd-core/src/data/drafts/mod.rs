@@ -227,6 +227,7 @@ pub async fn create(
         _ => return Err(ApiError::invalid_field("datasetId", "names no dataset of this tenant")),
     };
     grants::authorize(&ds, creator, Level::Manage)?;
+    ds.writable()?;
     insert(store, &ds, DraftId::generate(), name, &creator.user_id, now_ms).await
 }
 

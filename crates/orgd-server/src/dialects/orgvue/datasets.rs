@@ -3,7 +3,7 @@
 use super::streaming::streamed;
 use crate::extract::RawBody;
 use crate::extract::{parse_json, Guarded, OnDataset, PathParams, QueryList};
-use crate::policy::{ManageDataset, Read, ReadDataset, UpdateDataset, WriteData};
+use crate::policy::{GovernDataset, ManageDataset, Read, ReadDataset, UpdateDataset, WriteData};
 use crate::render::Failure;
 use crate::state::AppState;
 use axum::extract::State;
@@ -52,7 +52,7 @@ pub async fn list(State(state): State<AppState>, acting: Guarded<Read>) -> Resul
         let list: Vec<Value> = list
             .iter()
             .map(|d| {
-                json!({"isPermissionedView": false, "datasetId": d.id, "name": d.name, "type": d.ty.as_str(),
+                json!({"isPermissionedView": d.view.is_some(), "datasetId": d.id, "name": d.name, "type": d.ty.as_str(),
                        "_links": links(&state, tenant, d)})
             })
             .collect();
@@ -89,7 +89,7 @@ pub async fn metadata(State(state): State<AppState>, on: OnDataset<ReadDataset>)
 }
 
 /// `DELETE /{tenantId}/datasets/{datasetId}`.
-pub async fn delete(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<StatusCode, Failure> {
+pub async fn delete(State(state): State<AppState>, on: OnDataset<GovernDataset>) -> Result<StatusCode, Failure> {
     ops::delete(state.store.as_ref(), &on.target.org_id, &on.whole).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -144,15 +144,31 @@ pub async fn remove_property(
     Ok(Json(metadata_json(&state, on.target.tenant_id.as_str(), &ds)))
 }
 
+/// `POST /{tenantId}/datasets/{datasetId}/views` (orgd extension): make a permissioned view of the
+/// dataset; answers its metadata.
+pub async fn create_view(
+    State(state): State<AppState>,
+    on: OnDataset<ManageDataset>,
+    RawBody(body): RawBody,
+) -> Result<Response, Failure> {
+    let v = parse_json(&body)?;
+    let now = to_millis(state.clock.now());
+    let view = orgd_core::data::views::create(state.store.as_ref(), &on.ds, &on.user, &v, now).await?;
+    let tenant = on.target.tenant_id.as_str();
+    let location = format!("{}/api/v1/{tenant}/datasets/{}", state.public_url, view.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(metadata_json(&state, tenant, &view)))
+        .into_response())
+}
+
 /// `GET /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): the dataset's grants.
-pub async fn permissions(State(state): State<AppState>, on: OnDataset<ManageDataset>) -> Result<Response, Failure> {
+pub async fn permissions(State(state): State<AppState>, on: OnDataset<GovernDataset>) -> Result<Response, Failure> {
     Ok(Json(grants::show(state.store.as_ref(), &on.whole).await?).into_response())
 }
 
 /// `PUT /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): replace the dataset's grants.
 pub async fn set_permissions(
     State(state): State<AppState>,
-    on: OnDataset<ManageDataset>,
+    on: OnDataset<GovernDataset>,
     RawBody(body): RawBody,
 ) -> Result<Response, Failure> {
     let v = parse_json(&body)?;

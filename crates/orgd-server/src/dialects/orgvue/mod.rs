@@ -47,6 +47,11 @@ pub fn routes() -> Table {
             patch(datasets::change_property).delete(datasets::remove_property),
         )
         .route(
+            "/{tenantId}/datasets/{datasetId}/views",
+            &[(Method::POST, "Make a permissioned view of a dataset (orgd extension)")],
+            post(datasets::create_view),
+        )
+        .route(
             "/{tenantId}/datasets/{datasetId}/permissions",
             &[
                 (Method::GET, "Read who may do what with a dataset (orgd extension)"),
