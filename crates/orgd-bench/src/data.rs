@@ -517,9 +517,91 @@ pub async fn export(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<(V
     Ok((figs, lat))
 }
 
+/// What governance costs an export of the full dataset: a plain user's `csv` export with a restricted
+/// property it may not read, and with a row rule that every item passes, against the same user's export
+/// with neither (items/s); then a type change of every value.
+pub async fn governance(b: &Bench, s: &Settings, dataset: &str) -> anyhow::Result<(Vec<Figure>, Vec<Latency>)> {
+    let perms = format!("{}/api/v1/BENCH/datasets/{dataset}/permissions", b.url);
+    let set = |grants: Value| {
+        let perms = perms.clone();
+        async move {
+            let r = b.client.put(&perms).bearer_auth(&b.token).json(&grants).send().await?;
+            anyhow::ensure!(r.status() == 200, "setting grants answered {}", r.status());
+            anyhow::Ok(())
+        }
+    };
+    let n = s.import_items as f64;
+    let per_second = |grants: Value| {
+        let set = &set;
+        async move {
+            set(grants).await?;
+            let mut values = Vec::new();
+            for _ in 0..s.runs {
+                let (secs, _, _) = export_as(b, &b.reader_token, dataset, "csv", "").await?;
+                values.push(n / secs);
+            }
+            anyhow::Ok(values)
+        }
+    };
+    let open = per_second(json!({})).await?;
+    let restricted = per_second(json!({"properties": {"Email": {"roles": []}}})).await?;
+    let ruled = per_second(json!({"rows": {"roles": {"user": {"Employee ID": {"$gte": 0}}}}})).await?;
+    set(json!({})).await?;
+    let figure = |name: &str, values: Vec<f64>| Figure {
+        name: format!("sync `csv` export of {} items by a plain user, {name}", s.import_items),
+        unit: "items/s",
+        values,
+        baseline: "the same user's export of the same dataset without it".into(),
+        baseline_values: open.clone(),
+        target: 0.9,
+        note: String::new(),
+    };
+    let figs = vec![
+        figure("one property restricted from it (the export leaves that column out)", restricted),
+        figure("under a row rule every item passes (evaluated per item)", ruled),
+    ];
+    let url = format!("{}/api/v1/BENCH/datasets/{dataset}/properties/Grade", b.url);
+    let (mut there, mut back) = (Vec::new(), Vec::new());
+    for _ in 0..s.runs {
+        for (ty, out) in [("text", &mut there), ("number", &mut back)] {
+            let t = Instant::now();
+            let r = b.client.patch(&url).bearer_auth(&b.token).json(&json!({"type": ty})).send().await?;
+            out.push(t.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(r.status() == 200, "changing Grade to {ty} answered {}", r.status());
+        }
+    }
+    let mut sorted = back.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let lat = vec![Latency {
+        name: format!(
+            "PATCH …/properties/Grade {{\"type\":\"text\"}}: every value of the {}-item dataset converted",
+            s.import_items
+        ),
+        values: there,
+        limit: 60_000.0,
+        note: format!(
+            "one pass in one transaction; back to number took {:.0}–{:.0} ms; the limit is ours",
+            sorted[0],
+            sorted[sorted.len() - 1]
+        ),
+    }];
+    Ok((figs, lat))
+}
+
 /// One sync export over HTTPS: seconds, bytes, server peak RSS growth.
 pub(crate) async fn http_export(
     b: &Bench,
+    dataset: &str,
+    format: &str,
+    query: &str,
+) -> anyhow::Result<(f64, u64, u64)> {
+    export_as(b, &b.token, dataset, format, query).await
+}
+
+/// [`http_export`] with a chosen caller's token.
+async fn export_as(
+    b: &Bench,
+    token: &str,
     dataset: &str,
     format: &str,
     query: &str,
@@ -531,7 +613,7 @@ pub(crate) async fn http_export(
     let r = b
         .client
         .get(format!("{}/api/v1/BENCH/datasets/{dataset}/export/{format}{query}", b.url))
-        .bearer_auth(&b.token)
+        .bearer_auth(token)
         .send()
         .await?;
     anyhow::ensure!(r.status() == 200, "export answered {}", r.status());

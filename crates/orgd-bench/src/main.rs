@@ -110,6 +110,9 @@ async fn main() -> anyhow::Result<()> {
                 let (figs, lat) = data::export(&srv, &s, &full).await?;
                 report.section(name, &format!("Export at HR scale ({} items)", s.import_items), figs);
                 report.latencies(name, "Generated hierarchy values", lat);
+                let (figs, lat) = data::governance(&srv, &s, &full).await?;
+                report.section(name, &format!("Governance over {} items", s.import_items), figs);
+                report.latencies(name, "A property's type changed", lat);
             }
         }
         if what == "all" || what == "drafts" {

@@ -24,6 +24,8 @@ pub struct Bench {
     pub client: reqwest::Client,
     /// Bearer token of the tenant's administrator.
     pub token: String,
+    /// Bearer token of a plain user of the tenant, `reader@bench.test` (governance scenarios).
+    pub reader_token: String,
     /// Database URL (for baselines and seeding).
     pub database: String,
     /// Data folder.
@@ -123,6 +125,19 @@ impl Bench {
         let (token, _) = cases::tokens::create_api(&store, &admin, NewToken::default(), now)
             .await
             .map_err(|e| anyhow!(e.to_string()))?;
+        let fields = UserFields {
+            role: Some(Role::User),
+            token_access: Some(true),
+            email: Some("reader@bench.test".into()),
+            password: Some(ADMIN_PASSWORD.into()),
+            ..UserFields::default()
+        };
+        let reader = cases::users::create(&store, &org, "reader@bench.test", fields, now)
+            .await
+            .map_err(|e| anyhow!(e.to_string()))?;
+        let (reader_token, _) = cases::tokens::create_api(&store, &reader, NewToken::default(), now)
+            .await
+            .map_err(|e| anyhow!(e.to_string()))?;
         store.close().await;
         let (child, port) = spawn(dir.path(), &database)?;
         let pem = std::fs::read(dir.path().join("tls/cert.pem"))?;
@@ -131,7 +146,8 @@ impl Bench {
             .pool_max_idle_per_host(64)
             .build()?;
         let pid = child.id();
-        Ok(Bench { child, url: format!("https://localhost:{port}"), client, token, database, _dir: dir, pid })
+        let url = format!("https://localhost:{port}");
+        Ok(Bench { child, url, client, token, reader_token, database, _dir: dir, pid })
     }
 
     /// Kill the server and start it again on the same database; milliseconds from the start of the new

@@ -234,11 +234,11 @@ async fn a_user_who_may_not_read_a_dataset_never_reaches_it_on_any_route() {
     assert_eq!(after, before, "nothing changed");
 }
 
-/// Inside one tenant: a property restricted to administrators never reaches a user who reads the
-/// dataset, on any route that answers about the dataset or its drafts (walked from the route table), nor
-/// in an async export's result.
+/// Inside one tenant: a property restricted to administrators, and an item outside a row rule, never
+/// reach a user who reads the dataset, on any route that answers about the dataset or its drafts (walked
+/// from the route table), nor in an async export's result.
 #[tokio::test]
-async fn a_restricted_property_never_reaches_who_may_not_read_it_on_any_route() {
+async fn a_restricted_property_or_item_never_reaches_who_may_not_read_it_on_any_route() {
     let app = TestApp::spawn().await;
     let (org, _admin, admin) = app.tenant_with_admin("BRAVO").await;
     let def = json!({"name": "Pay", "type": "PEOPLE", "autoId": "k", "labelId": "k",
@@ -250,12 +250,19 @@ async fn a_restricted_property_never_reaches_who_may_not_read_it_on_any_route() 
     let ds = send(Method::POST, "/api/v1/BRAVO/datasets".into(), def).await;
     let ds_id = ds["datasetId"].as_str().unwrap().to_string();
     let items = format!("/api/v1/BRAVO/datasets/{ds_id}/items");
-    let created = send(Method::PUT, items, json!([{"_action": "create", "k": "x", "secret": "TOPSECRET-1"}])).await;
+    let created = send(
+        Method::PUT,
+        items,
+        json!([{"_action": "create", "k": "x", "secret": "TOPSECRET-1"}, {"_action": "create", "k": "HIDDENROW"}]),
+    )
+    .await;
     let draft = send(Method::POST, "/api/v1/BRAVO/drafts".into(), json!({"name": "Reorg", "datasetId": ds_id})).await;
     let draft_id = draft["draftId"].as_str().unwrap().to_string();
     let staged = json!([{"_action": "create", "k": "y", "secret": "TOPSECRET-2"}]);
     send(Method::PUT, format!("/api/v1/BRAVO/drafts/{draft_id}/items"), staged).await;
-    let only_admins = json!({"properties": {"secret": {"roles": []}}});
+    // Plain users neither read `secret` nor see the item whose `k` is HIDDENROW (a row rule).
+    let only_admins = json!({"properties": {"secret": {"roles": []}},
+        "rows": {"roles": {"user": {"k": {"$ne": "HIDDENROW"}}}}});
     send(Method::PUT, format!("/api/v1/BRAVO/datasets/{ds_id}/permissions"), only_admins).await;
     let b = BTreeMap::from([
         ("tenantId", "BRAVO".to_string()),
@@ -288,6 +295,7 @@ async fn a_restricted_property_never_reaches_who_may_not_read_it_on_any_route() 
                 let status = r.status().as_u16();
                 let body = r.text().await.unwrap();
                 assert!(!body.contains("TOPSECRET") && !body.contains("secret"), "{method} {url} shows it: {body}");
+                assert!(!body.contains("HIDDENROW"), "{method} {url} shows an item outside the rule: {body}");
                 if status == 200 || status == 202 {
                     answered += 1;
                 }
@@ -305,12 +313,17 @@ async fn a_restricted_property_never_reaches_who_may_not_read_it_on_any_route() 
                     let result = app.client.get(link).send().await.unwrap().text().await.unwrap();
                     assert!(result.contains("\"x\"") || result.contains("x"), "the export has the item: {result}");
                     assert!(!result.contains("TOPSECRET") && !result.contains("secret"), "{url}: {result}");
+                    assert!(!result.contains("HIDDENROW"), "{url}: {result}");
                 }
             }
         }
     }
     assert!(answered >= 15, "the reader was answered on the routes it may use: {answered}");
+    let hidden = format!("/api/v1/BRAVO/datasets/{ds_id}/items/{}", created[1]["_id"].as_str().unwrap());
+    assert_eq!(app.get_bearer(&hidden, &token).await.status(), 404, "an item outside the rule is not found");
+    assert_eq!(app.get_bearer(&hidden, &admin).await.status(), 200);
     let everything: Value =
         app.get_bearer(&format!("/api/v1/BRAVO/datasets/{ds_id}/items"), &admin).await.json().await.unwrap();
     assert_eq!(everything[0]["secret"], "TOPSECRET-1", "administrators read it");
+    assert_eq!(everything[1]["k"], "HIDDENROW", "administrators see every item");
 }
