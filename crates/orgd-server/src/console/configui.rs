@@ -400,6 +400,8 @@ pub struct GrantsForm {
     user_manager: String,
     user: String,
     users: String,
+    /// Row rules, one per line: `who = {filter}`.
+    rows: String,
     errors: Vec<String>,
 }
 
@@ -410,7 +412,13 @@ impl GrantsForm {
             .as_object()
             .map(|m| m.iter().map(|(u, l)| format!("{u} = {}\n", l.as_str().unwrap_or_default())).collect())
             .unwrap_or_default();
-        GrantsForm { user_manager: level("user_manager"), user: level("user"), users, errors: Vec::new() }
+        let mut rows = String::new();
+        for kind in ["roles", "users"] {
+            for (who, rule) in shown["rows"][kind].as_object().into_iter().flatten() {
+                rows.push_str(&format!("{who} = {rule}\n"));
+            }
+        }
+        GrantsForm { user_manager: level("user_manager"), user: level("user"), users, rows, errors: Vec::new() }
     }
 
     /// The body of `PUT …/permissions` this form stands for; a line that is not `user = level` is named.
@@ -425,10 +433,23 @@ impl GrantsForm {
                 _ => errors.push(format!("users, line {}: write user_id = level", n + 1)),
             }
         }
+        let (mut role_rules, mut user_rules) = (Map::new(), Map::new());
+        for (n, line) in self.rows.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let parsed =
+                line.split_once('=').and_then(|(w, r)| Some((w.trim(), serde_json::from_str::<Value>(r).ok()?)));
+            match parsed {
+                Some((who, rule)) if !who.is_empty() => {
+                    let into = if Role::parse(who).is_some() { &mut role_rules } else { &mut user_rules };
+                    into.insert(who.to_string(), rule);
+                }
+                _ => errors.push(format!("row rules, line {}: write role_or_user_id = {{JSON filter}}", n + 1)),
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(serde_json::json!({"roles": {"user_manager": self.user_manager, "user": self.user}, "users": users}))
+        Ok(serde_json::json!({"roles": {"user_manager": self.user_manager, "user": self.user}, "users": users,
+            "rows": {"roles": role_rules, "users": user_rules}}))
     }
 }
 
@@ -536,6 +557,7 @@ pub async fn save_dataset_permissions(
         user_manager: f.text("user_manager"),
         user: f.text("user"),
         users: f.text("users"),
+        rows: f.text("rows"),
         errors: vec![],
     };
     let now = orgd_core::clock::to_millis(state.clock.now());

@@ -309,6 +309,16 @@ async fn an_admin_hides_a_dataset_from_plain_users_on_its_page() {
     assert_eq!(g.users.values().copied().collect::<Vec<_>>(), [orgd_core::data::grants::Level::Update]);
     let shown = b.css("#grant-users").await.prop("value").await.unwrap().unwrap_or_default();
     assert_eq!(shown.trim(), "reader@demo.test = update", "the page shows what is stored");
+    b.fill("#grant-rows", "user = {Name").await;
+    b.navigate("#save-permissions").await;
+    assert!(b.text("#permission-errors").await.contains("row rules, line 1"), "a rule that is not JSON is named");
+    b.fill("#grant-rows", r#"user = {"Name": {"$ne": "Nobody"}}"#).await;
+    b.navigate("#save-permissions").await;
+    assert_eq!(b.text(".notice").await, "Permissions saved.");
+    assert_eq!(stored().await.rows.user, Some(serde_json::json!({"Name": {"$ne": "Nobody"}})));
+    assert_eq!(stored().await.users.len(), 1, "the levels stay");
+    let shown = b.css("#grant-rows").await.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(shown.trim(), r#"user = {"Name":{"$ne":"Nobody"}}"#, "the page shows the stored rule");
     b.shot("dataset-permissions").await;
     b.client.clone().close().await.unwrap();
 }
