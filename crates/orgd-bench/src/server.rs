@@ -34,6 +34,27 @@ pub struct Bench {
     pub pid: u32,
 }
 
+/// A user of `org` with the bench password and a token; answers the token.
+async fn user_with_token(
+    store: &SqlStore,
+    org: &orgd_core::model::Org,
+    user_id: &str,
+    role: Role,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<String> {
+    let fields = UserFields {
+        role: Some(role),
+        token_access: Some(true),
+        email: Some(user_id.into()),
+        password: Some(ADMIN_PASSWORD.into()),
+        ..UserFields::default()
+    };
+    let user = cases::users::create(store, org, user_id, fields, now).await.map_err(|e| anyhow!(e.to_string()))?;
+    let (token, _) =
+        cases::tokens::create_api(store, &user, NewToken::default(), now).await.map_err(|e| anyhow!(e.to_string()))?;
+    Ok(token)
+}
+
 /// A usage plan no benchmark reaches, so that only the measured work limits a figure.
 pub fn unlimited() -> OrgPatch {
     OrgPatch {
@@ -112,32 +133,8 @@ impl Bench {
         .await
         .map_err(|e| anyhow!(e.to_string()))?;
         cases::orgs::update(&store, "BENCH", unlimited()).await.map_err(|e| anyhow!(e.to_string()))?;
-        let fields = UserFields {
-            role: Some(Role::Administrator),
-            token_access: Some(true),
-            email: Some("bench@bench.test".into()),
-            password: Some(ADMIN_PASSWORD.into()),
-            ..UserFields::default()
-        };
-        let admin = cases::users::create(&store, &org, "bench@bench.test", fields, now)
-            .await
-            .map_err(|e| anyhow!(e.to_string()))?;
-        let (token, _) = cases::tokens::create_api(&store, &admin, NewToken::default(), now)
-            .await
-            .map_err(|e| anyhow!(e.to_string()))?;
-        let fields = UserFields {
-            role: Some(Role::User),
-            token_access: Some(true),
-            email: Some("reader@bench.test".into()),
-            password: Some(ADMIN_PASSWORD.into()),
-            ..UserFields::default()
-        };
-        let reader = cases::users::create(&store, &org, "reader@bench.test", fields, now)
-            .await
-            .map_err(|e| anyhow!(e.to_string()))?;
-        let (reader_token, _) = cases::tokens::create_api(&store, &reader, NewToken::default(), now)
-            .await
-            .map_err(|e| anyhow!(e.to_string()))?;
+        let token = user_with_token(&store, &org, "bench@bench.test", Role::Administrator, now).await?;
+        let reader_token = user_with_token(&store, &org, "reader@bench.test", Role::User, now).await?;
         store.close().await;
         let (child, port) = spawn(dir.path(), &database)?;
         let pem = std::fs::read(dir.path().join("tls/cert.pem"))?;

@@ -77,9 +77,13 @@ pub async fn create(
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
     let ds = ops::create(state.store.as_ref(), &acting.target.org_id, &v, now).await?;
-    let tenant = acting.target.tenant_id.as_str();
+    Ok(created(&state, acting.target.tenant_id.as_str(), &ds))
+}
+
+/// 201 with a new dataset's (or view's) metadata and its `Location`.
+fn created(state: &AppState, tenant: &str, ds: &Dataset) -> Response {
     let location = format!("{}/api/v1/{tenant}/datasets/{}", state.public_url, ds.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(metadata_json(&state, tenant, &ds))).into_response())
+    (StatusCode::CREATED, [(header::LOCATION, location)], Json(metadata_json(state, tenant, ds))).into_response()
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}`.
@@ -154,10 +158,7 @@ pub async fn create_view(
     let v = parse_json(&body)?;
     let now = to_millis(state.clock.now());
     let view = orgd_core::data::views::create(state.store.as_ref(), &on.ds, &on.user, &v, now).await?;
-    let tenant = on.target.tenant_id.as_str();
-    let location = format!("{}/api/v1/{tenant}/datasets/{}", state.public_url, view.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(metadata_json(&state, tenant, &view)))
-        .into_response())
+    Ok(created(&state, on.target.tenant_id.as_str(), &view))
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}/permissions` (orgd extension): the dataset's grants.
