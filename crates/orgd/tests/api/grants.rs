@@ -49,6 +49,17 @@ async fn import_as(t: &Team, token: &str, q: &str, body: Value) -> reqwest::Resp
     send(&t.app, Method::PUT, &format!("{}/items?autoId=true{q}", t.path), token, Some(body)).await
 }
 
+/// The ticket of job path `job` once it has completed or failed, polled with `token`.
+async fn finished(app: &TestApp, job: &str, token: &str) -> Value {
+    loop {
+        let j = ok_json(send(app, Method::GET, job, token, None).await).await;
+        if j["jobStatus"] == "completed" || j["jobStatus"] == "failed" {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn listed(app: &TestApp, token: &str) -> Vec<String> {
     let list = ok_json(send(app, Method::GET, "/api/v1/ACME/datasets", token, None).await).await;
     list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
@@ -237,13 +248,7 @@ async fn an_async_import_runs_with_its_creators_permission() {
     let ticket =
         ok_json(send(app, Method::PUT, &format!("{path}/items/import?autoId=true"), &t.editor, Some(req)).await).await;
     let job = format!("/api/v1/ACME/jobs/{}", ticket["jobId"].as_str().unwrap());
-    let done = loop {
-        let j = ok_json(send(app, Method::GET, &job, &t.editor, None).await).await;
-        if j["jobStatus"] == "completed" || j["jobStatus"] == "failed" {
-            break j;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let done = finished(app, &job, &t.editor).await;
     assert_eq!(done["jobStatus"], "failed", "{done}");
     assert_eq!(done["errors"][0]["reason"], "itemAccessDenied", "{done}");
     let meta = ok_json(send(app, Method::GET, path, &t.admin, None).await).await;
@@ -559,6 +564,12 @@ async fn a_permissioned_view_shows_a_projection_and_filter_of_its_dataset_under_
     let csv = send(app, Method::GET, &format!("{vpath}/export/csv?lineEndings=unix"), &t.reader, None).await;
     let csv = csv.text().await.unwrap();
     assert_eq!(csv, "id,salary\n1,50000\n");
+    let r = send(app, Method::POST, &format!("{vpath}/export?exportFormat=csv"), &t.reader, None).await;
+    let job = format!("/api/v1/ACME/jobs/{}", ok_json(r).await["jobId"].as_str().unwrap());
+    let done = finished(app, &job, &t.reader).await;
+    let link = done["_links"]["result"]["url"].as_str().unwrap_or_else(|| panic!("{done}"));
+    let result = app.client.get(link).send().await.unwrap().text().await.unwrap();
+    assert_eq!(result.replace("\r\n", "\n"), "id,salary\n1,50000\n", "an async export of the view");
     assert_eq!(send(app, Method::GET, path, &t.reader, None).await.status(), 404);
     let all = ok_json(send(app, Method::GET, &format!("{path}/items"), &t.admin, None).await).await;
     let big = all[1]["_id"].as_str().unwrap();
