@@ -91,6 +91,8 @@ async fn main() -> anyhow::Result<()> {
             report.latencies(name, "Latency: paced small requests and the org tree", latencies);
             report.counts(name, "Throttling under a flood", counts);
         }
+        // The governance scenario rewrites the full dataset; it runs after the cold start it would slow.
+        let mut governed: Option<String> = None;
         if ["all", "import", "export", "coldstart"].contains(&what.as_str()) {
             eprintln!("importing {} rows", s.import_items);
             // Export and cold start only need the full dataset: one import run makes it.
@@ -110,9 +112,7 @@ async fn main() -> anyhow::Result<()> {
                 let (figs, lat) = data::export(&srv, &s, &full).await?;
                 report.section(name, &format!("Export at HR scale ({} items)", s.import_items), figs);
                 report.latencies(name, "Generated hierarchy values", lat);
-                let (figs, lat) = data::governance(&srv, &s, &full).await?;
-                report.section(name, &format!("Governance over {} items", s.import_items), figs);
-                report.latencies(name, "A property's type changed", lat);
+                governed = Some(full);
             }
         }
         if what == "all" || what == "drafts" {
@@ -136,6 +136,23 @@ async fn main() -> anyhow::Result<()> {
                     values: cold,
                     limit: 200.0,
                     note: "migrations checked, TLS loaded, no data read at start".into(),
+                }],
+            );
+        }
+        if let Some(full) = governed {
+            let (figs, lat) = data::governance(&srv, &s, &full).await?;
+            report.section(name, &format!("Governance over {} items", s.import_items), figs);
+            report.latencies(name, "A property's type changed", lat);
+            let after = srv.restart_until_ready().await?;
+            report.latencies(
+                name,
+                "Cold start after the type changes",
+                vec![report::Latency {
+                    name: format!("the first start after {} type changes of every value", s.runs * 2),
+                    values: vec![after],
+                    limit: 200.0,
+                    note: "includes what the engine does at open after big rewrites (SQLite: the write-ahead log)"
+                        .into(),
                 }],
             );
         }
