@@ -73,8 +73,14 @@ pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> anyhow::Resul
             config.listen
         );
     }
-    let listener =
-        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another orgd, such as `orgd demo`, may be running: stop it, or choose another address with --listen)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on {}: {e}{hint}", config.listen)
+    })?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = config

@@ -515,3 +515,15 @@ async fn operators_import_and_export_dataset_files() {
     let line = first_err_line(&perms(&["--rows", r#"user={"Nope":1}"#]));
     assert!(line.contains("rows.roles.user.Nope"), "{line}");
 }
+
+#[test]
+fn serve_on_a_taken_address_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = orgd(dir.path(), &["serve", "--listen", &addr]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(err.contains("orgd demo") && err.contains("--listen"), "the error says what to do: {err}");
+}
