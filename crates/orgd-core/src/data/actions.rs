@@ -888,11 +888,7 @@ fn run_one(
         ));
     }
     let in_rows =
-        |r: &Row| {
-            plan.opts.denied.rows.as_ref().is_none_or(|f| {
-                f.matches(|k| plan.index_of(k).and_then(|x| r.cells.get(x)?.as_ref().map(Val::to_json)))
-            })
-        };
+        |r: &Row| plan.opts.denied.rows.as_ref().is_none_or(|f| f.matches_cells(|k| plan.index_of(k), &r.cells));
     if found.and_then(|idx| st.rows[idx].as_ref()).is_some_and(|r| !in_rows(r)) {
         return Err(fail(i, None, "itemAccessDenied", "This item is outside the items you may act on."));
     }

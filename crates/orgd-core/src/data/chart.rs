@@ -125,11 +125,9 @@ pub async fn chart(
     let mut items: Vec<Item> = Vec::new();
     while let Some((_, rows)) = scan.next().await? {
         for mut r in rows {
-            if let Some(f) = &ds.rows {
-                let at = |k: &str| rule_keys.iter().position(|(x, _)| *x == k).map(|n| n + 3);
-                if !f.matches(|k| at(k).and_then(|n| r.cells[n].as_ref().map(|v| v.to_json()))) {
-                    continue;
-                }
+            let at = |k: &str| rule_keys.iter().position(|(x, _)| *x == k).map(|n| n + 3);
+            if ds.rows.as_ref().is_some_and(|f| !f.matches_cells(at, &r.cells)) {
+                continue;
             }
             let mark = match draft.as_ref().map_or(Change::None, |o| o.change(r.seq)) {
                 Change::None => Mark::None,

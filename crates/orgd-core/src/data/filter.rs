@@ -146,6 +146,11 @@ impl Filter {
         self
     }
 
+    /// Whether a stored row matches: `at` tells which of its `cells` holds a key's value.
+    pub fn matches_cells(&self, at: impl Fn(&str) -> Option<usize>, cells: &[Option<super::row::Val>]) -> bool {
+        self.matches(|k| cells.get(at(k)?)?.as_ref().map(super::row::Val::to_json))
+    }
+
     /// Whether an item matches; `get` returns a key's value (`None` = no value).
     pub fn matches(&self, get: impl Fn(&str) -> Option<Value>) -> bool {
         !self.never

@@ -138,12 +138,14 @@ pub async fn create_as(
 
 /// Delete a dataset unless a LINKS dataset or a permissioned view refers to it (409001).
 pub async fn delete(store: &dyn Store, org: &OrgId, ds: &Dataset) -> Result<(), ApiError> {
-    let all = store.list_datasets(org).await?;
-    let linked = all.iter().filter(|_| ds.view.is_none()).find(|d| {
-        (d.ty == DatasetType::Links
-            && d.view.is_none()
-            && (d.from_dataset.as_ref() == Some(&ds.id) || d.to_dataset.as_ref() == Some(&ds.id)))
-            || d.view.as_ref().is_some_and(|v| v.of == ds.id)
+    // Nothing refers to a view.
+    let all = if ds.view.is_none() { store.list_datasets(org).await? } else { Vec::new() };
+    let linked = all.iter().find(|d| match &d.view {
+        Some(v) => v.of == ds.id,
+        None => {
+            d.ty == DatasetType::Links
+                && (d.from_dataset.as_ref() == Some(&ds.id) || d.to_dataset.as_ref() == Some(&ds.id))
+        }
     });
     if let Some(l) = linked {
         let what = if l.view.is_some() { "permissioned view" } else { "LINKS dataset" };
@@ -261,12 +263,9 @@ pub async fn as_seen(store: &dyn Store, ds: &Dataset) -> Result<Dataset, ApiErro
     let props: Vec<usize> = keys.iter().map(|(_, i)| *i).collect();
     let mut scan = store.scan(ds, &props, 1).await?;
     let mut count = 0;
+    let at = |k: &str| keys.iter().position(|(x, _)| *x == k);
     while let Some((_, page)) = scan.next().await? {
-        let at = |k: &str| keys.iter().position(|(x, _)| *x == k);
-        count += page
-            .iter()
-            .filter(|r| rows.matches(|k| at(k).and_then(|n| r.cells[n].as_ref().map(|v| v.to_json()))))
-            .count();
+        count += page.iter().filter(|r| rows.matches_cells(at, &r.cells)).count();
     }
     seen.item_count = count as i64;
     Ok(seen)

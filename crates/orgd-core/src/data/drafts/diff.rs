@@ -74,10 +74,7 @@ pub async fn diff(store: &dyn Store, ds: &Dataset, overlay: &Overlay) -> Result<
     let seen = |r: Option<&Row>| match (&ds.rows, r) {
         (None, _) => true,
         (Some(_), None) => false,
-        (Some(f), Some(r)) => f.matches(|k| {
-            let i = ds.properties.iter().position(|p| p.key == k)?;
-            r.cells[i].as_ref().map(|v| v.to_json())
-        }),
+        (Some(f), Some(r)) => f.matches_cells(|k| ds.properties.iter().position(|p| p.key == k), &r.cells),
     };
     Ok(overlay
         .iter()
