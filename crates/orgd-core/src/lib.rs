@@ -9,6 +9,7 @@ pub mod cors;
 pub mod credential;
 pub mod data;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod ids;
 pub mod journal;

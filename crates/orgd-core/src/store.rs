@@ -6,6 +6,7 @@ use crate::data::jobs::{ChunkOwner, FileRecord, Job};
 use crate::data::row::{Row, Val};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
+use crate::events::{Event, EventQuery};
 use crate::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
 use crate::model::{Org, TokenRecord, TokenUse, User};
 use async_trait::async_trait;
@@ -48,8 +49,8 @@ pub trait ItemWrite: Send {
     /// `(seq, _id)`.
     async fn unseen(&mut self, after: i64, limit: i64) -> StoreResult<Vec<(i64, String)>>;
     /// The dataset's bookkeeping after a change: item count moved by `count_delta`, a new cache key and
-    /// modification time.
-    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()>;
+    /// modification time, and the change's `event`.
+    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64, event: &Event) -> StoreResult<()>;
     /// The outcome an import job kept when it applied in an earlier attempt (its node died after that).
     async fn job_outcome(&mut self, job_id: &JobId) -> StoreResult<Option<String>>;
     /// Keep an import job's outcome with the changes it applies, so it never applies twice.
@@ -156,7 +157,7 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, token_id: &str, at: OffsetDateTime) -> StoreResult<bool>;
     /// Delete a token; false when unknown.
     async fn delete_token(&self, token_id: &str) -> StoreResult<bool>;
-    /// Delete every org, user, token, dataset, job and file, and restart numbering (the stand-in's reset);
+    /// Delete every org, user, token, dataset, job, file and event, and restart numbering (the stand-in's reset);
     /// keeps the server secrets.
     async fn wipe(&self) -> StoreResult<()>;
     /// Revoke the user's session tokens except one (password change).
@@ -234,6 +235,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Drop every item of a draft, zero its counts and give it `version`; false when unknown.
     async fn clear_draft(&self, draft_id: &DraftId, version: i64, now_ms: i64) -> StoreResult<bool>;
+
+    /// The audit trail: events `query` selects, newest first, with their positions (a cursor reads
+    /// the ones below a position).
+    async fn list_events(&self, query: &EventQuery) -> StoreResult<Vec<(i64, Event)>>;
 
     /// A named server secret shared by every node, created at random on first use.
     async fn secret(&self, name: &str) -> StoreResult<String>;

@@ -149,7 +149,15 @@ pub async fn request_info(State(state): State<AppState>, mut req: Request, next:
         slot: Arc::default(),
     };
     req.extensions_mut().insert(info);
-    let mut res = next.run(req).await;
+    // The changes the request makes are recorded with its address and trace id, and with its caller once
+    // the access pipeline knows it ([`crate::extract`]).
+    let events = orgd_core::events::Context {
+        actor: orgd_core::events::Actor::system(),
+        ip: client_ip.map(|ip| orgd_core::net::display_ip(Some(ip))),
+        trace_id: Some(trace_id.clone()),
+        clock: Some(state.clock.clone()),
+    };
+    let mut res = orgd_core::events::scope(events, next.run(req)).await;
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         res.headers_mut().insert("x-amzn-trace-id", v);
     }

@@ -139,6 +139,7 @@ async fn acting(parts: &mut Parts, state: &AppState, op: Operation) -> Result<Ac
         slot.admitted(access.admission);
     }
     op_result?;
+    orgd_core::events::set_actor(orgd_core::events::Actor::user(&access.user, Some(&access.token.token_id)));
     tenant_fault(parts, state, &info, access.target.tenant_id.as_str()).await?;
     let multipart_ok = parts.extensions.get::<AllowMultipart>().is_some();
     check_body_headers(&parts.headers, info.dialect, multipart_ok)?;

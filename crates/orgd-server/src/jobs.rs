@@ -73,7 +73,22 @@ pub async fn worker(state: AppState, mut stop: watch::Receiver<bool>) {
             return;
         }
         match state.store.claim_job(now_ms(&state), jobs::RUNNING_PER_TENANT).await {
-            Ok(Some(job)) => run(&state, job, &stop).await,
+            Ok(Some(job)) => {
+                // A job's changes are its creator's, made under the trace id of the request that queued it.
+                let actor = orgd_core::events::Actor {
+                    kind: "user".into(),
+                    id: job.created_by.clone(),
+                    org_id: None,
+                    token_id: None,
+                };
+                let context = orgd_core::events::Context {
+                    actor,
+                    ip: None,
+                    trace_id: Some(job.trace_id.clone()),
+                    clock: Some(state.clock.clone()),
+                };
+                orgd_core::events::scope(context, run(&state, job, &stop)).await
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = state.jobs_queued.notified() => {}

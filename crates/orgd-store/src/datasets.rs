@@ -1,9 +1,10 @@
 //! Dataset rows in SQL; each dataset's items live in its own table (see [`crate::items`]), made and
 //! dropped in the same transaction as the dataset's row.
 
-use crate::{items, map_err, Backend, SqlStore, BUMP_DATA_EPOCH};
+use crate::{events, items, map_err, Backend, SqlStore, BUMP_DATA_EPOCH};
 use orgd_core::data::{Dataset, DatasetType};
 use orgd_core::error::StoreError;
+use orgd_core::events::{definition_changes, Event};
 use orgd_core::ids::{DatasetId, OrgId};
 use orgd_core::store::StoreResult;
 use sqlx::any::AnyRow;
@@ -91,6 +92,9 @@ impl SqlStore {
         for sql in tables {
             sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
         }
+        let kind = if ds.view.is_some() { "view.created" } else { "dataset.created" };
+        let detail = serde_json::json!({"name": ds.name, "type": ds.ty.as_str()});
+        events::record(&mut tx, &Event::new(&ds.org_id, "dataset", ds.id.as_str(), kind).detail(detail)).await?;
         tx.commit().await.map_err(map_err)?;
         self.data_changed();
         Ok(())
@@ -117,6 +121,14 @@ impl SqlStore {
     pub(crate) async fn update_dataset_definition_impl(&self, ds: &Dataset) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let before: Option<(String,)> = sqlx::query_as("SELECT definition FROM datasets WHERE dataset_id = $1")
+            .bind(ds.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some((before,)) = before else { return Ok(false) };
+        let before: serde_json::Value = serde_json::from_str(&before).unwrap_or_default();
+        let changes = definition_changes(&before, &ds.definition_json());
         let done = sqlx::query("UPDATE datasets SET definition = $1, modified_at = $2 WHERE dataset_id = $3")
             .bind(ds.definition_json().to_string())
             .bind(ds.modified_at)
@@ -124,6 +136,10 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        if !changes.is_empty() {
+            let e = Event::new(&ds.org_id, "dataset", ds.id.as_str(), "dataset.updated").changes(changes);
+            events::record(&mut tx, &e).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         self.data_changed();
         Ok(done.rows_affected() > 0)
@@ -153,6 +169,7 @@ impl SqlStore {
         for sql in items::alter_table(before, after, &existing, postgres) {
             sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
         }
+        events::record(&mut tx, &schema_event(before, after)).await?;
         tx.commit().await.map_err(map_err)?;
         self.data_changed();
         Ok(true)
@@ -161,14 +178,30 @@ impl SqlStore {
     pub(crate) async fn delete_dataset_impl(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
+        let org: Option<(String, String)> = sqlx::query_as("SELECT org_id, name FROM datasets WHERE dataset_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some((org, name)) = org else { return Ok(false) };
         sqlx::query(&items::drop_table(id)).execute(&mut *tx).await.map_err(map_err)?;
         let done = sqlx::query("DELETE FROM datasets WHERE dataset_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        if let Some(org) = OrgId::parse(&org) {
+            let e = Event::new(&org, "dataset", id, "dataset.deleted").detail(serde_json::json!({"name": name}));
+            events::record(&mut tx, &e).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         self.data_changed();
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// The event of a schema change from `before` to `after`: what changed in the properties.
+pub(crate) fn schema_event(before: &Dataset, after: &Dataset) -> Event {
+    let changes = definition_changes(&before.definition_json(), &after.definition_json());
+    Event::new(&after.org_id, "dataset", after.id.as_str(), "dataset.schema_changed").changes(changes)
 }

@@ -6,6 +6,7 @@
 
 mod datasets;
 mod drafts;
+mod events;
 mod items;
 mod jobs;
 mod orgs;
@@ -353,6 +354,7 @@ impl Store for SqlStore {
             "tokens",
             "users",
             "orgs",
+            "events",
         ] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(map_err)?;
         }
@@ -471,6 +473,13 @@ impl Store for SqlStore {
 
     async fn clear_draft(&self, draft_id: &DraftId, version: i64, now_ms: i64) -> StoreResult<bool> {
         self.clear_draft_impl(draft_id, version, now_ms).await
+    }
+
+    async fn list_events(
+        &self,
+        query: &orgd_core::events::EventQuery,
+    ) -> StoreResult<Vec<(i64, orgd_core::events::Event)>> {
+        self.list_events_impl(query).await
     }
 
     async fn secret(&self, name: &str) -> StoreResult<String> {

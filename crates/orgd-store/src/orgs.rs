@@ -1,8 +1,9 @@
 //! Orgs in SQL: rows, the tree's reads, and an org's deletion with everything below and in it.
 
-use crate::{datasets, json, map_err, org_from_row, SqlStore};
+use crate::{datasets, events, json, map_err, org_from_row, SqlStore};
 use orgd_core::clock::to_millis;
 use orgd_core::error::StoreError;
+use orgd_core::events::{org_changes, Event};
 use orgd_core::ids::{OrgId, TenantId};
 use orgd_core::model::Org;
 use orgd_core::store::StoreResult;
@@ -32,11 +33,22 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        // An org made below another is a change of the org above: its administrators see it.
+        let home = org.parent_id.as_ref().unwrap_or(&org.org_id);
+        let detail = serde_json::json!({"name": org.name, "tenantId": org.tenant_id.as_str(),
+            "parentId": org.parent_id.as_ref().map(|p| p.as_str())});
+        events::record(&mut tx, &Event::new(home, "org", org.org_id.as_str(), "org.created").detail(detail)).await?;
         tx.commit().await
     }
 
     pub(crate) async fn update_org_impl(&self, org: &Org) -> StoreResult<()> {
         let mut tx = self.auth_tx().await?;
+        let before: Option<AnyRow> = sqlx::query(&format!("SELECT {ORG_COLS} FROM orgs WHERE org_id = $1"))
+            .bind(org.org_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(before) = before.map(|r| org_from_row(&r)).transpose()? else { return Ok(()) };
         sqlx::query(
             "UPDATE orgs SET name = $2, name_key = $3, allowed_subnets = $4, usage_plan = $5, settings = $6 \
              WHERE org_id = $1",
@@ -50,6 +62,11 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        let changes = org_changes(&before, org);
+        if !changes.is_empty() {
+            let e = Event::new(&org.org_id, "org", org.org_id.as_str(), "org.updated").changes(changes);
+            events::record(&mut tx, &e).await?;
+        }
         tx.commit().await
     }
 
@@ -88,6 +105,12 @@ impl SqlStore {
                 below.len() - 1
             )));
         }
+        let parent: Option<(Option<String>,)> = sqlx::query_as("SELECT parent_id FROM orgs WHERE org_id = $1")
+            .bind(org_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some((parent,)) = parent else { return Ok(Vec::new()) };
         let mut deleted = Vec::with_capacity(below.len());
         for (id, _) in below {
             datasets::drop_item_tables(tx.tx(), "WHERE org_id = $1", Some(&id)).await?;
@@ -102,6 +125,10 @@ impl SqlStore {
             }
             deleted.extend(OrgId::parse(&id));
         }
+        let home = parent.as_deref().and_then(OrgId::parse).unwrap_or_else(|| org_id.clone());
+        let gone: Vec<&str> = deleted.iter().map(|o| o.as_str()).collect();
+        let e = Event::new(&home, "org", org_id.as_str(), "org.deleted").detail(serde_json::json!({"deleted": gone}));
+        events::record(&mut tx, &e).await?;
         tx.commit().await?;
         Ok(deleted)
     }

@@ -1,7 +1,8 @@
 //! API tokens and sessions in SQL.
 
-use crate::{bool_int, json, map_err, ms, token_from_row, SqlStore};
+use crate::{bool_int, events, json, map_err, ms, token_from_row, SqlStore};
 use orgd_core::clock::to_millis;
+use orgd_core::events::{Actor, Event};
 use orgd_core::ids::OrgId;
 use orgd_core::model::{TokenRecord, TokenUse};
 use orgd_core::store::StoreResult;
@@ -35,6 +36,10 @@ impl SqlStore {
         }
         let mut tx = self.auth_tx().await?;
         insert.execute(&mut *tx).await.map_err(map_err)?;
+        if let Some((org, user)) = owner(&mut tx, &t.token_id).await? {
+            let detail = serde_json::json!({"user": user, "label": t.label, "kind": t.kind.as_str()});
+            events::record(&mut tx, &Event::new(&org, "token", &t.token_id, "token.created").detail(detail)).await?;
+        }
         tx.commit().await
     }
 
@@ -80,23 +85,33 @@ impl SqlStore {
 
     pub(crate) async fn revoke_token_impl(&self, token_id: &str, at: OffsetDateTime) -> StoreResult<bool> {
         let mut tx = self.auth_tx().await?;
+        let owner = owner(&mut tx, token_id).await?;
         let done = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
             .bind(token_id)
             .bind(to_millis(at))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        if let (Some((org, user)), true) = (owner, done.rows_affected() > 0) {
+            let e = Event::new(&org, "token", token_id, "token.revoked").detail(serde_json::json!({"user": user}));
+            events::record(&mut tx, &e).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub(crate) async fn delete_token_impl(&self, token_id: &str) -> StoreResult<bool> {
         let mut tx = self.auth_tx().await?;
+        let owner = owner(&mut tx, token_id).await?;
         let done = sqlx::query("DELETE FROM tokens WHERE token_id = $1")
             .bind(token_id)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        if let (Some((org, user)), true) = (owner, done.rows_affected() > 0) {
+            let e = Event::new(&org, "token", token_id, "token.deleted").detail(serde_json::json!({"user": user}));
+            events::record(&mut tx, &e).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -147,6 +162,30 @@ impl SqlStore {
     pub(crate) async fn record_token_uses_impl(&self, uses: &[TokenUse]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for u in uses {
+            // The first use of an API token is an event of its own (made by the token's user).
+            let first: Option<(String, String)> = sqlx::query_as(
+                "UPDATE tokens SET last_used_ip = last_used_ip WHERE token_id = $1 AND last_used_at IS NULL \
+                 AND kind = 'api' RETURNING (SELECT org_id FROM users WHERE psk = user_psk), \
+                 (SELECT user_id FROM users WHERE psk = user_psk)",
+            )
+            .bind(&u.token_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if let Some((org, user)) = first {
+                if let Some(org) = OrgId::parse(&org) {
+                    let mut e = Event::new(&org, "token", &u.token_id, "token.first_used");
+                    e.actor = Actor {
+                        kind: "user".into(),
+                        id: user,
+                        org_id: Some(org.as_str().into()),
+                        token_id: Some(u.token_id.clone()),
+                    };
+                    e.ip = u.ip.clone();
+                    e.at = to_millis(u.at);
+                    events::record(&mut tx, &e).await?;
+                }
+            }
             sqlx::query("UPDATE tokens SET last_used_at = $2, last_used_ip = $3 WHERE token_id = $1")
                 .bind(&u.token_id)
                 .bind(to_millis(u.at))
@@ -157,4 +196,16 @@ impl SqlStore {
         }
         tx.commit().await.map_err(map_err)
     }
+}
+
+/// The org and user id of a token's owner.
+async fn owner(tx: &mut sqlx::AnyConnection, token_id: &str) -> StoreResult<Option<(OrgId, String)>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT u.org_id, u.user_id FROM tokens t JOIN users u ON u.psk = t.user_psk WHERE t.token_id = $1",
+    )
+    .bind(token_id)
+    .fetch_optional(tx)
+    .await
+    .map_err(map_err)?;
+    Ok(row.and_then(|(o, u)| OrgId::parse(&o).map(|o| (o, u))))
 }

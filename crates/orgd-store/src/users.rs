@@ -1,8 +1,9 @@
 //! Users in SQL.
 
-use crate::{bool_int, json, map_err, ms, user_from_row, SqlStore};
+use crate::{bool_int, events, json, map_err, ms, user_from_row, SqlStore};
 use orgd_core::clock::to_millis;
 use orgd_core::error::StoreError;
+use orgd_core::events::{login_kind, user_changes, Actor, Event};
 use orgd_core::ids::OrgId;
 use orgd_core::model::User;
 use orgd_core::store::StoreResult;
@@ -53,11 +54,21 @@ impl SqlStore {
             }
             other => other,
         })?;
+        let detail = serde_json::json!({"role": u.role.as_str(), "email": u.email});
+        events::record(&mut tx, &Event::new(&u.org_id, "user", &u.user_id, "user.created").detail(detail)).await?;
         tx.commit().await?;
         Ok(User { psk: row.0, ..u.clone() })
     }
 
     pub(crate) async fn record_login_impl(&self, u: &User) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // A write first: on SQLite it takes the write lock before the read.
+        sqlx::query("UPDATE users SET psk = psk WHERE psk = $1")
+            .bind(u.psk)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let before = self.user_in(&mut tx, u.psk).await?;
         sqlx::query(
             "UPDATE users SET failed_login_count = $2, last_failed_login_at = $3, locked_until = $4, \
              locked_permanently = $5, last_login_at = $6 WHERE psk = $1",
@@ -68,14 +79,33 @@ impl SqlStore {
         .bind(ms(u.locked_until))
         .bind(bool_int(u.locked_permanently))
         .bind(ms(u.last_login_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(())
+        if let Some(kind) = before.as_ref().and_then(|b| login_kind(b, u)) {
+            // A sign-in is made by the user signing in, whoever the request is (it has no token yet).
+            let mut e = Event::new(&u.org_id, "user", &u.user_id, kind);
+            if e.actor.kind == "system" {
+                e.actor = Actor::user(u, None);
+            }
+            events::record(&mut tx, &e).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    /// The stored user `psk`, read in a transaction.
+    async fn user_in(&self, tx: &mut sqlx::AnyConnection, psk: i64) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE psk = $1"))
+            .bind(psk)
+            .fetch_optional(tx)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
     }
 
     pub(crate) async fn update_user_impl(&self, u: &User) -> StoreResult<()> {
         let mut tx = self.auth_tx().await?;
+        let before = self.user_in(&mut tx, u.psk).await?;
         sqlx::query(
             "UPDATE users SET email = $2, first_name = $3, last_name = $4, mobile_phone = $5, role = $6, \
              enabled = $7, expires_at = $8, token_access = $9, allowed_subnets = $10, password_hash = $11, \
@@ -106,6 +136,11 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        let changes = before.as_ref().map(|b| user_changes(b, u)).unwrap_or_default();
+        if !changes.is_empty() {
+            events::record(&mut tx, &Event::new(&u.org_id, "user", &u.user_id, "user.updated").changes(changes))
+                .await?;
+        }
         tx.commit().await
     }
 
@@ -149,9 +184,11 @@ impl SqlStore {
 
     pub(crate) async fn delete_user_impl(&self, psk: i64) -> StoreResult<bool> {
         let mut tx = self.auth_tx().await?;
+        let Some(before) = self.user_in(&mut tx, psk).await? else { return Ok(false) };
         sqlx::query("DELETE FROM tokens WHERE user_psk = $1").bind(psk).execute(&mut *tx).await.map_err(map_err)?;
         let done =
             sqlx::query("DELETE FROM users WHERE psk = $1").bind(psk).execute(&mut *tx).await.map_err(map_err)?;
+        events::record(&mut tx, &Event::new(&before.org_id, "user", &before.user_id, "user.deleted")).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }

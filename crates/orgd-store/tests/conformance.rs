@@ -5,6 +5,7 @@ use orgd_core::data::drafts::{Change, Draft, DraftItem};
 use orgd_core::data::jobs::{ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::Dataset;
+use orgd_core::events::{Event, EventQuery};
 use orgd_core::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
@@ -224,6 +225,30 @@ fn people(o: &Org) -> Dataset {
     }
 }
 
+/// The event of an import that gives the dataset cache key `key`.
+fn imported(ds: &Dataset, key: &str) -> Event {
+    Event::new(&ds.org_id, "dataset", ds.id.as_str(), "items.imported").detail(serde_json::json!({"key": key}))
+}
+
+/// The cache keys named by the import events of `o`, oldest first.
+async fn imports(store: &dyn Store, o: &Org) -> Vec<String> {
+    let q = EventQuery {
+        org_id: Some(o.org_id.clone()),
+        kind: Some("items.imported".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let mut keys: Vec<String> = store
+        .list_events(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.detail["key"].as_str().unwrap().to_string())
+        .collect();
+    keys.reverse();
+    keys
+}
+
 async fn datasets(store: &dyn Store, o: &Org) {
     let ds = people(o);
     let local = store.local_changes();
@@ -238,10 +263,11 @@ async fn datasets(store: &dyn Store, o: &Org) {
     // A write that is not committed leaves nothing behind.
     let mut w = store.begin_items(&ds).await.unwrap();
     w.write(vec![row(&uid("A"), 1, "a", None, None)], vec![], vec![]).await.unwrap();
-    w.finish(1, "k1", 20).await.unwrap();
+    w.finish(1, "k1", 20, &imported(&ds, "k1")).await.unwrap();
     drop(w);
     assert!(store.item_page(&ds, 0, 10).await.unwrap().is_empty());
     assert_eq!(store.get_dataset(&ds.id).await.unwrap().unwrap().cache_key, "k0");
+    assert!(imports(store, o).await.is_empty(), "the event of a write that is not committed goes with it");
 
     store.index_items(&ds, &[1, 2]).await.unwrap();
     store.index_items(&ds, &[1, 2]).await.expect("asking again is fine");
@@ -275,7 +301,7 @@ async fn datasets(store: &dyn Store, o: &Org) {
     let tuple = vec![vec![Val::Number(6.0), Val::Bool(true)], vec![Val::Number(6.0), Val::Bool(false)]];
     let found = w.find(&ds, Lookup::Values { props: &[1, 2], keys: &tuple }).await.unwrap();
     assert_eq!(found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [uid("I4")], "a tuple matches every column");
-    w.finish(5, "k2", 30).await.unwrap();
+    w.finish(5, "k2", 30, &imported(&ds, "k2")).await.unwrap();
     w.commit().await.unwrap();
 
     let mut w = store.begin_items(&ds).await.unwrap();
@@ -287,8 +313,9 @@ async fn datasets(store: &dyn Store, o: &Org) {
     w.mark_seen(vec![2, 5]).await.unwrap();
     assert_eq!(w.unseen(0, 10).await.unwrap(), vec![(4, uid("I4"))], "deleted items are not listed");
     assert!(w.unseen(4, 10).await.unwrap().is_empty());
-    w.finish(-1, "k3", 40).await.unwrap();
+    w.finish(-1, "k3", 40, &imported(&ds, "k3")).await.unwrap();
     w.commit().await.unwrap();
+    assert_eq!(imports(store, o).await, ["k2", "k3"], "each committed write keeps its event");
     let page = store.item_page(&ds, 0, 2).await.unwrap();
     assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [uid("I1"), uid("I2")]);
     assert_eq!(page[1].values, changed.to_item(&ds).values);
@@ -346,7 +373,7 @@ async fn datasets(store: &dyn Store, o: &Org) {
         assert_eq!(w.find(&ds, Lookup::Values { props: &[0], keys: &keys }).await.unwrap().len(), 1);
         assert_eq!(w.find(&ds, Lookup::Ids(&[uid("B3")])).await.unwrap().len(), 1);
         w.end_bulk().await.unwrap();
-        w.finish(3, "kb", 50).await.unwrap();
+        w.finish(3, "kb", 50, &imported(&ds, "kb")).await.unwrap();
         if commit {
             w.commit().await.unwrap();
         }
@@ -521,7 +548,7 @@ async fn postgres_text_item_ids_of_the_previous_release_become_uuids() {
         (1..=3).map(|i| row(&uid(&format!("U{i}")), i, &format!("u{i}"), Some(i as f64), Some(i == 2))).collect();
     let mut w = store.begin_items(&ds).await.unwrap();
     w.write(rows.clone(), vec![], vec![]).await.unwrap();
-    w.finish(3, "ku", 60).await.unwrap();
+    w.finish(3, "ku", 60, &imported(&ds, "ku")).await.unwrap();
     w.commit().await.unwrap();
     let before = store.item_page(&ds, 0, 10).await.unwrap();
     store.close().await;

@@ -27,6 +27,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::User(cmd) => user(&store, cmd, now, &out).await,
         AdminCommand::Token(cmd) => token(&store, cmd, now, &out).await,
         AdminCommand::Dataset(cmd) => crate::datasets::run(&store, cmd, now, out.json).await,
+        AdminCommand::Events(args) => events(&store, args, &out).await,
     };
     match done {
         Err(e) if needs_orgs && store.list_orgs().await.is_ok_and(|o| o.is_empty()) => {
@@ -357,6 +358,64 @@ async fn token(store: &SqlStore, cmd: TokenCommand, now: time::OffsetDateTime, o
             cases::tokens::revoke(store, &token_id, now).await.map_err(fail)?;
             out.one(json!({"token_id": token_id, "revoked": true}), format!("revoked token {token_id}"));
         }
+    }
+    Ok(())
+}
+
+/// `orgd admin events`: a page of an org's change history.
+async fn events(store: &SqlStore, a: crate::cli::EventsArgs, out: &Output) -> anyhow::Result<()> {
+    use orgd_core::cases::events;
+    let org = cases::orgs::load(store, &a.tenant).await.map_err(fail)?;
+    let mut params: Vec<(String, String)> = vec![("limit".into(), a.limit.to_string())];
+    for (k, v) in [
+        ("from", a.from),
+        ("to", a.to),
+        ("actor", a.actor),
+        ("object", a.object),
+        ("kind", a.kind),
+        ("cursor", a.cursor),
+    ] {
+        params.extend(v.map(|v| (k.to_string(), v)));
+    }
+    let q = events::query(&org.org_id, &params).map_err(|e| {
+        let name = e.context.get("queryParameter").and_then(Value::as_str).unwrap_or_default().to_string();
+        anyhow!("--{name}: {}", e.orgvue_message())
+    })?;
+    let page = events::list(store, &q).await.map_err(fail)?;
+    if a.csv {
+        print!("{}", events::CSV_HEADER.replace("\r\n", "\n"));
+        for e in &page.events {
+            print!("{}", events::csv_row(e).replace("\r\n", "\n"));
+        }
+        return Ok(());
+    }
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&events::page_json(&page)).expect("JSON values print"));
+        return Ok(());
+    }
+    let rows: Vec<Value> = page.events.iter().map(events::to_json).collect();
+    out.table(rows, &["TIME", "KIND", "ACTOR", "IP", "OBJECT", "CHANGES"], |e| {
+        let changes: Vec<String> = e["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{}: {} -> {}", c["field"].as_str().unwrap_or_default(), c["before"], c["after"]))
+            .collect();
+        vec![
+            e["time"].as_str().unwrap_or_default().to_string(),
+            e["kind"].as_str().unwrap_or_default().to_string(),
+            format!(
+                "{} {}",
+                e["actor"]["kind"].as_str().unwrap_or_default(),
+                e["actor"]["id"].as_str().unwrap_or_default()
+            ),
+            e["ip"].as_str().unwrap_or("-").to_string(),
+            e["objectId"].as_str().unwrap_or_default().to_string(),
+            changes.join("; "),
+        ]
+    });
+    if let Some(c) = &page.next_cursor {
+        println!("more: --cursor {c}");
     }
     Ok(())
 }

@@ -206,6 +206,43 @@ pub enum AdminCommand {
         after_help = "Example:\n  orgd admin token create --tenant ACME --user bob@acme.test --end 2027-01-01\n  orgd admin token list --tenant ACME --user bob@acme.test"
     )]
     Token(TokenCommand),
+    /// The change history of an org: who changed what, when and from where, newest first.
+    #[command(
+        after_help = "Example:\n  orgd admin events --tenant ACME --kind user --from 2026-03-01\n  orgd admin events --tenant ACME --actor bob@acme.test --csv > trail.csv\n\nKinds read <object>.<change> (user.updated, items.imported, org.deleted …); --kind user selects every kind of user change.\nA page holds --limit events; the last line (or nextCursor with --json) gives the --cursor of the next, older page."
+    )]
+    Events(EventsArgs),
+}
+
+/// `orgd admin events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The org, by tenant id or org id.
+    #[arg(long, value_name = "TENANT_OR_ORG_ID")]
+    pub tenant: String,
+    /// Events at or after this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Events before this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Events of this actor (a user id, or the OS user of `orgd admin`).
+    #[arg(long, value_name = "ID")]
+    pub actor: Option<String>,
+    /// Events of this object (an org, user, token or dataset id).
+    #[arg(long, value_name = "ID")]
+    pub object: Option<String>,
+    /// Events of this kind (user.updated), or of every kind of one object (user).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Events per page (1–1000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// Continue after the page that gave this cursor.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Print CSV (a header and one row per event).
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
 }
 
 /// `orgd admin org …`.

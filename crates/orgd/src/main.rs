@@ -71,6 +71,12 @@ fn init_logging() {
         .try_init();
 }
 
+/// The changes of `orgd admin` are recorded as made by it and the OS user who ran it.
+fn admin_context() -> orgd_core::events::Context {
+    let os_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    orgd_core::events::Context { actor: orgd_core::events::Actor::admin(&os_user), ..Default::default() }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -83,7 +89,7 @@ async fn main() -> ExitCode {
             init_logging();
             demo::run(args).await
         }
-        Command::Admin(args) => admin::run(args).await,
+        Command::Admin(args) => orgd_core::events::scope(admin_context(), admin::run(args)).await,
         Command::Seed(args) => seeding::run(args).await,
     };
     match result {

@@ -3,6 +3,7 @@
 //! these and only parse input and render output; caches over the store see every change by themselves
 //! ([`crate::store::Store::local_changes`]).
 
+pub mod events;
 pub mod orgs;
 pub mod tokens;
 pub mod users;

@@ -9,6 +9,7 @@ use super::source::ActionSource;
 use super::spool::Spool;
 use super::{Dataset, DatasetType};
 use crate::error::{ApiError, ErrorCode, StoreError};
+use crate::events::Event;
 use crate::ids::JobId;
 use crate::store::{ItemWrite, Lookup, Store};
 use rustc_hash::FxHashSet as HashSet;
@@ -422,7 +423,10 @@ pub async fn run_in(
     }
     results.push(&mut out, tx.as_mut(), "]").await?;
     if changed {
-        tx.finish(delta, &run.cache_key, run.now_ms).await?;
+        let counts = serde_json::json!({"actions": out.actions, "failed": out.failed,
+            "implicitDeletes": out.implicit_deletes, "itemCountChange": delta, "jobId": run.job.map(|j| j.as_str())});
+        let event = Event::new(&ds.org_id, "dataset", ds.id.as_str(), "items.imported").detail(counts);
+        tx.finish(delta, &run.cache_key, run.now_ms, &event).await?;
     }
     results.finish(tx.as_mut()).await?;
     tx.commit().await?;

@@ -127,6 +127,7 @@ impl FromRequestParts<AppState> for Signed {
         if let Some(i) = &info {
             i.slot.lock().tenant(access.home.tenant_id.as_str());
         }
+        orgd_core::events::set_actor(orgd_core::events::Actor::user(&access.user, Some(&token.token_id)));
         let orgs = state.gate.cache.orgs().await.map_err(|e| super::failure(None, e))?;
         let csrf = sign(state, &format!("csrf/{}", token.token_id))[..32].to_string();
         Ok(Signed { user: access.user, token, home: access.home, orgs, ip, csrf })

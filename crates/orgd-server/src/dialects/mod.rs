@@ -2,3 +2,4 @@
 
 pub mod apperian;
 pub mod orgvue;
+pub mod trail;

@@ -15,6 +15,8 @@ pub enum Answer {
     Empty,
     /// A streamed export: JSON (`jsonRows`, `jsonColumns`, `jsonObjects`), CSV or TSV.
     Export,
+    /// A page of the change history: JSON (`EventPage`) or, with `format=csv`, CSV.
+    Trail,
 }
 
 /// The request body of an operation.
@@ -76,11 +78,12 @@ impl Contract {
 
 /// The contract of `method` on the route `path`, or `None` for an operation nobody has described.
 pub fn of(method: &Method, path: &str) -> Option<Contract> {
-    use Answer::{Empty, Export, Json};
+    use Answer::{Empty, Export, Json, Trail};
     let m = method.as_str();
     let c = match (m, resource(path)) {
         // Orgvue dataset API.
         ("GET", "/tenants") => answer(200, Json("TenantList")),
+        ("GET", "/{tenantId}/events") | ("GET", "/events") => answer(200, Trail).with_query(trail_parameters()),
         ("GET", "/{tenantId}/datasets") => answer(200, Json("DatasetList")),
         ("POST", "/{tenantId}/datasets") => {
             answer(201, Json("DatasetMetadata")).with_body(json("DatasetDefinition", true))
@@ -186,6 +189,22 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
 
 fn query(name: &str, required: bool, schema: Value, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": required, "schema": schema, "description": description})
+}
+
+/// The filters, cursor and format of the change history.
+fn trail_parameters() -> Vec<Value> {
+    let text = json!({"type": "string", "minLength": 1});
+    let time = json!({"type": "string", "description": "YYYY-MM-DD or an RFC 3339 time"});
+    vec![
+        query("from", false, time.clone(), "events at or after this time"),
+        query("to", false, time, "events before this time (later than from)"),
+        query("actor", false, text.clone(), "events of this actor (user id, or the OS user of orgd admin)"),
+        query("object", false, text.clone(), "events of this object (org, user, token or dataset id)"),
+        query("kind", false, text, "events of this kind (user.updated), or of every kind of an object (user)"),
+        query("cursor", false, json!({"type": "string"}), "the nextCursor of the page before"),
+        query("limit", false, json!({"type": "integer", "minimum": 1, "maximum": 1000}), "events per page (100)"),
+        query("format", false, json!({"type": "string", "enum": ["json", "csv"]}), "json (default) or csv"),
+    ]
 }
 
 fn flag() -> Value {

@@ -198,6 +198,8 @@ fn operation(e: &Endpoint) -> Value {
         Answer::Json(name) => json!({"description": e.summary, "content": {JSON: {"schema": schemas::r(name)}}}),
         Answer::Empty => json!({"description": format!("{}: done, no body", e.summary)}),
         Answer::Export => json!({"description": "The dataset in the format of the path", "content": export_content()}),
+        Answer::Trail => json!({"description": e.summary, "content": {JSON: {"schema": schemas::r("EventPage")},
+            "text/csv": {"schema": {"type": "string"}}}}),
     };
     let mut op = json!({
         "operationId": operation_id(e.method.as_str(), &e.path),

@@ -702,6 +702,41 @@ fn apperian() -> Vec<(&'static str, Value)> {
         ),
         ("TokenList", object(&["tokens"], json!({"tokens": {"type": "array", "items": r("Token")}}))),
         (
+            "EventPage",
+            object(
+                &["events", "nextCursor"],
+                json!({"events": {"type": "array", "items": r("Event")},
+                    "nextCursor": nullable(json!({"type": "string", "description": "pass as cursor for older events"}))}),
+            ),
+        ),
+        (
+            "Event",
+            object(
+                &[
+                    "id",
+                    "at",
+                    "time",
+                    "orgId",
+                    "actor",
+                    "ip",
+                    "traceId",
+                    "objectType",
+                    "objectId",
+                    "kind",
+                    "changes",
+                    "detail",
+                ],
+                json!({"id": string(), "at": integer(), "time": string(), "orgId": string(),
+                    "actor": object(&["kind", "id"], json!({"kind": {"type": "string", "enum": ["user", "admin", "system"]},
+                        "id": string(), "orgId": string(), "tokenId": string()})),
+                    "ip": nullable(string()), "traceId": nullable(string()), "objectType": string(), "objectId": string(),
+                    "kind": string(),
+                    "changes": {"type": "array", "items": object(&["field", "before", "after"],
+                        json!({"field": string(), "before": {}, "after": {}}))},
+                    "detail": {}}),
+            ),
+        ),
+        (
             "NewToken",
             object(
                 &[],

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::{Dataset, Item, PropertyType};
 use orgd_core::error::StoreError;
+use orgd_core::events::Event;
 use orgd_core::ids::JobId;
 use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
 use parking_lot::Mutex;
@@ -240,6 +241,7 @@ impl Lite {
         i: usize,
         convert: orgd_core::store::Convert,
     ) -> StoreResult<Option<u64>> {
+        let event = crate::datasets::schema_event(&before, &after);
         self.run(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let t = table(before.id.as_str());
@@ -282,6 +284,7 @@ impl Lite {
             if done == 0 {
                 return Ok(None);
             }
+            record(&tx, &event)?;
             tx.execute_batch(crate::BUMP_DATA_EPOCH)?;
             tx.commit()?;
             Ok(Some(kept))
@@ -627,14 +630,14 @@ impl ItemWrite for LiteWrite {
         .await
     }
 
-    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()> {
-        let (id, key) = (self.dataset_id.clone(), cache_key.to_string());
+    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64, event: &Event) -> StoreResult<()> {
+        let (id, key, event) = (self.dataset_id.clone(), cache_key.to_string(), event.clone());
         self.call(move |c| {
             c.execute(
                 "UPDATE datasets SET item_count = item_count + ?2, cache_key = ?3, modified_at = ?4 WHERE dataset_id = ?1",
                 rusqlite::params![id, count_delta, key, modified_at],
-            )
-            .map(drop)
+            )?;
+            record(c, &event)
         })
         .await
     }
@@ -725,5 +728,12 @@ fn bind_row(st: &mut rusqlite::CachedStatement, r: &Row) -> rusqlite::Result<()>
     for (j, v) in r.cells.iter().enumerate() {
         st.raw_bind_parameter(5 + j, Bind(v))?;
     }
+    Ok(())
+}
+
+/// Write `e` in the transaction of its change, on this connection.
+fn record(c: &rusqlite::Connection, e: &orgd_core::events::Event) -> rusqlite::Result<()> {
+    let (id, at, org, actor, object, kind, body) = crate::events::values(e);
+    c.execute(crate::events::INSERT_EVENT, rusqlite::params![id, at, org, actor, object, kind, body])?;
     Ok(())
 }

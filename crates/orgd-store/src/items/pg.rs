@@ -8,6 +8,7 @@ use futures_util::TryStreamExt;
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::{Dataset, Item, PropertyType};
 use orgd_core::error::StoreError;
+use orgd_core::events::Event;
 use orgd_core::ids::JobId;
 use orgd_core::store::{ItemScan, ItemWrite, Lookup, StoreResult, TreeLink};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
@@ -400,6 +401,7 @@ impl Pg {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        record(&mut tx, &crate::datasets::schema_event(before, after)).await?;
         sqlx::query(crate::BUMP_DATA_EPOCH).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(kept))
@@ -707,7 +709,7 @@ impl ItemWrite for PgWrite {
         Ok(rows.iter().map(|(seq, id)| (*seq, item_text(id))).collect())
     }
 
-    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64) -> StoreResult<()> {
+    async fn finish(&mut self, count_delta: i64, cache_key: &str, modified_at: i64, event: &Event) -> StoreResult<()> {
         sqlx::query(
             "UPDATE datasets SET item_count = item_count + $2, cache_key = $3, modified_at = $4 WHERE dataset_id = $1",
         )
@@ -718,7 +720,7 @@ impl ItemWrite for PgWrite {
         .execute(conn(&mut self.conn).await?)
         .await
         .map_err(map_err)?;
-        Ok(())
+        record(conn(&mut self.conn).await?, event).await
     }
 
     async fn job_outcome(&mut self, job: &JobId) -> StoreResult<Option<String>> {
@@ -823,6 +825,14 @@ impl ItemWrite for PgWrite {
         };
         tx.commit().await.map_err(map_err)
     }
+}
+
+/// Write `e` in the transaction of its change, on this connection.
+async fn record(c: &mut sqlx::PgConnection, e: &orgd_core::events::Event) -> StoreResult<()> {
+    let (id, at, org, actor, object, kind, body) = crate::events::values(e);
+    let q = sqlx::query(crate::events::INSERT_EVENT).bind(id).bind(at).bind(org).bind(actor).bind(object).bind(kind);
+    q.bind(body).execute(c).await.map_err(map_err)?;
+    Ok(())
 }
 
 #[cfg(test)]

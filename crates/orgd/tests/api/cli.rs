@@ -527,3 +527,37 @@ fn serve_on_a_taken_address_says_what_to_do() {
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
     assert!(err.contains("orgd demo") && err.contains("--listen"), "the error says what to do: {err}");
 }
+
+#[test]
+fn admin_events_show_who_changed_what_in_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&orgd(d, &["admin", "org", "create", "--tenant-id", "EVC", "--name", "Events Ltd"]));
+    ok(&orgd(d, &["admin", "user", "create", "--tenant", "EVC", "--user-id", "ann@evc.test"]));
+    ok(&orgd(d, &["admin", "user", "update", "EVC", "ann@evc.test", "--token-access", "true"]));
+    let os_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+
+    let out = ok(&orgd(d, &["admin", "--json", "events", "--tenant", "EVC", "--kind", "user"]));
+    let page: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = page["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["user.updated", "user.created"], "newest first");
+    let e = &page["events"][0];
+    assert_eq!((e["actor"]["kind"].as_str(), e["actor"]["id"].as_str()), (Some("admin"), Some(os_user.as_str())));
+    assert_eq!(e["changes"], serde_json::json!([{"field": "token_access", "before": false, "after": true}]));
+
+    let table = ok(&orgd(d, &["admin", "events", "--tenant", "EVC", "--limit", "1"]));
+    assert!(
+        table.starts_with("TIME") && table.contains("user.updated") && table.contains("token_access: false -> true")
+    );
+    let cursor = table.lines().last().unwrap().strip_prefix("more: --cursor ").expect("a full page says how to go on");
+    let older = ok(&orgd(d, &["admin", "events", "--tenant", "EVC", "--limit", "1", "--cursor", cursor]));
+    assert!(older.contains("user.created"), "{older}");
+    let csv = ok(&orgd(d, &["admin", "events", "--tenant", "EVC", "--csv"]));
+    assert_eq!(csv.lines().count(), 4, "a header, two user events and the org's creation: {csv}");
+
+    let line =
+        first_err_line(&orgd(d, &["admin", "events", "--tenant", "EVC", "--from", "2026-03-02", "--to", "2026-03-01"]));
+    assert!(line.contains("--to"), "{line}");
+    let line = first_err_line(&orgd(d, &["admin", "events", "--tenant", "EVC", "--cursor", "nope"]));
+    assert!(line.contains("--cursor"), "{line}");
+}

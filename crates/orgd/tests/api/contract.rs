@@ -484,6 +484,16 @@ async fn every_operation_answers_what_the_openapi_document_says() {
         assert_eq!(t.call(Method::GET, path, &me, ending, Send::Nothing).await.status, 401);
     }
 
+    // The change history of everything above, on every prefix of both dialects.
+    for path in prefixed("/events") {
+        let a = t.call(Method::GET, &format!("{path}?limit=5"), &me, &session, Send::Nothing).await;
+        assert_eq!((a.status, a.body["events"].as_array().map(Vec::len)), (200, Some(5)), "{}", a.body);
+    }
+    let a = t
+        .call(Method::GET, "/api/v1/{tenantId}/events?kind=items", &[("tenantId", "ACME")], &token, Send::Nothing)
+        .await;
+    assert_eq!((a.status, &a.body["events"][0]["kind"]), (200, &json!("items.imported")), "{}", a.body);
+
     // Every operation of the route table was answered with its documented success.
     let missing: Vec<String> = routes::api()
         .endpoints()

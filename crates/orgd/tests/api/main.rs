@@ -8,6 +8,7 @@ mod crash;
 mod datasets;
 mod doors;
 mod drafts;
+mod events;
 mod evolve;
 mod grants;
 mod helpers;

@@ -16,7 +16,7 @@ const SEEDED: &str = "orgd_leakcheckseedxxx_SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS
 const UNKNOWN: &str = "orgd_leakcheckunknown_UUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUU";
 
 #[tokio::test]
-async fn secrets_never_reach_logs_metrics_or_error_bodies() {
+async fn secrets_never_reach_logs_metrics_error_bodies_or_the_change_history() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.yaml");
     std::fs::write(
@@ -119,6 +119,13 @@ async fn secrets_never_reach_logs_metrics_or_error_bodies() {
     bodies.push(r.text().await.unwrap());
     let metrics = http.get(at("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("orgd_requests_total"));
+    // The change history of all of it, as CSV and JSON.
+    let csv = http.get(at("/v1/events?format=csv&limit=1000")).header("X-TOKEN", &minted).send().await.unwrap();
+    let trail = csv.text().await.unwrap();
+    assert!(trail.contains("settings.push_cert_p12") && trail.contains("user.signed_in"), "{trail}");
+    let json = http.get(at("/v1/events?limit=1000")).header("X-TOKEN", &minted).send().await.unwrap();
+    bodies.push(json.text().await.unwrap());
+    bodies.push(trail);
 
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -127,7 +127,9 @@ pub async fn apply(
     let changed = !(inserts.is_empty() && updates.is_empty() && deletes.is_empty());
     if changed {
         tx.write(inserts, updates, deletes).await?;
-        tx.finish(delta, cache_key, now_ms).await?;
+        let counts = json!({"added": done.added, "updated": done.updated, "removed": done.removed});
+        let event = crate::events::Event::new(&ds.org_id, "dataset", ds.id.as_str(), "draft.applied").detail(counts);
+        tx.finish(delta, cache_key, now_ms, &event).await?;
     }
     tx.commit().await?;
     Ok(done)

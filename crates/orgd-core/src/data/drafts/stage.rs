@@ -231,7 +231,13 @@ impl ItemWrite for DraftWrite<'_> {
         Err(refused("delete implicitly"))
     }
 
-    async fn finish(&mut self, _count_delta: i64, _cache_key: &str, _modified_at: i64) -> StoreResult<()> {
+    async fn finish(
+        &mut self,
+        _count_delta: i64,
+        _cache_key: &str,
+        _modified_at: i64,
+        _event: &crate::events::Event,
+    ) -> StoreResult<()> {
         Ok(())
     }
 

@@ -10,7 +10,11 @@ use crate::route_table::Table;
 
 /// Routes of `/v1` (also mounted below `/v1/org/{org_id}`).
 pub fn v1_routes() -> Table {
-    Table::new().merge(tokens::routes()).merge(orgs::v1_routes()).merge(users::v1_routes())
+    Table::new()
+        .merge(tokens::routes())
+        .merge(orgs::v1_routes())
+        .merge(users::v1_routes())
+        .merge(crate::dialects::trail::routes("/events"))
 }
 
 /// Routes of `/v2` (also mounted below `/v2/org/{org_id}`).

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 /// The routes below `/api/v1`.
 pub fn routes() -> Table {
     Table::new()
+        .merge(crate::dialects::trail::routes("/{tenantId}/events"))
         .route("/tenants", &[(Method::GET, "List the tenants the caller may act in")], get(tenants))
         .route(
             "/{tenantId}/datasets",

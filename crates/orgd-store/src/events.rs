@@ -1,0 +1,87 @@
+//! Events in SQL: the row of a change, written by the transaction of the change, and the audit trail's
+//! reads (newest first, by position).
+
+use crate::{json, map_err, SqlStore};
+use orgd_core::error::StoreError;
+use orgd_core::events::{Event, EventQuery};
+use orgd_core::store::StoreResult;
+
+/// The insert of one event; `$1…$7` in order, so the rusqlite path of imports binds it by position too.
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (event_id, at, org_id, actor_id, object_id, kind, body) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The values of [`INSERT_EVENT`].
+pub(crate) fn values(e: &Event) -> (String, i64, String, String, String, String, String) {
+    (e.id.clone(), e.at, e.org_id.clone(), e.actor.id.clone(), e.object_id.clone(), e.kind.clone(), json(e))
+}
+
+/// Write `e` in the transaction of its change.
+pub(crate) async fn record(conn: &mut sqlx::AnyConnection, e: &Event) -> StoreResult<()> {
+    let (id, at, org, actor, object, kind, body) = values(e);
+    sqlx::query(INSERT_EVENT)
+        .bind(id)
+        .bind(at)
+        .bind(org)
+        .bind(actor)
+        .bind(object)
+        .bind(kind)
+        .bind(body)
+        .execute(conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+impl SqlStore {
+    pub(crate) async fn list_events_impl(&self, q: &EventQuery) -> StoreResult<Vec<(i64, Event)>> {
+        let mut sql = String::from("SELECT seq, body FROM events WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        let mut ints: Vec<(usize, i64)> = Vec::new();
+        let mut n = 0;
+        let text = |sql: &mut String, col: &str, v: &str, args: &mut Vec<String>, n: &mut usize| {
+            *n += 1;
+            sql.push_str(&format!(" AND {col} ${n}"));
+            args.push(v.to_string());
+        };
+        if let Some(org) = &q.org_id {
+            text(&mut sql, "org_id =", org.as_str(), &mut args, &mut n);
+        }
+        if let Some(a) = &q.actor {
+            text(&mut sql, "actor_id =", a, &mut args, &mut n);
+        }
+        if let Some(o) = &q.object {
+            text(&mut sql, "object_id =", o, &mut args, &mut n);
+        }
+        if let Some(k) = &q.kind {
+            if k.contains('.') {
+                text(&mut sql, "kind =", k, &mut args, &mut n);
+            } else {
+                text(&mut sql, "kind LIKE", &format!("{k}.%"), &mut args, &mut n);
+            }
+        }
+        for (col, v) in [("at >=", q.from), ("at <", q.to), ("seq <", q.before)] {
+            if let Some(v) = v {
+                n += 1;
+                sql.push_str(&format!(" AND {col} ${n}"));
+                ints.push((n, v));
+            }
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", q.limit.max(0)));
+        // Text arguments come first in the numbering, then the numbers, as they were pushed.
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for a in args {
+            query = query.bind(a);
+        }
+        for (_, v) in ints {
+            query = query.bind(v);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.into_iter()
+            .map(|(seq, body)| {
+                serde_json::from_str(&body)
+                    .map(|e| (seq, e))
+                    .map_err(|e| StoreError::Other(format!("event {seq}: {e}")))
+            })
+            .collect()
+    }
+}
