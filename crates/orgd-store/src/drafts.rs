@@ -1,9 +1,10 @@
 //! Drafts and their changed items in SQL (one row per changed item of a draft's layer), deleted with
 //! their dataset or org by the foreign keys.
 
-use crate::{map_err, SqlStore};
+use crate::{events, map_err, SqlStore};
 use orgd_core::data::drafts::{Change, Draft, DraftItem, DEFAULT_LAYER};
 use orgd_core::error::StoreError;
+use orgd_core::events::Event;
 use orgd_core::ids::{DatasetId, DraftId, OrgId};
 use orgd_core::store::StoreResult;
 use sqlx::any::AnyRow;
@@ -50,6 +51,7 @@ fn item_from_row(r: &AnyRow) -> Result<DraftItem, StoreError> {
 
 impl SqlStore {
     pub(crate) async fn insert_draft_impl(&self, d: &Draft) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(&format!(
             "INSERT INTO drafts ({DRAFT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
@@ -64,10 +66,12 @@ impl SqlStore {
         .bind(d.added)
         .bind(d.updated)
         .bind(d.removed)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(())
+        let detail = serde_json::json!({"name": d.name, "datasetId": d.dataset_id.as_str()});
+        events::record(&mut tx, &Event::new(&d.org_id, "draft", d.id.as_str(), "draft.created").detail(detail)).await?;
+        tx.commit().await.map_err(map_err)
     }
 
     pub(crate) async fn list_drafts_impl(&self, org_id: &OrgId) -> StoreResult<Vec<Draft>> {
@@ -95,11 +99,13 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let Some(org) = draft_org(&mut tx, id).await? else { return Ok(false) };
         let done = sqlx::query("DELETE FROM drafts WHERE draft_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        events::record(&mut tx, &Event::new(&org, "draft", id.as_str(), "draft.deleted")).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() > 0)
     }
@@ -181,6 +187,8 @@ impl SqlStore {
             }
             q.execute(&mut *tx).await.map_err(map_err)?;
         }
+        let counts = serde_json::json!({"added": d.added, "updated": d.updated, "removed": d.removed});
+        events::record(&mut tx, &Event::new(&d.org_id, "draft", d.id.as_str(), "draft.staged").detail(counts)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -202,7 +210,20 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        if let Some(org) = draft_org(&mut tx, id).await? {
+            events::record(&mut tx, &Event::new(&org, "draft", id.as_str(), "draft.cleared")).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// The org of a draft, read in a transaction.
+async fn draft_org(tx: &mut sqlx::AnyConnection, id: &DraftId) -> StoreResult<Option<OrgId>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT org_id FROM drafts WHERE draft_id = $1")
+        .bind(id.as_str())
+        .fetch_optional(tx)
+        .await
+        .map_err(map_err)?;
+    Ok(row.and_then(|(o,)| OrgId::parse(&o)))
 }

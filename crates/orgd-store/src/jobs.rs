@@ -1,8 +1,9 @@
 //! Jobs, temporary files and their chunked bytes in SQL, plus shared secrets.
 
-use crate::{map_err, Backend, SqlStore};
+use crate::{events, map_err, Backend, SqlStore};
 use orgd_core::data::jobs::{ChunkOwner, FileRecord, Job, JobKind, JobStatus};
 use orgd_core::error::StoreError;
+use orgd_core::events::Event;
 use orgd_core::ids::{DatasetId, JobId, OrgId};
 use orgd_core::store::StoreResult;
 use rand::RngCore;
@@ -82,6 +83,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn insert_job_impl(&self, j: &Job) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(&format!(
             "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
@@ -101,10 +103,12 @@ impl SqlStore {
         .bind(j.created_at)
         .bind(j.modified_at)
         .bind(j.finished_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(())
+        let detail = serde_json::json!({"type": j.kind.as_str(), "datasetId": j.dataset_id.as_str()});
+        events::record(&mut tx, &Event::new(&j.org_id, "job", j.id.as_str(), "job.queued").detail(detail)).await?;
+        tx.commit().await.map_err(map_err)
     }
 
     pub(crate) async fn get_job_impl(&self, id: &str) -> StoreResult<Option<Job>> {
@@ -142,6 +146,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn save_job_impl(&self, j: &Job) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(
             "UPDATE jobs SET status = $2, result_type = $3, result_kept = $4, errors = $5, error_count = $6, \
              modified_at = $7, finished_at = $8 WHERE job_id = $1",
@@ -154,10 +159,20 @@ impl SqlStore {
         .bind(j.error_count)
         .bind(j.modified_at)
         .bind(j.finished_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(())
+        let kind = match j.status {
+            JobStatus::Completed => Some("job.completed"),
+            JobStatus::Failed => Some("job.failed"),
+            JobStatus::Created | JobStatus::Running => None,
+        };
+        if let Some(kind) = kind {
+            let detail = serde_json::json!({"type": j.kind.as_str(), "datasetId": j.dataset_id.as_str(),
+                "errorCount": j.error_count});
+            events::record(&mut tx, &Event::new(&j.org_id, "job", j.id.as_str(), kind).detail(detail)).await?;
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     pub(crate) async fn touch_job_impl(&self, id: &str, now: i64) -> StoreResult<()> {

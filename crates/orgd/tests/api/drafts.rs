@@ -538,3 +538,34 @@ async fn draft_jobs_deliver_to_result_locations_and_call_back() {
         json!({"added":1,"updated":1,"removed":1,"unchanged":0})
     );
 }
+
+#[tokio::test]
+async fn a_draft_and_its_jobs_leave_their_events() {
+    let app = TestApp::spawn().await;
+    let (token, ds) = people(&app, "ACME").await;
+    let draft = new_draft(&app, &token, &ds).await;
+    reorg(&app, &token, &draft).await;
+    let done = apply(&app, &token, &ds, json!({"layers": [{"draftId": draft}]})).await;
+    assert_eq!(done["jobStatus"], "completed", "{done}");
+    let r = send(&app, Method::DELETE, &format!("/api/v1/ACME/drafts/{draft}"), &token, None).await;
+    assert_eq!(r.status(), 204);
+    let page = json_of(send(&app, Method::GET, "/api/v1/ACME/events?limit=7", &token, None).await).await;
+    let kinds: Vec<&str> = page["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "draft.deleted",
+            "job.completed",
+            "draft.applied",
+            "job.queued",
+            "draft.staged",
+            "draft.created",
+            "items.imported"
+        ],
+        "newest first"
+    );
+    let applied = &page["events"][2];
+    assert_eq!((applied["detail"]["added"].as_u64(), applied["detail"]["removed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(applied["traceId"], page["events"][3]["traceId"], "a job's changes carry the trace id that queued it");
+    assert_eq!(applied["actor"]["id"], page["events"][3]["actor"]["id"]);
+}
