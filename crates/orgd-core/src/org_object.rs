@@ -48,6 +48,7 @@ pub const KEYS: &[(&str, bool)] = &[
     ("created_at", false),
     ("allowed_subnets", false),
     ("api_usage_plan", false),
+    ("events_retention_days", false),
 ];
 
 /// The value of one output key.

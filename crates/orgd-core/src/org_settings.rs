@@ -50,7 +50,12 @@ pub struct OrgSettings {
     pub password_complexity: PasswordComplexity,
     /// The custom metadata every user of the org carries (keys and default values).
     pub user_custom_metadata_template: Value,
+    /// Days the org's change history is kept (orgd extension).
+    pub events_retention_days: i64,
 }
+
+/// Days a new org keeps its change history.
+pub const DEFAULT_EVENTS_RETENTION_DAYS: i64 = 365;
 
 /// The two password rule sets.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -77,6 +82,7 @@ impl Default for OrgSettings {
             cors_domain_whitelist: Vec::new(),
             password_complexity: PasswordComplexity::default(),
             user_custom_metadata_template: json!({}),
+            events_retention_days: DEFAULT_EVENTS_RETENTION_DAYS,
         }
     }
 }
@@ -117,6 +123,7 @@ impl OrgSettings {
                 "user_custom_metadata_template",
                 d.user_custom_metadata_template,
             ),
+            events_retention_days: field(settings, "events_retention_days", d.events_retention_days),
         }
     }
 
@@ -193,7 +200,8 @@ pub fn defaults() -> Value {
         "user_custom_metadata_template": {},
         "application_custom_metadata_template": {},
         "notify_on_device_registration": false,
-        "catalog_affiliated_org_access_enabled": false
+        "catalog_affiliated_org_access_enabled": false,
+        "events_retention_days": DEFAULT_EVENTS_RETENTION_DAYS
     })
 }
 

@@ -25,7 +25,7 @@ impl Warning {
     }
 }
 
-/// The 23 editable keys.
+/// The 24 editable keys (`events_retention_days` is orgd's).
 pub const EDITABLE: &[&str] = &[
     "support_email",
     "email_from_name",
@@ -50,6 +50,7 @@ pub const EDITABLE: &[&str] = &[
     "notify_on_device_registration",
     "policies_frequency_evaluation_in_hours",
     "catalog_affiliated_org_access_enabled",
+    "events_retention_days",
 ];
 
 /// The 12 keys of a password rule set (`password_complexity_for_admins` / `_for_users`).
@@ -170,6 +171,7 @@ fn validate(
         "invite_template_for_user" | "invite_template_for_affiliated" => string_max(key, v, 65_536),
         "session_timeout_in_minutes" | "remember_me_timeout_in_minutes" => int_in(key, v, 1, 525_600),
         "policies_frequency_evaluation_in_hours" => int_in(key, v, 0, 8760),
+        "events_retention_days" => int_in(key, v, 1, 36_500),
         "password_complexity" => password_complexity(v, current.get(key), warnings),
         "user_custom_metadata_template" | "application_custom_metadata_template" => {
             metadata::validate_template(v, key).map(|_| v.clone())

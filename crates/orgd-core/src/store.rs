@@ -240,6 +240,12 @@ pub trait Store: Send + Sync + 'static {
     /// the ones below a position).
     async fn list_events(&self, query: &EventQuery) -> StoreResult<Vec<(i64, Event)>>;
 
+    /// Delete the events of `org_id` older than `before` (ms); returns how many.
+    async fn purge_events(&self, org_id: &OrgId, before: i64) -> StoreResult<u64>;
+    /// Take the lease `name` for `holder` until `until` (ms) if nobody holds it at `now`, so that a periodic
+    /// task shared by every node runs on one; false when another holder has it.
+    async fn claim_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
+
     /// A named server secret shared by every node, created at random on first use.
     async fn secret(&self, name: &str) -> StoreResult<String>;
     /// Queue a job.

@@ -259,6 +259,8 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut epoch = tokio::time::interval(orgd_core::auth_cache::EPOCH_POLL);
     let mut flush = tokio::time::interval(Duration::from_secs(5));
     let mut purge = tokio::time::interval(Duration::from_secs(3600));
+    // This node's name among those sharing the database, for the leases of shared periodic tasks.
+    let node = orgd_core::ids::new_id();
     let mut retention = tokio::time::interval(Duration::from_secs(30));
     let mut stale = tokio::time::interval(crate::jobs::heartbeat(&state));
     epoch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -272,6 +274,13 @@ async fn background_tasks(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             _ = purge.tick() => {
                 use orgd_core::clock::Clock;
+                let now = orgd_core::clock::to_millis(state.clock.now());
+                let every = 3_600_000;
+                match orgd_core::cases::events::enforce_retention(state.store.as_ref(), &node, now, every).await {
+                    Ok(Some(n)) if n > 0 => tracing::info!(events = n, "deleted events past their org's retention"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e.orgvue_message(), "cannot enforce the events' retention"),
+                }
                 let cut = state.clock.now() - time::Duration::hours(24);
                 match state.store.purge_sessions(cut).await {
                     Ok(n) if n > 0 => tracing::info!(sessions = n, "purged sessions that ended over 24 h ago"),

@@ -4,6 +4,7 @@
 use crate::{json, map_err, SqlStore};
 use orgd_core::error::StoreError;
 use orgd_core::events::{Event, EventQuery};
+use orgd_core::ids::OrgId;
 use orgd_core::store::StoreResult;
 
 /// The insert of one event; `$1…$7` in order, so the rusqlite path of imports binds it by position too.
@@ -83,5 +84,30 @@ impl SqlStore {
                     .map_err(|e| StoreError::Other(format!("event {seq}: {e}")))
             })
             .collect()
+    }
+
+    pub(crate) async fn purge_events_impl(&self, org_id: &OrgId, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM events WHERE org_id = $1 AND at < $2")
+            .bind(org_id.as_str())
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn claim_lease_impl(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
+             SET holder = excluded.holder, until_ms = excluded.until_ms WHERE leases.until_ms <= $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -482,6 +482,14 @@ impl Store for SqlStore {
         self.list_events_impl(query).await
     }
 
+    async fn purge_events(&self, org_id: &OrgId, before: i64) -> StoreResult<u64> {
+        self.purge_events_impl(org_id, before).await
+    }
+
+    async fn claim_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
+        self.claim_lease_impl(name, holder, now, until).await
+    }
+
     async fn secret(&self, name: &str) -> StoreResult<String> {
         self.secret_impl(name).await
     }

@@ -69,6 +69,24 @@ pub fn query(org: &OrgId, params: &[(String, String)]) -> Result<EventQuery, Api
     })
 }
 
+/// The lease of the retention run: one node at a time does it.
+pub const RETENTION_LEASE: &str = "events-retention";
+
+/// Enforce every org's `events_retention_days` at `now` (ms) if this node (`holder`) takes the
+/// retention lease for `every` ms; `None` when another node holds it, else the events deleted.
+pub async fn enforce_retention(store: &dyn Store, holder: &str, now: i64, every: i64) -> Result<Option<u64>, ApiError> {
+    // The lease ends a little before the next run so that a node's next tick finds it free.
+    if !store.claim_lease(RETENTION_LEASE, holder, now, now + every * 9 / 10).await? {
+        return Ok(None);
+    }
+    let mut deleted = 0;
+    for org in store.list_orgs().await? {
+        let days = crate::org_settings::OrgSettings::of(&org.settings).events_retention_days;
+        deleted += store.purge_events(&org.org_id, now - days * 86_400_000).await?;
+    }
+    Ok(Some(deleted))
+}
+
 /// A page of the events `q` selects.
 pub async fn list(store: &dyn Store, q: &EventQuery) -> Result<Page, ApiError> {
     let mut rows = store.list_events(&EventQuery { limit: q.limit + 1, ..q.clone() }).await?;

@@ -590,6 +590,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
                     "notify_on_device_registration": boolean(), "catalog_affiliated_org_access_enabled": boolean(),
                     "tenant_id": string(), "created_at": r("Timestamp"), "allowed_subnets": strings(),
                     "api_usage_plan": r("UsagePlan"),
+                    "events_retention_days": integer(),
                 }),
             ),
         ),
@@ -597,7 +598,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
             "OrganizationSettingsChange",
             json!({
                 "type": "object",
-                "description": "Any of the 23 editable keys; other keys are ignored with a warning each",
+                "description": "Any of the 24 editable keys; other keys are ignored with a warning each",
                 "properties": {
                     "support_email": email, "email_from_address": email, "email_reply_to_address": email,
                     "email_from_name": {"type": "string", "maxLength": 255},
@@ -607,6 +608,8 @@ fn apperian() -> Vec<(&'static str, Value)> {
                     "invite_template_for_affiliated": {"type": "string", "maxLength": 65536},
                     "session_timeout_in_minutes": minutes, "remember_me_timeout_in_minutes": minutes,
                     "policies_frequency_evaluation_in_hours": {"type": "integer", "minimum": 0, "maximum": 8760},
+                    "events_retention_days": {"type": "integer", "minimum": 1, "maximum": 36500,
+                        "description": "days the change history is kept (orgd extension)"},
                     "admin_branded": boolean(), "banner_image_enabled": boolean(),
                     "no_auth_app_delivery_enabled": boolean(), "no_auth_policies_enabled": boolean(),
                     "reviews_default_value": boolean(), "notify_on_device_registration": boolean(),

@@ -13,3 +13,10 @@ CREATE TABLE events (
 CREATE INDEX events_org_at ON events (org_id, at);
 CREATE INDEX events_org_actor ON events (org_id, actor_id, at);
 CREATE INDEX events_org_object ON events (org_id, object_id, at);
+
+-- Who does a periodic task shared by every node (the events' retention) until when.
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until_ms BIGINT NOT NULL
+);

@@ -266,3 +266,43 @@ async fn only_administrators_of_the_org_or_above_read_its_events() {
     let (s, _, _) = orgvue_error(app.get_bearer("/api/v1/TOP/events", &plain).await).await;
     assert_eq!(s, 403, "a plain user of the org may not read its trail");
 }
+
+#[tokio::test]
+async fn each_org_keeps_its_events_for_its_retention_and_one_node_enforces_it() {
+    let app = TestApp::spawn().await;
+    let (short, _, token) = app.tenant_with_admin("SHORT").await;
+    let (long, _, long_token) = app.tenant_with_admin("LONG").await;
+    let path = format!("/v3/organizations/{}", short.org_id);
+    let (s, _, body) =
+        apperian_error(app.call(Method::PUT, &path, &token, Some(json!({"events_retention_days": 0}))).await).await;
+    assert_eq!(s, 400, "{body}");
+    let r = app.call(Method::PUT, &path, &token, Some(json!({"events_retention_days": 30}))).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["organization"]["events_retention_days"], 30);
+
+    // A change made 40 days ago in each org.
+    let clock = std::sync::Arc::new(orgd_core::clock::SystemClock::default());
+    clock.set_offset_ms(-40 * 86_400_000);
+    let past = orgd_core::events::Context { clock: Some(clock), ..Default::default() };
+    orgd_core::events::scope(past, async {
+        app.user(&short, "old@short.test", Role::User).await;
+        app.user(&long, "old@long.test", Role::User).await;
+    })
+    .await;
+    let old = |events: &[Value], who: &str| events.iter().any(|e| e["objectId"] == who);
+    assert!(old(&trail(&app, "SHORT", &token).await, "old@short.test"));
+
+    // The server took the lease for its own first run at start: these runs come after it ended.
+    let hour = 3_600_000;
+    let now = orgd_core::clock::to_millis(app.now()) + 2 * hour;
+    let store = app.store.as_ref();
+    let done = orgd_core::cases::events::enforce_retention(store, "node-1", now, hour).await.unwrap();
+    assert_eq!(done, Some(1), "only the short org's old event is past its retention");
+    let other = orgd_core::cases::events::enforce_retention(store, "node-2", now + 1000, hour).await.unwrap();
+    assert_eq!(other, None, "another node finds the run taken");
+    let later = orgd_core::cases::events::enforce_retention(store, "node-2", now + hour, hour).await.unwrap();
+    assert_eq!(later, Some(0), "the next run is anyone's, and finds nothing more to delete");
+    let short_trail = trail(&app, "SHORT", &token).await;
+    assert!(!old(&short_trail, "old@short.test"));
+    assert!(short_trail.iter().any(|e| e["kind"] == "org.updated"), "recent events stay");
+    assert!(old(&trail(&app, "LONG", &long_token).await, "old@long.test"), "365 days by default");
+}
