@@ -238,13 +238,10 @@ pub fn org_changes(before: &Org, after: &Org) -> Vec<Change> {
         json!(after.allowed_subnets.to_strings()),
     );
     push(&mut out, "usage_plan", json!(before.usage_plan), json!(after.usage_plan));
-    let (b, a) = (before.settings.as_object(), after.settings.as_object());
     let empty = serde_json::Map::new();
-    let (b, a) = (b.unwrap_or(&empty), a.unwrap_or(&empty));
-    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    for k in keys {
+    let b = before.settings.as_object().unwrap_or(&empty);
+    let a = after.settings.as_object().unwrap_or(&empty);
+    for k in keys_of(b, a) {
         let (before, after) = (b.get(k), a.get(k));
         if before != after {
             let (before, after) = (secret_free(k, before), secret_free(k, after));
@@ -277,15 +274,20 @@ pub fn definition_changes(before: &Value, after: &Value) -> Vec<Change> {
     let empty = serde_json::Map::new();
     let b = before.as_object().unwrap_or(&empty);
     let a = after.as_object().unwrap_or(&empty);
-    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    for k in keys {
+    for k in keys_of(b, a) {
         let before = b.get(k).cloned().unwrap_or(Value::Null);
         let after = a.get(k).cloned().unwrap_or(Value::Null);
         push(&mut out, k, before, after);
     }
     out
+}
+
+/// The keys of either object, sorted, once each.
+fn keys_of<'a>(b: &'a serde_json::Map<String, Value>, a: &'a serde_json::Map<String, Value>) -> Vec<&'a String> {
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// A page of the audit trail: newest first.
