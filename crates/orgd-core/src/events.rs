@@ -305,6 +305,8 @@ pub struct EventQuery {
     pub object: Option<String>,
     /// Kind (`user.updated`) or a kind's object part (`user`).
     pub kind: Option<String>,
+    /// The trace id of the request that made the change.
+    pub trace_id: Option<String>,
     /// Only events older than this position (a cursor).
     pub before: Option<i64>,
     /// At most this many.

@@ -7,18 +7,24 @@ use orgd_core::events::{Event, EventQuery};
 use orgd_core::ids::OrgId;
 use orgd_core::store::StoreResult;
 
-/// The insert of one event; `$1…$7` in order, so the rusqlite path of imports binds it by position too.
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (event_id, at, org_id, actor_id, object_id, kind, body) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// The insert of one event; `$1…$8` in order, so the rusqlite path of imports binds it by position too.
+pub(crate) const INSERT_EVENT: &str =
+    "INSERT INTO events (event_id, at, org_id, actor_id, object_id, kind, trace_id, body) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// The values of [`INSERT_EVENT`].
-pub(crate) fn values(e: &Event) -> (String, i64, String, String, String, String, String) {
-    (e.id.clone(), e.at, e.org_id.clone(), e.actor.id.clone(), e.object_id.clone(), e.kind.clone(), json(e))
+pub(crate) type Values = (String, i64, String, String, String, String, Option<String>, String);
+
+/// The values of [`INSERT_EVENT`].
+pub(crate) fn values(e: &Event) -> Values {
+    let (id, org, actor, object, kind) =
+        (e.id.clone(), e.org_id.clone(), e.actor.id.clone(), e.object_id.clone(), e.kind.clone());
+    (id, e.at, org, actor, object, kind, e.trace_id.clone(), json(e))
 }
 
 /// Write `e` in the transaction of its change.
 pub(crate) async fn record(conn: &mut sqlx::AnyConnection, e: &Event) -> StoreResult<()> {
-    let (id, at, org, actor, object, kind, body) = values(e);
+    let (id, at, org, actor, object, kind, trace, body) = values(e);
     sqlx::query(INSERT_EVENT)
         .bind(id)
         .bind(at)
@@ -26,6 +32,7 @@ pub(crate) async fn record(conn: &mut sqlx::AnyConnection, e: &Event) -> StoreRe
         .bind(actor)
         .bind(object)
         .bind(kind)
+        .bind(trace)
         .bind(body)
         .execute(conn)
         .await
@@ -52,6 +59,9 @@ impl SqlStore {
         }
         if let Some(o) = &q.object {
             text(&mut sql, "object_id =", o, &mut args, &mut n);
+        }
+        if let Some(t) = &q.trace_id {
+            text(&mut sql, "trace_id =", t, &mut args, &mut n);
         }
         if let Some(k) = &q.kind {
             if k.contains('.') {

@@ -64,6 +64,7 @@ pub fn query(org: &OrgId, params: &[(String, String)]) -> Result<EventQuery, Api
         actor: text("actor")?,
         object: text("object")?,
         kind: text("kind")?,
+        trace_id: text("traceId")?,
         before,
         limit,
     })

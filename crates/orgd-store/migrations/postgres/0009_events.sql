@@ -8,11 +8,13 @@ CREATE TABLE events (
     actor_id TEXT NOT NULL,
     object_id TEXT NOT NULL,
     kind TEXT NOT NULL,
+    trace_id TEXT,
     body TEXT NOT NULL
 );
 CREATE INDEX events_org_at ON events (org_id, at);
 CREATE INDEX events_org_actor ON events (org_id, actor_id, at);
 CREATE INDEX events_org_object ON events (org_id, object_id, at);
+CREATE INDEX events_trace ON events (trace_id);
 
 -- Who does a periodic task shared by every node (the events' retention) until when.
 CREATE TABLE leases (

@@ -733,7 +733,7 @@ fn bind_row(st: &mut rusqlite::CachedStatement, r: &Row) -> rusqlite::Result<()>
 
 /// Write `e` in the transaction of its change, on this connection.
 fn record(c: &rusqlite::Connection, e: &orgd_core::events::Event) -> rusqlite::Result<()> {
-    let (id, at, org, actor, object, kind, body) = crate::events::values(e);
-    c.execute(crate::events::INSERT_EVENT, rusqlite::params![id, at, org, actor, object, kind, body])?;
+    let (id, at, org, actor, object, kind, trace, body) = crate::events::values(e);
+    c.execute(crate::events::INSERT_EVENT, rusqlite::params![id, at, org, actor, object, kind, trace, body])?;
     Ok(())
 }

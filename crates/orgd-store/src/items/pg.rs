@@ -829,9 +829,9 @@ impl ItemWrite for PgWrite {
 
 /// Write `e` in the transaction of its change, on this connection.
 async fn record(c: &mut sqlx::PgConnection, e: &orgd_core::events::Event) -> StoreResult<()> {
-    let (id, at, org, actor, object, kind, body) = crate::events::values(e);
+    let (id, at, org, actor, object, kind, trace, body) = crate::events::values(e);
     let q = sqlx::query(crate::events::INSERT_EVENT).bind(id).bind(at).bind(org).bind(actor).bind(object).bind(kind);
-    q.bind(body).execute(c).await.map_err(map_err)?;
+    q.bind(trace).bind(body).execute(c).await.map_err(map_err)?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@
 
 use crate::helpers::TestApp;
 use orgd_core::cases::tokens::NewToken;
+use orgd_core::events::EventQuery;
 use orgd_core::model::Role;
+use orgd_core::store::Store;
 use orgd_server::routes;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -31,12 +33,15 @@ struct Tour<'a> {
     /// (method, path template) answered with a documented success.
     reached: BTreeSet<(String, String)>,
     checked: usize,
+    /// Each call that could change something: method, path template, status, and the kinds of the events
+    /// its request wrote (found by its trace id).
+    changes: Vec<(String, String, u16, Vec<String>)>,
 }
 
 impl<'a> Tour<'a> {
     async fn new(app: &'a TestApp) -> Tour<'a> {
         let doc: Value = app.get("/openapi.json").send().await.unwrap().json().await.unwrap();
-        Tour { app, doc, reached: BTreeSet::new(), checked: 0 }
+        Tour { app, doc, reached: BTreeSet::new(), checked: 0, changes: Vec::new() }
     }
 
     /// Call `template` (a documented path, perhaps with a query string) filled with `values`, presenting `token` in both dialects' headers, and check
@@ -64,7 +69,11 @@ impl<'a> Tour<'a> {
             Send::Form(f) => req.multipart(f),
         };
         let operation = template.split('?').next().unwrap_or(template);
-        self.check(method, operation, req.send().await.unwrap()).await
+        let answer = self.check(method, operation, req.send().await.unwrap()).await;
+        if let Some(last) = self.changes.last_mut().filter(|c| c.1 == operation) {
+            last.1 = template.to_string();
+        }
+        answer
     }
 
     /// Call an absolute URL (a presigned link) without a credential.
@@ -78,6 +87,7 @@ impl<'a> Tour<'a> {
 
     async fn check(&mut self, method: Method, template: &str, r: reqwest::Response) -> Answer {
         let status = r.status().as_u16();
+        let trace = r.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         let media = r
             .headers()
             .get("content-type")
@@ -109,6 +119,13 @@ impl<'a> Tour<'a> {
             }
         }
         self.checked += 1;
+        if let (Some(trace), false) = (trace, method == Method::GET) {
+            // The events the request itself wrote (a job's later ones carry its trace id but no address).
+            let q = EventQuery { trace_id: Some(trace), limit: 100, ..Default::default() };
+            let events = self.app.store.list_events(&q).await.unwrap();
+            let kinds = events.into_iter().filter(|(_, e)| e.ip.is_some()).map(|(_, e)| e.kind).collect();
+            self.changes.push((method.to_string(), template.to_string(), status, kinds));
+        }
         if (200..300).contains(&status) {
             self.reached.insert((method.to_string(), template.to_string()));
         }
@@ -493,6 +510,34 @@ async fn every_operation_answers_what_the_openapi_document_says() {
         .call(Method::GET, "/api/v1/{tenantId}/events?kind=items", &[("tenantId", "ACME")], &token, Send::Nothing)
         .await;
     assert_eq!((a.status, &a.body["events"][0]["kind"]), (200, &json!("items.imported")), "{}", a.body);
+
+    // Every change leaves exactly its events, written by its own request; a refused request leaves none.
+    let mut wrong = Vec::new();
+    for (method, path, status, kinds) in &t.changes {
+        let resource = orgd_server::openapi::contract::resource(path.split('?').next().unwrap_or(path));
+        let expected: &[&str] = match (status, method.as_str(), resource) {
+            // A refused sign-in of a known user is an event of its own; every other refusal leaves none.
+            (401, "POST", "/users/authenticate") if kinds == &["user.sign_in_failed"] => &["user.sign_in_failed"],
+            (400.., _, _) => &[],
+            (_, "PATCH", _) if path.contains("dryRun=true") => &[],
+            (
+                _,
+                "POST",
+                "/{tenantId}/datasets/{datasetId}/items" | "/{tenantId}/datasets/{datasetId}/export/{format}",
+            ) => &[],
+            (_, "POST", "/{tenantId}/files/generate") | (_, "PUT", "/signed/v1/files/{fileId}" | "/session") => &[],
+            (_, "POST", "/organizations") => &["user.created", "org.created"],
+            _ => &["*"],
+        };
+        let fits = match expected {
+            ["*"] => kinds.len() == 1,
+            e => kinds.iter().map(String::as_str).collect::<Vec<_>>() == e,
+        };
+        if !fits {
+            wrong.push(format!("{method} {path} → {status}: {kinds:?}, expected {expected:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "calls with other events than their change's:\n{}", wrong.join("\n"));
 
     // Every operation of the route table was answered with its documented success.
     let missing: Vec<String> = routes::api()
