@@ -1,6 +1,6 @@
 //! The web console: server-rendered pages over the same core rules as the APIs — sign-in, the Tokens page,
-//! the Settings app (users, datasets, organization) and the tenant listing. Every form carries a CSRF
-//! token; every page works without JavaScript except the copy buttons.
+//! the Settings app (users, datasets, organization, change history) and the tenant listing. Every form
+//! carries a CSRF token; every page works without JavaScript except the copy buttons.
 
 mod charts;
 mod configui;
@@ -8,6 +8,7 @@ mod login;
 mod session;
 mod tenants;
 mod tokens;
+mod trail;
 
 use crate::state::AppState;
 use askama::Template;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/app/configui/datasets/{dataset_id}/properties", post(configui::change_dataset_properties))
         .route("/app/configui/datasets/{dataset_id}/chart", get(charts::page))
         .route("/app/configui/organization", get(configui::organization).post(configui::save_organization))
+        .route("/app/configui/events", get(trail::page))
         .route(
             "/console/console.css",
             get(|| asset("text/css; charset=utf-8", include_str!("../../assets/console.css"))),

@@ -274,6 +274,21 @@ async fn an_admin_finds_a_dataset_id_edits_org_settings_and_lists_tenants() {
     assert!(b.text("#affiliated-list").await.contains("DEMO_EU"));
     b.shot("organization").await;
 
+    // The change history shows who saved the setting, from where, and what changed; its filters work.
+    b.go("/app/configui").await;
+    b.navigate("#events-link").await;
+    let list = b.text("#event-list").await;
+    assert!(list.contains("org.updated") && list.contains("settings.session_timeout_in_minutes"), "{list}");
+    assert!(list.contains("user admin@demo.test") && list.contains("127.0.0.1"), "{list}");
+    b.fill("#kind", "user.signed_in").await;
+    b.enter("#kind").await;
+    let list = b.text("#event-list").await;
+    assert!(list.contains("user.signed_in") && !list.contains("org.updated"), "{list}");
+    b.fill("#from", "yesterday").await;
+    b.enter("#from").await;
+    assert!(b.text("#filter-error").await.contains("from"), "a bad filter is named");
+    b.shot("events").await;
+
     b.go("/tenants/tenants").await;
     let tenants = b.text("#tenant-list").await;
     assert!(tenants.contains("DEMO_EU") && tenants.contains(&format!("{}/api/v1/DEMO", app.url)), "{tenants}");
