@@ -1,5 +1,5 @@
 //! The stand-in's control API under `/_orgd/`, mounted only with `--control-token` and guarded by it:
-//! reset to the seed, the server's clock, fault rules and the request journal.
+//! reset to the seed, the server's clock, fault rules, the request journal and the change history.
 
 use crate::extract::{JsonBody, QueryList};
 use crate::render::Failure;
@@ -24,6 +24,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/clock", get(clock).put(set_clock).delete(real_clock))
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
         .route("/journal", get(journal).delete(clear_journal))
+        .route("/events", get(events))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
 }
 
@@ -62,6 +63,7 @@ async fn index(State(state): State<AppState>) -> Json<Value> {
             "GET|PUT|DELETE /_orgd/clock": "read, set ({\"now\", \"frozen\"}, {\"offsetSeconds\"} or {\"advanceSeconds\"}) or reset the clock",
             "GET|PUT|DELETE /_orgd/faults": "read, replace ({\"rules\": [...]}) or remove fault rules",
             "GET|DELETE /_orgd/journal": "the last requests (?limit=N, newest first), or forget them",
+            "GET /_orgd/events": "the change history of every org, or of ?tenant=T, with the trail's filters",
         },
     }))
 }
@@ -182,4 +184,25 @@ async fn journal(State(state): State<AppState>, uri: Uri) -> Result<Json<Value>,
 async fn clear_journal(State(state): State<AppState>) -> StatusCode {
     standin(&state).journal.clear();
     StatusCode::NO_CONTENT
+}
+
+/// `GET /_orgd/events`: the change history of every org (or of `tenant`), newest first, with the filters
+/// and pages of the audit trail.
+async fn events(State(state): State<AppState>, q: QueryList) -> Result<Json<Value>, Failure> {
+    use orgd_core::cases::events;
+    let org = match q.one("tenant")? {
+        None => None,
+        Some(t) => {
+            let org = orgd_core::cases::orgs::load(state.store.as_ref(), t).await.map_err(|e| match e.code {
+                ErrorCode::TenantNotFound => {
+                    ApiError::invalid_query("tenant", "is not a tenant or org id of this server")
+                }
+                _ => e,
+            })?;
+            Some(org.org_id.clone())
+        }
+    };
+    let params: Vec<(String, String)> = q.0.into_iter().filter(|(k, _)| k != "tenant").collect();
+    let page = events::list(state.store.as_ref(), &events::query(org.as_ref(), &params)?).await?;
+    Ok(Json(events::page_json(&page)))
 }

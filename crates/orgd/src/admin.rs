@@ -377,7 +377,7 @@ async fn events(store: &SqlStore, a: crate::cli::EventsArgs, out: &Output) -> an
     ] {
         params.extend(v.map(|v| (k.to_string(), v)));
     }
-    let q = events::query(&org.org_id, &params).map_err(|e| {
+    let q = events::query(Some(&org.org_id), &params).map_err(|e| {
         let name = e.context.get("queryParameter").and_then(Value::as_str).unwrap_or_default().to_string();
         anyhow!("--{name}: {}", e.orgvue_message())
     })?;

@@ -27,8 +27,9 @@ pub struct Page {
 
 /// The filters of a query string: `from`, `to` (a date or an RFC 3339 time; `from` inclusive, `to`
 /// exclusive), `actor`, `object`, `kind` (`user.updated`, or `user` for every kind of user change),
-/// `cursor` (from a page's `nextCursor`) and `limit` (1–1000).
-pub fn query(org: &OrgId, params: &[(String, String)]) -> Result<EventQuery, ApiError> {
+/// `cursor` (from a page's `nextCursor`) and `limit` (1–1000); of one org, or (the stand-in's control API)
+/// of every org.
+pub fn query(org: Option<&OrgId>, params: &[(String, String)]) -> Result<EventQuery, ApiError> {
     let time = |name: &str| -> Result<Option<i64>, ApiError> {
         one(params, name)?
             .map(|v| {
@@ -58,7 +59,7 @@ pub fn query(org: &OrgId, params: &[(String, String)]) -> Result<EventQuery, Api
         })?,
     };
     Ok(EventQuery {
-        org_id: Some(org.clone()),
+        org_id: org.cloned(),
         from,
         to,
         actor: text("actor")?,
@@ -159,14 +160,14 @@ mod tests {
     #[test]
     fn bad_filters_name_their_parameter() {
         let org = OrgId::generate();
-        let name = |p: &[(&str, &str)]| query(&org, &params(p)).unwrap_err().context["queryParameter"].clone();
+        let name = |p: &[(&str, &str)]| query(Some(&org), &params(p)).unwrap_err().context["queryParameter"].clone();
         assert_eq!(name(&[("cursor", "nonsense")]), "cursor");
         assert_eq!(name(&[("from", "2026-03-02"), ("to", "2026-03-01")]), "to");
         assert_eq!(name(&[("from", "yesterday")]), "from");
         assert_eq!(name(&[("limit", "0")]), "limit");
         assert_eq!(name(&[("limit", "1001")]), "limit");
         assert_eq!(name(&[("actor", "")]), "actor");
-        let q = query(&org, &params(&[("cursor", &encode_cursor(42)), ("kind", "user")])).unwrap();
+        let q = query(Some(&org), &params(&[("cursor", &encode_cursor(42)), ("kind", "user")])).unwrap();
         assert_eq!((q.before, q.kind.as_deref(), q.limit), (Some(42), Some("user"), DEFAULT_LIMIT));
     }
 }

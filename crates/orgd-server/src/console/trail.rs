@@ -61,7 +61,7 @@ pub async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Hash
         .map(|k| (k.to_string(), field(k)))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    let (rows, older, error) = match events::query(&org.org_id, &params) {
+    let (rows, older, error) = match events::query(Some(&org.org_id), &params) {
         Err(e) => (Vec::new(), None, Some(e.orgvue_message())),
         Ok(query) => match events::list(state.store.as_ref(), &query).await {
             Err(e) => return super::failure(Some(s.me()), e.orgvue_message()),

@@ -34,7 +34,7 @@ async fn list(
         Some(_) => return Err(ApiError::invalid_query("format", "must be json or csv").into()),
     };
     let params: Vec<(String, String)> = query.0.into_iter().filter(|(k, _)| k != "format").collect();
-    let q = events::query(&acting.target.org_id, &params)?;
+    let q = events::query(Some(&acting.target.org_id), &params)?;
     let page = events::list(state.store.as_ref(), &q).await?;
     if !csv {
         return Ok(Json(events::page_json(&page)).into_response());

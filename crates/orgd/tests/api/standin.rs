@@ -361,3 +361,28 @@ impl crate::helpers::Builder {
         self.try_spawn().await.map_err(|e| format!("{e:#}"))
     }
 }
+
+#[tokio::test]
+async fn the_control_api_lists_what_a_client_changed() {
+    let app = standin().await;
+    let acme = orgd_core::cases::orgs::load(app.store.as_ref(), "ACME").await.unwrap();
+    let path = format!("/v3/organizations/{}", acme.org_id);
+    let r = app.call(reqwest::Method::PUT, &path, LIVE, Some(json!({"support_email": "help@acme.test"}))).await;
+    assert_eq!(r.status(), 200);
+    let trace = r.headers()["x-amzn-trace-id"].to_str().unwrap().to_string();
+    let all = app.control_json(reqwest::Method::GET, "/events?kind=org.updated&actor=admin@acme.test", None).await;
+    assert_eq!(all["events"].as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all["events"][0]["changes"][0]["after"], "help@acme.test");
+    let r = app.control(reqwest::Method::GET, "/events").query(&[("traceId", &trace)]).send().await.unwrap();
+    let by_trace: Value = r.json().await.unwrap();
+    assert_eq!(by_trace["events"][0]["kind"], "org.updated");
+    let other = app.control_json(reqwest::Method::GET, "/events?tenant=OTHER&actor=admin@acme.test", None).await;
+    assert_eq!(other["events"], json!([]), "scoped to one tenant");
+    let r = app.control(reqwest::Method::GET, "/events?tenant=NOPE").send().await.unwrap();
+    let (status, code, body) = orgvue_error(r).await;
+    assert_eq!((status, code.as_str(), &body["errors"][0]["queryParameter"]), (400, "400701", &json!("tenant")));
+    let r = app.control(reqwest::Method::POST, "/reset").send().await.unwrap();
+    assert!(r.status().is_success());
+    let after = app.control_json(reqwest::Method::GET, "/events?actor=admin@acme.test", None).await;
+    assert_eq!(after["events"], json!([]), "a reset forgets the history (the seed's own changes are system's)");
+}
