@@ -127,7 +127,8 @@ impl SqlStore {
             .await
             .map_err(map_err)?;
         let Some((before,)) = before else { return Ok(false) };
-        let before: serde_json::Value = serde_json::from_str(&before).unwrap_or_default();
+        let before: serde_json::Value =
+            serde_json::from_str(&before).map_err(|e| StoreError::Other(format!("definition: {e}")))?;
         let changes = definition_changes(&before, &ds.definition_json());
         let done = sqlx::query("UPDATE datasets SET definition = $1, modified_at = $2 WHERE dataset_id = $3")
             .bind(ds.definition_json().to_string())
