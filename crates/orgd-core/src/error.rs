@@ -69,6 +69,8 @@ error_codes! {
     TokenNotFound = 404006, 404, "TokenNotFound", "Token not found.", "Token not found";
     DraftNotFound = 404007, 404, "DraftNotFound", "Draft not found.", "Draft not found";
     PropertyNotFound = 404008, 404, "PropertyNotFound", "Property not found.", "Property not found";
+    WebhookNotFound = 404009, 404, "WebhookNotFound", "Webhook not found.", "Webhook not found";
+    DeliveryNotFound = 404010, 404, "DeliveryNotFound", "Webhook delivery not found.", "Webhook delivery not found";
     Conflict = 409001, 409, "Conflict", "The request conflicts with the current state.", "Conflict";
     PresignedUrlInvalid = 40350, 403, "PresignedUrlInvalid", "The presigned URL is invalid or has expired.", "The presigned URL is invalid or has expired";
     RemoteLocationFailed = 502001, 502, "RemoteLocationFailed", "Remote location failed.", "Remote location failed";

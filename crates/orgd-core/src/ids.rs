@@ -188,6 +188,11 @@ uuid_id! {
     DraftId
 }
 
+uuid_id! {
+    /// A webhook subscription's `webhookId` (orgd extension): UUID text, upper-case.
+    WebhookId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,5 +32,6 @@ pub mod token;
 pub mod tree;
 pub mod usage;
 pub mod user_rules;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorCode, FieldFault, StoreError};

@@ -90,6 +90,32 @@ pub fn display_ip(ip: Option<IpAddr>) -> String {
     ip.map(|i| canonical(i).to_string()).unwrap_or_else(|| "unknown".into())
 }
 
+/// Whether `ip` is not a public address: loopback, private, link-local, unique-local, shared (CGNAT),
+/// unspecified, multicast or broadcast. Outbound calls refuse such targets unless allowed.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +137,19 @@ mod tests {
         assert!(!l.allows(ip("127.0.0.1")));
         assert!(CidrList::any().allows(None));
         assert!(!l.allows(None));
+    }
+
+    #[test]
+    fn internal_addresses_are_told_from_public_ones() {
+        for a in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"] {
+            assert!(is_internal(a.parse().unwrap()), "{a}");
+        }
+        for a in ["::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::"] {
+            assert!(is_internal(a.parse().unwrap()), "{a}");
+        }
+        for a in ["203.0.113.9", "8.8.8.8", "2001:4860::8888", "100.128.0.1"] {
+            assert!(!is_internal(a.parse().unwrap()), "{a}");
+        }
     }
 
     #[test]

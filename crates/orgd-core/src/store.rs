@@ -7,8 +7,9 @@ use crate::data::row::{Row, Val};
 use crate::data::{Dataset, Item};
 use crate::error::StoreError;
 use crate::events::{Event, EventQuery};
-use crate::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
+use crate::ids::{DatasetId, DraftId, JobId, OrgId, TenantId, WebhookId};
 use crate::model::{Org, TokenRecord, TokenUse, User};
+use crate::webhooks::{Attempt, Delivery, DeliveryState, Due, Subscription};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -245,6 +246,35 @@ pub trait Store: Send + Sync + 'static {
     /// Take the lease `name` for `holder` until `until` (ms) if nobody holds it at `now`, so that a periodic
     /// task shared by every node runs on one; false when another holder has it.
     async fn claim_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
+
+    /// Save a new webhook subscription (with its `webhook.created` event). From then on, every event of
+    /// its org (and of the orgs below, if it says so) of a kind it names queues a delivery, in the
+    /// transaction of the event.
+    async fn insert_webhook(&self, sub: &Subscription) -> StoreResult<()>;
+    /// The subscriptions of `org_id`, or of every org, oldest first.
+    async fn list_webhooks(&self, org_id: Option<&OrgId>) -> StoreResult<Vec<Subscription>>;
+    /// One subscription.
+    async fn get_webhook(&self, id: &WebhookId) -> StoreResult<Option<Subscription>>;
+    /// Delete a subscription and its deliveries (with a `webhook.deleted` event); false when unknown.
+    async fn delete_webhook(&self, id: &WebhookId) -> StoreResult<bool>;
+    /// A subscription's deliveries in `state` (any when `None`) below position `before`, newest first.
+    async fn list_deliveries(
+        &self,
+        id: &WebhookId,
+        state: Option<DeliveryState>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// One delivery of a subscription.
+    async fn get_delivery(&self, id: &WebhookId, delivery_id: i64) -> StoreResult<Option<Delivery>>;
+    /// Take up to `limit` pending deliveries due at `now` until `until` (ms), oldest first, each the
+    /// oldest pending one of its subscription and object (so one object's deliveries go in order) and
+    /// taken by no other node.
+    async fn claim_deliveries(&self, now: i64, until: i64, limit: i64) -> StoreResult<Vec<Due>>;
+    /// Record an attempt of a delivery this node took: delivered, to be tried again, or given up.
+    async fn finish_delivery(&self, delivery_id: i64, attempt: &Attempt) -> StoreResult<()>;
+    /// Queue a delivery again at `now` (a manual redelivery); false when unknown.
+    async fn redeliver(&self, id: &WebhookId, delivery_id: i64, now: i64) -> StoreResult<bool>;
 
     /// A named server secret shared by every node, created at random on first use.
     async fn secret(&self, name: &str) -> StoreResult<String>;

@@ -15,6 +15,7 @@ pub mod testing;
 mod tokens;
 mod users;
 mod wal;
+mod webhooks;
 
 use async_trait::async_trait;
 use orgd_core::clock::to_millis;
@@ -355,6 +356,9 @@ impl Store for SqlStore {
             "users",
             "orgs",
             "events",
+            "webhook_deliveries",
+            "webhook_kinds",
+            "webhooks",
         ] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.map_err(map_err)?;
         }
@@ -488,6 +492,55 @@ impl Store for SqlStore {
 
     async fn claim_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
         self.claim_lease_impl(name, holder, now, until).await
+    }
+
+    async fn insert_webhook(&self, sub: &orgd_core::webhooks::Subscription) -> StoreResult<()> {
+        self.insert_webhook_impl(sub).await
+    }
+
+    async fn list_webhooks(&self, org_id: Option<&OrgId>) -> StoreResult<Vec<orgd_core::webhooks::Subscription>> {
+        self.list_webhooks_impl(org_id).await
+    }
+
+    async fn get_webhook(
+        &self,
+        id: &orgd_core::ids::WebhookId,
+    ) -> StoreResult<Option<orgd_core::webhooks::Subscription>> {
+        self.get_webhook_impl(id).await
+    }
+
+    async fn delete_webhook(&self, id: &orgd_core::ids::WebhookId) -> StoreResult<bool> {
+        self.delete_webhook_impl(id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        id: &orgd_core::ids::WebhookId,
+        state: Option<orgd_core::webhooks::DeliveryState>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<orgd_core::webhooks::Delivery>> {
+        self.list_deliveries_impl(id, state, before, limit).await
+    }
+
+    async fn get_delivery(
+        &self,
+        id: &orgd_core::ids::WebhookId,
+        delivery_id: i64,
+    ) -> StoreResult<Option<orgd_core::webhooks::Delivery>> {
+        self.get_delivery_impl(id, delivery_id).await
+    }
+
+    async fn claim_deliveries(&self, now: i64, until: i64, limit: i64) -> StoreResult<Vec<orgd_core::webhooks::Due>> {
+        self.claim_deliveries_impl(now, until, limit).await
+    }
+
+    async fn finish_delivery(&self, delivery_id: i64, attempt: &orgd_core::webhooks::Attempt) -> StoreResult<()> {
+        self.finish_delivery_impl(delivery_id, attempt).await
+    }
+
+    async fn redeliver(&self, id: &orgd_core::ids::WebhookId, delivery_id: i64, now: i64) -> StoreResult<bool> {
+        self.redeliver_impl(id, delivery_id, now).await
     }
 
     async fn secret(&self, name: &str) -> StoreResult<String> {

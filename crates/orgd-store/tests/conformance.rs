@@ -6,10 +6,11 @@ use orgd_core::data::jobs::{ChunkOwner, Job, JobKind, JobStatus};
 use orgd_core::data::row::{Row, Val};
 use orgd_core::data::Dataset;
 use orgd_core::events::{Event, EventQuery};
-use orgd_core::ids::{DatasetId, DraftId, JobId, OrgId, TenantId};
+use orgd_core::ids::{DatasetId, DraftId, JobId, OrgId, TenantId, WebhookId};
 use orgd_core::model::{Org, Role, TokenKind, TokenRecord, TokenUse, UsagePlan, User};
 use orgd_core::net::CidrList;
 use orgd_core::store::{Lookup, Store};
+use orgd_core::webhooks::{Attempt, DeliveryState, Subscription};
 use orgd_core::{org_settings, token, StoreError};
 use orgd_store::testing::{fresh_postgres_database, postgres_server};
 use orgd_store::SqlStore;
@@ -848,4 +849,141 @@ async fn postgres_key_lookups_use_the_index_before_statistics_exist() {
     assert!(after.1 > before.1, "the lookup used an index ({before:?} → {after:?})");
     assert_eq!(after.0, before.0, "the lookup read no table from end to end ({before:?} → {after:?})");
     c.close().await.unwrap();
+}
+
+fn subscription(o: &Org, kinds: &[&str], include_descendants: bool) -> Subscription {
+    Subscription {
+        id: WebhookId::generate(),
+        org_id: o.org_id.clone(),
+        url: "https://hooks.example.com/orgd".into(),
+        kinds: kinds.iter().map(|k| k.to_string()).collect(),
+        include_descendants,
+        description: "ci".into(),
+        created_at: 1,
+        created_by: "admin".into(),
+        consecutive_failures: 0,
+        last_attempt_at: None,
+    }
+}
+
+/// What `claim_deliveries` gives at `now`: (webhook, kind, object) in order.
+async fn claim(store: &dyn Store, now: i64) -> Vec<(WebhookId, String, String, i64)> {
+    let due = store.claim_deliveries(now, now + 60_000, 100).await.unwrap();
+    due.into_iter()
+        .map(|d| {
+            let e = d.event.expect("the event is kept");
+            assert_eq!(e.kind, d.delivery.kind);
+            (d.delivery.webhook_id, d.delivery.kind, d.delivery.object_id, d.delivery.id)
+        })
+        .collect()
+}
+
+async fn webhook_outbox(store: &dyn Store) {
+    let root = org("Hooks Ltd", "HOOKS", None);
+    let child = org("Hooks EU", "HOOKS_EU", Some(&root));
+    store.insert_org(&root).await.unwrap();
+    store.insert_org(&child).await.unwrap();
+    let users_below = subscription(&root, &["user.*"], true);
+    let orgs_here = subscription(&root, &["org.updated"], false);
+    let users_here = subscription(&root, &["user.created", "user.*"], false);
+    let everything = subscription(&child, &["*"], false);
+    for s in [&users_below, &orgs_here, &users_here, &everything] {
+        store.insert_webhook(s).await.unwrap();
+    }
+    assert_eq!(store.get_webhook(&users_here.id).await.unwrap().as_ref(), Some(&users_here));
+    assert_eq!(store.list_webhooks(Some(&root.org_id)).await.unwrap().len(), 3);
+    assert_eq!(store.list_webhooks(None).await.unwrap().len(), 4);
+
+    // A user of the child and two changes of it: the child's own subscription and the root's one that
+    // includes descendants queue each (once, though two patterns match); the others nothing.
+    let mut u = store.insert_user(&user(&child, "hooked")).await.unwrap();
+    for name in ["Janet", "Jan"] {
+        u.first_name = name.into();
+        store.update_user(&u).await.unwrap();
+    }
+    let now = i64::MAX / 4;
+    let first = claim(store, now).await;
+    let mut kinds: Vec<(&str, &WebhookId)> = first.iter().map(|(w, k, _, _)| (k.as_str(), w)).collect();
+    kinds.sort();
+    let mut want =
+        vec![("webhook.created", &everything.id), ("user.created", &users_below.id), ("user.created", &everything.id)];
+    want.sort();
+    assert_eq!(kinds, want, "one object's deliveries go one at a time, in order");
+    assert!(first.windows(2).all(|w| w[0].3 < w[1].3), "oldest first");
+    let find = |w: &WebhookId, k: &str| first.iter().find(|(x, y, _, _)| x == w && y == k).unwrap().3;
+    let (below_1, every_user_1, every_hook) = (
+        find(&users_below.id, "user.created"),
+        find(&everything.id, "user.created"),
+        find(&everything.id, "webhook.created"),
+    );
+    assert!(claim(store, now).await.is_empty(), "what a node took is not taken again while its claim runs");
+    assert_eq!(claim(store, now + 60_000).await.len(), 3, "an expired claim is taken again");
+
+    // Delivered: the next of the same object comes up. Failed with a retry: it waits for it.
+    let ok = Attempt { at: 10, status: Some(204), error: None, retry_at: None };
+    store.finish_delivery(below_1, &ok).await.unwrap();
+    store.finish_delivery(every_hook, &ok).await.unwrap();
+    let retry =
+        Attempt { at: 11, status: Some(500), error: Some("answered 500".into()), retry_at: Some(now + 10_000_000) };
+    store.finish_delivery(every_user_1, &retry).await.unwrap();
+    let next = claim(store, now + 120_000).await;
+    assert_eq!(next.iter().map(|(_, k, _, _)| k.as_str()).collect::<Vec<_>>(), vec!["user.updated"]);
+    assert_eq!(next[0].0, users_below.id);
+    let failing = store.get_webhook(&everything.id).await.unwrap().unwrap();
+    assert_eq!((failing.consecutive_failures, failing.status()), (1, "failing"));
+    let d = store.get_delivery(&everything.id, every_user_1).await.unwrap().unwrap();
+    assert_eq!(
+        (d.state, d.attempts, d.last_status, d.next_at),
+        (DeliveryState::Pending, 1, Some(500), now + 10_000_000)
+    );
+    assert_eq!(d.last_error.as_deref(), Some("answered 500"));
+
+    // Given up: the next one of that object goes on.
+    let give_up = Attempt { at: 12, status: None, error: Some("timed out".into()), retry_at: None };
+    store.finish_delivery(every_user_1, &give_up).await.unwrap();
+    let after = claim(store, now + 180_000).await;
+    assert!(after.iter().any(|(w, k, _, _)| w == &everything.id && k == "user.updated"), "{after:?}");
+    let failed = store.list_deliveries(&everything.id, Some(DeliveryState::Failed), None, 10).await.unwrap();
+    assert_eq!(failed.iter().map(|d| d.id).collect::<Vec<_>>(), vec![every_user_1]);
+    let all = store.list_deliveries(&everything.id, None, None, 10).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let older = store.list_deliveries(&everything.id, None, Some(all[0].id), 10).await.unwrap();
+    assert_eq!(older.len(), all.len() - 1);
+
+    // Redelivered: pending again, now.
+    assert!(store.redeliver(&everything.id, every_user_1, 99).await.unwrap());
+    assert!(!store.redeliver(&users_here.id, every_user_1, 99).await.unwrap(), "not a delivery of that webhook");
+    let again = store.get_delivery(&everything.id, every_user_1).await.unwrap().unwrap();
+    assert_eq!((again.state, again.next_at, again.attempts), (DeliveryState::Pending, 99, 2));
+
+    // Unsubscribed: its deliveries go, and so does it, with an event.
+    assert!(store.delete_webhook(&everything.id).await.unwrap());
+    assert!(!store.delete_webhook(&everything.id).await.unwrap());
+    assert!(store.list_deliveries(&everything.id, None, None, 10).await.unwrap().is_empty());
+    let q = EventQuery {
+        org_id: Some(child.org_id.clone()),
+        kind: Some("webhook".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let kinds: Vec<String> = store.list_events(&q).await.unwrap().into_iter().map(|(_, e)| e.kind).collect();
+    assert_eq!(kinds, vec!["webhook.deleted", "webhook.created"]);
+
+    // An org deleted takes its subscriptions.
+    store.delete_org(&root.org_id, true).await.unwrap();
+    assert!(store.list_webhooks(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_webhook_outbox_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open(&format!("sqlite://{}/orgd.db", dir.path().display())).await.unwrap();
+    webhook_outbox(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_webhook_outbox_conforms() {
+    let Some(server) = postgres_server("the PostgreSQL store conformance") else { return };
+    let store = SqlStore::open(&fresh_postgres_database(&server).await).await.unwrap();
+    webhook_outbox(&store).await;
 }

@@ -99,17 +99,27 @@ pub async fn list(store: &dyn Store, q: &EventQuery) -> Result<Page, ApiError> {
 }
 
 fn encode_cursor(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("events:{seq}"))
+    encode_cursor_of("events", seq)
 }
 
 fn decode_cursor(s: &str) -> Result<i64, ApiError> {
+    decode_cursor_of("events", s)
+        .ok_or_else(|| ApiError::invalid_query("cursor", "is not a cursor this server gave; start again without it"))
+}
+
+/// The cursor of a page of `what` that goes on below position `seq`.
+pub fn encode_cursor_of(what: &str, seq: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{what}:{seq}"))
+}
+
+/// The position in a cursor of `what` made by [`encode_cursor_of`].
+pub fn decode_cursor_of(what: &str, s: &str) -> Option<i64> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| t.strip_prefix("events:").and_then(|n| n.parse::<i64>().ok()))
+        .and_then(|t| t.strip_prefix(what).and_then(|r| r.strip_prefix(':')).and_then(|n| n.parse::<i64>().ok()))
         .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::invalid_query("cursor", "is not a cursor this server gave; start again without it"))
 }
 
 /// An event as both dialects show it: its stored form with the time as RFC 3339 too.

@@ -7,3 +7,4 @@ pub mod events;
 pub mod orgs;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;

@@ -735,5 +735,7 @@ fn bind_row(st: &mut rusqlite::CachedStatement, r: &Row) -> rusqlite::Result<()>
 fn record(c: &rusqlite::Connection, e: &orgd_core::events::Event) -> rusqlite::Result<()> {
     let (id, at, org, actor, object, kind, trace, body) = crate::events::values(e);
     c.execute(crate::events::INSERT_EVENT, rusqlite::params![id, at, org, actor, object, kind, trace, body])?;
+    let (org, event, object, kind, at, pattern) = crate::events::queue_values(e);
+    c.execute(crate::events::QUEUE_DELIVERIES, rusqlite::params![org, event, object, kind, at, pattern])?;
     Ok(())
 }
