@@ -55,6 +55,12 @@ pub struct ServerConfig {
     pub default_usage_plan: UsagePlan,
     /// Let jobs call plain-http URLs (callbacks, locations), for tests on loopback.
     pub outbound_allow_http: bool,
+    /// Let webhook deliveries reach loopback, private and link-local addresses, for tests on loopback.
+    pub outbound_allow_internal: bool,
+    /// How long a webhook receiver has to answer.
+    pub webhook_timeout: std::time::Duration,
+    /// How often an idle node looks for due webhook deliveries.
+    pub webhook_poll: std::time::Duration,
     /// Minutes a finished job's data (and a temporary file) is kept.
     pub jobs_retention_minutes: i64,
     /// Background job workers on this node.
@@ -90,6 +96,9 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             default_usage_plan: UsagePlan::default(),
             outbound_allow_http: false,
+            outbound_allow_internal: false,
+            webhook_timeout: std::time::Duration::from_secs(10),
+            webhook_poll: std::time::Duration::from_secs(1),
             jobs_retention_minutes: 15,
             job_workers: 2,
             job_stale_after: std::time::Duration::from_secs(60),

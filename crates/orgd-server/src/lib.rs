@@ -35,6 +35,7 @@ pub mod state;
 pub mod system;
 pub mod tls;
 pub mod unavailable;
+pub mod webhooks;
 
 pub use config::{Secret, ServerConfig, TlsSource};
 pub use startup::{start, Server};

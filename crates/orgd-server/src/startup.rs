@@ -135,8 +135,10 @@ async fn serve(
     let workers: Vec<_> = (0..state.config.job_workers.max(1))
         .map(|_| tokio::spawn(crate::jobs::worker(state.clone(), stop.clone())))
         .collect();
+    let deliverer = tokio::spawn(crate::webhooks::run(state.clone(), stop.clone()));
     serve_router(listener, acceptor, app, state.public_url.clone(), stop).await;
     let _ = background.await;
+    let _ = deliverer.await;
     for w in workers {
         let _ = w.await;
     }

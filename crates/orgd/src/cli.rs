@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// Let async jobs call plain-http URLs (callbacks, export/result/import locations); for local tests.
     #[arg(long, env = "ORGD_OUTBOUND_ALLOW_HTTP")]
     pub outbound_allow_http: bool,
+    /// Let webhook deliveries reach loopback, private and link-local addresses (refused by default, so
+    /// that a subscription cannot probe the server's own network); for local tests.
+    #[arg(long, env = "ORGD_OUTBOUND_ALLOW_INTERNAL")]
+    pub outbound_allow_internal: bool,
     /// Minutes finished jobs' results and temporary files are kept [default: 15].
     #[arg(long, env = "ORGD_JOBS_RETENTION_MINUTES", value_name = "N")]
     pub jobs_retention_minutes: Option<i64>,

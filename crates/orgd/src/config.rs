@@ -24,6 +24,7 @@ pub struct FileConfig {
     insecure_http: Option<bool>,
     default_usage_plan: Option<UsagePlan>,
     outbound_allow_http: Option<bool>,
+    outbound_allow_internal: Option<bool>,
     jobs_retention_minutes: Option<i64>,
     job_workers: Option<usize>,
     job_stale_seconds: Option<u64>,
@@ -125,6 +126,7 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<t
         trusted_proxies,
         default_usage_plan: file.default_usage_plan.unwrap_or_default(),
         outbound_allow_http: args.outbound_allow_http || file.outbound_allow_http.unwrap_or(false),
+        outbound_allow_internal: args.outbound_allow_internal || file.outbound_allow_internal.unwrap_or(false),
         jobs_retention_minutes: args
             .jobs_retention_minutes
             .or(file.jobs_retention_minutes)
@@ -146,6 +148,8 @@ pub fn resolve_serve(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<t
             .map(|s| std::time::Duration::from_secs(s.max(1)))
             .unwrap_or(defaults.body_timeout),
         gzip_expanded_limit: defaults.gzip_expanded_limit,
+        webhook_timeout: defaults.webhook_timeout,
+        webhook_poll: defaults.webhook_poll,
     };
     Ok((config, temp))
 }

@@ -3,3 +3,4 @@
 pub mod apperian;
 pub mod orgvue;
 pub mod trail;
+pub mod webhooks;

@@ -84,6 +84,33 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
         // Orgvue dataset API.
         ("GET", "/tenants") => answer(200, Json("TenantList")),
         ("GET", "/{tenantId}/events") | ("GET", "/events") => answer(200, Trail).with_query(trail_parameters()),
+        ("GET", "/{tenantId}/webhooks") | ("GET", "/webhooks") => answer(200, Json("WebhookList")),
+        ("POST", "/{tenantId}/webhooks") | ("POST", "/webhooks") => {
+            answer(201, Json("WebhookCreated")).with_body(json("NewWebhook", true))
+        }
+        ("GET", "/{tenantId}/webhooks/{webhookId}") | ("GET", "/webhooks/{webhookId}") => {
+            answer(200, Json("WebhookEnvelope"))
+        }
+        ("DELETE", "/{tenantId}/webhooks/{webhookId}") | ("DELETE", "/webhooks/{webhookId}") => answer(204, Empty),
+        ("GET", "/{tenantId}/webhooks/{webhookId}/deliveries") | ("GET", "/webhooks/{webhookId}/deliveries") => {
+            answer(200, Json("DeliveryPage")).with_query(vec![
+                query(
+                    "state",
+                    false,
+                    json!({"type": "string", "enum": ["pending", "delivered", "failed"]}),
+                    "only deliveries in this state",
+                ),
+                query("cursor", false, json!({"type": "string"}), "the nextCursor of the page before"),
+                query(
+                    "limit",
+                    false,
+                    json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+                    "deliveries per page (100)",
+                ),
+            ])
+        }
+        ("POST", "/{tenantId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver")
+        | ("POST", "/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver") => answer(202, Json("DeliveryEnvelope")),
         ("GET", "/{tenantId}/datasets") => answer(200, Json("DatasetList")),
         ("POST", "/{tenantId}/datasets") => {
             answer(201, Json("DatasetMetadata")).with_body(json("DatasetDefinition", true))

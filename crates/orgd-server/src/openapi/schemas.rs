@@ -44,6 +44,31 @@ fn with_rules(mut schema: Value, rules: Value) -> Value {
     schema
 }
 
+/// The keys of a webhook subscription on the wire.
+const WEBHOOK_KEYS: [&str; 10] = [
+    "webhookId",
+    "url",
+    "events",
+    "includeDescendants",
+    "description",
+    "status",
+    "consecutiveFailures",
+    "lastAttemptAt",
+    "createdAt",
+    "createdBy",
+];
+
+fn webhook_properties(with_secret: bool) -> Value {
+    let mut p = json!({"webhookId": string(), "url": string(), "events": strings(), "includeDescendants": boolean(),
+        "description": string(), "status": {"type": "string", "enum": ["active", "failing"]},
+        "consecutiveFailures": integer(), "lastAttemptAt": nullable(r("Timestamp")), "createdAt": r("Timestamp"),
+        "createdBy": string()});
+    if with_secret {
+        p["secret"] = json!({"type": "string", "description": "whsec_…: the signing secret, shown only here"});
+    }
+    p
+}
+
 /// Every component schema, by name.
 pub fn components() -> Value {
     let mut all = Map::new();
@@ -737,6 +762,62 @@ fn apperian() -> Vec<(&'static str, Value)> {
                     "changes": {"type": "array", "items": object(&["field", "before", "after"],
                         json!({"field": string(), "before": {}, "after": {}}))},
                     "detail": {}}),
+            ),
+        ),
+        (
+            "NewWebhook",
+            object(
+                &["url", "events"],
+                json!({"url": {"type": "string", "format": "uri", "maxLength": 2048,
+                        "description": "https (http only with --outbound-allow-http); not a loopback, private or link-local address unless --outbound-allow-internal"},
+                    "events": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string",
+                        "description": "a kind (user.created), every kind of an object (user.*), or *"}},
+                    "includeDescendants": boolean(),
+                    "description": {"type": "string", "maxLength": 500}}),
+            ),
+        ),
+        ("Webhook", object(&WEBHOOK_KEYS, webhook_properties(false))),
+        (
+            "WebhookCreated",
+            object(
+                &["webhook"],
+                json!({"webhook": object(&[&WEBHOOK_KEYS[..], &["secret"]].concat(), webhook_properties(true))}),
+            ),
+        ),
+        ("WebhookEnvelope", object(&["webhook"], json!({"webhook": r("Webhook")}))),
+        ("WebhookList", object(&["webhooks"], json!({"webhooks": {"type": "array", "items": r("Webhook")}}))),
+        (
+            "Delivery",
+            object(
+                &[
+                    "deliveryId",
+                    "webhookId",
+                    "eventId",
+                    "kind",
+                    "objectId",
+                    "state",
+                    "attempts",
+                    "nextAttemptAt",
+                    "queuedAt",
+                    "lastStatus",
+                    "lastError",
+                    "lastAttemptAt",
+                    "deliveredAt",
+                ],
+                json!({"deliveryId": string(), "webhookId": string(), "eventId": string(), "kind": string(),
+                    "objectId": string(), "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                    "attempts": integer(), "nextAttemptAt": nullable(r("Timestamp")), "queuedAt": r("Timestamp"),
+                    "lastStatus": nullable(integer()), "lastError": nullable(string()),
+                    "lastAttemptAt": nullable(r("Timestamp")), "deliveredAt": nullable(r("Timestamp"))}),
+            ),
+        ),
+        ("DeliveryEnvelope", object(&["delivery"], json!({"delivery": r("Delivery")}))),
+        (
+            "DeliveryPage",
+            object(
+                &["deliveries", "nextCursor"],
+                json!({"deliveries": {"type": "array", "items": r("Delivery")},
+                    "nextCursor": nullable(json!({"type": "string", "description": "pass as cursor for older deliveries"}))}),
             ),
         ),
         (

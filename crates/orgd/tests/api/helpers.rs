@@ -139,7 +139,7 @@ impl Builder {
         self
     }
 
-    /// Let jobs call the test's plain-http loopback receivers.
+    /// Let jobs and webhooks call the test's plain-http loopback receivers.
     pub fn outbound_http(mut self) -> Self {
         self.outbound_allow_http = true;
         self
@@ -201,6 +201,9 @@ impl Builder {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.trusted_proxies = self.trusted_proxies;
         config.outbound_allow_http = self.outbound_allow_http;
+        config.outbound_allow_internal = self.outbound_allow_http;
+        config.webhook_poll = std::time::Duration::from_millis(50);
+        config.webhook_timeout = std::time::Duration::from_millis(1500);
         config.control_token = self.control_token.map(orgd_server::Secret);
         config.shared_limits = self.shared_limits.map(orgd_server::Secret);
         if let Some(n) = self.journal_size {

@@ -27,3 +27,4 @@ mod standin;
 mod standin_cli;
 mod tokens;
 mod users;
+mod webhooks;
