@@ -46,6 +46,7 @@ pub const KINDS: &[&str] = &[
     "job.failed",
     "webhook.created",
     "webhook.deleted",
+    "webhook.redelivered",
 ];
 
 /// Whether `pattern` names some kind: a kind, `<object>.*` of a known object, or `*`.

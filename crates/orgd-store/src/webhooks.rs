@@ -253,16 +253,28 @@ impl SqlStore {
     }
 
     pub(crate) async fn redeliver_impl(&self, id: &WebhookId, delivery_id: i64, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let event: Option<(String,)> = sqlx::query_as(
             "UPDATE webhook_deliveries SET state = 'pending', next_at = $1, created_at = $1, claimed_until = 0 \
-             WHERE webhook_id = $2 AND seq = $3",
+             WHERE webhook_id = $2 AND seq = $3 RETURNING event_id",
         )
         .bind(now)
         .bind(id.as_str())
         .bind(delivery_id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
+        let Some((event,)) = event else { return Ok(false) };
+        let org: (String,) = sqlx::query_as("SELECT org_id FROM webhooks WHERE webhook_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let org = OrgId::parse(&org.0).ok_or_else(|| bad("org_id"))?;
+        let detail = serde_json::json!({"deliveryId": delivery_id.to_string(), "eventId": event});
+        events::record(&mut tx, &Event::new(&org, "webhook", id.as_str(), "webhook.redelivered").detail(detail))
+            .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 }

@@ -967,7 +967,7 @@ async fn webhook_outbox(store: &dyn Store) {
         ..Default::default()
     };
     let kinds: Vec<String> = store.list_events(&q).await.unwrap().into_iter().map(|(_, e)| e.kind).collect();
-    assert_eq!(kinds, vec!["webhook.deleted", "webhook.created"]);
+    assert_eq!(kinds, vec!["webhook.deleted", "webhook.redelivered", "webhook.created"]);
 
     // An org deleted takes its subscriptions.
     store.delete_org(&root.org_id, true).await.unwrap();

@@ -511,6 +511,33 @@ async fn every_operation_answers_what_the_openapi_document_says() {
         .await;
     assert_eq!((a.status, &a.body["events"][0]["kind"]), (200, &json!("items.imported")), "{}", a.body);
 
+    // Webhooks on every prefix of both dialects: subscribe (to every kind, so that its own creation is its
+    // first delivery), list, read, its deliveries, redeliver, delete.
+    let mut bases = prefixed("/webhooks").to_vec();
+    bases.push("/api/v1/{tenantId}/webhooks".into());
+    for base in &bases {
+        let here = [("org_id", own.as_str()), ("tenantId", "ACME")];
+        let new = json!({"url": "https://hooks.example.com/orgd", "events": ["*"], "includeDescendants": true,
+            "description": "tour"});
+        let a = t.call(Method::POST, base, &here, &session, Send::Json(new)).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        let id = s(&a.body["webhook"]["webhookId"]);
+        assert_eq!(t.call(Method::GET, base, &here, &session, Send::Nothing).await.status, 200);
+        let one = format!("{base}/{{webhookId}}");
+        let values = [("org_id", own.as_str()), ("tenantId", "ACME"), ("webhookId", id.as_str())];
+        assert_eq!(t.call(Method::GET, &one, &values, &session, Send::Nothing).await.status, 200);
+        let d = t.call(Method::GET, &format!("{one}/deliveries?limit=5"), &values, &session, Send::Nothing).await;
+        assert_eq!((d.status, &d.body["deliveries"][0]["kind"]), (200, &json!("webhook.created")), "{}", d.body);
+        let delivery = s(&d.body["deliveries"][0]["deliveryId"]);
+        let again = format!("{one}/deliveries/{{deliveryId}}/redeliver");
+        let values4 = [("org_id", own.as_str()), ("tenantId", "ACME"), ("webhookId", &id), ("deliveryId", &delivery)];
+        assert_eq!(t.call(Method::POST, &again, &values4, &session, Send::Nothing).await.status, 202);
+        assert_eq!(t.call(Method::DELETE, &one, &values, &session, Send::Nothing).await.status, 204);
+        assert_eq!(t.call(Method::DELETE, &one, &values, &session, Send::Nothing).await.status, 404);
+    }
+    let bad = json!({"url": "http://hooks.example.com/", "events": ["nothing"]});
+    assert_eq!(t.call(Method::POST, "/v1/webhooks", &[], &session, Send::Json(bad)).await.status, 400);
+
     // Every change leaves exactly its events, written by its own request; a refused request leaves none.
     let mut wrong = Vec::new();
     for (method, path, status, kinds) in &t.changes {

@@ -240,7 +240,7 @@ async fn a_subscriber_gets_each_change_signed_and_in_order_in_both_dialects() {
     assert_eq!((status, code), (404, 404009));
     let trail: Value = app.get_bearer("/api/v1/HOOK/events?kind=webhook", &token).await.json().await.unwrap();
     let kinds: Vec<&str> = trail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["webhook.deleted", "webhook.created", "webhook.created"]);
+    assert_eq!(kinds, ["webhook.deleted", "webhook.redelivered", "webhook.created", "webhook.created"]);
 }
 
 #[tokio::test]
