@@ -25,6 +25,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
         .route("/journal", get(journal).delete(clear_journal))
         .route("/events", get(events))
+        .route("/webhooks", get(webhooks))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
 }
 
@@ -64,6 +65,7 @@ async fn index(State(state): State<AppState>) -> Json<Value> {
             "GET|PUT|DELETE /_orgd/faults": "read, replace ({\"rules\": [...]}) or remove fault rules",
             "GET|DELETE /_orgd/journal": "the last requests (?limit=N, newest first), or forget them",
             "GET /_orgd/events": "the change history of every org, or of ?tenant=T, with the trail's filters",
+            "GET /_orgd/webhooks": "the webhook subscriptions of every org, or of ?tenant=T, with their signing secrets",
         },
     }))
 }
@@ -186,22 +188,39 @@ async fn clear_journal(State(state): State<AppState>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// The org `?tenant=` names (a tenant or org id), `None` when absent.
+async fn tenant_param(state: &AppState, q: &QueryList) -> Result<Option<orgd_core::ids::OrgId>, ApiError> {
+    let Some(t) = q.one("tenant")? else { return Ok(None) };
+    let org = orgd_core::cases::orgs::load(state.store.as_ref(), t).await.map_err(|e| match e.code {
+        ErrorCode::TenantNotFound => ApiError::invalid_query("tenant", "is not a tenant or org id of this server"),
+        _ => e,
+    })?;
+    Ok(Some(org.org_id.clone()))
+}
+
+/// `GET /_orgd/webhooks`: every subscription (or those of `tenant`) with its tenant and its signing
+/// secret, so that a test's receiver can check the signatures of seeded subscriptions.
+async fn webhooks(State(state): State<AppState>, q: QueryList) -> Result<crate::render::Secret<Json<Value>>, Failure> {
+    use orgd_core::cases::webhooks;
+    let org = tenant_param(&state, &q).await?;
+    let orgs = state.gate.cache.orgs().await?;
+    let subs = state.store.list_webhooks(org.as_ref()).await?;
+    let list: Vec<Value> = subs
+        .iter()
+        .map(|s| {
+            let mut v = webhooks::created_json(s, &orgd_core::webhooks::secret(&state.signing_key, &s.id));
+            v["tenantId"] = json!(orgs.get(&s.org_id).map(|o| o.tenant_id.to_string()));
+            v
+        })
+        .collect();
+    Ok(crate::render::Secret(Json(json!({ "webhooks": list }))))
+}
+
 /// `GET /_orgd/events`: the change history of every org (or of `tenant`), newest first, with the filters
 /// and pages of the audit trail.
 async fn events(State(state): State<AppState>, q: QueryList) -> Result<Json<Value>, Failure> {
     use orgd_core::cases::events;
-    let org = match q.one("tenant")? {
-        None => None,
-        Some(t) => {
-            let org = orgd_core::cases::orgs::load(state.store.as_ref(), t).await.map_err(|e| match e.code {
-                ErrorCode::TenantNotFound => {
-                    ApiError::invalid_query("tenant", "is not a tenant or org id of this server")
-                }
-                _ => e,
-            })?;
-            Some(org.org_id.clone())
-        }
-    };
+    let org = tenant_param(&state, &q).await?;
     let params: Vec<(String, String)> = q.0.into_iter().filter(|(k, _)| k != "tenant").collect();
     let page = events::list(state.store.as_ref(), &events::query(org.as_ref(), &params)?).await?;
     Ok(Json(events::page_json(&page)))

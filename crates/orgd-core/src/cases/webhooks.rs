@@ -119,12 +119,26 @@ pub async fn create(
     now: i64,
     key: &[u8],
 ) -> Result<(Subscription, String), ApiError> {
+    let sub = insert(store, org, new, WebhookId::generate(), actor, now).await?;
+    let secret = webhooks::secret(key, &sub.id);
+    Ok((sub, secret))
+}
+
+/// Save subscription `id` of `org` (a seed gives its own ids), within the most an org may have.
+pub async fn insert(
+    store: &dyn Store,
+    org: &OrgId,
+    new: NewWebhook,
+    id: WebhookId,
+    actor: &str,
+    now: i64,
+) -> Result<Subscription, ApiError> {
     if store.list_webhooks(Some(org)).await?.len() >= MAX_PER_ORG {
         return Err(ApiError::new(ErrorCode::Conflict)
             .with_message(format!("The org has {MAX_PER_ORG} webhooks, the most it may have; delete one first.")));
     }
     let sub = Subscription {
-        id: WebhookId::generate(),
+        id,
         org_id: org.clone(),
         url: new.url,
         kinds: new.kinds,
@@ -136,8 +150,7 @@ pub async fn create(
         last_attempt_at: None,
     };
     store.insert_webhook(&sub).await?;
-    let secret = webhooks::secret(key, &sub.id);
-    Ok((sub, secret))
+    Ok(sub)
 }
 
 /// The subscription `id` of `org`; 404 for another org's, as for an unknown one.

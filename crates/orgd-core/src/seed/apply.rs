@@ -155,6 +155,32 @@ impl Run<'_> {
         for d in plain.into_iter().chain(links) {
             self.dataset(&next, d).await?;
         }
+        for w in &o.webhooks {
+            self.webhook(&next, w).await?;
+        }
+        Ok(())
+    }
+
+    /// Make the org's seeded webhook subscription again where the store holds it otherwise.
+    async fn webhook(&mut self, org: &Org, w: &super::SeedWebhook) -> Result<(), Faults> {
+        let existing = self.store.get_webhook(&w.id).await.map_err(|e| self.api(&w.path, e.into()))?;
+        let same = existing.as_ref().is_some_and(|s| {
+            s.org_id == org.org_id
+                && s.url == w.new.url
+                && s.kinds == w.new.kinds
+                && s.include_descendants == w.new.include_descendants
+                && s.description == w.new.description
+        });
+        if !same {
+            if existing.is_some() {
+                self.store.delete_webhook(&w.id).await.map_err(|e| self.api(&w.path, e.into()))?;
+            }
+            let now = to_millis(self.now);
+            cases::webhooks::insert(self.store, &org.org_id, w.new.clone(), w.id.clone(), "orgd seed", now)
+                .await
+                .map_err(|e| self.api(&w.path, e))?;
+        }
+        self.count(existing.is_none(), !same);
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The seed file as written: YAML (or JSON, which is YAML too) read with serde, then checked into a
 //! [`Seed`] whose every fault names the file, the line and the field.
 
-use super::{Seed, SeedDataset, SeedDraft, SeedError, SeedOrg, SeedToken, SeedUser};
+use super::{Seed, SeedDataset, SeedDraft, SeedError, SeedOrg, SeedToken, SeedUser, SeedWebhook};
 use crate::cases::orgs::OrgPatch;
 use crate::cases::users::UserFields;
 use crate::clock::parse_date_or_datetime;
@@ -37,6 +37,18 @@ struct RawOrg {
     users: Vec<RawUser>,
     #[serde(default)]
     datasets: Vec<RawDataset>,
+    #[serde(default)]
+    webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    id: Option<String>,
+    url: Value,
+    events: Value,
+    include_descendants: Option<Value>,
+    description: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +225,41 @@ impl Checker {
             .enumerate()
             .filter_map(|(i, d)| self.dataset(&format!("{path}.datasets[{i}]"), d))
             .collect();
+        let mut webhooks = Vec::new();
+        for (i, w) in o.webhooks.into_iter().enumerate() {
+            let at = format!("{path}.webhooks[{i}]");
+            let id = match &w.id {
+                Some(id) => {
+                    let parsed = crate::ids::WebhookId::parse(id);
+                    if parsed.is_none() {
+                        self.fault(&format!("{at}.id"), "must be a UUID");
+                    }
+                    parsed
+                }
+                None => tenant_id.as_ref().map(|t| {
+                    let text = crate::ids::derived_id(&format!("orgd-seed-webhook/{t}/{i}"));
+                    crate::ids::WebhookId::parse(&text).expect("derived ids are UUID text")
+                }),
+            };
+            let mut body = serde_json::json!({"url": w.url, "events": w.events});
+            if let Some(d) = w.include_descendants {
+                body["includeDescendants"] = d;
+            }
+            if let Some(d) = w.description {
+                body["description"] = d;
+            }
+            // Only the form is checked here; each delivery applies the server's outbound rules.
+            let form = crate::webhooks::OutboundRules { allow_http: true, allow_internal: true };
+            match crate::cases::webhooks::parse_new(&body, form) {
+                Ok(new) => webhooks.extend(id.map(|id| SeedWebhook { path: at, id, new })),
+                Err(e) => {
+                    for f in e.faults {
+                        let field = if f.field == "includeDescendants" { "include_descendants" } else { &f.field };
+                        self.fault(&format!("{at}.{field}"), &f.message);
+                    }
+                }
+            }
+        }
         Some(SeedOrg {
             path: path.to_string(),
             tenant_id: tenant_id?,
@@ -225,6 +272,7 @@ impl Checker {
             settings: o.settings,
             users,
             datasets,
+            webhooks,
         })
     }
 

@@ -57,6 +57,19 @@ pub struct SeedOrg {
     pub users: Vec<SeedUser>,
     /// Datasets of the org.
     pub datasets: Vec<SeedDataset>,
+    /// Webhook subscriptions of the org.
+    pub webhooks: Vec<SeedWebhook>,
+}
+
+/// One webhook subscription of a seeded org.
+#[derive(Debug, Clone)]
+pub struct SeedWebhook {
+    /// Where it is in the file.
+    pub path: String,
+    /// Its id (given, or derived from the tenant and its place, so the same on every run).
+    pub id: crate::ids::WebhookId,
+    /// What it subscribes.
+    pub new: crate::cases::webhooks::NewWebhook,
 }
 
 /// One user of a seed.

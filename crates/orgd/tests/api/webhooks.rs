@@ -391,3 +391,70 @@ async fn two_nodes_on_one_database_deliver_each_event_once() {
     ids.dedup();
     assert_eq!((got.len(), ids.len()), (20, 20), "each event once, whichever node took it");
 }
+
+#[tokio::test]
+async fn seeded_subscriptions_deliver_and_the_control_api_gives_their_secrets() {
+    let hooks = Hooks::start().await;
+    let token = format!("orgd_seededadminxxxxx_{}", "S".repeat(43));
+    let seed = format!(
+        r#"
+orgs:
+  - tenant_id: SEEDED
+    name: Seeded
+    users:
+      - user_id: admin@seeded.test
+        password: Seeded-Admin-2024!
+        role: administrator
+        token_access: true
+        tokens:
+          - {{secret: {token}}}
+    webhooks:
+      - url: {}/ok/seeded
+        events: [user.created]
+        include_descendants: true
+        description: the test's receiver
+"#,
+        hooks.url
+    );
+    let app = TestApp::builder().outbound_http().seed(&seed).control("hooks-control").spawn().await;
+    let control = || app.request(Method::GET, "/_orgd/webhooks?tenant=SEEDED").bearer_auth("hooks-control");
+    let r = control().send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let listed: Value = r.json().await.unwrap();
+    let w = &listed["webhooks"][0];
+    assert_eq!((w["tenantId"].as_str(), w["includeDescendants"].as_bool()), (Some("SEEDED"), Some(true)), "{listed}");
+    assert_eq!(w["createdBy"], "orgd seed");
+    let secret = w["secret"].as_str().unwrap().to_string();
+
+    let r = app
+        .request(Method::POST, "/v1/users")
+        .header("X-TOKEN", &token)
+        .json(&json!({"user_id": "new@seeded.test", "password": "Seeded-new-1", "first_name": "New",
+            "last_name": "Hire", "email": "new@seeded.test", "role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = hooks.wait_for("/ok/seeded", 1).await;
+    assert_eq!(got[0].body["type"], "user.created");
+    assert!(verify(&secret, &got[0]), "the control API's secret checks the signature");
+
+    // A reset makes the same subscription again: same id, same secret.
+    assert!(app
+        .request(Method::POST, "/_orgd/reset")
+        .bearer_auth("hooks-control")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let again: Value = control().send().await.unwrap().json().await.unwrap();
+    assert_eq!((&again["webhooks"][0]["webhookId"], &again["webhooks"][0]["secret"]), (&w["webhookId"], &w["secret"]));
+    let r = app.request(Method::GET, "/_orgd/webhooks?tenant=NOPE").bearer_auth("hooks-control").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A seed's bad subscription names its place and line.
+    let bad = seed.replace("events: [user.created]", "events: [user.eaten]");
+    let err = TestApp::builder().seed(&bad).try_spawn().await.err().expect("the seed is refused").to_string();
+    assert!(err.contains("orgs[0].webhooks[0].events[0]") && err.contains("seed.yaml:14:"), "{err}");
+}
