@@ -458,3 +458,44 @@ orgs:
     let err = TestApp::builder().seed(&bad).try_spawn().await.err().expect("the seed is refused").to_string();
     assert!(err.contains("orgs[0].webhooks[0].events[0]") && err.contains("seed.yaml:14:"), "{err}");
 }
+
+/// The README's Python function, as written there.
+fn readme_verifier() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme.find("**Checking a signature.**").expect("the README explains signatures");
+    let block = &readme[start..];
+    let code = &block[block.find("```python\n").unwrap() + 10..];
+    code[..code.find("```").unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn the_readme_verification_snippet_accepts_a_real_delivery_and_refuses_a_changed_one() {
+    let Some(python) = orgd_store::testing::installed("python3") else {
+        orgd_store::testing::skipped("the README's webhook snippet", "python3 is not installed");
+        return;
+    };
+    let app = TestApp::builder().outbound_http().spawn().await;
+    let hooks = Hooks::start().await;
+    let (org, _admin, token) = app.tenant_with_admin("SNIP").await;
+    let w = subscribe(&app, "/v1", &token, json!({"url": format!("{}/ok/snip", hooks.url), "events": ["*"]})).await;
+    app.user(&org, "snip@snip.test", Role::User).await;
+    let got = hooks.wait_for("/ok/snip", 2).await;
+    let g = got.iter().find(|g| g.body["type"] == "user.created").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("body"), &g.raw).unwrap();
+    let mut tampered = g.raw.clone();
+    tampered[0] = b' ';
+    std::fs::write(dir.path().join("tampered"), &tampered).unwrap();
+    let script = format!(
+        "{}\nimport json, sys\nheaders = json.loads(sys.argv[2])\nfor name in ('body', 'tampered'):\n    \
+         print(name, verify(sys.argv[1], headers, open(sys.argv[3] + '/' + name, 'rb').read()))\n",
+        readme_verifier()
+    );
+    let headers = serde_json::to_string(&g.headers).unwrap();
+    let out = std::process::Command::new(python)
+        .args(["-c", &script, w["secret"].as_str().unwrap(), &headers, dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text, "body True\ntampered False\n", "{}", String::from_utf8_lossy(&out.stderr));
+}
