@@ -10,6 +10,7 @@ pub mod console;
 pub mod context;
 pub mod control;
 pub mod cors;
+pub mod deliverer;
 pub mod dialects;
 mod drain;
 pub mod error_envelope;
@@ -35,7 +36,6 @@ pub mod state;
 pub mod system;
 pub mod tls;
 pub mod unavailable;
-pub mod webhooks;
 
 pub use config::{Secret, ServerConfig, TlsSource};
 pub use startup::{start, Server};

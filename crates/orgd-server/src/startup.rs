@@ -135,7 +135,7 @@ async fn serve(
     let workers: Vec<_> = (0..state.config.job_workers.max(1))
         .map(|_| tokio::spawn(crate::jobs::worker(state.clone(), stop.clone())))
         .collect();
-    let deliverer = tokio::spawn(crate::webhooks::run(state.clone(), stop.clone()));
+    let deliverer = tokio::spawn(crate::deliverer::run(state.clone(), stop.clone()));
     serve_router(listener, acceptor, app, state.public_url.clone(), stop).await;
     let _ = background.await;
     let _ = deliverer.await;

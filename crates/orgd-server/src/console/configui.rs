@@ -56,7 +56,7 @@ pub(super) async fn acting(state: &AppState, s: &Signed, q: &HashMap<String, Str
     }
 }
 
-fn faults_of(e: &ApiError) -> Vec<String> {
+pub(super) fn faults_of(e: &ApiError) -> Vec<String> {
     if e.faults.is_empty() {
         vec![e.orgvue_message()]
     } else {

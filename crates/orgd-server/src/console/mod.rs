@@ -1,9 +1,10 @@
 //! The web console: server-rendered pages over the same core rules as the APIs — sign-in, the Tokens page,
-//! the Settings app (users, datasets, organization, change history) and the tenant listing. Every form
+//! the Settings app (users, datasets, organization, change history, webhooks) and the tenant listing. Every form
 //! carries a CSRF token; every page works without JavaScript except the copy buttons.
 
 mod charts;
 mod configui;
+mod hooks;
 mod login;
 mod session;
 mod tenants;
@@ -37,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route("/app/configui/datasets/{dataset_id}/chart", get(charts::page))
         .route("/app/configui/organization", get(configui::organization).post(configui::save_organization))
         .route("/app/configui/events", get(trail::page))
+        .route("/app/configui/webhooks", get(hooks::page).post(hooks::create))
+        .route("/app/configui/webhooks/{webhook_id}", get(hooks::deliveries))
+        .route("/app/configui/webhooks/{webhook_id}/delete", post(hooks::delete))
+        .route("/app/configui/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", post(hooks::redeliver))
         .route(
             "/console/console.css",
             get(|| asset("text/css; charset=utf-8", include_str!("../../assets/console.css"))),

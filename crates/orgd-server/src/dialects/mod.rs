@@ -2,5 +2,5 @@
 
 pub mod apperian;
 pub mod orgvue;
+pub mod subscriptions;
 pub mod trail;
-pub mod webhooks;

@@ -578,3 +578,49 @@ async fn a_draft_is_reviewed_as_an_org_chart_beside_its_changes() {
     b.shot("org-chart-as-is").await;
     b.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_admin_subscribes_a_webhook_reads_its_deliveries_and_redelivers_one() {
+    let app = TestApp::builder().seed(SEED).outbound_http().spawn().await;
+    let Some(b) = browser(&app, "the webhooks pages").await else { return };
+    let hooks = crate::webhooks::Hooks::start().await;
+    b.sign_in(ADMIN).await;
+    b.go("/app/configui").await;
+    b.navigate("#webhooks-link").await;
+    assert!(b.text("#no-webhooks").await.contains("No webhooks"));
+    b.fill("#url", "https://hooks.example.com/x").await;
+    b.fill("#events", "user.eaten").await;
+    b.navigate("#create-webhook").await;
+    assert!(b.text(".error").await.contains("user.eaten"), "the bad kind is named");
+    b.fill("#url", &format!("{}/ok/console", hooks.url)).await;
+    b.fill("#events", "user.*, org.updated").await;
+    b.fill("#description", "HR sync").await;
+    b.navigate("#create-webhook").await;
+    let secret = b.text("#webhook-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let list = b.text("#webhook-list").await;
+    assert!(list.contains("/ok/console") && list.contains("user.*, org.updated") && list.contains("active"), "{list}");
+    b.shot("webhooks").await;
+
+    let org = orgd_core::cases::orgs::load(app.store.as_ref(), "DEMO").await.unwrap();
+    app.user(&org, "hooked@demo.test", orgd_core::model::Role::User).await;
+    let got = hooks.wait_for("/ok/console", 1).await;
+    assert_eq!(got[0].body["type"], "user.created");
+    b.navigate("#webhook-list a").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.text("#delivery-list").await.contains("delivered") {
+        assert!(Instant::now() < deadline, "the delivery never showed as delivered");
+        b.go(&b.path().await).await;
+    }
+    assert!(b.text("#delivery-list").await.contains("user.created"));
+    b.navigate("#delivery-list button").await;
+    assert!(b.text(".notice").await.contains("queued again"));
+    hooks.wait_for("/ok/console", 2).await;
+    b.shot("webhook-deliveries").await;
+
+    b.go("/app/configui/webhooks?tenant=DEMO").await;
+    b.navigate("#webhook-list button.danger").await;
+    assert!(b.text(".notice").await.contains("deleted"));
+    assert!(b.text("#no-webhooks").await.contains("No webhooks"));
+    b.client.clone().close().await.unwrap();
+}

@@ -11,21 +11,21 @@ use std::time::Duration;
 
 /// One delivery as a receiver got it: its path, headers and JSON body.
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     path: String,
     headers: BTreeMap<String, String>,
     raw: Vec<u8>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 /// A loopback receiver: `/ok…` answers 204, `/fail…` 500, `/redirect…` 302, `/slow…` answers after 5 s.
-struct Hooks {
-    url: String,
+pub(crate) struct Hooks {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Got>>>,
 }
 
 impl Hooks {
-    async fn start() -> Hooks {
+    pub(crate) async fn start() -> Hooks {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let g = got.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -61,12 +61,12 @@ impl Hooks {
     }
 
     /// What arrived at `path`.
-    fn at(&self, path: &str) -> Vec<Got> {
+    pub(crate) fn at(&self, path: &str) -> Vec<Got> {
         self.got.lock().unwrap().iter().filter(|g| g.path == path).cloned().collect()
     }
 
     /// Wait until `n` deliveries arrived at `path` (at most 20 s).
-    async fn wait_for(&self, path: &str, n: usize) -> Vec<Got> {
+    pub(crate) async fn wait_for(&self, path: &str, n: usize) -> Vec<Got> {
         let started = std::time::Instant::now();
         loop {
             let got = self.at(path);

@@ -15,7 +15,7 @@ pub fn v1_routes() -> Table {
         .merge(orgs::v1_routes())
         .merge(users::v1_routes())
         .merge(crate::dialects::trail::routes("/events"))
-        .merge(crate::dialects::webhooks::routes("/webhooks"))
+        .merge(crate::dialects::subscriptions::routes("/webhooks"))
 }
 
 /// Routes of `/v2` (also mounted below `/v2/org/{org_id}`).

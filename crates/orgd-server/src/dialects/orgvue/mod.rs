@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 pub fn routes() -> Table {
     Table::new()
         .merge(crate::dialects::trail::routes("/{tenantId}/events"))
-        .merge(crate::dialects::webhooks::routes("/{tenantId}/webhooks"))
+        .merge(crate::dialects::subscriptions::routes("/{tenantId}/webhooks"))
         .route("/tenants", &[(Method::GET, "List the tenants the caller may act in")], get(tenants))
         .route(
             "/{tenantId}/datasets",
