@@ -211,18 +211,24 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let failed = sqlx::query(
+        let failed: Vec<(String, String, String, String)> = sqlx::query_as(
             "UPDATE jobs SET status = 'failed', errors = $3, error_count = 1, modified_at = $2, finished_at = $2 \
-             WHERE status = 'running' AND modified_at < $1",
+             WHERE status = 'running' AND modified_at < $1 RETURNING job_id, org_id, kind, dataset_id",
         )
         .bind(before)
         .bind(now)
         .bind(errors)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
+        // A job given up after its nodes died fails as any other: with its event (made by orgd itself).
+        for (job, org, kind, dataset) in &failed {
+            let Some(org) = OrgId::parse(org) else { continue };
+            let detail = serde_json::json!({"type": kind, "datasetId": dataset, "errorCount": 1});
+            events::record(&mut tx, &Event::new(&org, "job", job, "job.failed").detail(detail)).await?;
+        }
         tx.commit().await.map_err(map_err)?;
-        Ok((requeued.rows_affected(), failed.rows_affected()))
+        Ok((requeued.rows_affected(), failed.len() as u64))
     }
 
     pub(crate) async fn release_job_impl(&self, id: &str, now: i64) -> StoreResult<bool> {

@@ -703,6 +703,11 @@ async fn job_queue(store: &dyn Store) {
         let expected = if attempt < 3 { (1, 0) } else { (0, 1) };
         assert_eq!(store.requeue_stale_jobs(600, 600, 3, r#"[{"code":"500001"}]"#).await.unwrap(), expected);
     }
+    let q =
+        EventQuery { object: Some(j1.to_string()), kind: Some("job.failed".into()), limit: 10, ..Default::default() };
+    let failed = store.list_events(&q).await.unwrap();
+    assert_eq!(failed.len(), 1, "a job the sweep gives up leaves its job.failed");
+    assert_eq!(failed[0].1.actor.id, "orgd");
     store.insert_job(&job(&j2, &root, &d1, 700)).await.unwrap();
     assert_eq!(store.claim_job(700, 5).await.unwrap().map(|j| j.id), Some(j2.clone()));
     store.put_chunk(&ChunkOwner::Job(j2.to_string()), 0, b"partial").await.unwrap();
