@@ -16,12 +16,41 @@ use std::sync::Arc;
 /// What stands in for a secret's value in an event.
 pub const REDACTED: &str = "[redacted]";
 
+/// What kind of actor made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorKind {
+    /// A user, with a token or signing in.
+    User,
+    /// An operator with the `orgd admin` CLI.
+    Admin,
+    /// orgd itself: seeds, housekeeping.
+    System,
+}
+
+impl ActorKind {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::Admin => "admin",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+impl std::fmt::Display for ActorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Actor {
-    /// `user`, `admin` (the `orgd admin` CLI) or `system` (orgd itself: seeds, housekeeping).
-    pub kind: String,
+    /// A user, `orgd admin`, or orgd itself.
+    pub kind: ActorKind,
     /// The user's `user_id`, the OS user of `orgd admin`, or `orgd`.
     pub id: String,
     /// The user's home org (users only).
@@ -36,7 +65,7 @@ impl Actor {
     /// A user acting with a token (`None` for a sign-in, which has none yet).
     pub fn user(user: &User, token_id: Option<&str>) -> Actor {
         Actor {
-            kind: "user".into(),
+            kind: ActorKind::User,
             id: user.user_id.clone(),
             org_id: Some(user.org_id.as_str().to_string()),
             token_id: token_id.map(str::to_string),
@@ -45,12 +74,12 @@ impl Actor {
 
     /// The `orgd admin` CLI run by `os_user`.
     pub fn admin(os_user: &str) -> Actor {
-        Actor { kind: "admin".into(), id: os_user.to_string(), org_id: None, token_id: None }
+        Actor { kind: ActorKind::Admin, id: os_user.to_string(), org_id: None, token_id: None }
     }
 
     /// orgd itself.
     pub fn system() -> Actor {
-        Actor { kind: "system".into(), id: "orgd".into(), org_id: None, token_id: None }
+        Actor { kind: ActorKind::System, id: "orgd".into(), org_id: None, token_id: None }
     }
 }
 

@@ -76,7 +76,7 @@ pub async fn worker(state: AppState, mut stop: watch::Receiver<bool>) {
             Ok(Some(job)) => {
                 // A job's changes are its creator's, made under the trace id of the request that queued it.
                 let actor = orgd_core::events::Actor {
-                    kind: "user".into(),
+                    kind: orgd_core::events::ActorKind::User,
                     id: job.created_by.clone(),
                     org_id: None,
                     token_id: None,

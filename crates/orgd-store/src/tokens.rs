@@ -176,7 +176,7 @@ impl SqlStore {
                 if let Some(org) = OrgId::parse(&org) {
                     let mut e = Event::new(&org, "token", &u.token_id, "token.first_used");
                     e.actor = Actor {
-                        kind: "user".into(),
+                        kind: orgd_core::events::ActorKind::User,
                         id: user,
                         org_id: Some(org.as_str().into()),
                         token_id: Some(u.token_id.clone()),

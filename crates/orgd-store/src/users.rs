@@ -85,7 +85,7 @@ impl SqlStore {
         if let Some(kind) = before.as_ref().and_then(|b| login_kind(b, u)) {
             // A sign-in is made by the user signing in, whoever the request is (it has no token yet).
             let mut e = Event::new(&u.org_id, "user", &u.user_id, kind);
-            if e.actor.kind == "system" {
+            if e.actor.kind == orgd_core::events::ActorKind::System {
                 e.actor = Actor::user(u, None);
             }
             events::record(&mut tx, &e).await?;

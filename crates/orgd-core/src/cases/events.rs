@@ -142,7 +142,7 @@ pub fn csv_row(e: &Event) -> String {
     let cells = [
         iso_millis(from_millis(e.at)),
         e.kind.clone(),
-        e.actor.kind.clone(),
+        e.actor.kind.to_string(),
         e.actor.id.clone(),
         e.actor.token_id.clone().unwrap_or_default(),
         e.ip.clone().unwrap_or_default(),
