@@ -561,3 +561,130 @@ fn admin_events_show_who_changed_what_in_each_format() {
     let line = first_err_line(&orgd(d, &["admin", "events", "--tenant", "EVC", "--cursor", "nope"]));
     assert!(line.contains("--cursor"), "{line}");
 }
+
+/// The subcommands `orgd admin <group> --help` lists (or the groups, for `orgd admin --help`).
+fn subcommands(args: &[&str]) -> Vec<String> {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    all.push("--help");
+    let help = ok(&orgd(std::path::Path::new("."), &all));
+    let section = help.split("Commands:\n").nth(1).expect("a Commands section");
+    section
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[tokio::test]
+async fn every_admin_command_that_changes_something_leaves_exactly_one_event_on_either_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let database = match std::env::var("ORGD_TEST_DB").as_deref() {
+        Ok("postgres") => {
+            let server = orgd_store::testing::postgres_server("the CLI walk on PostgreSQL").unwrap();
+            orgd_store::testing::fresh_postgres_database(&server).await
+        }
+        _ => format!("sqlite://{}/orgd.db", d.display()),
+    };
+    let run = |args: &[&str]| {
+        let mut all = vec!["admin", "--database", database.as_str()];
+        all.extend_from_slice(args);
+        orgd(d, &all)
+    };
+    ok(&run(&["org", "create", "--tenant-id", "WALK", "--name", "Walk Ltd"]));
+    let store = orgd_store::SqlStore::open(&database).await.unwrap();
+    let org = orgd_core::cases::orgs::load(&store, "WALK").await.unwrap();
+    let schema = serde_json::json!({"name": "People", "type": "PEOPLE", "autoId": "Employee ID", "labelId": "Name",
+        "properties": [{"key": "Employee ID", "type": "number", "isRequired": true}, {"key": "Name", "type": "text", "isRequired": true}]});
+    let ds = orgd_core::data::ops::create(&store, &org.org_id, &schema, 0).await.unwrap();
+    let ds = ds.id.to_string();
+    let csv = d.join("people.csv");
+    std::fs::write(&csv, "_action,Employee ID,Name\ncreate,1,Ana\ncreate,2,Ben\n").unwrap();
+    let events = || -> Vec<serde_json::Value> {
+        let out = ok(&run(&["--json", "events", "--tenant", "WALK", "--limit", "1000"]));
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["events"].as_array().unwrap().clone()
+    };
+    let os_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let on_ds = |cmd: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["dataset", cmd, "--tenant", "WALK", "--dataset", &ds].map(String::from).to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let csv_path = csv.to_str().unwrap().to_string();
+    let mut steps: Vec<(Vec<String>, Option<&str>)> = vec![
+        (
+            vec!["org", "create", "--tenant-id", "WALK_KID", "--name", "Walk Kid", "--parent", "WALK"],
+            Some("org.created"),
+        ),
+        (vec!["org", "update", "WALK", "--rate", "50"], Some("org.updated")),
+        (vec!["org", "list"], None),
+        (
+            vec!["user", "create", "--tenant", "WALK", "--user-id", "ann@walk.test", "--role", "user"],
+            Some("user.created"),
+        ),
+        (vec!["user", "update", "WALK", "ann@walk.test", "--token-access", "true"], Some("user.updated")),
+        (vec!["user", "list", "--tenant", "WALK"], None),
+        (vec!["token", "create", "--tenant", "WALK", "--user", "ann@walk.test"], Some("token.created")),
+        (vec!["token", "list", "--tenant", "WALK"], None),
+        (vec!["dataset", "list", "--tenant", "WALK"], None),
+        (vec!["events", "--tenant", "WALK"], None),
+    ]
+    .into_iter()
+    .map(|(a, k)| (a.into_iter().map(String::from).collect(), k))
+    .collect();
+    steps.extend([
+        (on_ds("import", &["--file", &csv_path, "--auto-id"]), Some("items.imported")),
+        (on_ds("export", &["--format", "csv"]), None),
+        (on_ds("add-property", &["--key", "Site", "--type", "text"]), Some("dataset.schema_changed")),
+        (on_ds("change-property", &["--key", "Site", "--type", "number", "--dry-run"]), None),
+        (on_ds("change-property", &["--key", "Site", "--name", "Office"]), Some("dataset.schema_changed")),
+        (on_ds("permissions", &["--role", "user=none"]), Some("dataset.updated")),
+        (on_ds("remove-property", &["--key", "Site"]), Some("dataset.schema_changed")),
+    ]);
+    let mut visited = std::collections::BTreeSet::new();
+    for (args, kind) in &steps {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let before = events().len();
+        ok(&run(&args));
+        let after = events();
+        let new = &after[..after.len() - before];
+        let kinds: Vec<&str> = new.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, kind.iter().copied().collect::<Vec<_>>(), "orgd admin {}", args.join(" "));
+        for e in new {
+            assert_eq!(
+                (e["actor"]["kind"].as_str(), e["actor"]["id"].as_str()),
+                (Some("admin"), Some(os_user.as_str()))
+            );
+        }
+        visited.insert(args[..if args[0] == "events" { 1 } else { 2 }].join(" "));
+    }
+    // The revocation and the deletion, last: they need what the walk made.
+    let tokens = ok(&run(&["--json", "token", "list", "--tenant", "WALK", "--user", "ann@walk.test"]));
+    let tokens: serde_json::Value = serde_json::from_str(&tokens).unwrap();
+    let token_id =
+        tokens.as_array().or(tokens["tokens"].as_array()).unwrap()[0]["token_id"].as_str().unwrap().to_string();
+    for (args, kind) in [
+        (vec!["token", "revoke", token_id.as_str()], "token.revoked"),
+        (vec!["org", "delete", "WALK_KID", "--yes"], "org.deleted"),
+    ] {
+        let before = events().len();
+        ok(&run(&args));
+        let after = events();
+        let kinds: Vec<&str> = after[..after.len() - before].iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, [kind], "orgd admin {}", args.join(" "));
+        visited.insert(args[..2].join(" "));
+    }
+    // Every command of `orgd admin` was walked.
+    for group in subcommands(&[]) {
+        if group == "events" {
+            assert!(visited.contains("events"));
+            continue;
+        }
+        for sub in subcommands(&[&group]) {
+            assert!(visited.contains(&format!("{group} {sub}")), "the walk misses orgd admin {group} {sub}");
+        }
+    }
+}
