@@ -49,6 +49,8 @@ pub const KEYS: &[(&str, bool)] = &[
     ("allowed_subnets", false),
     ("api_usage_plan", false),
     ("events_retention_days", false),
+    ("item_history", false),
+    ("item_history_since", false),
 ];
 
 /// The value of one output key.
@@ -62,6 +64,10 @@ pub fn value(org: &Org, key: &str) -> Value {
         "created_at" => json!(iso_millis(org.created_at)),
         "allowed_subnets" => json!(org.allowed_subnets.to_strings()),
         "api_usage_plan" => serde_json::to_value(&org.usage_plan).unwrap_or(Value::Null),
+        "item_history_since" => match s.get(crate::org_update::HISTORY_SINCE).and_then(Value::as_i64) {
+            Some(ms) => json!(iso_millis(crate::clock::from_millis(ms))),
+            None => Value::Null,
+        },
         "apple_push_cert" => json!(s.get(PUSH_CERT_KEY).is_some_and(|c| c.is_string())),
         "kryptowire_settings" => match s.get("kryptowire_settings") {
             Some(Value::Object(k)) if k.contains_key("api_key") => json!({"api_key_set": true}),

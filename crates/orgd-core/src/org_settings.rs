@@ -52,6 +52,10 @@ pub struct OrgSettings {
     pub user_custom_metadata_template: Value,
     /// Days the org's change history is kept (orgd extension).
     pub events_retention_days: i64,
+    /// Whether each item change is kept as a version (orgd extension).
+    pub item_history: bool,
+    /// When item history was last switched on (ms).
+    pub item_history_since: Option<i64>,
 }
 
 /// Days a new org keeps its change history.
@@ -83,6 +87,8 @@ impl Default for OrgSettings {
             password_complexity: PasswordComplexity::default(),
             user_custom_metadata_template: json!({}),
             events_retention_days: DEFAULT_EVENTS_RETENTION_DAYS,
+            item_history: false,
+            item_history_since: None,
         }
     }
 }
@@ -124,6 +130,8 @@ impl OrgSettings {
                 d.user_custom_metadata_template,
             ),
             events_retention_days: field(settings, "events_retention_days", d.events_retention_days),
+            item_history: field(settings, "item_history", d.item_history),
+            item_history_since: field(settings, "item_history_since", d.item_history_since),
         }
     }
 
@@ -201,7 +209,8 @@ pub fn defaults() -> Value {
         "application_custom_metadata_template": {},
         "notify_on_device_registration": false,
         "catalog_affiliated_org_access_enabled": false,
-        "events_retention_days": DEFAULT_EVENTS_RETENTION_DAYS
+        "events_retention_days": DEFAULT_EVENTS_RETENTION_DAYS,
+        "item_history": false
     })
 }
 

@@ -25,7 +25,7 @@ impl Warning {
     }
 }
 
-/// The 24 editable keys (`events_retention_days` is orgd's).
+/// The 25 editable keys (`events_retention_days` and `item_history` are orgd's).
 pub const EDITABLE: &[&str] = &[
     "support_email",
     "email_from_name",
@@ -51,6 +51,7 @@ pub const EDITABLE: &[&str] = &[
     "policies_frequency_evaluation_in_hours",
     "catalog_affiliated_org_access_enabled",
     "events_retention_days",
+    "item_history",
 ];
 
 /// The 12 keys of a password rule set (`password_complexity_for_admins` / `_for_users`).
@@ -78,7 +79,14 @@ pub enum CertChange {
 }
 
 /// Apply a request object to an org: the new org and warnings, or every fault (nothing changes then).
-pub fn apply(org: &Org, request: &Value, cert: CertChange) -> Result<(Org, Vec<Warning>), Vec<FieldFault>> {
+/// Apply a settings change made at `now`; switching `item_history` on notes when
+/// (`item_history_since`), switching it off forgets it.
+pub fn apply(
+    org: &Org,
+    request: &Value,
+    cert: CertChange,
+    now: time::OffsetDateTime,
+) -> Result<(Org, Vec<Warning>), Vec<FieldFault>> {
     let Value::Object(req) = request else {
         return Err(vec![fault("body", "must be a JSON object")]);
     };
@@ -114,6 +122,16 @@ pub fn apply(org: &Org, request: &Value, cert: CertChange) -> Result<(Org, Vec<W
             warnings.push(warn(key, "unknown field; ignored"));
         }
     }
+    let was = org.settings.get("item_history") == Some(&Value::Bool(true));
+    match (was, settings.get("item_history") == Some(&Value::Bool(true))) {
+        (false, true) => {
+            settings.insert(HISTORY_SINCE.into(), Value::from(crate::clock::to_millis(now)));
+        }
+        (true, false) => {
+            settings.remove(HISTORY_SINCE);
+        }
+        _ => {}
+    }
     if let CertChange::Upload(b64) = cert {
         if req.get("apple_push_cert") != Some(&Value::Bool(false)) {
             settings.insert(PUSH_CERT_KEY.into(), Value::String(b64));
@@ -125,6 +143,9 @@ pub fn apply(org: &Org, request: &Value, cert: CertChange) -> Result<(Org, Vec<W
         Err(faults)
     }
 }
+
+/// The settings key of when item history was last switched on (ms; read-only, set by [`apply`]).
+pub const HISTORY_SINCE: &str = "item_history_since";
 
 fn fault(field: &str, message: &str) -> FieldFault {
     FieldFault { field: field.into(), message: message.into() }
@@ -296,6 +317,7 @@ pub fn is_der_sequence(b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    const EPOCH: time::OffsetDateTime = time::OffsetDateTime::UNIX_EPOCH;
     use super::*;
     use crate::ids::{OrgId, TenantId};
     use crate::model::UsagePlan;
@@ -310,7 +332,7 @@ mod tests {
             allowed_subnets: CidrList::any(),
             usage_plan: UsagePlan::default(),
             settings: crate::org_settings::defaults(),
-            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            created_at: EPOCH,
         }
     }
 
@@ -318,7 +340,7 @@ mod tests {
     fn editable_keys_change_others_warn() {
         let o = org();
         let req = json!({"support_email": "help@acme.test", "name": "Other", "colour": "red", "auth_type": 0});
-        let (n, w) = apply(&o, &req, CertChange::None).unwrap();
+        let (n, w) = apply(&o, &req, CertChange::None, EPOCH).unwrap();
         assert_eq!(n.settings["support_email"], "help@acme.test");
         assert_eq!(n.name, "Acme");
         assert_eq!(
@@ -335,7 +357,7 @@ mod tests {
             "admin_branded": "yes", "cors_domain_whitelist": ["https://*.acme.test", "https://acme.test/path"],
             "password_complexity": {"password_complexity_for_users": {"min_length": -1, "min_foo": 3}}
         });
-        let faults = apply(&o, &req, CertChange::None).unwrap_err();
+        let faults = apply(&o, &req, CertChange::None, EPOCH).unwrap_err();
         let fields: Vec<&str> = faults.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -355,7 +377,7 @@ mod tests {
     fn password_rules_merge_key_by_key() {
         let o = org();
         let req = json!({"password_complexity": {"password_complexity_for_admins": {"min_length": 12, "min_foo": 1}}});
-        let (n, w) = apply(&o, &req, CertChange::None).unwrap();
+        let (n, w) = apply(&o, &req, CertChange::None, EPOCH).unwrap();
         let pc = &n.settings["password_complexity"];
         assert_eq!(pc["password_complexity_for_admins"]["min_length"], 12);
         assert_eq!(pc["password_complexity_for_admins"]["password_history"], 1);
@@ -367,7 +389,8 @@ mod tests {
     fn push_certificates_and_kryptowire_keys_stay_secret() {
         let o = org();
         let (n, _) =
-            apply(&o, &json!({"kryptowire_settings": {"api_key": "k"}}), CertChange::Upload("MAA=".into())).unwrap();
+            apply(&o, &json!({"kryptowire_settings": {"api_key": "k"}}), CertChange::Upload("MAA=".into()), EPOCH)
+                .unwrap();
         let out = org_object::render(&n, true);
         assert_eq!(out["apple_push_cert"], true);
         assert_eq!(out["kryptowire_settings"], json!({"api_key_set": true}));
@@ -376,12 +399,13 @@ mod tests {
             &n,
             &json!({"apple_push_cert": false, "kryptowire_settings": {"api_key_set": true}}),
             CertChange::None,
+            EPOCH,
         )
         .unwrap();
         assert!(w.is_empty());
         assert_eq!(org_object::render(&n2, true)["apple_push_cert"], false);
         assert_eq!(n2.settings["kryptowire_settings"], json!({"api_key": "k"}));
-        let (_, w) = apply(&n2, &json!({"apple_push_cert": true}), CertChange::None).unwrap();
+        let (_, w) = apply(&n2, &json!({"apple_push_cert": true}), CertChange::None, EPOCH).unwrap();
         assert_eq!(w.len(), 1);
     }
 

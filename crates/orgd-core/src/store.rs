@@ -44,6 +44,8 @@ pub trait ItemWrite: Send {
     async fn find(&mut self, ds: &Dataset, lookup: Lookup<'_>) -> StoreResult<Vec<Row>>;
     /// Write rows: new ones, changed ones (whole), and deletions by `seq`.
     async fn write(&mut self, inserts: Vec<Row>, updates: Vec<Row>, deletes: Vec<i64>) -> StoreResult<()>;
+    /// Keep item versions (the org's item history is on) with the write.
+    async fn keep_versions(&mut self, versions: Vec<crate::data::history::Version>) -> StoreResult<()>;
     /// Remember that the import named these items (`implicitDelete` keeps them).
     async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()>;
     /// Items the import did not name, in creation order: up to `limit` with `seq > after`, as
@@ -246,6 +248,18 @@ pub trait Store: Send + Sync + 'static {
     /// Take the lease `name` for `holder` until `until` (ms) if nobody holds it at `now`, so that a periodic
     /// task shared by every node runs on one; false when another holder has it.
     async fn claim_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
+
+    /// An item's versions, newest first.
+    async fn item_versions(
+        &self,
+        dataset_id: &DatasetId,
+        item_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::data::history::Version>>;
+    /// The first version after `at` (ms) of each item of the dataset changed since, in `seq` order.
+    async fn versions_after(&self, dataset_id: &DatasetId, at: i64) -> StoreResult<Vec<crate::data::history::Version>>;
+    /// Delete the item versions of `org_id`'s datasets older than `before` (ms); returns how many.
+    async fn purge_versions(&self, org_id: &OrgId, before: i64) -> StoreResult<u64>;
 
     /// Save a new webhook subscription (with its `webhook.created` event). From then on, every event of
     /// its org (and of the orgs below, if it says so) of a kind it names queues a delivery, in the

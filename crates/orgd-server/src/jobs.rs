@@ -226,7 +226,7 @@ async fn run_export(state: &AppState, job: &Job, stop: &watch::Receiver<bool>) -
     let ds = grants::view(&ds, &user);
     let plan = async_ops::plan_async_export(&ds, &job.request)?;
     let params: Vec<(String, String)> = serde_json::from_value(job.request["params"].clone()).unwrap_or_default();
-    let draft = requests::export_overlay(state.store.as_ref(), &job.org_id, &ds, &params).await?;
+    let draft = requests::export_overlay(state.store.as_ref(), &job.org_id, &ds, &params, now_ms(state)).await?;
     let content_type = plan.format.content_type().to_string();
     let owner = ChunkOwner::Job(job.id.to_string());
     let mut sink = ChunkSink { state, owner: owner.clone(), n: 0, stop };

@@ -186,6 +186,11 @@ impl SqlStore {
             .map_err(map_err)?;
         let Some((org, name)) = org else { return Ok(false) };
         sqlx::query(&items::drop_table(id)).execute(&mut *tx).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM item_versions WHERE dataset_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let done = sqlx::query("DELETE FROM datasets WHERE dataset_id = $1")
             .bind(id)
             .execute(&mut *tx)

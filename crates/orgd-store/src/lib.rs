@@ -7,6 +7,7 @@
 mod datasets;
 mod drafts;
 mod events;
+mod history;
 mod items;
 mod jobs;
 mod orgs;
@@ -356,6 +357,7 @@ impl Store for SqlStore {
             "users",
             "orgs",
             "events",
+            "item_versions",
             "webhook_deliveries",
             "webhook_kinds",
             "webhooks",
@@ -492,6 +494,27 @@ impl Store for SqlStore {
 
     async fn claim_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
         self.claim_lease_impl(name, holder, now, until).await
+    }
+
+    async fn item_versions(
+        &self,
+        dataset_id: &DatasetId,
+        item_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<orgd_core::data::history::Version>> {
+        self.item_versions_impl(dataset_id, item_id, limit).await
+    }
+
+    async fn versions_after(
+        &self,
+        dataset_id: &DatasetId,
+        at: i64,
+    ) -> StoreResult<Vec<orgd_core::data::history::Version>> {
+        self.versions_after_impl(dataset_id, at).await
+    }
+
+    async fn purge_versions(&self, org_id: &OrgId, before: i64) -> StoreResult<u64> {
+        self.purge_versions_impl(org_id, before).await
     }
 
     async fn insert_webhook(&self, sub: &orgd_core::webhooks::Subscription) -> StoreResult<()> {

@@ -118,6 +118,7 @@ impl SqlStore {
                 "DELETE FROM job_outcomes WHERE job_id IN (SELECT job_id FROM jobs WHERE org_id = $1)",
                 "DELETE FROM tokens WHERE user_psk IN (SELECT psk FROM users WHERE org_id = $1)",
                 "DELETE FROM users WHERE org_id = $1",
+                "DELETE FROM item_versions WHERE dataset_id IN (SELECT dataset_id FROM datasets WHERE org_id = $1)",
                 "DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT webhook_id FROM webhooks WHERE org_id = $1)",
                 "DELETE FROM webhook_kinds WHERE webhook_id IN (SELECT webhook_id FROM webhooks WHERE org_id = $1)",
                 "DELETE FROM webhooks WHERE org_id = $1",

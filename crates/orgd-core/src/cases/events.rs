@@ -74,7 +74,7 @@ pub fn query(org: Option<&OrgId>, params: &[(String, String)]) -> Result<EventQu
 /// The lease of the retention run: one node at a time does it.
 pub const RETENTION_LEASE: &str = "events-retention";
 
-/// Enforce every org's `events_retention_days` at `now` (ms) if this node (`holder`) takes the
+/// Enforce every org's `events_retention_days` (of its events and its item versions) at `now` (ms) if this node (`holder`) takes the
 /// retention lease for `every` ms; `None` when another node holds it, else the events deleted.
 pub async fn enforce_retention(store: &dyn Store, holder: &str, now: i64, every: i64) -> Result<Option<u64>, ApiError> {
     // The lease ends a little before the next run so that a node's next tick finds it free.
@@ -85,6 +85,7 @@ pub async fn enforce_retention(store: &dyn Store, holder: &str, now: i64, every:
     for org in store.list_orgs().await? {
         let days = crate::org_settings::OrgSettings::of(&org.settings).events_retention_days;
         deleted += store.purge_events(&org.org_id, now - days * 86_400_000).await?;
+        deleted += store.purge_versions(&org.org_id, now - days * 86_400_000).await?;
     }
     Ok(Some(deleted))
 }

@@ -50,6 +50,8 @@ pub struct Options {
     pub derived_ids: Option<String>,
     /// The caller's limits on properties and items (restricted properties, a row rule; [`super::grants`]).
     pub denied: Denied,
+    /// Keep a version of each changed item (the org's item history; set by [`super::import::run`]).
+    pub keep_versions: bool,
 }
 
 /// What an import's caller may not touch, and what `onPropertyAccessDenied` and `onItemAccessDenied` say
@@ -662,6 +664,8 @@ pub struct BatchOutcome {
     pub updates: Vec<Row>,
     /// Deleted rows' `seq`.
     pub deletes: Vec<i64>,
+    /// The rows as they were of the updated and deleted items (their item history).
+    pub before: Vec<Row>,
     /// `seq` of every item an action identified (implicit deletion keeps them).
     pub seen: Vec<i64>,
 }
@@ -796,11 +800,17 @@ pub fn apply_batch(
     for r in std::mem::take(&mut st.rows).into_iter().flatten() {
         match original.remove(&r.seq) {
             None => out.inserts.push(r),
-            Some(o) if o != r => out.updates.push(r),
+            Some(o) if o != r => {
+                out.before.push(o);
+                out.updates.push(r);
+            }
             Some(_) => {}
         }
     }
-    out.deletes = original.into_keys().collect();
+    for (seq, row) in original {
+        out.deletes.push(seq);
+        out.before.push(row);
+    }
     out.deletes.sort_unstable();
     out.seen = seen.into_iter().collect();
     out.seen.sort_unstable();

@@ -298,6 +298,7 @@ pub async fn run(
     ds.writable()?;
     prepare_indexes(store, ds, opts).await?;
     let ends = ends(store, ds).await?;
+    let opts = &Options { keep_versions: super::history::kept(store, ds).await?, ..opts.clone() };
     let tx = store.begin_items(ds).await?;
     run_in(tx, ds, &ends, source, opts, run, progress).await
 }
@@ -321,7 +322,10 @@ pub async fn run_in(
     run: Run<'_>,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Outcome, ApiError> {
+    let history = opts.keep_versions;
     let plan = Plan::new(ds, opts);
+    // The import's event, made now so that the item versions it keeps can name it; its counts come last.
+    let event = Event::new(&ds.org_id, "dataset", ds.id.as_str(), "items.imported");
     if let Some(job) = run.job {
         if tx.job_outcome(job).await?.is_some() {
             return Ok(Outcome { kept: true, ..Outcome::default() });
@@ -383,9 +387,15 @@ pub async fn run_in(
         if !batch.inserts.is_empty() || !batch.updates.is_empty() || !batch.deletes.is_empty() {
             delta += batch.inserts.len() as i64 - batch.deletes.len() as i64;
             changed = true;
+            let versions = history.then(|| {
+                super::history::versions(ds, &event, &batch.before, &batch.inserts, &batch.updates, &batch.deletes)
+            });
             let (written, read) =
                 tokio::join!(tx.write(batch.inserts, batch.updates, batch.deletes), read_batch(source, &plan, base));
             written?;
+            if let Some(v) = versions {
+                tx.keep_versions(v).await?;
+            }
             next = read?;
         } else {
             next = read_batch(source, &plan, base).await?;
@@ -417,7 +427,17 @@ pub async fn run_in(
             let seqs: Vec<i64> = gone.iter().map(|(s, _)| *s).collect();
             out.implicit_deletes += seqs.len() as u64;
             delta -= seqs.len() as i64;
+            let versions = if history {
+                let ids: Vec<String> = gone.iter().map(|(_, id)| id.clone()).collect();
+                let before = tx.find(ds, Lookup::Ids(&ids)).await?;
+                Some(super::history::versions(ds, &event, &before, &[], &[], &seqs))
+            } else {
+                None
+            };
             tx.write(Vec::new(), Vec::new(), seqs).await?;
+            if let Some(v) = versions {
+                tx.keep_versions(v).await?;
+            }
             changed = true;
         }
     }
@@ -425,8 +445,7 @@ pub async fn run_in(
     if changed {
         let counts = serde_json::json!({"actions": out.actions, "failed": out.failed,
             "implicitDeletes": out.implicit_deletes, "itemCountChange": delta, "jobId": run.job.map(|j| j.as_str())});
-        let event = Event::new(&ds.org_id, "dataset", ds.id.as_str(), "items.imported").detail(counts);
-        tx.finish(delta, &run.cache_key, run.now_ms, &event).await?;
+        tx.finish(delta, &run.cache_key, run.now_ms, &event.detail(counts)).await?;
     }
     results.finish(tx.as_mut()).await?;
     tx.commit().await?;

@@ -11,6 +11,7 @@ pub mod export;
 pub mod filter;
 pub mod grants;
 pub mod hierarchy;
+pub mod history;
 pub mod import;
 pub mod jobs;
 pub mod ops;

@@ -212,6 +212,7 @@ pub fn import_options(ds: &Dataset, params: &[(String, String)]) -> Result<Optio
         implicit_delete: flag(params, "implicitDelete")?,
         noop_token: one(params, "noopToken")?.map(String::from),
         derived_ids: None,
+        keep_versions: false,
         clear_token: one(params, "clearToken")?.map(String::from),
         skip_failures,
         items_fixed: false,

@@ -186,7 +186,7 @@ impl Run<'_> {
 
     fn settings(&self, o: &SeedOrg, org: &Org, settings: &Value) -> Result<Org, Faults> {
         let path = format!("{}.settings", o.path);
-        let (next, warnings) = org_update::apply(org, settings, CertChange::None).map_err(|faults| {
+        let (next, warnings) = org_update::apply(org, settings, CertChange::None, self.now).map_err(|faults| {
             faults.iter().map(|f| self.seed.error(&format!("{path}.{}", f.field), &f.message)).collect::<Faults>()
         })?;
         if !warnings.is_empty() {

@@ -787,7 +787,7 @@ pub async fn save_organization(State(state): State<AppState>, s: Signed, Query(q
     if !errors.is_empty() {
         return org_page(&s, &org, Some(&f), errors, vec![], false);
     }
-    match org_update::apply(&org, &Value::Object(request), CertChange::None) {
+    match org_update::apply(&org, &Value::Object(request), CertChange::None, state.clock.now()) {
         Err(faults) => {
             let errors = faults.into_iter().map(|f| (f.field, f.message)).collect();
             org_page(&s, &org, Some(&f), errors, vec![], false)

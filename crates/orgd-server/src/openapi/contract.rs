@@ -142,6 +142,7 @@ pub fn of(method: &Method, path: &str) -> Option<Contract> {
             answer(200, Json("ActionResults")).with_body(json("ItemActions", true)).with_query(import_parameters())
         }
         ("GET", "/{tenantId}/datasets/{datasetId}/items/{itemId}") => answer(200, Json("RawItem")),
+        ("GET", "/{tenantId}/datasets/{datasetId}/items/{itemId}/history") => answer(200, Json("ItemHistory")),
         ("PUT", "/{tenantId}/datasets/{datasetId}/items/import") => {
             answer(202, Json("JobTicket")).with_body(json("AsyncImportRequest", true)).with_query(import_parameters())
         }
@@ -252,7 +253,7 @@ fn output_parameters() -> Vec<Value> {
     ]
 }
 
-/// The output parameters and `draftId`, read by every export.
+/// The output parameters, `draftId` and `asOf`, read by every export.
 fn export_parameters() -> Vec<Value> {
     let mut v = output_parameters();
     v.push(query(
@@ -260,6 +261,12 @@ fn export_parameters() -> Vec<Value> {
         false,
         json!({"type": "string", "format": "uuid"}),
         "read the dataset as this draft of it would make it (orgd)",
+    ));
+    v.push(query(
+        "asOf",
+        false,
+        json!({"type": "string", "description": "YYYY-MM-DD or an RFC 3339 time"}),
+        "read the dataset as it was at this time, from its item history (orgd; not with draftId)",
     ));
     v
 }

@@ -616,6 +616,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
                     "tenant_id": string(), "created_at": r("Timestamp"), "allowed_subnets": strings(),
                     "api_usage_plan": r("UsagePlan"),
                     "events_retention_days": integer(),
+                    "item_history": boolean(), "item_history_since": nullable(r("Timestamp")),
                 }),
             ),
         ),
@@ -623,7 +624,7 @@ fn apperian() -> Vec<(&'static str, Value)> {
             "OrganizationSettingsChange",
             json!({
                 "type": "object",
-                "description": "Any of the 24 editable keys; other keys are ignored with a warning each",
+                "description": "Any of the 25 editable keys; other keys are ignored with a warning each",
                 "properties": {
                     "support_email": email, "email_from_address": email, "email_reply_to_address": email,
                     "email_from_name": {"type": "string", "maxLength": 255},
@@ -635,6 +636,8 @@ fn apperian() -> Vec<(&'static str, Value)> {
                     "policies_frequency_evaluation_in_hours": {"type": "integer", "minimum": 0, "maximum": 8760},
                     "events_retention_days": {"type": "integer", "minimum": 1, "maximum": 36500,
                         "description": "days the change history is kept (orgd extension)"},
+                    "item_history": {"type": "boolean",
+                        "description": "keep every item change as a version: item history and asOf exports (orgd extension)"},
                     "admin_branded": boolean(), "banner_image_enabled": boolean(),
                     "no_auth_app_delivery_enabled": boolean(), "no_auth_policies_enabled": boolean(),
                     "reviews_default_value": boolean(), "notify_on_device_registration": boolean(),
@@ -762,6 +765,18 @@ fn apperian() -> Vec<(&'static str, Value)> {
                     "changes": {"type": "array", "items": object(&["field", "before", "after"],
                         json!({"field": string(), "before": {}, "after": {}}))},
                     "detail": {}}),
+            ),
+        ),
+        (
+            "ItemHistory",
+            object(
+                &["itemId", "versions"],
+                json!({"itemId": string(), "versions": {"type": "array", "items": object(
+                    &["time", "eventId", "actor", "change", "item"],
+                    json!({"time": r("Timestamp"), "eventId": string(), "actor": string(),
+                        "change": {"type": "string", "enum": ["created", "updated", "deleted"]},
+                        "item": {"anyOf": [{"type": "object"}, {"type": "null"}],
+                            "description": "the item after the change, as GET …/items/{itemId} shows it; null once deleted"}}))}}),
             ),
         ),
         (

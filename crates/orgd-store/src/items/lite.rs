@@ -606,6 +606,18 @@ impl ItemWrite for LiteWrite {
         .await
     }
 
+    async fn keep_versions(&mut self, versions: Vec<orgd_core::data::history::Version>) -> StoreResult<()> {
+        let id = self.dataset_id.clone();
+        self.queue(move |c| {
+            let mut st = c.prepare_cached(crate::history::INSERT_VERSION)?;
+            for v in &versions {
+                st.execute(rusqlite::params![id, v.item_id, v.item_seq, v.at, v.event_id, v.actor, v.before, v.after])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()> {
         self.queue(move |c| {
             let mut st = c.prepare_cached("INSERT OR IGNORE INTO import_seen (seq) VALUES (?1)")?;

@@ -683,6 +683,27 @@ impl ItemWrite for PgWrite {
         Ok(())
     }
 
+    async fn keep_versions(&mut self, versions: Vec<orgd_core::data::history::Version>) -> StoreResult<()> {
+        // One statement per write, the versions as one array per column.
+        let col = |f: fn(&orgd_core::data::history::Version) -> String| versions.iter().map(f).collect::<Vec<String>>();
+        sqlx::query(
+            "INSERT INTO item_versions (dataset_id, item_id, item_seq, at, event_id, actor_id, before_json, after_json) \
+             SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])",
+        )
+        .bind(self.ds.id.as_str())
+        .bind(col(|v| v.item_id.clone()))
+        .bind(versions.iter().map(|v| v.item_seq).collect::<Vec<i64>>())
+        .bind(versions.iter().map(|v| v.at).collect::<Vec<i64>>())
+        .bind(col(|v| v.event_id.clone()))
+        .bind(col(|v| v.actor.clone()))
+        .bind(versions.iter().map(|v| v.before.clone()).collect::<Vec<Option<String>>>())
+        .bind(versions.iter().map(|v| v.after.clone()).collect::<Vec<Option<String>>>())
+        .execute(conn(&mut self.conn).await?)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn mark_seen(&mut self, seqs: Vec<i64>) -> StoreResult<()> {
         self.seen_table().await?;
         sqlx::query("INSERT INTO import_seen SELECT UNNEST($1::bigint[]) ON CONFLICT DO NOTHING")

@@ -285,6 +285,8 @@ async fn every_operation_answers_what_the_openapi_document_says() {
     let one = [("tenantId", "ACME"), ("datasetId", people_id.as_str()), ("itemId", ana.as_str())];
     let item = "/api/v1/{tenantId}/datasets/{datasetId}/items/{itemId}";
     assert_eq!(t.call(Method::GET, item, &one, &token, Send::Nothing).await.status, 200);
+    let history = t.call(Method::GET, &format!("{item}/history"), &one, &token, Send::Nothing).await;
+    assert_eq!((history.status, &history.body["versions"]), (200, &json!([])), "history is off: {}", history.body);
 
     // Sync exports in every format, with generated values, filter and projection.
     let export = "/api/v1/{tenantId}/datasets/{datasetId}/export/{format}";

@@ -12,6 +12,7 @@ mod events;
 mod evolve;
 mod grants;
 mod helpers;
+mod history;
 mod hostile;
 mod isolation;
 mod jobs;

@@ -53,6 +53,7 @@ pub async fn apply(
     now_ms: i64,
     cache_key: &str,
 ) -> Result<Applied, ApiError> {
+    let history = crate::data::history::kept(store, ds).await?;
     let mut tx = store.begin_items(ds).await?;
     let mut next_seq = tx.last_seq().await? + 1;
     let ids: Vec<String> = overlay.iter().map(|(_, e)| e.id.clone()).collect();
@@ -126,9 +127,16 @@ pub async fn apply(
     let delta = inserts.len() as i64 - deletes.len() as i64;
     let changed = !(inserts.is_empty() && updates.is_empty() && deletes.is_empty());
     if changed {
-        tx.write(inserts, updates, deletes).await?;
         let counts = json!({"added": done.added, "updated": done.updated, "removed": done.removed});
         let event = crate::events::Event::new(&ds.org_id, "dataset", ds.id.as_str(), "draft.applied").detail(counts);
+        let versions = history.then(|| {
+            let before: Vec<Row> = current.into_values().collect();
+            crate::data::history::versions(ds, &event, &before, &inserts, &updates, &deletes)
+        });
+        tx.write(inserts, updates, deletes).await?;
+        if let Some(v) = versions {
+            tx.keep_versions(v).await?;
+        }
         tx.finish(delta, cache_key, now_ms, &event).await?;
     }
     tx.commit().await?;

@@ -42,6 +42,8 @@ pub struct Entry {
 pub struct Overlay {
     entries: BTreeMap<i64, Entry>,
     by_id: HashMap<String, i64>,
+    /// Removed items are left out of reads (a past state), not shown as removed (a draft's to-be view).
+    pub leaves_out_removed: bool,
 }
 
 /// Overlays read or saved lately, by draft, version and schema. A draft's version is drawn at random on

@@ -79,13 +79,25 @@ pub fn apply_request(body: &Value, allow_http: bool) -> Result<ApplyRequest, Api
 }
 
 /// The overlay an export of `ds` reads through when its query names `draftId` (a draft of `ds` in
-/// `org`): 404007 for an unknown draft or another tenant's, 400701 for a draft of another dataset.
+/// `org`): 404007 for an unknown draft or another tenant's, 400701 for a draft of another dataset; or
+/// `asOf` (the dataset as it was then, from its item history; checked at `now`).
 pub async fn export_overlay(
     store: &dyn Store,
     org: &OrgId,
     ds: &Dataset,
     params: &[(String, String)],
+    now: i64,
 ) -> Result<Option<Arc<Overlay>>, ApiError> {
+    if let Some(at) = crate::query::one(params, "asOf")? {
+        if crate::query::one(params, "draftId")?.is_some() {
+            return Err(ApiError::invalid_query(
+                "asOf",
+                "reads the dataset as it was; a draft is not, so leave out draftId",
+            ));
+        }
+        let at = crate::data::history::as_of(store, ds, at, now).await?;
+        return Ok(Some(Arc::new(crate::data::history::overlay_at(store, ds, at).await?)));
+    }
     let Some(raw) = crate::query::one(params, "draftId")? else { return Ok(None) };
     let id = DraftId::parse(raw).ok_or_else(|| ApiError::invalid_query("draftId", "must be a draft's UUID"))?;
     let draft = find(store, org, &id).await?;

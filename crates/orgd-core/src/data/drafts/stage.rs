@@ -223,6 +223,11 @@ impl ItemWrite for DraftWrite<'_> {
         Ok(())
     }
 
+    async fn keep_versions(&mut self, _versions: Vec<crate::data::history::Version>) -> StoreResult<()> {
+        // A draft is not the dataset: its changes become versions when the draft is applied.
+        Ok(())
+    }
+
     async fn mark_seen(&mut self, _seqs: Vec<i64>) -> StoreResult<()> {
         Err(refused("delete implicitly"))
     }

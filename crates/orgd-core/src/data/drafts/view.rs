@@ -72,6 +72,9 @@ impl ItemScan for MergedScan {
                         }
                     }
                 }
+                if self.overlay.leaves_out_removed {
+                    rows.retain(|r| self.overlay.change(r.seq) != Change::Removed);
+                }
                 return Ok(Some((p, rows)));
             }
             if self.done {

@@ -213,7 +213,8 @@ async fn update(
             .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
         (crate::extract::parse_json(&bytes)?, CertChange::None)
     };
-    let (next, mut w) = org_update::apply(&acting.target, &request, cert).map_err(ApiError::invalid_fields)?;
+    let (next, mut w) =
+        org_update::apply(&acting.target, &request, cert, state.clock.now()).map_err(ApiError::invalid_fields)?;
     warnings.append(&mut w);
     if next != *acting.target {
         state.store.update_org(&next).await?;

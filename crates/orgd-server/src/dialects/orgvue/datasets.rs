@@ -230,6 +230,20 @@ pub async fn item(
     Ok(Json(raw(&it)))
 }
 
+/// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}/history`: the item's versions (orgd extension).
+pub async fn item_history(
+    State(state): State<AppState>,
+    on: OnDataset<ReadDataset>,
+    params: PathParams,
+) -> Result<Json<Value>, Failure> {
+    let item_id = params.get("itemId").and_then(parse_id).ok_or_else(|| {
+        ApiError::new(ErrorCode::PathParameterMustBeUuidString)
+            .with_message("Path parameter {itemId} must be a UUID string.")
+            .with_context("pathParameter", "{itemId}")
+    })?;
+    Ok(Json(orgd_core::data::history::of_item(state.store.as_ref(), &on.ds, &item_id).await?))
+}
+
 /// `PUT /{tenantId}/datasets/{datasetId}/items`: the sync import.
 pub async fn import(
     State(state): State<AppState>,

@@ -25,7 +25,8 @@ pub async fn sync_export(
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
     let format = params.of("format");
     let plan = ops::plan_sync_export(&ds, format, &query.0, body.as_ref())?;
-    let draft = requests::export_overlay(state.store.as_ref(), &org, &ds, &query.0).await?;
+    let now = orgd_core::clock::to_millis(orgd_core::clock::Clock::now(state.clock.as_ref()));
+    let draft = requests::export_overlay(state.store.as_ref(), &org, &ds, &query.0, now).await?;
     let content_type = plan.format.content_type();
     let store = state.store.clone();
     Ok(streamed(content_type, move |mut sink| async move {

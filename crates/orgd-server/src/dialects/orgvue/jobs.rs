@@ -48,7 +48,8 @@ pub async fn async_export(
     let body = if body.is_empty() { None } else { Some(parse_json(&body)?) };
     let all = state.store.list_datasets(&acting.target.org_id).await?;
     let req = async_ops::export_request(ds, &query.0, body.as_ref(), state.config.outbound_allow_http, &all)?;
-    orgd_core::data::drafts::requests::export_overlay(state.store.as_ref(), &acting.target.org_id, ds, &query.0)
+    let now = orgd_core::clock::to_millis(state.clock.now());
+    orgd_core::data::drafts::requests::export_overlay(state.store.as_ref(), &acting.target.org_id, ds, &query.0, now)
         .await?;
     submit(&state, acting, &ds.id, JobKind::Export, req).await
 }

@@ -72,6 +72,11 @@ pub fn routes() -> Table {
         )
         .route("/{tenantId}/datasets/{datasetId}/items/{itemId}", &[(Method::GET, "Read an item")], get(datasets::item))
         .route(
+            "/{tenantId}/datasets/{datasetId}/items/{itemId}/history",
+            &[(Method::GET, "Read an item's versions, newest first (orgd extension; item history on)")],
+            get(datasets::item_history),
+        )
+        .route(
             "/{tenantId}/datasets/{datasetId}/items/import",
             &[(Method::PUT, "Import item actions from a location (async job)")],
             put(jobs::async_import),
