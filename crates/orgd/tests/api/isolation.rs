@@ -107,7 +107,23 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
     let r = app.request(Method::PUT, &format!("/api/v1/BRAVO/drafts/{draft_id}/items")).bearer_auth(&b_token);
     assert_eq!(r.json(&json!([{"_action": "create", "k": "y"}])).send().await.unwrap().status(), 200);
     let b_user = app.user(&b_org, "other@bravo", orgd_core::model::Role::User).await;
+    // A webhook of B's, with the delivery of its own creation.
+    let r = app.request(Method::POST, "/api/v1/BRAVO/webhooks").bearer_auth(&b_token);
+    let hook: Value = r
+        .json(&json!({"url": "https://hooks.example.com/bravo", "events": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_id = hook["webhook"]["webhookId"].as_str().unwrap_or_else(|| panic!("{hook}")).to_string();
+    let deliveries: Value =
+        app.get_bearer(&format!("/api/v1/BRAVO/webhooks/{hook_id}/deliveries"), &b_token).await.json().await.unwrap();
+    let delivery_id = deliveries["deliveries"][0]["deliveryId"].as_str().unwrap().to_string();
     let b = BTreeMap::from([
+        ("webhookId", hook_id),
+        ("deliveryId", delivery_id),
         ("tenantId", "BRAVO".to_string()),
         ("org_id", b_org.org_id.to_string()),
         ("datasetId", ds_id),
@@ -174,6 +190,8 @@ async fn a_tenant_never_reaches_another_tenants_ids_on_any_route() {
     }
 
     assert_eq!(snapshot(&app, &b_token, &b).await, before, "B's data is unchanged");
+    let hook = app.get_bearer(&format!("/api/v1/BRAVO/webhooks/{}", b["webhookId"]), &b_token).await;
+    assert_eq!(hook.status(), 200, "B's webhook is still there");
 }
 
 /// Inside one tenant: a user whose role may not read a dataset gets 404 on every route that names the
