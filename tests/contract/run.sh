@@ -8,7 +8,8 @@
 # §7.2; that every other method of an API route is 405 is proven from the route table by
 # `isolation::the_route_table_is_exactly_what_the_server_routes`).
 # Path parameters get real ids from the seed (tests/contract/seed.yaml), so generated requests reach the
-# handlers; the operations that delete get ids of their own (a doomed user, dataset, draft and a spare token).
+# handlers; the operations that delete get ids of their own (a doomed user, dataset, draft, webhook and a spare
+# token).
 # `DELETE /v1/session` is left out: it revokes the presenting token (by design), which would end the run.
 # Usage: tests/contract/run.sh [ORGD_BINARY]   (env: CONTRACT_SEED, CONTRACT_EXAMPLES, CONTRACT_SECONDS)
 set -euo pipefail
@@ -41,6 +42,10 @@ doomed_draft="$(echo "$drafts" | pick '[x for x in d if x["name"] == "Doomed dra
 users="$(get /v1/users)"
 spare_psk="$(echo "$users" | pick '[u for u in d["users"] if u["user_id"] == "spare@contract.test"][0]["psk"]')"
 doomed_psk="$(echo "$users" | pick '[u for u in d["users"] if u["user_id"] == "doomed@contract.test"][0]["psk"]')"
+hooks="$(get /v1/webhooks)"
+webhook_id="$(echo "$hooks" | pick '[w for w in d["webhooks"] if w["description"] == "Contract webhook"][0]["webhookId"]')"
+doomed_webhook="$(echo "$hooks" | pick '[w for w in d["webhooks"] if w["description"] == "Doomed webhook"][0]["webhookId"]')"
+delivery_id="$(get "/v1/webhooks/$webhook_id/deliveries" | pick 'd["deliveries"][-1]["deliveryId"]')"
 job_id="$(curl -sf --cacert "$ca" -H "Authorization: Bearer $token" -X POST \
     "$url/api/v1/CONTRACT/datasets/$dataset_id/export?exportFormat=csv" | pick 'd["jobId"]')"
 cat >"$work/schemathesis.toml" <<TOML
@@ -53,6 +58,8 @@ cat >"$work/schemathesis.toml" <<TOML
 "path.draftId" = "$draft_id"
 "path.psk" = $spare_psk
 "path.token_id" = "contractsparetok"
+"path.webhookId" = "$webhook_id"
+"path.deliveryId" = "$delivery_id"
 
 [[operations]]
 include-operation-id = ["deleteApiV1TenantIdDatasetsDatasetId"]
@@ -61,6 +68,10 @@ parameters = { "path.datasetId" = "$doomed_dataset" }
 [[operations]]
 include-operation-id = ["deleteApiV1TenantIdDraftsDraftId"]
 parameters = { "path.draftId" = "$doomed_draft" }
+
+[[operations]]
+include-operation-id = ["deleteApiV1TenantIdWebhooksWebhookId", "deleteV1WebhooksWebhookId", "deleteV1OrgOrgIdWebhooksWebhookId"]
+parameters = { "path.webhookId" = "$doomed_webhook" }
 
 [[operations]]
 include-operation-id = ["deleteV1UsersPsk", "deleteV1OrgOrgIdUsersPsk", "deleteUsersPsk"]
