@@ -37,6 +37,6 @@ fuzz_target!(|data: &[u8]| {
             settings: orgd_core::org_settings::defaults(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
-        let _ = apply(&org, &settings.unwrap_or_else(|| serde_json::json!({})), cert);
+        let _ = apply(&org, &settings.unwrap_or_else(|| serde_json::json!({})), cert, time::OffsetDateTime::UNIX_EPOCH);
     });
 });

@@ -19,9 +19,9 @@ fuzz_target!(|data: &[u8]| {
         settings: orgd_core::org_settings::defaults(),
         created_at: time::OffsetDateTime::UNIX_EPOCH,
     };
-    if let Ok((changed, _warnings)) = apply(&org, &request, CertChange::None) {
+    if let Ok((changed, _warnings)) = apply(&org, &request, CertChange::None, time::OffsetDateTime::UNIX_EPOCH) {
         assert_eq!(changed.org_id, org.org_id, "the id never changes");
-        let again = apply(&changed, &request, CertChange::None);
+        let again = apply(&changed, &request, CertChange::None, time::OffsetDateTime::UNIX_EPOCH);
         assert!(again.is_ok(), "a request that applied once applies again");
     }
 });
