@@ -13,6 +13,18 @@ pub fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a 
     }
 }
 
+/// A page size `limit`: `default` when absent, else a whole number from 1 to `max` (400701 otherwise).
+pub fn limit(params: &[(String, String)], default: i64, max: i64) -> Result<i64, ApiError> {
+    match one(params, "limit")? {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::invalid_query("limit", &format!("must be a whole number from 1 to {max}"))),
+    }
+}
+
 /// A `true`/`false` parameter, false when absent; anything else is 400701.
 pub fn flag(params: &[(String, String)], name: &str) -> Result<bool, ApiError> {
     match one(params, name)? {

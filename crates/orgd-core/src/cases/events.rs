@@ -52,12 +52,7 @@ pub fn query(org: Option<&OrgId>, params: &[(String, String)]) -> Result<EventQu
         }
     };
     let before = one(params, "cursor")?.map(decode_cursor).transpose()?;
-    let limit = match one(params, "limit")? {
-        None => DEFAULT_LIMIT,
-        Some(v) => v.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::invalid_query("limit", &format!("must be a whole number from 1 to {MAX_LIMIT}"))
-        })?,
-    };
+    let limit = crate::query::limit(params, DEFAULT_LIMIT, MAX_LIMIT)?;
     Ok(EventQuery {
         org_id: org.cloned(),
         from,

@@ -194,12 +194,7 @@ pub async fn deliveries(
             })
         })
         .transpose()?;
-    let limit = match one(params, "limit")? {
-        None => DEFAULT_LIMIT,
-        Some(v) => v.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::invalid_query("limit", &format!("must be a whole number from 1 to {MAX_LIMIT}"))
-        })?,
-    };
+    let limit = crate::query::limit(params, DEFAULT_LIMIT, MAX_LIMIT)?;
     let mut rows = store.list_deliveries(&sub.id, state, before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);

@@ -15,7 +15,7 @@ use crate::events::Event;
 use crate::org_settings::OrgSettings;
 use crate::store::Store;
 use rustc_hash::FxHashMap as HashMap;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// One kept change of one item.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +113,7 @@ pub async fn of_item(store: &dyn Store, ds: &Dataset, item_id: &str) -> Result<V
             (_, None) => "deleted",
             _ => "updated",
         };
-        let item = after.filter(seen).map(|r| raw(&r.to_item(ds))).unwrap_or(Value::Null);
+        let item = after.filter(seen).map(|r| r.to_item(ds).raw_json()).unwrap_or(Value::Null);
         list.push(json!({"time": iso_millis(from_millis(v.at)), "eventId": v.event_id, "actor": v.actor,
             "change": change, "item": item}));
     }
@@ -121,16 +121,6 @@ pub async fn of_item(store: &dyn Store, ds: &Dataset, item_id: &str) -> Result<V
         return Err(ApiError::new(ErrorCode::ItemNotFound));
     }
     Ok(json!({"itemId": item_id, "versions": list}))
-}
-
-/// An item as `GET …/items/{itemId}` shows it: `_id`, `_createdAt`, `_modifiedAt` and its values.
-fn raw(item: &Item) -> Value {
-    let mut m = Map::new();
-    m.insert("_id".into(), json!(item.id));
-    m.insert("_createdAt".into(), json!(iso_millis(from_millis(item.created_at))));
-    m.insert("_modifiedAt".into(), json!(iso_millis(from_millis(item.modified_at))));
-    m.extend(item.values.clone());
-    Value::Object(m)
 }
 
 /// The time `asOf` names, checked against the org's history: a date or an RFC 3339 time, not in the

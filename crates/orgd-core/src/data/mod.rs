@@ -40,6 +40,16 @@ pub struct Item {
     pub values: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Item {
+    /// The item as `GET …/items/{itemId}` shows it: `_id` and the properties that hold a value.
+    pub fn raw_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::with_capacity(self.values.len() + 1);
+        m.insert("_id".into(), serde_json::Value::String(self.id.clone()));
+        m.extend(self.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        serde_json::Value::Object(m)
+    }
+}
+
 pub use crate::ids::{derived_id, new_id, parse_id};
 
 #[cfg(test)]

@@ -14,10 +14,10 @@ use orgd_core::clock::{to_millis, Clock};
 use orgd_core::data::filter::Filter;
 use orgd_core::data::grants;
 use orgd_core::data::ops::{self, filter_type};
-use orgd_core::data::{parse_id, Dataset, Item};
+use orgd_core::data::{parse_id, Dataset};
 use orgd_core::error::{ApiError, ErrorCode};
 use orgd_core::model::Role;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// `_links` of a dataset, absolute from the public URL.
 pub fn links(state: &AppState, tenant: &str, ds: &Dataset) -> Value {
@@ -177,15 +177,6 @@ pub async fn set_permissions(
     Ok(Json(grants::replace(state.store.as_ref(), &on.whole, &v, now).await?).into_response())
 }
 
-fn raw(it: &Item) -> Value {
-    let mut m = Map::new();
-    m.insert("_id".into(), json!(it.id));
-    for (k, v) in &it.values {
-        m.insert(k.clone(), v.clone());
-    }
-    Value::Object(m)
-}
-
 /// `GET|POST /{tenantId}/datasets/{datasetId}/items`: saved raw values, optionally filtered, streamed.
 pub async fn items(
     State(state): State<AppState>,
@@ -227,7 +218,7 @@ pub async fn item(
             .with_context("pathParameter", "{itemId}")
     })?;
     let it = ops::item(state.store.as_ref(), ds, &item_id).await?;
-    Ok(Json(raw(&it)))
+    Ok(Json(it.raw_json()))
 }
 
 /// `GET /{tenantId}/datasets/{datasetId}/items/{itemId}/history`: the item's versions (orgd extension).
