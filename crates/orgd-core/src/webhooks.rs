@@ -211,16 +211,16 @@ pub struct Delivery {
     pub delivered_at: Option<i64>,
 }
 
-/// A delivery a node took to send now: where to, and the event (`None` when the event is no longer
-/// kept).
+/// A delivery a node took to send now: where to, and the event, or why it cannot be sent (no longer
+/// kept, or its stored text does not read).
 #[derive(Debug, Clone)]
 pub struct Due {
     /// The delivery.
     pub delivery: Delivery,
     /// The subscription's URL.
     pub url: String,
-    /// The event.
-    pub event: Option<Event>,
+    /// The event, or why there is none to send.
+    pub event: Result<Event, String>,
 }
 
 /// How one attempt went.
@@ -263,21 +263,22 @@ pub fn secret(key: &[u8], id: &WebhookId) -> String {
     format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// The `webhook-signature` header of `body` sent as message `msg_id` at `timestamp` (Unix seconds).
-pub fn signature(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+/// The `webhook-signature` header of `body` sent as message `msg_id` at `timestamp` (Unix seconds);
+/// `None` when `secret` is not `whsec_` and base64 (no key is guessed for it).
+pub fn signature(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let key = b64.decode(secret.strip_prefix("whsec_").unwrap_or(secret)).unwrap_or_default();
+    let key = b64.decode(secret.strip_prefix("whsec_")?).ok()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
     mac.update(format!("{msg_id}.{timestamp}.").as_bytes());
     mac.update(body);
-    format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
+    Some(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
 
 /// Whether `header` (one or more space-separated `v1,<sig>`) signs `body` as a receiver checks it, in
 /// constant time.
 pub fn verify(secret: &str, msg_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
     use subtle::ConstantTimeEq;
-    let want = signature(secret, msg_id, timestamp, body);
+    let Some(want) = signature(secret, msg_id, timestamp, body) else { return false };
     header.split(' ').any(|s| bool::from(s.as_bytes().ct_eq(want.as_bytes())))
 }
 
@@ -339,8 +340,11 @@ mod tests {
         // The example of the Standard Webhooks specification.
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let body = br#"{"test": 2432232314}"#;
-        let sig = signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
+        let sig = signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(signature("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "m", 1, body), None, "no whsec_ prefix");
+        assert_eq!(signature("whsec_not base64!", "m", 1, body), None);
+        assert!(!verify("whsec_not base64!", "m", 1, body, "v1,"));
         assert!(verify(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, &format!("v1,x {sig}")));
         assert!(!verify(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, body, &sig));
     }

@@ -97,13 +97,10 @@ async fn send(state: &AppState, client: &reqwest::Client, due: Due) {
     let attempts = d.attempts + 1;
     let fail = |status: Option<i64>, error: String| webhooks::failed(now, d.created_at, attempts, status, error);
     let attempt = match &due.event {
-        None => Attempt {
-            at: now,
-            status: None,
-            error: Some("the event is no longer kept (past its org's retention), so it cannot be delivered".into()),
-            retry_at: None,
-        },
-        Some(event) => match webhooks::check_target(&due.url, rules(state)) {
+        Err(why) => {
+            Attempt { at: now, status: None, error: Some(format!("{why}, so it cannot be delivered")), retry_at: None }
+        }
+        Ok(event) => match webhooks::check_target(&due.url, rules(state)) {
             Err(why) => fail(None, format!("the URL {why}")),
             Ok(_) => post(state, client, &due, event, now, attempts).await,
         },
@@ -138,7 +135,9 @@ async fn post(
     let body = serde_json::to_vec(&webhooks::payload(event)).expect("events serialize");
     let timestamp = now.div_euclid(1000);
     let secret = webhooks::secret(&state.signing_key, &d.webhook_id);
-    let signature = webhooks::signature(&secret, &event.id, timestamp, &body);
+    let Some(signature) = webhooks::signature(&secret, &event.id, timestamp, &body) else {
+        return fail(None, "the subscription's signing secret does not read".into());
+    };
     let sent = client
         .post(&due.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -210,7 +210,10 @@ impl SqlStore {
                 Ok(Due {
                     delivery: delivery_from_row(r)?,
                     url: r.try_get("url").map_err(map_err)?,
-                    event: body.and_then(|b| serde_json::from_str(&b).ok()),
+                    event: match body {
+                        None => Err("the event is no longer kept (past its org's retention)".to_string()),
+                        Some(b) => serde_json::from_str(&b).map_err(|e| format!("the stored event does not read: {e}")),
+                    },
                 })
             })
             .collect()

@@ -876,7 +876,7 @@ async fn claim(store: &dyn Store, now: i64) -> Vec<(WebhookId, String, String, i
     let due = store.claim_deliveries(now, now + 60_000, 100).await.unwrap();
     due.into_iter()
         .map(|d| {
-            let e = d.event.expect("the event is kept");
+            let e = d.event.expect("the event is kept and reads");
             assert_eq!(e.kind, d.delivery.kind);
             (d.delivery.webhook_id, d.delivery.kind, d.delivery.object_id, d.delivery.id)
         })

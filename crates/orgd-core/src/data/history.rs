@@ -42,17 +42,27 @@ fn snapshot(ds: &Dataset, row: &Row) -> String {
 }
 
 /// The row a snapshot holds, laid out by `ds` as it is now (values of properties gone since are
-/// dropped, as a type change drops what the new type cannot hold).
-fn row_of(ds: &Dataset, id: &str, seq: i64, text: &str) -> Option<Row> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    let item = Item {
-        id: id.to_string(),
-        seq,
-        created_at: v["createdAt"].as_i64().unwrap_or(0),
-        modified_at: v["modifiedAt"].as_i64().unwrap_or(0),
-        values: v["values"].as_object().cloned().unwrap_or_default(),
+/// dropped, as a type change drops what the new type cannot hold). A snapshot that does not read is an
+/// error, never an item without values (nor, in a past state, an item that was not there).
+fn row_of(ds: &Dataset, id: &str, seq: i64, text: &str) -> Result<Row, ApiError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| unreadable(id, &e.to_string()))?;
+    let (Some(created_at), Some(modified_at), Some(values)) =
+        (v["createdAt"].as_i64(), v["modifiedAt"].as_i64(), v["values"].as_object())
+    else {
+        return Err(unreadable(id, "it lacks createdAt, modifiedAt or values"));
     };
-    Some(Row::from_item(ds, &item))
+    let item = Item { id: id.to_string(), seq, created_at, modified_at, values: values.clone() };
+    Ok(Row::from_item(ds, &item))
+}
+
+fn unreadable(id: &str, why: &str) -> ApiError {
+    ApiError::from(crate::error::StoreError::Other(format!("a stored version of item {id} does not read: {why}")))
+}
+
+/// The row of a version's side (`None` where the item did not exist), or the error of one that does not
+/// read.
+fn side(ds: &Dataset, v: &Version, text: Option<&str>) -> Result<Option<Row>, ApiError> {
+    text.map(|t| row_of(ds, &v.item_id, v.item_seq, t)).transpose()
 }
 
 /// Whether writes to `ds` keep versions: its org's `item_history`.
@@ -102,8 +112,8 @@ pub async fn of_item(store: &dyn Store, ds: &Dataset, item_id: &str) -> Result<V
     };
     let mut list = Vec::new();
     for v in &versions {
-        let after = v.after.as_deref().and_then(|t| row_of(ds, &v.item_id, v.item_seq, t));
-        let before = v.before.as_deref().and_then(|t| row_of(ds, &v.item_id, v.item_seq, t));
+        let after = side(ds, v, v.after.as_deref())?;
+        let before = side(ds, v, v.before.as_deref())?;
         // Under a row rule, a version shows only if the item was visible before or after it.
         if !(after.as_ref().is_some_and(seen) || before.as_ref().is_some_and(seen)) {
             continue;
@@ -155,7 +165,7 @@ pub async fn overlay_at(store: &dyn Store, ds: &Dataset, at: i64) -> Result<Over
     let mut o = Overlay::default();
     o.leaves_out_removed = true;
     for v in store.versions_after(&ds.id, at).await? {
-        let before = v.before.as_deref().and_then(|t| row_of(ds, &v.item_id, v.item_seq, t));
+        let before = side(ds, &v, v.before.as_deref())?;
         let modified = before.as_ref().map(|r| r.modified_at);
         match (before, v.after.is_some()) {
             // Created since: it was not there.

@@ -239,3 +239,35 @@ async fn an_applied_draft_leaves_versions_by_who_applied_it() {
     assert_eq!(h["versions"][0]["item"]["name"], "Ann");
     assert_eq!(h["versions"][0]["actor"], "admin@hdraft");
 }
+
+#[tokio::test]
+async fn a_stored_version_that_does_not_read_is_an_error_not_a_wrong_past() {
+    let app = TestApp::builder().control(CONTROL).spawn().await;
+    let (org, _admin, token) = app.tenant_with_admin("HBAD").await;
+    app.call(Method::PUT, &format!("/v3/organizations/{}", org.org_id), &token, Some(json!({"item_history": true})))
+        .await;
+    let schema = json!({"name":"People","type":"PEOPLE","autoId":"id","labelId":"name",
+        "properties":[{"key":"id","type":"number","isRequired":true},{"key":"name","type":"text","isRequired":true}]});
+    let meta = ok_json(send(&app, Method::POST, "/api/v1/HBAD/datasets", &token, Some(schema)).await).await;
+    let path = format!("/api/v1/HBAD/datasets/{}", meta["datasetId"].as_str().unwrap());
+    let made = json!([{"_action":"create","id":1,"name":"Ana"}]);
+    ok_json(send(&app, Method::PUT, &format!("{path}/items?autoId=true"), &token, Some(made)).await).await;
+    let before = later(&app, 60).await;
+    let change = json!([{"_action":"update","id":1,"name":"Ann"}]);
+    ok_json(send(&app, Method::PUT, &format!("{path}/items?autoId=true"), &token, Some(change)).await).await;
+    let items = ok_json(send(&app, Method::GET, &format!("{path}/items"), &token, None).await).await;
+    let ana = items[0]["_id"].as_str().unwrap().to_string();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE item_versions SET before_json = 'not json' WHERE before_json IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for url in [format!("{path}/export/jsonObjects?asOf={before}"), format!("{path}/items/{ana}/history")] {
+        let r = send(&app, Method::GET, &url, &token, None).await;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 500, "{url}: not Ana missing from the past, nor a version without values: {body}");
+        assert!(!body.contains("Ann"), "{body}");
+    }
+}
