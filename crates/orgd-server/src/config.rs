@@ -83,6 +83,15 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// What outbound calls of webhooks may reach, by `--outbound-allow-http` and
+    /// `--outbound-allow-internal`.
+    pub fn outbound_rules(&self) -> orgd_core::webhooks::OutboundRules {
+        orgd_core::webhooks::OutboundRules {
+            allow_http: self.outbound_allow_http,
+            allow_internal: self.outbound_allow_internal,
+        }
+    }
+
     /// Defaults for a data folder: SQLite inside it, self-signed TLS, 127.0.0.1:8443.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
         let data_dir = data_dir.into();

@@ -100,7 +100,7 @@ async fn send(state: &AppState, client: &reqwest::Client, due: Due) {
         Err(why) => {
             Attempt { at: now, status: None, error: Some(format!("{why}, so it cannot be delivered")), retry_at: None }
         }
-        Ok(event) => match webhooks::check_target(&due.url, rules(state)) {
+        Ok(event) => match webhooks::check_target(&due.url, state.config.outbound_rules()) {
             Err(why) => fail(None, format!("the URL {why}")),
             Ok(_) => post(state, client, &due, event, now, attempts).await,
         },
@@ -110,14 +110,6 @@ async fn send(state: &AppState, client: &reqwest::Client, due: Due) {
     }
     if let Err(e) = state.store.finish_delivery(d.id, &attempt).await {
         tracing::warn!(delivery = d.id, error = %e, "cannot record a webhook delivery's attempt");
-    }
-}
-
-/// The outbound rules of this server.
-pub fn rules(state: &AppState) -> webhooks::OutboundRules {
-    webhooks::OutboundRules {
-        allow_http: state.config.outbound_allow_http,
-        allow_internal: state.config.outbound_allow_internal,
     }
 }
 

@@ -664,7 +664,8 @@ pub struct BatchOutcome {
     pub updates: Vec<Row>,
     /// Deleted rows' `seq`.
     pub deletes: Vec<i64>,
-    /// The rows as they were of the updated and deleted items (their item history).
+    /// The rows as they were of the updated and deleted items, when the import keeps versions
+    /// ([`Options::keep_versions`]); else empty.
     pub before: Vec<Row>,
     /// `seq` of every item an action identified (implicit deletion keeps them).
     pub seen: Vec<i64>,
@@ -797,11 +798,14 @@ pub fn apply_batch(
         out.results.push((name, done));
     }
     let mut original = std::mem::take(&mut st.original);
+    let keep = plan.opts.keep_versions;
     for r in std::mem::take(&mut st.rows).into_iter().flatten() {
         match original.remove(&r.seq) {
             None => out.inserts.push(r),
             Some(o) if o != r => {
-                out.before.push(o);
+                if keep {
+                    out.before.push(o);
+                }
                 out.updates.push(r);
             }
             Some(_) => {}
@@ -809,7 +813,9 @@ pub fn apply_batch(
     }
     for (seq, row) in original {
         out.deletes.push(seq);
-        out.before.push(row);
+        if keep {
+            out.before.push(row);
+        }
     }
     out.deletes.sort_unstable();
     out.seen = seen.into_iter().collect();

@@ -162,8 +162,7 @@ pub async fn as_of(store: &dyn Store, ds: &Dataset, text: &str, now: i64) -> Res
 /// first version after `at` found it (items created since are removed; items deleted since come back,
 /// after the others, in their order).
 pub async fn overlay_at(store: &dyn Store, ds: &Dataset, at: i64) -> Result<Overlay, ApiError> {
-    let mut o = Overlay::default();
-    o.leaves_out_removed = true;
+    let mut o = Overlay::past();
     for v in store.versions_after(&ds.id, at).await? {
         let before = side(ds, &v, v.before.as_deref())?;
         let modified = before.as_ref().map(|r| r.modified_at);

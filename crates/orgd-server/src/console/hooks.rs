@@ -162,7 +162,7 @@ pub async fn create(State(state): State<AppState>, s: Signed, Query(q): Q, body:
     let events: Vec<&str> = form.events.split([',', ' ']).map(str::trim).filter(|e| !e.is_empty()).collect();
     let body = json!({"url": form.url, "events": events, "includeDescendants": form.include_descendants,
         "description": form.description});
-    let new = match webhooks::parse_new(&body, crate::deliverer::rules(&state)) {
+    let new = match webhooks::parse_new(&body, state.config.outbound_rules()) {
         Ok(n) => n,
         Err(e) => return render(&state, &s, &org, form, super::configui::faults_of(&e), None, None).await,
     };

@@ -56,7 +56,7 @@ async fn create(
     acting: Guarded<Administer>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Secret<Response>, Failure> {
-    let new = webhooks::parse_new(&body, crate::deliverer::rules(&state))?;
+    let new = webhooks::parse_new(&body, state.config.outbound_rules())?;
     let now = to_millis(state.clock.now());
     let (sub, secret) = webhooks::create(
         state.store.as_ref(),

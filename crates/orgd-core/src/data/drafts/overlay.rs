@@ -43,7 +43,7 @@ pub struct Overlay {
     entries: BTreeMap<i64, Entry>,
     by_id: HashMap<String, i64>,
     /// Removed items are left out of reads (a past state), not shown as removed (a draft's to-be view).
-    pub leaves_out_removed: bool,
+    leaves_out_removed: bool,
 }
 
 /// Overlays read or saved lately, by draft, version and schema. A draft's version is drawn at random on
@@ -75,6 +75,16 @@ fn schema_fingerprint(ds: &Dataset) -> u64 {
 }
 
 impl Overlay {
+    /// An empty overlay of a past state: the items it removes are left out of reads.
+    pub fn past() -> Overlay {
+        Overlay { leaves_out_removed: true, ..Overlay::default() }
+    }
+
+    /// Whether reads leave the removed items out (a past state) instead of showing them as removed.
+    pub fn leaves_out_removed(&self) -> bool {
+        self.leaves_out_removed
+    }
+
     /// The overlay of `draft` over `ds` (shared with others reading the same saved state).
     pub async fn load(store: &dyn Store, ds: &Dataset, draft: &Draft) -> Result<Arc<Overlay>, ApiError> {
         let k = key(ds, draft);

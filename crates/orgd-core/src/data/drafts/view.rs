@@ -72,7 +72,7 @@ impl ItemScan for MergedScan {
                         }
                     }
                 }
-                if self.overlay.leaves_out_removed {
+                if self.overlay.leaves_out_removed() {
                     rows.retain(|r| self.overlay.change(r.seq) != Change::Removed);
                 }
                 return Ok(Some((p, rows)));
