@@ -87,13 +87,13 @@ async fn put_items(b: &Bench, token: &str, id: &str, actions: &Value, what: &str
     Ok(())
 }
 
-async fn delete_dataset(b: &Bench, id: &str) -> anyhow::Result<()> {
+pub(crate) async fn delete_dataset(b: &Bench, id: &str) -> anyhow::Result<()> {
     let r = b.client.delete(format!("{}/api/v1/BENCH/datasets/{id}", b.url)).bearer_auth(&b.token).send().await?;
     anyhow::ensure!(r.status() == 204, "deleting a dataset answered {}", r.status());
     Ok(())
 }
 
-fn rss_of(pid: u32) -> u64 {
+pub(crate) fn rss_of(pid: u32) -> u64 {
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     st.lines()
         .find(|l| l.starts_with("VmRSS:"))
@@ -132,7 +132,7 @@ impl Drop for Sampler {
     }
 }
 
-fn mb(bytes: u64) -> f64 {
+pub(crate) fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
 
@@ -148,11 +148,11 @@ pub(crate) async fn settle(b: &Bench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `orgd admin dataset import` of `file` into `dataset`: seconds and the CLI's peak RSS growth over its
+/// `orgd admin dataset import` (of the server's binary) of `file` into `dataset`: seconds and the CLI's peak RSS growth over its
 /// RSS right after start.
 pub(crate) fn cli_import(b: &Bench, dataset: &str, file: &Path, extra: &[&str]) -> anyhow::Result<(f64, u64)> {
     let t = Instant::now();
-    let child = Command::new(orgd_binary()?)
+    let child = Command::new(&b.binary)
         .args(["admin", "--database", &b.database, "dataset", "import", "--tenant", "BENCH", "--dataset", dataset])
         .arg("--file")
         .arg(file)

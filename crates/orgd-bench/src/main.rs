@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod baseline;
 mod data;
 mod drafts;
+mod events;
 mod report;
 mod requests;
 mod server;
@@ -26,12 +27,16 @@ pub struct Settings {
     pub import_items: usize,
     /// Seconds of each wrk run.
     pub seconds: u32,
+    /// Events written for the change-history query.
+    pub events: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|requests|import|export|drafts|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--backend sqlite|postgresql] [--out FILE]\n\n\
-         Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default."
+        "usage: orgd-bench all|requests|import|export|drafts|events|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--events N] [--backend sqlite|postgresql] [--out FILE]\n\n\
+         Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default.\n\
+         The events scenario also runs target/release/orgd-before-events, the build before the change history\n\
+         (bench/run.sh events builds it)."
     );
     std::process::exit(2)
 }
@@ -43,10 +48,10 @@ async fn main() -> anyhow::Result<()> {
     if what == "baseline-serve" {
         return baseline::serve(&args[1..]).await;
     }
-    if !["all", "requests", "import", "export", "drafts", "coldstart", "standin"].contains(&what.as_str()) {
+    if !["all", "requests", "import", "export", "drafts", "events", "coldstart", "standin"].contains(&what.as_str()) {
         usage();
     }
-    let mut s = Settings { runs: 5, import_items: 1_000_000, seconds: 5 };
+    let mut s = Settings { runs: 5, import_items: 1_000_000, seconds: 5, events: 10_000_000 };
     let mut out = "BENCHMARKS.md".to_string();
     let mut backend: Option<String> = None;
     let mut i = 1;
@@ -56,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             "--runs" => s.runs = v.parse().unwrap_or_else(|_| usage()),
             "--seconds" => s.seconds = v.parse().unwrap_or_else(|_| usage()),
             "--import-items" => s.import_items = v.parse().unwrap_or_else(|_| usage()),
+            "--events" => s.events = v.parse().unwrap_or_else(|_| usage()),
             "--out" => out = v,
             "--backend" => backend = Some(v),
             _ => usage(),
@@ -83,6 +89,18 @@ async fn main() -> anyhow::Result<()> {
     }
     for (name, pg) in backends {
         eprintln!("== {name}");
+        if what == "all" || what == "events" {
+            let figs = events::overhead(&s, pg.as_deref()).await?;
+            report.section(name, "What recording events costs (against the build before them)", figs);
+            let (counts, lat) = events::fanout(&s, pg.as_deref()).await?;
+            report.counts(name, "Webhook fan-out", counts);
+            report.latencies(name, "Webhook delivery lag", lat);
+            let lat = events::query(&s, pg.as_deref(), s.events).await?;
+            report.latencies(name, &format!("Change history query over {} events", s.events), lat);
+            if what == "events" {
+                continue;
+            }
+        }
         let mut srv =
             server::Bench::start(pg.as_deref()).await.with_context(|| format!("starting the {name} server"))?;
         if what == "all" || what == "requests" {

@@ -143,14 +143,14 @@ struct Case<'a> {
     script: Option<&'a Path>,
 }
 
-struct Wrk {
-    rps: f64,
-    p99_ms: f64,
+pub(crate) struct Wrk {
+    pub(crate) rps: f64,
+    pub(crate) p99_ms: f64,
     /// Answers other than 2xx/3xx, and socket errors (connect, read, write, timeout).
     failures: u64,
 }
 
-fn lua(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn lua(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
     let p = dir.join(name);
     std::fs::write(&p, text)?;
     Ok(p)
@@ -208,7 +208,7 @@ fn finish(child: std::process::Child) -> anyhow::Result<Wrk> {
 }
 
 /// A wrk run whose every answer must be a success: a figure built on errors would measure nothing.
-fn run(url: &str, conns: u32, secs: u32, script: Option<&Path>, headers: &[String]) -> anyhow::Result<Wrk> {
+pub(crate) fn run(url: &str, conns: u32, secs: u32, script: Option<&Path>, headers: &[String]) -> anyhow::Result<Wrk> {
     let w = finish(wrk(url, conns, secs, script, headers)?)?;
     anyhow::ensure!(w.failures == 0, "{url}: {} answers were errors or socket failures", w.failures);
     Ok(w)

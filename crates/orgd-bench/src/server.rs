@@ -32,6 +32,10 @@ pub struct Bench {
     pub _dir: tempfile::TempDir,
     /// Server process id (for RSS).
     pub pid: u32,
+    /// The `orgd` binary serving (and importing with the CLI).
+    pub binary: std::path::PathBuf,
+    /// Flags of `orgd serve` beyond the harness's own.
+    extra: Vec<String>,
 }
 
 /// A user of `org` with the bench password and a token; answers the token.
@@ -76,13 +80,20 @@ pub fn orgd_binary() -> anyhow::Result<std::path::PathBuf> {
     }
 }
 
-/// Start `orgd serve` on a data folder and database; returns the process and its port. X-Forwarded-For from
-/// loopback is trusted, so load tools can present many client addresses (sign-in limits are per address).
-fn spawn(dir: &std::path::Path, database: &str) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(orgd_binary()?)
+/// Start `binary serve` on a data folder and database, with `extra` flags; returns the process and its port.
+/// X-Forwarded-For from loopback is trusted, so load tools can present many client addresses (sign-in
+/// limits are per address).
+fn spawn(
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+    database: &str,
+    extra: &[String],
+) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1/32", "--data-dir"])
         .arg(dir)
         .args(["--database", database])
+        .args(extra)
         .env("ORGD_LOG", "warn,orgd_server::startup=info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -103,10 +114,12 @@ fn spawn(dir: &std::path::Path, database: &str) -> anyhow::Result<(Child, String
     Ok((child, port))
 }
 
-/// A fresh PostgreSQL database on the server at `server_url`.
+/// A fresh PostgreSQL database on the server at `server_url` (one more each call).
 pub async fn fresh_pg(server_url: &str) -> anyhow::Result<String> {
     use sqlx::{Connection, Executor};
-    let name = format!("orgd_bench_{}", std::process::id());
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("orgd_bench_{}_{n}", std::process::id());
     let mut c = sqlx::PgConnection::connect(server_url).await.context("ORGD_BENCH_POSTGRES_URL")?;
     let _ = c.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
     c.execute(format!("CREATE DATABASE {name}").as_str()).await?;
@@ -136,7 +149,46 @@ impl Bench {
         let token = user_with_token(&store, &org, "bench@bench.test", Role::Administrator, now).await?;
         let reader_token = user_with_token(&store, &org, "reader@bench.test", Role::User, now).await?;
         store.close().await;
-        let (child, port) = spawn(dir.path(), &database)?;
+        Bench::serve(orgd_binary()?, dir, database, token, reader_token, Vec::new())
+    }
+
+    /// Start `binary` on a fresh database holding `seed` (YAML), applied by `binary seed` itself, so that a
+    /// build of another commit gets the schema of its own migrations. `token` is a token the seed gives
+    /// the tenant's administrator; `extra` are further flags of `serve`.
+    pub async fn seeded(
+        binary: &std::path::Path,
+        pg: Option<&str>,
+        seed: &str,
+        token: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Bench> {
+        let dir = tempfile::tempdir()?;
+        let database = match pg {
+            Some(server) => fresh_pg(server).await?,
+            None => format!("sqlite://{}/orgd.db", dir.path().display()),
+        };
+        let file = dir.path().join("seed.yaml");
+        std::fs::write(&file, seed)?;
+        let out = Command::new(binary).arg("seed").arg(&file).args(["--database", &database]).output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{} seed failed: {}",
+            binary.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        Bench::serve(binary.to_path_buf(), dir, database, token.into(), token.into(), extra)
+    }
+
+    fn serve(
+        binary: std::path::PathBuf,
+        dir: tempfile::TempDir,
+        database: String,
+        token: String,
+        reader_token: String,
+        extra: Vec<String>,
+    ) -> anyhow::Result<Bench> {
+        let (child, port) = spawn(&binary, dir.path(), &database, &extra)?;
         let pem = std::fs::read(dir.path().join("tls/cert.pem"))?;
         let client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
@@ -144,16 +196,21 @@ impl Bench {
             .build()?;
         let pid = child.id();
         let url = format!("https://localhost:{port}");
-        Ok(Bench { child, url, client, token, reader_token, database, _dir: dir, pid })
+        Ok(Bench { child, url, client, token, reader_token, database, _dir: dir, pid, binary, extra })
+    }
+
+    /// Stop the server (as a crash would) until [`Bench::restart_until_ready`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Kill the server and start it again on the same database; milliseconds from the start of the new
     /// process to its first successful `/readyz` (its port changes).
     pub async fn restart_until_ready(&mut self) -> anyhow::Result<f64> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         let t0 = std::time::Instant::now();
-        let (child, port) = spawn(self._dir.path(), &self.database)?;
+        let (child, port) = spawn(&self.binary, self._dir.path(), &self.database, &self.extra)?;
         self.pid = child.id();
         self.child = child;
         self.url = format!("https://localhost:{port}");

@@ -285,8 +285,9 @@ pub trait Store: Send + Sync + 'static {
     /// oldest pending one of its subscription and object (so one object's deliveries go in order) and
     /// taken by no other node.
     async fn claim_deliveries(&self, now: i64, until: i64, limit: i64) -> StoreResult<Vec<Due>>;
-    /// Record an attempt of a delivery this node took: delivered, to be tried again, or given up.
-    async fn finish_delivery(&self, delivery_id: i64, attempt: &Attempt) -> StoreResult<()>;
+    /// Record attempts of deliveries this node took (each delivered, to be tried again, or given up), in
+    /// one transaction.
+    async fn finish_deliveries(&self, attempts: &[(i64, Attempt)]) -> StoreResult<()>;
     /// Queue a delivery again at `now` (a manual redelivery); false when unknown.
     async fn redeliver(&self, id: &WebhookId, delivery_id: i64, now: i64) -> StoreResult<bool>;
 

@@ -62,11 +62,6 @@ pub fn pattern_matches(pattern: &str, kind: &str) -> bool {
     pattern == "*" || pattern == kind || pattern.strip_suffix(".*").is_some_and(|o| kind.split('.').next() == Some(o))
 }
 
-/// The pattern `<object>.*` that selects `kind` (what the store matches besides the kind and `*`).
-pub fn object_pattern(kind: &str) -> String {
-    format!("{}.*", kind.split('.').next().unwrap_or(kind))
-}
-
 /// What outbound calls may reach: plain http and internal addresses only when the operator allows them
 /// (`--outbound-allow-http`, `--outbound-allow-internal`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -305,7 +300,6 @@ mod tests {
         assert!(!pattern_matches("user.*", "token.created"));
         assert!(pattern_matches("*", "token.created"));
         assert!(!pattern_matches("user.created", "user.updated"));
-        assert_eq!(object_pattern("items.imported"), "items.*");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Deliveries one node takes at a time (and sends at once).
-const BATCH: i64 = 32;
+/// Deliveries one node takes at a time (sends at once, and records in one transaction).
+const BATCH: i64 = 128;
 
 /// A resolver that drops loopback, private and link-local addresses (unless allowed), so that a name
 /// cannot lead a delivery into the server's own network.
@@ -51,15 +51,18 @@ pub fn client(timeout: Duration, allow_internal: bool) -> reqwest::Client {
         .expect("the webhook client builds with static settings")
 }
 
-/// Deliver until `stop`: take what is due, send it, look again at once while there was work, else wait a
-/// poll interval.
+/// Deliver until `stop`: take what is due, send it, record the attempts, look again at once while there was
+/// work, else wait a poll interval.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let client = client(state.config.webhook_timeout, state.config.outbound_allow_internal);
     loop {
         let now = to_millis(state.clock.now());
         match state.store.claim_deliveries(now, now + webhooks::CLAIM_MS, BATCH).await {
             Ok(due) if !due.is_empty() => {
-                futures_util::future::join_all(due.into_iter().map(|d| send(&state, &client, d))).await;
+                let attempts = futures_util::future::join_all(due.into_iter().map(|d| send(&state, &client, d))).await;
+                if let Err(e) = state.store.finish_deliveries(&attempts).await {
+                    tracing::warn!(error = %e, deliveries = attempts.len(), "cannot record webhook delivery attempts");
+                }
                 if *stop.borrow() {
                     return;
                 }
@@ -90,8 +93,8 @@ fn why(e: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
-/// One attempt of one delivery, recorded.
-async fn send(state: &AppState, client: &reqwest::Client, due: Due) {
+/// One attempt of one delivery: its id and how it went.
+async fn send(state: &AppState, client: &reqwest::Client, due: Due) -> (i64, Attempt) {
     let d = &due.delivery;
     let now = to_millis(state.clock.now());
     let attempts = d.attempts + 1;
@@ -108,9 +111,7 @@ async fn send(state: &AppState, client: &reqwest::Client, due: Due) {
     if attempt.error.is_some() {
         tracing::warn!(delivery = d.id, webhook = %d.webhook_id, attempts, error = ?attempt.error, "webhook delivery failed");
     }
-    if let Err(e) = state.store.finish_delivery(d.id, &attempt).await {
-        tracing::warn!(delivery = d.id, error = %e, "cannot record a webhook delivery's attempt");
-    }
+    (d.id, attempt)
 }
 
 /// Send `event` for `due`, signed; how the attempt went.

@@ -22,26 +22,8 @@ pub(crate) fn values(e: &Event) -> Values {
     (id, e.at, org, actor, object, kind, e.trace_id.clone(), json(e))
 }
 
-/// Queue one delivery of an event for each subscription that wants it: of the event's org, or of an org
-/// above it that includes its descendants, naming its kind, its object's `<object>.*` or `*`.
-/// `$1…$6` in order: org, event id, object id, kind, time, object pattern.
-pub(crate) const QUEUE_DELIVERIES: &str = "WITH RECURSIVE up (id, depth) AS (\
-     SELECT CAST($1 AS TEXT), 0 \
-     UNION ALL SELECT o.parent_id, up.depth + 1 FROM orgs o JOIN up ON o.org_id = up.id \
-     WHERE o.parent_id IS NOT NULL AND up.depth < 64) \
-     INSERT INTO webhook_deliveries (webhook_id, event_id, object_id, kind, state, next_at, created_at) \
-     SELECT DISTINCT w.webhook_id, CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), 'pending', \
-     CAST($5 AS BIGINT), CAST($5 AS BIGINT) \
-     FROM webhook_kinds k JOIN webhooks w ON w.webhook_id = k.webhook_id JOIN up ON w.org_id = up.id \
-     WHERE k.pattern IN ($4, $6, '*') AND (up.depth = 0 OR w.include_descendants = 1)";
-
-/// The values of [`QUEUE_DELIVERIES`].
-pub(crate) fn queue_values(e: &Event) -> (String, String, String, String, i64, String) {
-    let pattern = orgd_core::webhooks::object_pattern(&e.kind);
-    (e.org_id.clone(), e.id.clone(), e.object_id.clone(), e.kind.clone(), e.at, pattern)
-}
-
-/// Write `e` in the transaction of its change, with the deliveries it queues.
+/// Write `e` in the transaction of its change; the engine queues its deliveries (the migration
+/// `delivery_queue`).
 pub(crate) async fn record(conn: &mut sqlx::AnyConnection, e: &Event) -> StoreResult<()> {
     let (id, at, org, actor, object, kind, trace, body) = values(e);
     sqlx::query(INSERT_EVENT)
@@ -53,17 +35,6 @@ pub(crate) async fn record(conn: &mut sqlx::AnyConnection, e: &Event) -> StoreRe
         .bind(kind)
         .bind(trace)
         .bind(body)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    let (org, event, object, kind, at, pattern) = queue_values(e);
-    sqlx::query(QUEUE_DELIVERIES)
-        .bind(org)
-        .bind(event)
-        .bind(object)
-        .bind(kind)
-        .bind(at)
-        .bind(pattern)
         .execute(conn)
         .await
         .map_err(map_err)?;

@@ -558,8 +558,8 @@ impl Store for SqlStore {
         self.claim_deliveries_impl(now, until, limit).await
     }
 
-    async fn finish_delivery(&self, delivery_id: i64, attempt: &orgd_core::webhooks::Attempt) -> StoreResult<()> {
-        self.finish_delivery_impl(delivery_id, attempt).await
+    async fn finish_deliveries(&self, attempts: &[(i64, orgd_core::webhooks::Attempt)]) -> StoreResult<()> {
+        self.finish_deliveries_impl(attempts).await
     }
 
     async fn redeliver(&self, id: &orgd_core::ids::WebhookId, delivery_id: i64, now: i64) -> StoreResult<bool> {

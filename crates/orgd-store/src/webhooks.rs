@@ -1,6 +1,6 @@
-//! Webhooks in SQL: subscriptions with their kind patterns, and the deliveries that events queue
-//! ([`crate::events::QUEUE_DELIVERIES`]); nodes take due deliveries with one atomic update each, so a
-//! delivery is sent by one node at a time.
+//! Webhooks in SQL: subscriptions with their kind patterns, and the deliveries that events queue (the engine
+//! queues them inside each event's insert: the migration `delivery_queue`); nodes take due
+//! deliveries with one atomic update each, so a delivery is sent by one node at a time.
 
 use crate::{events, map_err, SqlStore};
 use orgd_core::error::StoreError;
@@ -219,34 +219,53 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn finish_delivery_impl(&self, delivery_id: i64, a: &Attempt) -> StoreResult<()> {
+    pub(crate) async fn finish_deliveries_impl(&self, attempts: &[(i64, Attempt)]) -> StoreResult<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let (state, next_at) = match (&a.error, a.retry_at) {
-            (None, _) => (DeliveryState::Delivered, a.at),
-            (Some(_), Some(next)) => (DeliveryState::Pending, next),
-            (Some(_), None) => (DeliveryState::Failed, a.at),
-        };
-        let webhook: Option<(String,)> = sqlx::query_as(
-            "UPDATE webhook_deliveries SET state = $1, next_at = $2, attempts = attempts + 1, claimed_until = 0, \
-             last_status = $3, last_error = $4, last_attempt_at = $5, delivered_at = $6 WHERE seq = $7 \
-             RETURNING webhook_id",
-        )
-        .bind(state.as_str())
-        .bind(next_at)
-        .bind(a.status)
-        .bind(a.error.clone())
-        .bind(a.at)
-        .bind(a.error.is_none().then_some(a.at))
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        if let Some((webhook,)) = webhook {
-            let failures = if a.error.is_some() { "consecutive_failures + 1" } else { "0" };
-            sqlx::query(&format!(
-                "UPDATE webhooks SET consecutive_failures = {failures}, last_attempt_at = $1 WHERE webhook_id = $2"
-            ))
+        // Per subscription: the latest attempt's time, and the batch's successes and failures. The attempts
+        // of a batch ran at once: a success among them restarts the count of consecutive failures, to which
+        // the batch's failures then add.
+        let mut seen: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
+        for (delivery_id, a) in attempts {
+            let (state, next_at) = match (&a.error, a.retry_at) {
+                (None, _) => (DeliveryState::Delivered, a.at),
+                (Some(_), Some(next)) => (DeliveryState::Pending, next),
+                (Some(_), None) => (DeliveryState::Failed, a.at),
+            };
+            let webhook: Option<(String,)> = sqlx::query_as(
+                "UPDATE webhook_deliveries SET state = $1, next_at = $2, attempts = attempts + 1, claimed_until = 0, \
+                 last_status = $3, last_error = $4, last_attempt_at = $5, delivered_at = $6 WHERE seq = $7 \
+                 RETURNING webhook_id",
+            )
+            .bind(state.as_str())
+            .bind(next_at)
+            .bind(a.status)
+            .bind(a.error.clone())
             .bind(a.at)
+            .bind(a.error.is_none().then_some(a.at))
+            .bind(delivery_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if let Some((webhook,)) = webhook {
+                let e = seen.entry(webhook).or_insert((a.at, 0, 0));
+                e.0 = e.0.max(a.at);
+                if a.error.is_some() {
+                    e.2 += 1;
+                } else {
+                    e.1 += 1;
+                }
+            }
+        }
+        for (webhook, (at, successes, failures)) in seen {
+            let from = if successes > 0 { "0" } else { "consecutive_failures" };
+            sqlx::query(&format!(
+                "UPDATE webhooks SET consecutive_failures = {from} + $1, last_attempt_at = $2 WHERE webhook_id = $3"
+            ))
+            .bind(failures)
+            .bind(at)
             .bind(webhook)
             .execute(&mut *tx)
             .await

@@ -926,11 +926,10 @@ async fn webhook_outbox(store: &dyn Store) {
 
     // Delivered: the next of the same object comes up. Failed with a retry: it waits for it.
     let ok = Attempt { at: 10, status: Some(204), error: None, retry_at: None };
-    store.finish_delivery(below_1, &ok).await.unwrap();
-    store.finish_delivery(every_hook, &ok).await.unwrap();
+    store.finish_deliveries(&[(below_1, ok.clone()), (every_hook, ok)]).await.unwrap();
     let retry =
         Attempt { at: 11, status: Some(500), error: Some("answered 500".into()), retry_at: Some(now + 10_000_000) };
-    store.finish_delivery(every_user_1, &retry).await.unwrap();
+    store.finish_deliveries(&[(every_user_1, retry)]).await.unwrap();
     let next = claim(store, now + 120_000).await;
     assert_eq!(next.iter().map(|(_, k, _, _)| k.as_str()).collect::<Vec<_>>(), vec!["user.updated"]);
     assert_eq!(next[0].0, users_below.id);
@@ -945,7 +944,7 @@ async fn webhook_outbox(store: &dyn Store) {
 
     // Given up: the next one of that object goes on.
     let give_up = Attempt { at: 12, status: None, error: Some("timed out".into()), retry_at: None };
-    store.finish_delivery(every_user_1, &give_up).await.unwrap();
+    store.finish_deliveries(&[(every_user_1, give_up)]).await.unwrap();
     let after = claim(store, now + 180_000).await;
     assert!(after.iter().any(|(w, k, _, _)| w == &everything.id && k == "user.updated"), "{after:?}");
     let failed = store.list_deliveries(&everything.id, Some(DeliveryState::Failed), None, 10).await.unwrap();

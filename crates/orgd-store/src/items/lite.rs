@@ -743,11 +743,10 @@ fn bind_row(st: &mut rusqlite::CachedStatement, r: &Row) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// Write `e` in the transaction of its change, on this connection.
+/// Write `e` in the transaction of its change, on this connection (the engine queues its deliveries).
 fn record(c: &rusqlite::Connection, e: &orgd_core::events::Event) -> rusqlite::Result<()> {
     let (id, at, org, actor, object, kind, trace, body) = crate::events::values(e);
-    c.execute(crate::events::INSERT_EVENT, rusqlite::params![id, at, org, actor, object, kind, trace, body])?;
-    let (org, event, object, kind, at, pattern) = crate::events::queue_values(e);
-    c.execute(crate::events::QUEUE_DELIVERIES, rusqlite::params![org, event, object, kind, at, pattern])?;
+    c.prepare_cached(crate::events::INSERT_EVENT)?
+        .execute(rusqlite::params![id, at, org, actor, object, kind, trace, body])?;
     Ok(())
 }

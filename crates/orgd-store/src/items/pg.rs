@@ -848,14 +848,11 @@ impl ItemWrite for PgWrite {
     }
 }
 
-/// Write `e` in the transaction of its change, on this connection.
+/// Write `e` in the transaction of its change, on this connection (the engine queues its deliveries).
 async fn record(c: &mut sqlx::PgConnection, e: &orgd_core::events::Event) -> StoreResult<()> {
     let (id, at, org, actor, object, kind, trace, body) = crate::events::values(e);
     let q = sqlx::query(crate::events::INSERT_EVENT).bind(id).bind(at).bind(org).bind(actor).bind(object).bind(kind);
-    q.bind(trace).bind(body).execute(&mut *c).await.map_err(map_err)?;
-    let (org, event, object, kind, at, pattern) = crate::events::queue_values(e);
-    let q = sqlx::query(crate::events::QUEUE_DELIVERIES).bind(org).bind(event).bind(object).bind(kind);
-    q.bind(at).bind(pattern).execute(c).await.map_err(map_err)?;
+    q.bind(trace).bind(body).execute(c).await.map_err(map_err)?;
     Ok(())
 }
 
