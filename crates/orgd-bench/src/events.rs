@@ -461,7 +461,8 @@ pub async fn query(s: &Settings, pg: Option<&str>, events: u64) -> anyhow::Resul
     let columns = format!("'bench-' || i, {first} + i * 3000, '{org}', {actor}, {actor}, 'user.updated', NULL");
     let fill = if sqlite {
         format!(
-            "INSERT INTO events (event_id, at, org_id, actor_id, object_id, kind, trace_id, body) \
+            "PRAGMA cache_size = -2000000; \
+             INSERT INTO events (event_id, at, org_id, actor_id, object_id, kind, trace_id, body) \
              WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
              SELECT {columns}, {} FROM n; ANALYZE;",
             events - 1,
@@ -470,7 +471,7 @@ pub async fn query(s: &Settings, pg: Option<&str>, events: u64) -> anyhow::Resul
     } else {
         format!(
             "INSERT INTO events (event_id, at, org_id, actor_id, object_id, kind, trace_id, body) \
-             SELECT {columns}, {}::text FROM generate_series(0, {}) AS i; ANALYZE events;",
+             SELECT {columns}, {}::text FROM generate_series(0::bigint, {}) AS i; ANALYZE events;",
             body("json_build_object", "json_build_array"),
             events - 1
         )

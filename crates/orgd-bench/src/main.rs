@@ -29,11 +29,13 @@ pub struct Settings {
     pub seconds: u32,
     /// Events written for the change-history query.
     pub events: u64,
+    /// The parts of the events scenario to run (`overhead`, `fanout`, `query`; all when empty).
+    pub parts: &'static str,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orgd-bench all|requests|import|export|drafts|events|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--events N] [--backend sqlite|postgresql] [--out FILE]\n\n\
+        "usage: orgd-bench all|requests|import|export|drafts|events|coldstart|standin [--runs N] [--seconds N] [--import-items N] [--events N] [--parts overhead,fanout,query] [--backend sqlite|postgresql] [--out FILE]\n\n\
          Runs against target/release/orgd (build it first: bench/run.sh does). Writes BENCHMARKS.md by default.\n\
          The events scenario also runs target/release/orgd-before-events, the build before the change history\n\
          (bench/run.sh events builds it)."
@@ -51,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
     if !["all", "requests", "import", "export", "drafts", "events", "coldstart", "standin"].contains(&what.as_str()) {
         usage();
     }
-    let mut s = Settings { runs: 5, import_items: 1_000_000, seconds: 5, events: 10_000_000 };
+    let mut s = Settings { runs: 5, import_items: 1_000_000, seconds: 5, events: 10_000_000, parts: "" };
     let mut out = "BENCHMARKS.md".to_string();
     let mut backend: Option<String> = None;
     let mut i = 1;
@@ -62,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => s.seconds = v.parse().unwrap_or_else(|_| usage()),
             "--import-items" => s.import_items = v.parse().unwrap_or_else(|_| usage()),
             "--events" => s.events = v.parse().unwrap_or_else(|_| usage()),
+            "--parts" => s.parts = String::leak(v),
             "--out" => out = v,
             "--backend" => backend = Some(v),
             _ => usage(),
@@ -90,13 +93,20 @@ async fn main() -> anyhow::Result<()> {
     for (name, pg) in backends {
         eprintln!("== {name}");
         if what == "all" || what == "events" {
-            let figs = events::overhead(&s, pg.as_deref()).await?;
-            report.section(name, "What recording events costs (against the build before them)", figs);
-            let (counts, lat) = events::fanout(&s, pg.as_deref()).await?;
-            report.counts(name, "Webhook fan-out", counts);
-            report.latencies(name, "Webhook delivery lag", lat);
-            let lat = events::query(&s, pg.as_deref(), s.events).await?;
-            report.latencies(name, &format!("Change history query over {} events", s.events), lat);
+            let part = |p: &str| s.parts.is_empty() || s.parts.split(',').any(|x| x == p);
+            if part("overhead") {
+                let figs = events::overhead(&s, pg.as_deref()).await?;
+                report.section(name, "What recording events costs (against the build before them)", figs);
+            }
+            if part("fanout") {
+                let (counts, lat) = events::fanout(&s, pg.as_deref()).await?;
+                report.counts(name, "Webhook fan-out", counts);
+                report.latencies(name, "Webhook delivery lag", lat);
+            }
+            if part("query") {
+                let lat = events::query(&s, pg.as_deref(), s.events).await?;
+                report.latencies(name, &format!("Change history query over {} events", s.events), lat);
+            }
             if what == "events" {
                 continue;
             }

@@ -1,9 +1,12 @@
 -- Every event queues its webhook deliveries by construction: one per subscription of the event's org, or of
 -- an org above it that includes its descendants, whose patterns name the event's kind, its object's
 -- `<object>.*` or `*`. The engine does it inside the insert of the event, whatever path wrote it, so a
--- change costs no extra statement for its deliveries.
+-- change costs no extra statement for its deliveries (and, while no org has a subscription, one probe).
 CREATE FUNCTION events_queue_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM webhooks) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO webhook_deliveries (webhook_id, event_id, object_id, kind, state, next_at, created_at)
     WITH RECURSIVE up (id, depth) AS (
         SELECT NEW.org_id, 0

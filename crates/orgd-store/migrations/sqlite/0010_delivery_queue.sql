@@ -1,8 +1,9 @@
 -- Every event queues its webhook deliveries by construction: one per subscription of the event's org, or of
 -- an org above it that includes its descendants, whose patterns name the event's kind, its object's
 -- `<object>.*` or `*`. The engine does it inside the insert of the event, whatever path wrote it, so a
--- change costs no extra statement for its deliveries.
+-- change costs no extra statement for its deliveries (and, while no org has a subscription, one probe).
 CREATE TRIGGER events_queue_deliveries AFTER INSERT ON events
+WHEN EXISTS (SELECT 1 FROM webhooks)
 BEGIN
     INSERT INTO webhook_deliveries (webhook_id, event_id, object_id, kind, state, next_at, created_at)
     SELECT DISTINCT w.webhook_id, NEW.event_id, NEW.object_id, NEW.kind, 'pending', NEW.at, NEW.at
