@@ -326,7 +326,7 @@ pub async fn fanout(s: &Settings, pg: Option<&str>) -> anyhow::Result<(Vec<Count
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-        let g = got.lock().expect("receiver state");
+        let g = std::mem::take(&mut *got.lock().expect("receiver state"));
         let from = (load - start).as_secs_f64() * 1000.0 + 5000.0;
         let window = g.at.iter().filter(|&&t| t >= from && t < load_end).count() as f64;
         let rate = window / ((load_end - from) / 1000.0);
@@ -362,7 +362,6 @@ pub async fn fanout(s: &Settings, pg: Option<&str>) -> anyhow::Result<(Vec<Count
             mb(end),
             g.duplicates
         ));
-        drop(g);
         for id in hooks {
             let resp = b.client.delete(format!("{}/v1/webhooks/{id}", b.url)).header("X-TOKEN", TOKEN).send().await?;
             anyhow::ensure!(resp.status().is_success(), "deleting a webhook answered {}", resp.status());
