@@ -57,11 +57,6 @@ pub fn pattern_is_known(pattern: &str) -> bool {
     pattern.strip_suffix(".*").is_some_and(|object| KINDS.iter().any(|k| k.split('.').next() == Some(object)))
 }
 
-/// Whether `pattern` selects events of `kind`.
-pub fn pattern_matches(pattern: &str, kind: &str) -> bool {
-    pattern == "*" || pattern == kind || pattern.strip_suffix(".*").is_some_and(|o| kind.split('.').next() == Some(o))
-}
-
 /// What outbound calls may reach: plain http and internal addresses only when the operator allows them
 /// (`--outbound-allow-http`, `--outbound-allow-internal`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -296,10 +291,6 @@ mod tests {
         assert!(!pattern_is_known("user.eaten"));
         assert!(!pattern_is_known("cat.*"));
         assert!(!pattern_is_known("user"));
-        assert!(pattern_matches("user.*", "user.updated"));
-        assert!(!pattern_matches("user.*", "token.created"));
-        assert!(pattern_matches("*", "token.created"));
-        assert!(!pattern_matches("user.created", "user.updated"));
     }
 
     #[test]

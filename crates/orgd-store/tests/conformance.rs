@@ -945,6 +945,8 @@ async fn webhook_outbox(store: &dyn Store) {
     // Given up: the next one of that object goes on.
     let give_up = Attempt { at: 12, status: None, error: Some("timed out".into()), retry_at: None };
     store.finish_deliveries(&[(every_user_1, give_up)]).await.unwrap();
+    let still = store.get_webhook(&everything.id).await.unwrap().unwrap();
+    assert_eq!((still.consecutive_failures, still.last_attempt_at), (2, Some(12)), "failures add up across batches");
     let after = claim(store, now + 180_000).await;
     assert!(after.iter().any(|(w, k, _, _)| w == &everything.id && k == "user.updated"), "{after:?}");
     let failed = store.list_deliveries(&everything.id, Some(DeliveryState::Failed), None, 10).await.unwrap();
